@@ -1,0 +1,21 @@
+"""jitcore: a JAX-like tracing JIT compiler for numeric Python.
+
+    import jitcore as jax
+    import jitcore.numpy as jnp
+
+`jit` traces a function into an HLO-like IR (`make_hlo` shows it) and compiles one
+specialization per input signature.
+"""
+from . import tracing as _tracing  # installs the eager trace  # noqa: F401
+from . import errors, tree_util  # noqa: F401
+from . import tree_util as tree  # noqa: F401
+from .array import Array  # noqa: F401
+from . import numpy  # noqa: F401
+from . import array_methods as _array_methods  # noqa: F401  (attaches operators and methods)
+from . import lax  # noqa: F401
+from .jit import jit, make_hlo, CacheInfo  # noqa: F401
+
+__version__ = "0.1.0"
+
+__all__ = ["Array", "jit", "make_hlo", "numpy", "lax", "tree_util", "tree", "errors",
+           "CacheInfo"]

@@ -1,0 +1,159 @@
+"""`jitcore.Array`: the immutable array every jitcore computation returns.
+
+On the CPU it wraps a read-only NumPy array, so `np.asarray(x)` is free (no copy). The
+operators and methods it shares with traced values come from `array_methods`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ops import core, dtypes
+from ops.core import ShapedArray
+
+
+class Array:
+    __slots__ = ("_value", "weak_type", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, value, weak_type: bool = False):
+        value = np.asarray(value)
+        if value.flags.writeable:
+            # Own the data: a view of the caller's writable array could change under us.
+            value = value.copy()
+            value.flags.writeable = False
+        self._value = value
+        self.weak_type = weak_type
+
+    @classmethod
+    def _wrap(cls, value: np.ndarray, weak_type: bool = False):
+        """Wrap a result we own (no checks, no copy): the hot path of every call."""
+        self = object.__new__(cls)
+        if value.flags.writeable:
+            value.flags.writeable = False
+        self._value = value
+        self.weak_type = weak_type
+        return self
+
+    # -- what it is ----------------------------------------------------------------------------
+
+    @property
+    def aval(self) -> ShapedArray:
+        v = self._check_alive()
+        return ShapedArray(v.shape, v.dtype, self.weak_type)
+
+    @property
+    def shape(self):
+        return self._check_alive().shape
+
+    @property
+    def dtype(self):
+        return self._check_alive().dtype
+
+    @property
+    def ndim(self):
+        return self._check_alive().ndim
+
+    @property
+    def size(self):
+        return self._check_alive().size
+
+    @property
+    def nbytes(self):
+        return self._check_alive().nbytes
+
+    def _check_alive(self):
+        v = self._value
+        if v is None:
+            raise RuntimeError("Array has been deleted (it was donated to a jitted call with "
+                               "donate_argnums)")
+        return v
+
+    def delete(self):
+        self._value = None
+
+    def is_deleted(self):
+        return self._value is None
+
+    # -- conversions: concrete, so they work --------------------------------------------------
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._check_alive()
+        if copy:
+            v = v.copy()
+        return v if dtype is None else v.astype(dtype, copy=bool(copy))
+
+    def __bool__(self):
+        return bool(self._check_alive())
+
+    def __int__(self):
+        return int(self._check_alive())
+
+    def __float__(self):
+        return float(self._check_alive())
+
+    def __complex__(self):
+        return complex(self._check_alive())
+
+    def __index__(self):
+        v = self._check_alive()
+        if v.dtype.kind not in "iub" or v.ndim:
+            raise TypeError(f"only integer scalar arrays can be converted to an index, got "
+                            f"{self.aval.str_short()}")
+        return int(v)
+
+    def item(self, *args):
+        return self._check_alive().item(*args)
+
+    def tolist(self):
+        return self._check_alive().tolist()
+
+    def __len__(self):
+        v = self._check_alive()
+        if v.ndim == 0:
+            raise TypeError("len() of unsized object")
+        return len(v)
+
+    def __iter__(self):
+        v = self._check_alive()
+        if v.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (Array._wrap(r, False) if isinstance(r, np.ndarray)
+                else Array._wrap(np.asarray(r), False) for r in v)
+
+    __hash__ = None
+
+    def block_until_ready(self):
+        return self
+
+    def copy(self):
+        return Array(self._check_alive().copy(), self.weak_type)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return (Array, (np.array(self._check_alive()), self.weak_type))
+
+    # -- printing like NumPy -----------------------------------------------------------------
+
+    def __repr__(self):
+        if self._value is None:
+            return "Array(<deleted>)"
+        body = np.array2string(self._value, separator=", ", prefix="Array(")
+        extra = f", dtype={self._value.dtype}"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}{extra}{weak})"
+
+    def __str__(self):
+        return str(self._check_alive())
+
+    def __format__(self, spec):
+        v = self._check_alive()
+        return format(v.item(), spec) if v.ndim == 0 else format(str(v), spec)
+
+
+def is_array_like(x) -> bool:
+    return isinstance(x, (Array, np.ndarray, np.generic, core.Tracer))

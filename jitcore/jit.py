@@ -1,0 +1,363 @@
+"""`jit`: trace once per input signature, compile, cache, call.
+
+The cache key is: the pytree structure of the dynamic arguments, each array leaf's
+(shape, dtype, weak type), and the static arguments' values. A cached call flattens the
+arguments, builds that key, looks it up, runs the executable and wraps the outputs; nothing
+else happens on that path.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from ops import core, dtypes
+from ops.core import ShapedArray, Tracer
+from ops.errors import InvalidArgumentError, NonHashableStaticArgError
+from xla_like import backends
+
+from . import tree_util
+from .array import Array
+from .tracing import leaf_names, trace_to_module
+
+DEFAULT_BACKEND = "interp"
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    compiles: int
+    trace_seconds: float
+    compile_seconds: float
+
+    @property
+    def seconds(self):
+        return self.trace_seconds + self.compile_seconds
+
+
+# --- signatures of argument leaves ---------------------------------------------------------
+# Each returns the leaf's part of the cache key and the value handed to the executable.
+
+def _sig_array(x):
+    v = x._value
+    if v is None:
+        x._check_alive()
+    return (v.shape, v.dtype, x.weak_type), v
+
+
+def _sig_ndarray(x):
+    return (x.shape, x.dtype, False), x
+
+
+def _sig_generic(x):
+    v = np.asarray(x)
+    return (v.shape, v.dtype, False), v
+
+
+def _sig_int(x):
+    return int, np.asarray(x, dtypes.default_int)
+
+
+def _sig_float(x):
+    return float, np.asarray(x, dtypes.default_float)
+
+
+def _sig_bool(x):
+    return bool, np.asarray(x, dtypes.bool_)
+
+
+_LEAF_SIG = {Array: _sig_array, np.ndarray: _sig_ndarray, int: _sig_int, float: _sig_float,
+             bool: _sig_bool}
+for _t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
+           np.uint16, np.uint32, np.uint64, np.bool_):
+    _LEAF_SIG[_t] = _sig_generic
+
+_SCALAR_AVAL = {int: ShapedArray((), dtypes.default_int, True),
+                float: ShapedArray((), dtypes.default_float, True),
+                bool: ShapedArray((), dtypes.bool_, False)}
+
+
+def _aval_from_sig(sig) -> ShapedArray:
+    if sig in _SCALAR_AVAL:
+        return _SCALAR_AVAL[sig]
+    shape, dtype, weak = sig
+    return ShapedArray(shape, dtypes.canonicalize(dtype, "jit argument"), weak)
+
+
+class _Entry:
+    """One compiled specialization."""
+
+    __slots__ = ("executable", "out_tree", "out_weak", "module")
+
+    def __init__(self, executable, out_tree, out_weak, module):
+        self.executable = executable
+        self.out_tree = out_tree
+        self.out_weak = out_weak
+        self.module = module
+
+
+def _normalize_argnums(argnums, name):
+    if argnums is None:
+        return ()
+    if isinstance(argnums, int):
+        return (argnums,)
+    try:
+        return tuple(int(a) for a in argnums)
+    except TypeError:
+        raise TypeError(f"jit: {name} must be an int or a sequence of ints, got {argnums!r}") \
+            from None
+
+
+def _normalize_argnames(argnames):
+    if argnames is None:
+        return ()
+    if isinstance(argnames, str):
+        return (argnames,)
+    return tuple(argnames)
+
+
+class JitFunction:
+    """A jitted function: call it like the original; `.lower(*args)`, `.cache_info()`."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 backend=None):
+        if not callable(fun):
+            raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
+        self.fun = fun
+        self._name = getattr(fun, "__name__", "fn").replace("<", "").replace(">", "") or "fn"
+        functools.update_wrapper(self, fun)
+        static_argnums = _normalize_argnums(static_argnums, "static_argnums")
+        static_argnames = _normalize_argnames(static_argnames)
+        try:
+            params = list(inspect.signature(fun).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        positional = [p.name for p in params
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self._arg_names = positional
+        n = len(positional)
+        # As in JAX: naming a parameter static by number makes it static by name, and back.
+        static_argnums = tuple(a + n if a < 0 and n else a for a in static_argnums)
+        names = set(static_argnames) | {positional[i] for i in static_argnums if 0 <= i < n}
+        nums = set(static_argnums) | {positional.index(nm) for nm in static_argnames
+                                      if nm in positional}
+        self.static_argnums = tuple(sorted(nums))
+        self.static_argnames = tuple(sorted(names))
+        self.donate_argnums = _normalize_argnums(donate_argnums, "donate_argnums")
+        self.backend = backend or DEFAULT_BACKEND
+        self._backend_mod = backends.get_backend(self.backend)
+        self._simple = not self.static_argnums and not self.static_argnames
+        self._cache: dict = {}
+        self._hits = self._misses = self._compiles = 0
+        self._trace_s = self._compile_s = 0.0
+
+    # -- the call path -------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if core.is_tracing():
+            # Inside another trace the body inlines: its primitives bind on the outer trace.
+            return self.fun(*args, **kwargs)
+        if self._simple and not kwargs:
+            statics = None
+            dyn = args
+        else:
+            statics, dyn, kwargs = self._split_static(args, kwargs)
+            dyn = (dyn, kwargs) if kwargs else dyn
+        leaves, treedef = tree_util.tree_flatten(dyn)
+        sigs = []
+        vals = []
+        for x in leaves:
+            f = _LEAF_SIG.get(type(x))
+            if f is None:
+                f = self._sig_fallback(x)
+            s, v = f(x)
+            sigs.append(s)
+            vals.append(v)
+        key = (treedef, statics, tuple(sigs))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._miss(key, args, kwargs, leaves)
+        else:
+            self._hits += 1
+        outs = entry.executable(vals)
+        if self.donate_argnums:
+            self._donate(args)
+        return tree_util.tree_unflatten(
+            entry.out_tree, [Array._wrap(o, w) for o, w in zip(outs, entry.out_weak)])
+
+    def _sig_fallback(self, x):
+        if isinstance(x, Array):
+            return _sig_array
+        if isinstance(x, np.ndarray):
+            return _sig_ndarray
+        if isinstance(x, np.generic):
+            return _sig_generic
+        if isinstance(x, Tracer):
+            raise core.UnexpectedTracerError(
+                f"jit({self._name}): a traced value {x.aval.str_short()} from a finished trace "
+                "was passed as an argument")
+        raise InvalidArgumentError(
+            f"jit({self._name}): an argument of type {type(x).__name__} is not a valid array: "
+            f"{x!r:.60}",
+            hint="pass arrays or Python numbers; mark other arguments static with "
+                 "static_argnums or static_argnames")
+
+    def _split_static(self, args, kwargs):
+        statics = []
+        dyn = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums:
+                statics.append((i, self._hashable(a, f"static argument {i}")))
+            else:
+                dyn.append(a)
+        dyn_kwargs = {}
+        for k in sorted(kwargs):
+            if k in self.static_argnames:
+                statics.append((k, self._hashable(kwargs[k], f"static argument {k!r}")))
+            else:
+                dyn_kwargs[k] = kwargs[k]
+        return tuple(statics), tuple(dyn), dyn_kwargs
+
+    def _hashable(self, value, what):
+        try:
+            hash(value)
+        except TypeError:
+            raise NonHashableStaticArgError(
+                f"jit({self._name}): {what} of type {type(value).__name__} is not hashable, "
+                "so it cannot be part of the compilation cache key",
+                hint="pass a tuple instead of a list, a frozen dataclass, or make the argument "
+                     "dynamic (an array)") from None
+        return value
+
+    def _donate(self, args):
+        for i in self.donate_argnums:
+            if i < len(args):
+                for leaf in tree_util.tree_leaves(args[i]):
+                    if isinstance(leaf, Array):
+                        leaf.delete()
+
+    # -- misses: trace and compile -------------------------------------------------------------
+
+    def _traceable(self, args, kwargs):
+        """A function of the dynamic arguments alone, with the static ones put back in place."""
+        if self._simple:
+            return self.fun, args, kwargs
+        static_pos = {i: args[i] for i in self.static_argnums if i < len(args)}
+        static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in static_kw}
+        n = len(args)
+
+        def fun(*dargs, **dkwargs):
+            it = iter(dargs)
+            full = [static_pos[i] if i in static_pos else next(it) for i in range(n)]
+            return self.fun(*full, **dkwargs, **static_kw)
+
+        return fun, dyn_args, dyn_kwargs
+
+    def _lower_module(self, args, kwargs):
+        fun, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = []
+        for x in leaves:
+            f = _LEAF_SIG.get(type(x)) or self._sig_fallback(x)
+            avals.append(_aval_from_sig(f(x)[0]))
+        names = leaf_names(dyn_args, dyn_kwargs,
+                           [n for i, n in enumerate(self._arg_names)
+                            if i not in self.static_argnums])
+        return trace_to_module(fun, avals, in_tree, self._name, names)
+
+    def _miss(self, key, args, kwargs, leaves):
+        self._misses += 1
+        if self._simple and not kwargs:
+            kwargs = {}
+        t0 = time.perf_counter()
+        module, out_tree, out_avals = self._lower_module(args, kwargs)
+        t1 = time.perf_counter()
+        executable = self._backend_mod.compile(module)
+        t2 = time.perf_counter()
+        self._trace_s += t1 - t0
+        self._compile_s += t2 - t1
+        self._compiles += 1
+        entry = _Entry(executable, out_tree, [a.weak_type for a in out_avals], module)
+        self._cache[key] = entry
+        return entry
+
+    # -- observability -------------------------------------------------------------------------
+
+    def lower(self, *args, **kwargs) -> "Lowered":
+        module, out_tree, out_avals = self._lower_module(args, kwargs)
+        return Lowered(self, module, out_tree, out_avals)
+
+    def cache_info(self) -> CacheInfo:
+        return CacheInfo(self._hits, self._misses, self._compiles, self._trace_s,
+                         self._compile_s)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def __repr__(self):
+        return f"<jitted {self._name}>"
+
+    def __get__(self, obj, objtype=None):
+        # Jitted methods bind `self` like plain functions do.
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+
+class Lowered:
+    """The traced, not yet compiled, program of one specialization."""
+
+    def __init__(self, jitted, module, out_tree, out_avals):
+        self._jitted = jitted
+        self.module = module
+        self.out_tree = out_tree
+        self.out_avals = out_avals
+
+    def as_text(self, print_large_constants: bool = False) -> str:
+        return self.module.as_text(print_large_constants=print_large_constants)
+
+    def compile(self) -> "Compiled":
+        return Compiled(self, self._jitted._backend_mod.compile(self.module))
+
+    def __str__(self):
+        return self.as_text()
+
+
+class Compiled:
+    """A compiled specialization: call it with arguments of the lowered signature."""
+
+    def __init__(self, lowered, executable):
+        self.lowered = lowered
+        self.executable = executable
+
+    def as_text(self, kind: str = "hlo") -> str:
+        return self.executable.as_text(kind)
+
+    def __call__(self, *args, **kwargs):
+        return self.lowered._jitted(*args, **kwargs)
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):
+    """Compile `fun` once per input signature; usable as `@jit` and `@jit(static_argnums=...)`."""
+    if fun is None:
+        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums, backend)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend)
+
+
+def make_hlo(fun, *, static_argnums=(), static_argnames=()):
+    """`make_hlo(f)(*args)` returns the traced Module (print it for the HLO-like text)."""
+    if isinstance(fun, JitFunction):
+        jf = fun
+    else:
+        jf = JitFunction(fun, static_argnums, static_argnames)
+
+    @functools.wraps(fun)
+    def lowered(*args, **kwargs):
+        return jf.lower(*args, **kwargs).module
+
+    return lowered

@@ -1,0 +1,252 @@
+"""`jitcore.lax`: the primitives by name, with JAX's `lax` signatures.
+
+Unlike `jitcore.numpy`, these do not promote or broadcast: operands must already agree (as in
+JAX), except that a Python scalar takes the dtype of the array it meets.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ops import core, dtypes
+from ops import elementwise as _el
+from ops import linalg as _linalg
+from ops import reduction as _red
+from ops import shape as _sh
+from ops.core import PRIMITIVES, Primitive, Tracer  # noqa: F401
+
+from .numpy._promotion import aval_of, convert, is_scalar
+
+
+def _scalars_like(*args):
+    """Python scalars take the dtype (and shape, by broadcasting) of the array operands."""
+    arrays = [a for a in args if not is_scalar(a)]
+    if len(arrays) == len(args):
+        return args
+    if not arrays:
+        d, w = dtypes.promote([dtypes.python_scalar_dtype(a) for a in args])
+        return [convert(a, d, w) for a in args]
+    ref = aval_of(arrays[0])
+    out = []
+    for a in args:
+        if is_scalar(a):
+            c = convert(a, ref.dtype, False)
+            if ref.shape:
+                c = _sh.broadcast_in_dim(c, shape=ref.shape, broadcast_dimensions=())
+            out.append(c)
+        else:
+            out.append(a)
+    return out
+
+
+def _unary(fn):
+    def f(x):
+        return fn(*_scalars_like(x))
+    f.__name__ = f.__qualname__ = fn.__name__
+    f.__doc__ = fn.__doc__
+    return f
+
+
+def _binary(fn, name=None):
+    def f(x, y):
+        return fn(*_scalars_like(x, y))
+    f.__name__ = f.__qualname__ = name or fn.__name__
+    f.__doc__ = fn.__doc__
+    return f
+
+
+neg, abs, sign, floor, ceil = (_unary(f) for f in (_el.neg, _el.abs, _el.sign, _el.floor,
+                                                    _el.ceil))
+exp, exp2, expm1, log, log1p = (_unary(f) for f in (_el.exp, _el.exp2, _el.expm1, _el.log,
+                                                     _el.log1p))
+sqrt, rsqrt, cbrt = (_unary(f) for f in (_el.sqrt, _el.rsqrt, _el.cbrt))
+sin, cos, tan, asin, acos, atan = (_unary(f) for f in (_el.sin, _el.cos, _el.tan, _el.asin,
+                                                        _el.acos, _el.atan))
+sinh, cosh, tanh, asinh, acosh, atanh = (_unary(f) for f in (_el.sinh, _el.cosh, _el.tanh,
+                                                              _el.asinh, _el.acosh, _el.atanh))
+logistic, erf, is_finite = (_unary(f) for f in (_el.logistic, _el.erf, _el.is_finite))
+bitwise_not = not_ = _unary(_el.not_)
+
+add, sub, mul, div, rem, pow = (_binary(f) for f in (_el.add, _el.sub, _el.mul, _el.div,
+                                                      _el.rem, _el.pow))
+max, min, atan2 = (_binary(f) for f in (_el.max, _el.min, _el.atan2))
+bitwise_and = _binary(_el.and_, "bitwise_and")
+bitwise_or = _binary(_el.or_, "bitwise_or")
+bitwise_xor = _binary(_el.xor, "bitwise_xor")
+shift_left = _binary(_el.shift_left)
+shift_right_arithmetic = _binary(_el.shift_right_arithmetic)
+shift_right_logical = _binary(_el.shift_right_logical)
+eq, ne, lt, le, gt, ge = (_binary(f) for f in (_el.eq, _el.ne, _el.lt, _el.le, _el.gt, _el.ge))
+
+
+def round(x, rounding_method=0):
+    """Round to integral values: 0 = half away from zero (default), 1 = half to even."""
+    return _el.round(x, rounding_method=int(rounding_method))
+
+
+def integer_pow(x, y: int):
+    return _el.integer_pow(x, y=int(y))
+
+
+def square(x):
+    return _el.integer_pow(x, y=2)
+
+
+def select(pred, on_true, on_false):
+    on_true, on_false = _scalars_like(on_true, on_false)
+    return _el.select(pred, on_true, on_false)
+
+
+def clamp(min, x, max):
+    x, = _scalars_like(x)
+    d = aval_of(x).dtype
+    lo = convert(min, d) if is_scalar(min) else min
+    hi = convert(max, d) if is_scalar(max) else max
+    return _el.clamp(lo, x, hi)
+
+
+def convert_element_type(operand, new_dtype):
+    return _el.convert_element_type(operand, new_dtype=dtypes.canonicalize(new_dtype))
+
+
+def bitcast_convert_type(operand, new_dtype):
+    return _el.bitcast_convert_type(operand, new_dtype=dtypes.canonicalize(new_dtype))
+
+
+def iota(dtype, size: int):
+    return _el.iota(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension: int):
+    return _el.iota(dtype=dtypes.canonicalize(dtype), shape=tuple(shape), dimension=int(dimension))
+
+
+def broadcast_in_dim(operand, shape, broadcast_dimensions):
+    return _sh.broadcast_in_dim(operand, shape=tuple(shape),
+                                broadcast_dimensions=tuple(broadcast_dimensions))
+
+
+def broadcast(operand, sizes):
+    """Add leading dimensions `sizes`."""
+    nd = aval_of(operand).ndim
+    shape = tuple(sizes) + aval_of(operand).shape
+    return broadcast_in_dim(operand, shape, tuple(range(len(sizes), len(sizes) + nd)))
+
+
+def reshape(operand, new_sizes, dimensions=None):
+    if dimensions is not None:
+        operand = transpose(operand, dimensions)
+    return _sh.reshape(operand, new_sizes=tuple(int(d) for d in new_sizes))
+
+
+def transpose(operand, permutation):
+    return _sh.transpose(operand, permutation=tuple(int(p) for p in permutation))
+
+
+def squeeze(array, dimensions):
+    return _sh.squeeze(array, dimensions=tuple(dimensions))
+
+
+def expand_dims(array, dimensions):
+    shape = list(aval_of(array).shape)
+    for d in sorted(int(d) % (len(shape) + len(dimensions)) for d in dimensions):
+        shape.insert(d, 1)
+    return _sh.reshape(array, new_sizes=tuple(shape))
+
+
+def rev(operand, dimensions):
+    return _sh.rev(operand, dimensions=tuple(dimensions))
+
+
+def slice(operand, start_indices, limit_indices, strides=None):
+    return _sh.slice(operand, start_indices=tuple(start_indices),
+                     limit_indices=tuple(limit_indices),
+                     strides=None if strides is None else tuple(strides))
+
+
+def _index_scalars(indices):
+    return [convert(i, dtypes.default_int) if isinstance(i, (int, np.integer)) else i
+            for i in indices]
+
+
+def dynamic_slice(operand, start_indices, slice_sizes):
+    return _sh.dynamic_slice(operand, *_index_scalars(start_indices),
+                             slice_sizes=tuple(int(s) for s in slice_sizes))
+
+
+def dynamic_update_slice(operand, update, start_indices):
+    return _sh.dynamic_update_slice(operand, update, *_index_scalars(start_indices))
+
+
+def concatenate(operands, dimension):
+    return _sh.concatenate(*operands, dimension=int(dimension))
+
+
+def pad(operand, padding_value, padding_config):
+    padding_value, = _scalars_like(padding_value) if not is_scalar(padding_value) else \
+        (convert(padding_value, aval_of(operand).dtype),)
+    return _sh.pad(operand, padding_value,
+                   padding_config=tuple(tuple(int(v) for v in c) for c in padding_config))
+
+
+def reduce_sum(operand, axes):
+    return _red.reduce_sum(operand, axes=tuple(axes))
+
+
+def reduce_prod(operand, axes):
+    return _red.reduce_prod(operand, axes=tuple(axes))
+
+
+def reduce_max(operand, axes):
+    return _red.reduce_max(operand, axes=tuple(axes))
+
+
+def reduce_min(operand, axes):
+    return _red.reduce_min(operand, axes=tuple(axes))
+
+
+def reduce_and(operand, axes):
+    return _red.reduce_and(operand, axes=tuple(axes))
+
+
+def reduce_or(operand, axes):
+    return _red.reduce_or(operand, axes=tuple(axes))
+
+
+def argmax(operand, axis, index_dtype=dtypes.int64):
+    return _red.argmax(operand, axis=int(axis), index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def argmin(operand, axis, index_dtype=dtypes.int64):
+    return _red.argmin(operand, axis=int(axis), index_dtype=dtypes.canonicalize(index_dtype))
+
+
+def cumsum(operand, axis=0, reverse=False):
+    return _red.cumsum(operand, axis=int(axis), reverse=bool(reverse))
+
+
+def cumprod(operand, axis=0, reverse=False):
+    return _red.cumprod(operand, axis=int(axis), reverse=bool(reverse))
+
+
+def cummax(operand, axis=0, reverse=False):
+    return _red.cummax(operand, axis=int(axis), reverse=bool(reverse))
+
+
+def cummin(operand, axis=0, reverse=False):
+    return _red.cummin(operand, axis=int(axis), reverse=bool(reverse))
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
+    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
+    return _linalg.dot_general(lhs, rhs, dimension_numbers=dn, preferred_element_type=pet)
+
+
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
+    """Vector/matrix product contracting lhs's last axis with rhs's first."""
+    nl = aval_of(lhs).ndim
+    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())),
+                       preferred_element_type=preferred_element_type)

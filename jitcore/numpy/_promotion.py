@@ -1,0 +1,161 @@
+"""Turning array-likes into operands: `asarray`, dtype promotion and NumPy broadcasting.
+
+Every `jitcore.numpy` function goes through these before binding primitives, which want
+operands of one dtype and one shape. Python scalars are weak: they take the dtype of the array
+they meet, and they become constants directly (no conversion instruction in the IR).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ops import core, dtypes
+from ops import elementwise as el
+from ops import shape as sh
+from ops.core import ShapedArray, Tracer
+from ops.errors import DtypeError, ShapeError
+
+from ..array import Array
+
+ArrayLike = object  # documentation alias: Array | Tracer | np.ndarray | scalar | nested list
+
+
+def is_scalar(x) -> bool:
+    return type(x) in (bool, int, float)
+
+
+def aval_of(x) -> ShapedArray:
+    if isinstance(x, (list, tuple)):
+        return core.get_aval(asarray(x))
+    return core.get_aval(x)
+
+
+def _from_sequence(x, dtype):
+    """A list/tuple: NumPy's conversion, unless it holds traced values (then stack them)."""
+    def has_tracer(v):
+        if isinstance(v, (list, tuple)):
+            return any(has_tracer(e) for e in v)
+        return isinstance(v, Tracer)
+    if has_tracer(x):
+        from ._shape import stack  # only needed for lists of tracers
+        return stack([asarray(e, dtype) for e in x])
+    def to_np(v):
+        if isinstance(v, (list, tuple)):
+            return [to_np(e) for e in v]
+        return np.asarray(v) if isinstance(v, Array) else v
+    arr = np.asarray(to_np(x), dtype=dtype)
+    if arr.dtype == np.float64 and dtype is None and arr.size == 0:
+        arr = arr.astype(dtypes.default_float)
+    return Array(arr)
+
+
+def asarray(x, dtype=None):
+    """An Array or tracer for any array-like; converts to `dtype` when given."""
+    if dtype is not None:
+        dtype = dtypes.canonicalize(dtype, "asarray")
+    if isinstance(x, (Tracer, Array)):
+        if dtype is None or x.dtype == dtype:
+            return x
+        return el.convert_element_type(x, new_dtype=dtype)
+    if is_scalar(x):
+        d, weak = dtypes.python_scalar_dtype(x)
+        if dtype is not None:
+            d, weak = dtype, False
+        return Array._wrap(np.array(x, dtype=d), weak)
+    if isinstance(x, (np.ndarray, np.generic)):
+        d = dtypes.canonicalize(x.dtype if dtype is None else dtype, "array argument")
+        return Array(np.array(x, dtype=d))
+    if isinstance(x, (list, tuple)):
+        return _from_sequence(x, dtype)
+    if hasattr(x, "__array__") and not isinstance(x, type):
+        return asarray(np.asarray(x), dtype)
+    raise TypeError(f"{type(x).__name__} is not a valid array: {x!r:.80}",)
+
+
+def result_dtype(*args):
+    """(dtype, weak_type) that `args` promote to under JAX's lattice."""
+    avals = [aval_of(a) for a in args]
+    return dtypes.promote([(a.dtype, a.weak_type) for a in avals])
+
+
+def convert(x, dtype, weak_type=False):
+    """`x` as `dtype`: Python scalars and concrete arrays convert directly, tracers by an op."""
+    if is_scalar(x):
+        return Array._wrap(np.array(x, dtype=dtype), weak_type)
+    if isinstance(x, (list, tuple)) or not hasattr(x, "aval") and not isinstance(
+            x, (np.ndarray, np.generic)):
+        x = asarray(x)
+    a = core.get_aval(x)
+    if a.dtype == dtype and a.weak_type == weak_type:
+        return x if isinstance(x, (Tracer, Array)) else asarray(x)
+    if a.dtype == dtype and not isinstance(x, Tracer):
+        return Array._wrap(np.asarray(x), weak_type)
+    return el.convert_element_type(x, new_dtype=dtype, weak_type=weak_type)
+
+
+def broadcast_shapes(op: str, *shapes) -> tuple:
+    """NumPy's broadcast of `shapes`, or a ShapeError naming `op` and the shapes."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(ndim):
+        size = 1
+        for s in shapes:
+            j = i - (ndim - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if size != 1 and d != size:
+                raise ShapeError(
+                    f"{op}: incompatible shapes for broadcasting: "
+                    + ", ".join(str(tuple(s)) for s in shapes),
+                    hint="shapes broadcast when trailing dimensions are equal or 1; "
+                         "insert an axis with x[:, None] or reshape")
+            size = d
+        out.append(size)
+    return tuple(out)
+
+
+def broadcast_to(x, shape):
+    """`x` broadcast to `shape` with NumPy's rule (trailing dimensions aligned)."""
+    a = aval_of(x)
+    shape = tuple(shape)
+    if a.shape == shape:
+        return x
+    if len(a.shape) > len(shape):
+        raise ShapeError(f"broadcast_to: cannot broadcast {a.str_short()} to shape {shape} "
+                         "(the array has more dimensions)")
+    if broadcast_shapes("broadcast_to", a.shape, shape) != shape:
+        raise ShapeError(f"broadcast_to: cannot broadcast {a.str_short()} to shape {shape}")
+    lead = len(shape) - len(a.shape)
+    return sh.broadcast_in_dim(x, shape=shape, broadcast_dimensions=tuple(range(lead, len(shape))))
+
+
+def promote_args(op: str, *args, dtype=None):
+    """Operands of one dtype (promoted, or `dtype`) and one broadcast shape, ready to bind."""
+    if dtype is None:
+        dtype, weak = result_dtype(*args)
+    else:
+        weak = False
+    converted = [convert(a, dtype, weak) for a in args]
+    shapes = [core.get_aval(c).shape for c in converted]
+    shape = broadcast_shapes(op, *shapes)
+    return [broadcast_to(c, shape) for c in converted]
+
+
+def promote_to_inexact(op: str, *args):
+    """Like promote_args, but integers and bools become the default float (NumPy's true divide,
+    sqrt, exp... on ints)."""
+    dtype, weak = result_dtype(*args)
+    if dtype.kind != "f":
+        dtype = dtypes.default_float  # JAX with x64: any int or bool becomes float64 (weakness kept)
+    converted = [convert(a, dtype, weak) for a in args]
+    shape = broadcast_shapes(op, *[core.get_aval(c).shape for c in converted])
+    return [broadcast_to(c, shape) for c in converted]
+
+
+def check_kind(op: str, x, kinds: str, what: str):
+    a = aval_of(x)
+    if a.dtype.kind not in kinds:
+        raise DtypeError(f"{op} requires {what}, got {a.str_short()}",
+                         hint="convert first with .astype(...)")

@@ -1,0 +1,1 @@
+"""`jitcore.numpy.linalg`: norm."""

@@ -1,0 +1,278 @@
+"""The ground floor: abstract values, primitives, traces and `bind`.
+
+A primitive is defined once (in one of the family modules) with all of its rules. Calling a
+primitive means `bind(prim, *args, **params)`, which hands the call to the innermost active
+trace: the IR builder while a function is being traced (so rules build IR), or the eager
+trace at the bottom of the stack (so rules compute numbers with NumPy). `ops/` never imports
+the IR; the builder lives in `xla_like` and is pushed onto this module's trace stack.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import dtypes
+from .errors import (ConcretizationTypeError, TracerArrayConversionError,
+                     TracerIntegerConversionError, UnexpectedTracerError, DtypeError)
+
+
+class ShapedArray:
+    """An abstract array value: shape, dtype and whether its dtype is weak (from a Python scalar)."""
+
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype, weak_type=False):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape=None, dtype=None, weak_type=None):
+        return ShapedArray(self.shape if shape is None else shape,
+                           self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapedArray) and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def str_short(self):
+        return f"{dtypes.IR_NAME.get(self.dtype, str(self.dtype))}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self):
+        return f"ShapedArray({self.str_short()}{', weak' if self.weak_type else ''})"
+
+
+# --- primitives ----------------------------------------------------------------------------
+
+PRIMITIVES: dict[str, "Primitive"] = {}
+
+
+class Primitive:
+    """One operation of the IR, with its rules side by side.
+
+    - `abstract_eval(*avals, **params) -> ShapedArray | tuple[ShapedArray, ...]`: the shape/dtype rule.
+    - `impl(*ndarrays, **params) -> ndarray | tuple`: the NumPy reference, the definition of the op.
+    Later issues add `jvp`, `transpose`/`vjp`, `batch` and the kernel rule beside these.
+    """
+
+    def __init__(self, name: str, family: str, multiple_results: bool = False):
+        if name in PRIMITIVES:
+            raise ValueError(f"primitive {name!r} is defined twice")
+        self.name = name
+        self.family = family
+        self.multiple_results = multiple_results
+        self.abstract_eval = None
+        self.impl = None
+        PRIMITIVES[name] = self
+
+    def bind(self, *args, **params):
+        return _trace_stack[-1].process_primitive(self, args, params)
+
+    def __repr__(self):
+        return f"Primitive({self.name})"
+
+
+def bind(prim: Primitive, *args, **params):
+    return _trace_stack[-1].process_primitive(prim, args, params)
+
+
+# --- abstract values of anything array-like ------------------------------------------------
+
+def get_aval(x) -> ShapedArray:
+    """The abstract value of a tracer, a jitcore/NumPy array, a NumPy scalar or a Python scalar."""
+    aval = getattr(x, "aval", None)
+    if isinstance(aval, ShapedArray):
+        return aval
+    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+        return ShapedArray(x.shape, dtypes.canonicalize(x.dtype, "array argument"), False)
+    sd = dtypes.python_scalar_dtype(x)
+    if sd is not None:
+        return ShapedArray((), sd[0], sd[1])
+    raise TypeError(f"{type(x).__name__} is not a valid array value: {x!r:.80}")
+
+
+def to_numpy(x, aval: ShapedArray | None = None) -> np.ndarray:
+    """The concrete NumPy value of a non-tracer `x` (no copy for NumPy or jitcore arrays)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if aval is None:
+        aval = get_aval(x)
+    return np.asarray(x, dtype=aval.dtype)
+
+
+# --- traces --------------------------------------------------------------------------------
+
+class Trace:
+    """Interprets primitive applications. Subclasses: the eager trace, the IR builder."""
+
+    level = 0
+
+    def process_primitive(self, prim, args, params):
+        raise NotImplementedError
+
+
+class EvalTrace(Trace):
+    """The bottom of the stack: computes with each primitive's NumPy `impl`.
+
+    Output avals come from the shape rule, so eager calls check shapes and dtypes exactly as
+    traced calls do, and results carry the weak type the rule decides. `wrap` turns an output
+    into the value users see (the runtime installs one that makes `jitcore.Array`s).
+    """
+
+    def wrap(self, value: np.ndarray, aval: ShapedArray):
+        return value
+
+    def process_primitive(self, prim, args, params):
+        for a in args:
+            if isinstance(a, Tracer):
+                raise UnexpectedTracerError(
+                    f"{prim.name}: a traced value {a.aval.str_short()} was used after the trace "
+                    "that created it ended (it escaped through a global, a closure or a side output)",
+                    hint="return traced values from the traced function instead of storing them")
+        avals = [get_aval(a) for a in args]
+        out_aval = prim.abstract_eval(*avals, **params)
+        vals = [to_numpy(a, av) for a, av in zip(args, avals)]
+        out = prim.impl(*vals, **params)
+        if prim.multiple_results:
+            return tuple(self.wrap(independent_of(_as_dtype(o, av.dtype), vals), av)
+                         for o, av in zip(out, out_aval))
+        return self.wrap(independent_of(_as_dtype(out, out_aval.dtype), vals), out_aval)
+
+
+def _as_dtype(x, dtype):
+    x = np.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def independent_of(value: np.ndarray, inputs) -> np.ndarray:
+    """`value`, copied if it may share memory with a caller's writable array.
+
+    NumPy references return views (reshape, transpose, slices) and sometimes an input itself;
+    results are immutable, so they must not alias memory someone else can still write.
+    Memory we own is made read-only when wrapped, so a writable root means "not ours".
+    """
+    root = value
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if root.flags.writeable and (root is not value or any(value is a for a in inputs)):
+        return value.copy()
+    return value
+
+
+_trace_stack: list[Trace] = [EvalTrace()]
+
+
+def current_trace() -> Trace:
+    return _trace_stack[-1]
+
+
+def eval_trace() -> EvalTrace:
+    return _trace_stack[0]
+
+
+def set_eval_trace(trace: EvalTrace):
+    """Install the bottom-of-stack trace (the runtime's, which wraps results in `Array`)."""
+    _trace_stack[0] = trace
+
+
+def is_tracing() -> bool:
+    return len(_trace_stack) > 1
+
+
+def trace_is_live(trace: Trace) -> bool:
+    return any(t is trace for t in _trace_stack)
+
+
+@contextmanager
+def new_trace(trace: Trace):
+    trace.level = len(_trace_stack)
+    _trace_stack.append(trace)
+    try:
+        yield trace
+    finally:
+        popped = _trace_stack.pop()
+        assert popped is trace, "trace stack corrupted"
+
+
+class Tracer:
+    """A value inside a trace: knows its trace and its abstract value.
+
+    The runtime attaches the array operators and methods (`+`, `@`, `.sum()`, `.at`, indexing)
+    to this class, so traced values behave like arrays. Conversions that need a concrete value
+    raise clear errors here.
+    """
+
+    __slots__ = ("_trace", "aval")
+    __array_priority__ = 1000
+
+    def __init__(self, trace: Trace, aval: ShapedArray):
+        self._trace = trace
+        self.aval = aval
+
+    def _origin(self) -> str:
+        return ""
+
+    def _concretization_error(self, what, cls=ConcretizationTypeError):
+        return cls(
+            f"{what} needs a concrete value, but got a traced value {self.aval.str_short()}"
+            f"{self._origin()} inside a jitted function",
+            hint="mark the argument static with static_argnums/static_argnames, or use "
+                 "lax.cond / jnp.where for value-dependent control flow")
+
+    def __bool__(self):
+        raise self._concretization_error("bool() (an `if`, `while`, `and`/`or` or assert)")
+
+    def __int__(self):
+        raise self._concretization_error("int()", TracerIntegerConversionError)
+
+    def __float__(self):
+        raise self._concretization_error("float()")
+
+    def __complex__(self):
+        raise self._concretization_error("complex()")
+
+    def __index__(self):
+        raise self._concretization_error("using it as a Python index (range, shape, slice)",
+                                         TracerIntegerConversionError)
+
+    def __array__(self, dtype=None, copy=None):
+        raise self._concretization_error(
+            "np.asarray() / a NumPy function", TracerArrayConversionError)
+
+    def tolist(self):
+        raise self._concretization_error(".tolist()")
+
+    def item(self, *args):
+        raise self._concretization_error(".item()")
+
+    __hash__ = None  # arrays are unhashable, like NumPy's
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a 0-d traced array)")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __repr__(self):
+        return f"Traced<{self.aval.str_short()}{', weak' if self.aval.weak_type else ''}>"
+
+
+def check_dtype(op: str, aval: ShapedArray, ok, what: str):
+    if not ok(aval.dtype):
+        raise DtypeError(f"{op} requires {what}, got {aval.str_short()}")

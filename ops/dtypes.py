@@ -1,0 +1,146 @@
+"""Dtypes: the supported set, their IR names, and JAX's type-promotion lattice (64-bit enabled).
+
+Python scalars are *weak*: a weak int or float takes the dtype of the array it meets
+(`f32_array * 2.0` stays float32, `i32_array + 1` stays int32). Promotion between two
+concrete dtypes follows JAX's lattice, not NumPy's value-based rules, so `u32 + i32 -> i64`
+and `i64 + u64 -> f64`, and `f16 + i64 -> f16`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DtypeError
+
+bool_ = np.dtype(np.bool_)
+int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+             float16, float32, float64)
+
+# HLO-style short names used by the IR printer and parser.
+IR_NAME = {
+    bool_: "pred", int8: "s8", int16: "s16", int32: "s32", int64: "s64",
+    uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64",
+    float16: "f16", float32: "f32", float64: "f64",
+}
+FROM_IR_NAME = {v: k for k, v in IR_NAME.items()}
+
+default_int = int64
+default_float = float64
+
+
+def canonicalize(dtype, what="value") -> np.dtype:
+    """The np.dtype for `dtype` (a type, a string or an np.dtype); a clear error if unsupported."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError as e:
+        raise DtypeError(f"{what}: {dtype!r} is not a dtype") from e
+    if d not in IR_NAME:
+        raise DtypeError(
+            f"{what}: dtype {d} is not supported; jitcore supports "
+            + ", ".join(str(t) for t in SUPPORTED))
+    return d
+
+
+def is_float(d) -> bool:
+    return np.dtype(d).kind == "f"
+
+
+def is_int(d) -> bool:
+    return np.dtype(d).kind in "iu"
+
+
+def is_signed_int(d) -> bool:
+    return np.dtype(d).kind == "i"
+
+
+def is_unsigned_int(d) -> bool:
+    return np.dtype(d).kind == "u"
+
+
+def is_bool(d) -> bool:
+    return np.dtype(d).kind == "b"
+
+
+# --- the promotion lattice -----------------------------------------------------------------
+# Nodes are dtypes plus the two weak categories "i*" (Python int) and "f*" (Python float).
+_I, _F = "i*", "f*"
+_EDGES = {
+    bool_: [_I],
+    _I: [uint8, int8],
+    uint8: [int16, uint16], uint16: [int32, uint32], uint32: [int64, uint64], uint64: [_F],
+    int8: [int16], int16: [int32], int32: [int64], int64: [_F],
+    _F: [float16],
+    float16: [float32], float32: [float64], float64: [],
+}
+
+
+def _upper_set(node):
+    seen, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(_EDGES[n])
+    return frozenset(seen)
+
+
+_UPPER = {n: _upper_set(n) for n in _EDGES}
+
+
+def _join(a, b):
+    common = _UPPER[a] & _UPPER[b]
+    for n in common:
+        if _UPPER[n] == common:
+            return n
+    raise AssertionError(f"lattice has no join for {a}, {b}")  # the lattice is complete
+
+
+_JOIN = {(a, b): _join(a, b) for a in _EDGES for b in _EDGES}
+
+
+def _node(dtype, weak):
+    if weak:
+        k = dtype.kind
+        if k in "iu":
+            return _I
+        if k == "f":
+            return _F
+    return dtype
+
+
+def promote(dtypes_and_weak):
+    """Join a sequence of (dtype, weak_type) pairs: returns (dtype, weak_type) of the result."""
+    items = list(dtypes_and_weak)
+    node = _node(*items[0])
+    for d, w in items[1:]:
+        node = _JOIN[node, _node(d, w)]
+    if node is _I or node is _F:
+        # All inputs were weak (or bool): keep a shared weak dtype, else the default one.
+        kinds = "iu" if node is _I else "f"
+        weak_dtypes = {d for d, w in items if w and d.kind in kinds}
+        if len(weak_dtypes) == 1:
+            return weak_dtypes.pop(), True
+        return (default_int if node is _I else default_float), True
+    return node, False
+
+
+def promote_types(a, b) -> np.dtype:
+    """NumPy-style `promote_types` under jitcore's lattice (both inputs strong)."""
+    return promote([(canonicalize(a), False), (canonicalize(b), False)])[0]
+
+
+def python_scalar_dtype(x):
+    """(dtype, weak) of a Python scalar, or None if `x` is not one."""
+    t = type(x)
+    if t is bool:
+        return bool_, False
+    if t is int:
+        return default_int, True
+    if t is float:
+        return default_float, True
+    if t is complex:
+        raise DtypeError("complex numbers are not supported by jitcore yet")
+    return None

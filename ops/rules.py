@@ -1,0 +1,118 @@
+"""Small helpers that make most primitive rules one line.
+
+`defvectorized` (unary, same shape in and out), `defbroadcasting` (n-ary elementwise over
+operands of equal shape and dtype: the `jitcore.numpy` layer has already promoted and broadcast
+them, as XLA's elementwise ops expect), and `as_function` which gives each primitive the plain
+function that binds it (`ops.elementwise.exp(x)`), for use in rules and in `jitcore.lax`.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .core import Primitive, ShapedArray, bind
+from .errors import DtypeError, ShapeError, AxisError
+
+KIND_NAMES = {"f": "a floating-point", "i": "a signed integer", "u": "an unsigned integer",
+              "b": "a boolean"}
+
+
+def describe_kinds(kinds: str) -> str:
+    return " or ".join(KIND_NAMES[k] for k in kinds) + " dtype"
+
+
+def quiet(impl):
+    """Run a NumPy reference without floating-point warnings (log(0) is -inf, as in XLA)."""
+    @functools.wraps(impl)
+    def run(*args, **params):
+        with np.errstate(all="ignore"):
+            return impl(*args, **params)
+    return run
+
+
+def check_kinds(op: str, aval: ShapedArray, kinds: str):
+    if aval.dtype.kind not in kinds:
+        raise DtypeError(f"{op} requires {describe_kinds(kinds)}, got {aval.str_short()}",
+                         hint="convert first with .astype(...)")
+
+
+def same_shapes_and_dtypes(op: str, avals):
+    first = avals[0]
+    for a in avals[1:]:
+        if a.shape != first.shape:
+            raise ShapeError(f"{op}: operands must have equal shapes, got "
+                             + ", ".join(x.str_short() for x in avals),
+                             hint="broadcast them first (jitcore.numpy functions do this)")
+        if a.dtype != first.dtype:
+            raise DtypeError(f"{op}: operands must have the same dtype, got "
+                             + ", ".join(x.str_short() for x in avals),
+                             hint="convert one of them with .astype(...)")
+
+
+def all_weak(avals) -> bool:
+    return all(a.weak_type for a in avals)
+
+
+def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise"):
+    """A unary elementwise primitive: same shape out; dtype the input's unless `out_dtype`."""
+    p = Primitive(name, family)
+
+    def rule(x):
+        check_kinds(name, x, kinds)
+        if out_dtype is None:
+            return x
+        return ShapedArray(x.shape, out_dtype, False)
+
+    p.abstract_eval = rule
+    p.impl = quiet(impl)
+    p.kinds = kinds
+    return p
+
+
+def defbroadcasting(name, impl, kinds="fiu", out_dtype=None, nargs=2, family="elementwise"):
+    """An n-ary elementwise primitive over operands of one shape and one dtype."""
+    p = Primitive(name, family)
+
+    def rule(*avals):
+        if len(avals) != nargs:
+            raise TypeError(f"{name} takes {nargs} operands, got {len(avals)}")
+        same_shapes_and_dtypes(name, avals)
+        check_kinds(name, avals[0], kinds)
+        if out_dtype is None:
+            return ShapedArray(avals[0].shape, avals[0].dtype, all_weak(avals))
+        return ShapedArray(avals[0].shape, out_dtype, False)
+
+    p.abstract_eval = rule
+    p.impl = quiet(impl)
+    p.kinds = kinds
+    return p
+
+
+def as_function(p: Primitive, doc: str | None = None):
+    """The plain function `f(*operands, **params)` that binds `p`."""
+    def f(*args, **params):
+        return bind(p, *args, **params)
+    f.__name__ = f.__qualname__ = p.name
+    f.__doc__ = doc or f"Bind the `{p.name}` primitive."
+    f.primitive = p
+    return f
+
+
+def canonical_axis(op: str, axis: int, ndim: int, shape=None) -> int:
+    """`axis` in [0, ndim), or an AxisError that names the op and the shape."""
+    try:
+        axis = int(axis)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        what = f"shape {tuple(shape)}" if shape is not None else f"ndim {ndim}"
+        raise AxisError(f"{op}: axis {axis} is out of bounds for an array of {what}")
+    return axis % ndim if ndim else 0
+
+
+def canonical_axes(op: str, axes, ndim: int, shape=None) -> tuple:
+    out = tuple(canonical_axis(op, a, ndim, shape) for a in axes)
+    if len(set(out)) != len(out):
+        raise AxisError(f"{op}: repeated axis in {tuple(axes)}")
+    return out

@@ -1,0 +1,176 @@
+"""The IR: Module -> Computation -> Instruction, typed by Shape.
+
+One instruction is one SSA value (`%3 = f32[64,128] add(%1, %2)`). Its `opcode` is a primitive
+name from `ops.PRIMITIVES` or one of the structural opcodes below. Operands are Instruction
+objects (a graph, convenient for passes); ids are unique within a Module and only matter for
+printing. A computation may call sub-computations (fusions, loop bodies, branches) through
+`Instruction.called`; the Module owns every computation, entry last.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ops import dtypes
+
+# Opcodes that are not primitives: they shape the graph rather than compute.
+PARAMETER = "parameter"
+CONSTANT = "constant"
+TUPLE = "tuple"
+GET_TUPLE_ELEMENT = "get_tuple_element"
+STRUCTURAL = (PARAMETER, CONSTANT, TUPLE, GET_TUPLE_ELEMENT)
+
+
+class Shape:
+    """An array type: a dtype and static dimensions. Printed `f32[64,128]`."""
+
+    __slots__ = ("dtype", "dims")
+
+    def __init__(self, dtype, dims):
+        self.dtype = np.dtype(dtype)
+        self.dims = tuple(int(d) for d in dims)
+
+    @property
+    def rank(self):
+        return len(self.dims)
+
+    @property
+    def size(self):
+        return int(np.prod(self.dims, dtype=np.int64))
+
+    def __eq__(self, other):
+        return isinstance(other, Shape) and self.dtype == other.dtype and self.dims == other.dims
+
+    def __hash__(self):
+        return hash((self.dtype, self.dims))
+
+    def __str__(self):
+        return f"{dtypes.IR_NAME[self.dtype]}[{','.join(map(str, self.dims))}]"
+
+    __repr__ = __str__
+
+
+def shape_str(shape) -> str:
+    """Text of an instruction's type: a Shape, or a tuple of Shapes `(f32[3], s64[3])`."""
+    if isinstance(shape, tuple):
+        return "(" + ", ".join(shape_str(s) for s in shape) + ")"
+    return str(shape)
+
+
+class Instruction:
+    """One SSA value.
+
+    - `opcode`: primitive name or structural opcode.
+    - `operands`: the Instructions it reads.
+    - `shape`: a Shape, or a tuple of Shapes for multi-result ops (read with get_tuple_element).
+    - `attrs`: the primitive's static parameters (ints, floats, bools, strings, dtypes, None and
+      tuples of them), plus `index` for parameters and get_tuple_element, `value` for constants.
+    - `called`: sub-computations this instruction runs (empty for plain ops).
+    - `location`: the user's `file.py:line`, printed as a trailing comment.
+    """
+
+    __slots__ = ("id", "opcode", "operands", "shape", "attrs", "called", "location")
+
+    def __init__(self, id, opcode, operands, shape, attrs=None, called=(), location=""):
+        self.id = id
+        self.opcode = opcode
+        self.operands = list(operands)
+        self.shape = shape
+        self.attrs = dict(attrs or {})
+        self.called = tuple(called)
+        self.location = location
+
+    @property
+    def name(self):
+        return f"%{self.id}"
+
+    def __repr__(self):
+        return f"<{self.name} = {shape_str(self.shape)} {self.opcode}>"
+
+
+class Computation:
+    """A list of instructions in dependency order, with parameters and a root."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.instructions: list[Instruction] = []
+        self.parameters: list[Instruction] = []
+        self.root: Instruction | None = None
+
+    def add(self, instr: Instruction) -> Instruction:
+        self.instructions.append(instr)
+        if instr.opcode == PARAMETER:
+            self.parameters.append(instr)
+        return instr
+
+    @property
+    def parameter_shapes(self):
+        return [p.shape for p in self.parameters]
+
+    @property
+    def result_shape(self):
+        return self.root.shape
+
+    def __repr__(self):
+        return f"<Computation {self.name}: {len(self.instructions)} instructions>"
+
+
+class Module:
+    """A program: named computations, the entry one last (callees are printed before callers)."""
+
+    def __init__(self, name: str, entry: Computation | None = None):
+        self.name = name
+        self.computations: dict[str, Computation] = {}
+        self.entry: Computation | None = None
+        if entry is not None:
+            self.set_entry(entry)
+        self._next_id = 0
+
+    def add_computation(self, comp: Computation) -> Computation:
+        if comp.name in self.computations and self.computations[comp.name] is not comp:
+            raise ValueError(f"a computation named {comp.name!r} is already in module {self.name}")
+        self.computations[comp.name] = comp
+        return comp
+
+    def set_entry(self, comp: Computation):
+        self.computations.pop(comp.name, None)
+        self.computations[comp.name] = comp  # entry goes last
+        self.entry = comp
+
+    def fresh_id(self) -> int:
+        i = self._next_id
+        self._next_id += 1
+        return i
+
+    def fresh_computation_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.computations:
+            name, k = f"{base}.{k}", k + 1
+        return name
+
+    def as_text(self, print_large_constants: bool = False) -> str:
+        from .printer import module_to_text
+        return module_to_text(self, print_large_constants=print_large_constants)
+
+    def __str__(self):
+        return self.as_text()
+
+    def _repr_pretty_(self, p, cycle):  # IPython shows the text
+        p.text(self.as_text())
+
+    def __repr__(self):
+        return f"<Module {self.name}: {len(self.computations)} computation(s)>"
+
+
+def to_shape(aval) -> Shape:
+    """The IR Shape of an abstract value (the weak-type flag is a tracing notion, not an IR one)."""
+    return Shape(aval.dtype, aval.shape)
+
+
+# Callbacks run on every Module that tracing finishes (the test suite registers a printer/parser
+# round trip and the verifier here, so every module any test builds is checked).
+ON_MODULE_BUILT: list = []
+
+
+def module_built(module: Module) -> None:
+    for f in ON_MODULE_BUILT:
+        f(module)
