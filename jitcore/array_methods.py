@@ -94,6 +94,12 @@ def _getitem(self, idx):
     return jnp._indexing.getitem(self, idx)
 
 
+def _setitem(self, idx, value):
+    raise TypeError(
+        f"{type(self).__name__} is immutable and does not support item assignment; use "
+        "x = x.at[idx].set(value) (or .add, .multiply, .min, .max) for a functional update")
+
+
 def _at(self):
     return jnp._indexing.IndexUpdateHelper(self)
 
@@ -128,6 +134,7 @@ def install(cls):
     cls.astype = _astype
     cls.transpose = _transpose
     cls.__getitem__ = _getitem
+    cls.__setitem__ = _setitem
     for name, prop in _PROPERTIES.items():
         setattr(cls, name, prop)
     _shape_props(cls)

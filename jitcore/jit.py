@@ -160,6 +160,16 @@ class JitFunction:
         if core.is_tracing():
             # Inside another trace the body inlines: its primitives bind on the outer trace.
             return self.fun(*args, **kwargs)
+        key, vals = self._key_and_values(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._miss(key, args, kwargs)
+        else:
+            self._hits += 1
+        return self._run(entry, vals, args)
+
+    def _key_and_values(self, args, kwargs):
+        """The cache key of a call, and the flat input arrays for the executable."""
         if self._simple and not kwargs:
             statics = None
             dyn = args
@@ -176,12 +186,9 @@ class JitFunction:
             s, v = f(x)
             sigs.append(s)
             vals.append(v)
-        key = (treedef, statics, tuple(sigs))
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self._miss(key, args, kwargs, leaves)
-        else:
-            self._hits += 1
+        return (treedef, statics, tuple(sigs)), vals
+
+    def _run(self, entry, vals, args):
         outs = entry.executable(vals)
         if self.donate_argnums:
             self._donate(args)
@@ -270,27 +277,29 @@ class JitFunction:
                             if i not in self.static_argnums])
         return trace_to_module(fun, avals, in_tree, self._name, names)
 
-    def _miss(self, key, args, kwargs, leaves):
+    def _miss(self, key, args, kwargs):
         self._misses += 1
-        if self._simple and not kwargs:
-            kwargs = {}
         t0 = time.perf_counter()
         module, out_tree, out_avals = self._lower_module(args, kwargs)
         t1 = time.perf_counter()
-        executable = self._backend_mod.compile(module)
-        t2 = time.perf_counter()
         self._trace_s += t1 - t0
-        self._compile_s += t2 - t1
-        self._compiles += 1
-        entry = _Entry(executable, out_tree, [a.weak_type for a in out_avals], module)
+        entry = self._compile(module, out_tree, out_avals)
         self._cache[key] = entry
         return entry
+
+    def _compile(self, module, out_tree, out_avals):
+        t0 = time.perf_counter()
+        executable = self._backend_mod.compile(module)
+        self._compile_s += time.perf_counter() - t0
+        self._compiles += 1
+        return _Entry(executable, out_tree, [a.weak_type for a in out_avals], module)
 
     # -- observability -------------------------------------------------------------------------
 
     def lower(self, *args, **kwargs) -> "Lowered":
         module, out_tree, out_avals = self._lower_module(args, kwargs)
-        return Lowered(self, module, out_tree, out_avals)
+        key, _ = self._key_and_values(args, kwargs)
+        return Lowered(self, module, out_tree, out_avals, key)
 
     def cache_info(self) -> CacheInfo:
         return CacheInfo(self._hits, self._misses, self._compiles, self._trace_s,
@@ -312,17 +321,18 @@ class JitFunction:
 class Lowered:
     """The traced, not yet compiled, program of one specialization."""
 
-    def __init__(self, jitted, module, out_tree, out_avals):
+    def __init__(self, jitted, module, out_tree, out_avals, key):
         self._jitted = jitted
         self.module = module
         self.out_tree = out_tree
         self.out_avals = out_avals
+        self._key = key
 
     def as_text(self, print_large_constants: bool = False) -> str:
         return self.module.as_text(print_large_constants=print_large_constants)
 
     def compile(self) -> "Compiled":
-        return Compiled(self, self._jitted._backend_mod.compile(self.module))
+        return Compiled(self, self._jitted._compile(self.module, self.out_tree, self.out_avals))
 
     def __str__(self):
         return self.as_text()
@@ -331,15 +341,27 @@ class Lowered:
 class Compiled:
     """A compiled specialization: call it with arguments of the lowered signature."""
 
-    def __init__(self, lowered, executable):
+    def __init__(self, lowered, entry):
         self.lowered = lowered
-        self.executable = executable
+        self._entry = entry
 
     def as_text(self, kind: str = "hlo") -> str:
-        return self.executable.as_text(kind)
+        return self._entry.executable.as_text(kind)
 
     def __call__(self, *args, **kwargs):
-        return self.lowered._jitted(*args, **kwargs)
+        jitted = self.lowered._jitted
+        key, vals = jitted._key_and_values(args, kwargs)
+        if key != self.lowered._key:
+            raise TypeError(
+                f"{jitted._name}: this compiled specialization was lowered for arguments "
+                f"{_describe_key(self.lowered._key)} but was called with {_describe_key(key)}")
+        return jitted._run(self._entry, vals, args)
+
+
+def _describe_key(key):
+    treedef, statics, sigs = key
+    parts = [str(_aval_from_sig(s).str_short()) for s in sigs]
+    return f"({', '.join(parts)})" + (f" static={statics}" if statics else "")
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):

@@ -1,21 +1,20 @@
 """Pytrees: nested containers of leaves, with JAX's ``jax.tree_util`` semantics.
 
-Node kinds: tuple, list, dict (children in sorted-key order), None (a node with no children),
-namedtuples, ``collections.OrderedDict`` (insertion order), ``collections.defaultdict``
-(sorted keys, ``default_factory`` kept in the treedef) and registered classes. Dispatch is on
-the exact ``type(x)``, so subclasses of dict/list are leaves unless registered; everything else
-is a leaf.
+Nodes: tuple, list, dict (children in sorted-key order), None (no children), namedtuples,
+OrderedDict (insertion order), defaultdict (sorted keys; default_factory is in the treedef) and
+registered classes. Dispatch is on the exact ``type(x)`` (a dict subclass is a leaf unless
+registered); everything else is a leaf.
 
 ``tree_flatten`` runs on every jitted call, so it is written for speed: one dict lookup per
-value, the leaf check inlined in container loops, and treedefs interned so that building one is
-a dict hit and hashing/comparing one in the jit cache is an attribute read / identity check.
+value, the leaf test inlined in container loops, and interned treedefs, so building one is a
+dict hit and the jit cache hashes and compares them by a stored hash and identity.
 
-A structure is encoded two ways. ``spec``, built by flatten, is a flat preorder tuple of
-tokens: ``None`` for a leaf; ``type, n`` for tuple/list/namedtuple with n children; ``type, aux,
-n`` for every other node (aux: dict keys, ``(default_factory, keys)``, or registered aux_data).
-A flat tuple is cheaper to build and hash than a nested one, and tuple ``==``/``hash`` make
-equal structures equal. ``node``, the nested form ``None | (type, aux, children)``, is parsed from
-the spec once per interned treedef and used to unflatten, print and take children.
+A structure has two forms. ``spec``, built by flatten, is a flat preorder tuple of tokens:
+``None`` for a leaf; ``type, n`` for a tuple/list/namedtuple of n children; ``type, aux, n`` for
+other nodes (aux: dict keys, ``(default_factory, keys)`` or registered aux_data). A flat tuple
+is cheaper to build and hash than a nested one, and tuple ``==``/``hash`` are structural.
+``node``, the nested form ``None | (type, aux, children)``, is parsed once per interned treedef
+and serves unflatten, repr and children.
 """
 import collections
 import functools
@@ -23,8 +22,7 @@ import functools
 __all__ = [
     "PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure", "tree_map",
     "tree_all", "tree_reduce", "register_pytree_node", "register_pytree_node_class",
-    "register_dataclass", "treedef_is_leaf", "treedef_is_strict_leaf", "treedef_children",
-    "all_leaves",
+    "register_dataclass", "treedef_is_leaf", "treedef_is_strict_leaf", "all_leaves",
 ]
 
 # Kind codes. Small ints compare fastest; ``_KIND`` maps every type seen so far to its code,
@@ -57,8 +55,8 @@ def _sorted_keys(d):
 def _flatten(x, leaves, spec, kget=_KIND.get):
     """Append x's leaves to ``leaves`` and its tokens to ``spec``.
 
-    Explicit loops rather than comprehensions (on 3.11 a comprehension is an extra frame), and
-    the leaf test is inlined so a leaf child costs no call."""
+    The leaf test is inlined in the child loop so a leaf child costs no call, and dict values
+    come from ``map`` rather than a comprehension (an extra frame on 3.11)."""
     t = type(x)
     k = kget(t)
     if k is None:
@@ -66,36 +64,26 @@ def _flatten(x, leaves, spec, kget=_KIND.get):
     if k == _LEAF:
         leaves.append(x)
         spec.append(None)
-    elif k == _TUPLE or k == _LIST:
-        spec.append(t)
+        return
+    spec.append(t)
+    if k == _TUPLE or k == _LIST:
         spec.append(len(x))
-        for c in x:
-            if kget(type(c)) == _LEAF:
-                leaves.append(c)
-                spec.append(None)
-            else:
-                _flatten(c, leaves, spec)
+        children = x
     elif k == _DICT:
         keys = _sorted_keys(x) if x else ()
-        spec.append(t)
         spec.append(keys)
         spec.append(len(keys))
-        for key in keys:
-            c = x[key]
-            if kget(type(c)) == _LEAF:
-                leaves.append(c)
-                spec.append(None)
-            else:
-                _flatten(c, leaves, spec)
+        children = map(x.__getitem__, keys)
     else:
         children, aux = _node_children(x, t, k)
-        if k == _NAMEDTUPLE:
-            spec.append(t)
-        else:
-            spec.append(t)
+        if k != _NAMEDTUPLE:
             spec.append(aux)
         spec.append(len(children))
-        for c in children:
+    for c in children:
+        if kget(type(c)) == _LEAF:
+            leaves.append(c)
+            spec.append(None)
+        else:
             _flatten(c, leaves, spec)
 
 
@@ -151,20 +139,6 @@ def _parse(spec, i):
     return (t, aux, tuple(children)), i
 
 
-def _encode(node, spec):
-    """Inverse of ``_parse``: append node's tokens to ``spec``."""
-    if node is None:
-        spec.append(None)
-        return
-    t, aux, children = node
-    spec.append(t)
-    if _KIND[t] not in (_TUPLE, _LIST, _NAMEDTUPLE):
-        spec.append(aux)
-    spec.append(len(children))
-    for c in children:
-        _encode(c, spec)
-
-
 def _build(node, it):
     """Rebuild a value from ``node``, drawing leaves from iterator ``it``."""
     if node is None:
@@ -186,16 +160,58 @@ def _build(node, it):
     return _CUSTOM_FNS[t][1](aux, tuple([_build(c, it) for c in children]))
 
 
+def _compile_builder(node, num_nodes):
+    """A function leaves -> tree for ``node``, generated as one Python expression (as
+    namedtuple and dataclasses do) so that rebuilding costs no per-node call. Objects (types,
+    keys, aux data) reach the code through its namespace, never through its text. Returns
+    ``_build`` bound to node for trees too large or deep to be worth compiling."""
+    if num_nodes > 256:
+        return lambda leaves: _build(node, iter(leaves))
+    ns = {}
+    leaf_index = iter(range(num_nodes))
+
+    def name(obj):
+        ns[f"c{len(ns)}"] = obj
+        return f"c{len(ns) - 1}"
+
+    def expr(node, depth):
+        if depth > 48:  # stay far from the parser's nesting limit
+            raise RecursionError
+        if node is None:
+            return f"L[{next(leaf_index)}]"
+        t, aux, children = node
+        k = _KIND[t]
+        es = [expr(c, depth + 1) for c in children]
+        if k == _TUPLE:
+            return "(" + "".join(e + ", " for e in es) + ")"
+        if k == _LIST:
+            return "[" + ", ".join(es) + "]"
+        if k == _NONE:
+            return "None"
+        if k == _NAMEDTUPLE:
+            return f"{name(t)}({', '.join(es)})"
+        if k == _CUSTOM:
+            return f"{name(_CUSTOM_FNS[t][1])}({name(aux)}, ({''.join(e + ', ' for e in es)}))"
+        keys = aux[1] if k == _DEFAULTDICT else aux
+        items = "{" + ", ".join(f"{name(key)}: {e}" for key, e in zip(keys, es)) + "}"
+        if k == _DICT:
+            return items
+        return f"{name(t)}({name(aux[0])}, {items})" if k == _DEFAULTDICT else f"{name(t)}({items})"
+
+    try:
+        source = f"def build(L):\n    return {expr(node, 0)}\n"
+    except RecursionError:
+        return lambda leaves: _build(node, iter(leaves))
+    exec(source, ns)
+    return ns["build"]
+
+
 def _count(node):
     """(num_leaves, num_nodes) of a node; leaves and None count as nodes, as in JAX."""
     if node is None:
         return 1, 1
-    leaves, nodes = 0, 1
-    for c in node[2]:
-        cl, cn = _count(c)
-        leaves += cl
-        nodes += cn
-    return leaves, nodes
+    counts = [_count(c) for c in node[2]]
+    return sum(c[0] for c in counts), 1 + sum(c[1] for c in counts)
 
 
 def _node_str(node):
@@ -223,23 +239,29 @@ def _node_str(node):
 
 class PyTreeDef:
     """The structure of a pytree: everything but the leaves. Immutable, hashable, interned."""
-    __slots__ = ("_spec", "_hash", "num_leaves", "_node", "_num_nodes", "_flat_tuple")
+    __slots__ = ("_spec", "_hash", "num_leaves", "num_nodes", "_node", "_builder", "_uses")
 
     def __init__(self, spec):
         self._spec = spec
         self._hash = hash(spec)  # also rejects unhashable aux_data up front
         self._node = node = _parse(spec, 0)[0]
-        self.num_leaves, self._num_nodes = _count(node)
-        # Once per interned treedef, so unflatten of a flat tuple is just tuple(leaves).
-        self._flat_tuple = spec[0] is tuple and spec[2:] == (None,) * spec[1]
-
-    @property
-    def num_nodes(self):
-        return self._num_nodes
+        self.num_leaves, self.num_nodes = _count(node)
+        # leaves -> tree; a flat tuple is just tuple(leaves). Others get a compiled builder
+        # after a few unflattens (see tree_unflatten): compiling costs ~50 us, so structures
+        # used once or twice never pay for it.
+        self._builder = tuple if spec[0] is tuple and spec[2:] == (None,) * spec[1] else None
+        self._uses = 0
 
     def children(self):
         """Treedefs of the immediate children (empty for a leaf)."""
-        return [] if self._node is None else [_from_node(c) for c in self._node[2]]
+        spec, out = self._spec, []
+        if spec[0] is not None:  # children's tokens follow the node's own 2 or 3 tokens
+            i = 2 if _KIND[spec[0]] in (_TUPLE, _LIST, _NAMEDTUPLE) else 3
+            for _ in range(spec[i - 1]):
+                end = _parse(spec, i)[1]
+                out.append(_intern(spec[i:end]))
+                i = end
+        return out
 
     def unflatten(self, leaves):
         return tree_unflatten(self, leaves)
@@ -273,6 +295,7 @@ class PyTreeDef:
 # it, since == is structural.
 _INTERN = {}
 _INTERN_MAX = 8192
+_COMPILE_AFTER_USES = 4
 
 
 def _intern(spec):
@@ -282,12 +305,6 @@ def _intern(spec):
             _INTERN.clear()
         td = _INTERN[spec] = PyTreeDef(spec)
     return td
-
-
-def _from_node(node):
-    spec = []
-    _encode(node, spec)
-    return _intern(tuple(spec))
 
 
 # Tuples of n plain leaves (the usual positional-args case) skip even the intern lookup.
@@ -302,10 +319,10 @@ def _flatten_up_to(node, x, out):
     k = _KIND[t]
     if k == _DICT or k == _ORDEREDDICT or k == _DEFAULTDICT:
         keys = aux[1] if k == _DEFAULTDICT else aux
-        if not isinstance(x, dict):
-            raise ValueError(f"Expected a dict with keys {list(keys)}, got {x!r}.")
-        if (set(x) != set(keys)) or len(x) != len(keys):
-            raise ValueError(f"Dict key mismatch: expected keys {list(keys)}, got {list(x)}.")
+        if not isinstance(x, dict) or x.keys() != set(keys):
+            got = list(x) if isinstance(x, dict) else repr(x)
+            raise ValueError(f"Dict key mismatch: expected a dict with keys {list(keys)}, "
+                             f"got {got}.")
         xs = [x[key] for key in keys]
     elif type(x) is not t:
         raise ValueError(f"Expected {t.__name__}, got {type(x).__name__}: {x!r}.")
@@ -328,8 +345,6 @@ def _flatten_up_to(node, x, out):
 
 def tree_flatten(tree, is_leaf=None):
     """Return ``(leaves, treedef)``: leaves left to right, and the structure to rebuild tree."""
-    leaves = []
-    spec = []
     if is_leaf is None:
         if type(tree) is tuple and len(tree) <= 16:
             # Fast path for a tuple of plain leaves: no recursion, no hashing.
@@ -339,8 +354,12 @@ def tree_flatten(tree, is_leaf=None):
                     break
             else:
                 return list(tree), _FLAT_TUPLE_DEFS[len(tree)]
+        leaves = []
+        spec = []
         _flatten(tree, leaves, spec)
     else:
+        leaves = []
+        spec = []
         _flatten_is_leaf(tree, leaves, spec, is_leaf)
     spec = tuple(spec)
     td = _INTERN.get(spec)
@@ -357,11 +376,15 @@ def tree_unflatten(treedef, leaves):
     if len(leaves) != n:
         few = "few" if len(leaves) < n else "many"
         raise ValueError(f"Too {few} leaves for {treedef!r}: expected {n}, got {len(leaves)}.")
+    builder = treedef._builder
+    if builder is not None:
+        return builder(leaves)
     node = treedef._node
     if node is None:
         return leaves[0]
-    if treedef._flat_tuple:
-        return tuple(leaves)
+    treedef._uses += 1
+    if treedef._uses == _COMPILE_AFTER_USES:
+        treedef._builder = _compile_builder(node, treedef.num_nodes)
     return _build(node, iter(leaves))
 
 
@@ -408,10 +431,6 @@ def treedef_is_leaf(treedef):
 
 def treedef_is_strict_leaf(treedef):
     return treedef._spec == (None,)
-
-
-def treedef_children(treedef):
-    return treedef.children()
 
 
 def all_leaves(iterable, is_leaf=None):

@@ -54,11 +54,17 @@ def all_weak(avals) -> bool:
     return all(a.weak_type for a in avals)
 
 
-def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise"):
-    """A unary elementwise primitive: same shape out; dtype the input's unless `out_dtype`."""
+def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", params=()):
+    """A unary elementwise primitive: same shape out; dtype the input's unless `out_dtype`.
+
+    `params` names the static parameters the primitive accepts (e.g. round's rounding_method).
+    """
     p = Primitive(name, family)
 
-    def rule(x):
+    def rule(x, **kw):
+        unknown = set(kw) - set(params)
+        if unknown:
+            raise TypeError(f"{name} got unexpected parameters {sorted(unknown)}")
         check_kinds(name, x, kinds)
         if out_dtype is None:
             return x

@@ -165,10 +165,17 @@ def _operand_text(op) -> str:
 
 
 def _shape_text(shape) -> str:
+    # A malformed type still has to print, inside the verifier's message about it.
+    if isinstance(shape, tuple):
+        return "(" + ", ".join(_shape_text(s) for s in shape) + ")"
+    if isinstance(shape, ir.Shape):
+        name = dtypes.IR_NAME.get(shape.dtype, str(shape.dtype))
+        return f"{name}[{','.join(map(str, shape.dims))}]"
     try:
-        return ir.shape_str(shape)
-    except Exception:  # a malformed shape still has to print inside a verifier message
-        return f"<bad shape {shape!r:.40}>"
+        text = repr(shape)
+    except Exception:
+        text = type(shape).__name__
+    return f"<bad shape {text:.40}>"
 
 
 def instruction_to_text(instr: ir.Instruction, print_large_constants: bool = False) -> str:

@@ -38,7 +38,7 @@ def _fail(comp, instr, message: str):
         try:
             line = "\n  " + instruction_to_text(instr)
         except Exception:  # the printer is defensive, but an error report must never mask one
-            line = "\n  " + repr(instr)
+            line = f"\n  %{getattr(instr, 'id', '?')} = ... {getattr(instr, 'opcode', '?')}(...)"
     raise IRVerificationError(f"{where}: {message}{line}")
 
 

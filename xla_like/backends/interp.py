@@ -43,6 +43,7 @@ def _prepare(comp: ir.Computation, module: ir.Module):
     for i, p in enumerate(comp.parameters):
         slot[p.id] = p.attrs["index"]
     consts = []  # (slot, value): constants are stored once, in the frame template
+    const_value = {}
     steps = []
     n = len(comp.parameters)
     for instr in comp.instructions:
@@ -51,6 +52,7 @@ def _prepare(comp: ir.Computation, module: ir.Module):
         slot[instr.id] = n
         if instr.opcode == ir.CONSTANT:
             consts.append((n, instr.attrs["value"]))
+            const_value[n] = instr.attrs["value"]
         elif instr.opcode == ir.TUPLE:
             steps.append((lambda *xs: xs, [slot[o.id] for o in instr.operands], n))
         elif instr.opcode == ir.GET_TUPLE_ELEMENT:
@@ -58,8 +60,18 @@ def _prepare(comp: ir.Computation, module: ir.Module):
                           [slot[instr.operands[0].id]], n))
         else:
             prim = PRIMITIVES[instr.opcode]
-            fn = functools.partial(prim.impl, **instr.attrs) if instr.attrs else prim.impl
-            steps.append((fn, [slot[o.id] for o in instr.operands], n))
+            # The whole run is under one np.errstate, so use the impl without its own.
+            impl = getattr(prim.impl, "__wrapped__", prim.impl)
+            fn = functools.partial(impl, **instr.attrs) if instr.attrs else impl
+            ins = [slot[o.id] for o in instr.operands]
+            if ins and all(i in const_value for i in ins):
+                # Constant subexpression (a broadcast scalar, say): evaluate it once, now.
+                with np.errstate(all="ignore"):
+                    value = np.asarray(fn(*[const_value[i] for i in ins]))
+                const_value[n] = value
+                consts.append((n, value))
+            else:
+                steps.append((fn, ins, n))
         n += 1
     root = comp.root
     outs = [slot[o.id] for o in root.operands] if root.opcode == ir.TUPLE else [slot[root.id]]
@@ -77,8 +89,9 @@ def compile(module: ir.Module) -> Executable:
             raise TypeError(f"{module.name} expects {n_params} arguments, got {len(args)}")
         env = template.copy()
         env[:n_params] = args
-        for fn, ins, out in steps:
-            env[out] = fn(*[env[i] for i in ins])
+        with np.errstate(all="ignore"):
+            for fn, ins, out in steps:
+                env[out] = fn(*[env[i] for i in ins])
         # Outputs are immutable Arrays: never hand back memory the caller can still write.
         return [independent_of(np.asarray(env[o]), args) for o in outs]
 

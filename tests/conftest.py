@@ -1,0 +1,51 @@
+"""Suite-wide test plumbing.
+
+Every Module that tracing finishes (the jit/tracing code calls `xla_like.ir.module_built`) is
+verified, printed in full, parsed back and compared with the original, inside the test that built
+it: so any test that builds IR also tests the verifier's invariants and the printer/parser round
+trip on that IR, and a module that breaks either fails that test, not a later one.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+# Make the repository's packages importable when pytest is run as `pytest` from anywhere (it puts
+# only tests/ on sys.path), not just as `python -m pytest` from the root.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from ops.errors import IRParseError  # noqa: E402
+from xla_like import ir  # noqa: E402
+from xla_like.ir_compare import assert_modules_equal  # noqa: E402
+from xla_like.parser import parse_module  # noqa: E402
+from xla_like.printer import module_to_text  # noqa: E402
+from xla_like.verifier import verify_module  # noqa: E402
+
+# Enough of the module text to see the problem without flooding the report.
+_MAX_TEXT = 20000
+
+
+def check_built_module(module: ir.Module) -> None:
+    """Verify `module`, then print, parse and compare; raise AssertionError on a round-trip miss."""
+    verify_module(module)
+    text = module_to_text(module, print_large_constants=True)
+    try:
+        parsed = parse_module(text)
+        assert_modules_equal(module, parsed)
+        again = module_to_text(parsed, print_large_constants=True)
+        assert again == text, "printing the parsed module gives different text"
+    except (IRParseError, AssertionError) as e:
+        shown = text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "\n... (cut)"
+        raise AssertionError(f"IR print/parse round trip failed for module {module.name}: "
+                             f"{e}\n--- module text ---\n{shown}") from e
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _check_every_built_module():
+    ir.ON_MODULE_BUILT.append(check_built_module)
+    yield
+    ir.ON_MODULE_BUILT.remove(check_built_module)
