@@ -17,6 +17,7 @@ is cheaper to build and hash than a nested one, and tuple ``==``/``hash`` are st
 and serves unflatten, repr and children.
 """
 import collections
+import dataclasses
 import functools
 
 __all__ = [
@@ -32,9 +33,9 @@ _LEAF, _TUPLE, _LIST, _DICT, _NONE, _NAMEDTUPLE, _ORDEREDDICT, _DEFAULTDICT, _CU
 _KIND = {
     tuple: _TUPLE, list: _LIST, dict: _DICT, type(None): _NONE,
     collections.OrderedDict: _ORDEREDDICT, collections.defaultdict: _DEFAULTDICT,
-    float: _LEAF, int: _LEAF, bool: _LEAF, complex: _LEAF, str: _LEAF, bytes: _LEAF,
 }
-_BUILTIN_NODES = frozenset(_KIND)  # types that may not be re-registered
+_BUILTIN_NODES = frozenset(_KIND)  # node types that may not be re-registered
+_KIND.update(dict.fromkeys((float, int, bool, complex, str, bytes), _LEAF))
 _CUSTOM_FNS = {}  # type -> (flatten_fn, unflatten_fn)
 
 
@@ -48,8 +49,9 @@ def _classify(t):
 def _sorted_keys(d):
     try:
         return tuple(sorted(d))
-    except TypeError:  # incomparable keys (e.g. mixed types): keep insertion order, as JAX does
-        return tuple(d)
+    except TypeError as e:  # as JAX: an order that depends on insertion would split treedefs
+        raise ValueError(f"pytree dict keys must be mutually comparable to be sorted: "
+                         f"{list(d)!r} ({e}).") from None
 
 
 def _flatten(x, leaves, spec, kget=_KIND.get):
@@ -70,7 +72,11 @@ def _flatten(x, leaves, spec, kget=_KIND.get):
         spec.append(len(x))
         children = x
     elif k == _DICT:
-        keys = _sorted_keys(x) if x else ()
+        if not x:  # the usual empty **kwargs of a jitted call
+            spec.append(())
+            spec.append(0)
+            return
+        keys = _sorted_keys(x)
         spec.append(keys)
         spec.append(len(keys))
         children = map(x.__getitem__, keys)
@@ -215,6 +221,7 @@ def _count(node):
 
 
 def _node_str(node):
+    """JAX's treedef notation: builtins as literals, other nodes as CustomNode(Name[aux], [...])."""
     if node is None:
         return "*"
     t, aux, children = node
@@ -224,17 +231,12 @@ def _node_str(node):
         return "(" + parts[0] + ",)" if len(parts) == 1 else "(" + ", ".join(parts) + ")"
     if k == _LIST:
         return "[" + ", ".join(parts) + "]"
+    if k == _DICT:
+        return "{" + ", ".join(f"{key!r}: {p}" for key, p in zip(aux, parts)) + "}"
     if k == _NONE:
         return "None"
-    if k == _NAMEDTUPLE:
-        return t.__name__ + "(" + ", ".join(f"{f}={p}" for f, p in zip(t._fields, parts)) + ")"
-    if k in (_DICT, _ORDEREDDICT, _DEFAULTDICT):
-        keys = aux[1] if k == _DEFAULTDICT else aux
-        body = "{" + ", ".join(f"{key!r}: {p}" for key, p in zip(keys, parts)) + "}"
-        if k == _DICT:
-            return body
-        return f"{t.__name__}({aux[0]!r}, {body})" if k == _DEFAULTDICT else f"OrderedDict({body})"
-    return f"CustomNode({t.__name__}[{aux!r}], [{', '.join(parts)}])"
+    name, aux = ("namedtuple", t.__name__) if k == _NAMEDTUPLE else (t.__name__, aux)
+    return f"CustomNode({name}[{aux}], [{', '.join(parts)}])"
 
 
 class PyTreeDef:
@@ -317,19 +319,19 @@ def _flatten_up_to(node, x, out):
         return
     t, aux, children = node
     k = _KIND[t]
+    if type(x) is not t:  # exact type, as JAX (an OrderedDict does not match a dict)
+        raise ValueError(f"pytree structure mismatch: expected {t.__name__}, got "
+                         f"{type(x).__name__}: {x!r}.")
     if k == _DICT or k == _ORDEREDDICT or k == _DEFAULTDICT:
         keys = aux[1] if k == _DEFAULTDICT else aux
-        if not isinstance(x, dict) or x.keys() != set(keys):
-            got = list(x) if isinstance(x, dict) else repr(x)
-            raise ValueError(f"Dict key mismatch: expected a dict with keys {list(keys)}, "
-                             f"got {got}.")
+        if x.keys() != set(keys):
+            raise ValueError(f"pytree structure mismatch: expected dict keys {list(keys)}, "
+                             f"got {list(x)}.")
         xs = [x[key] for key in keys]
-    elif type(x) is not t:
-        raise ValueError(f"Expected {t.__name__}, got {type(x).__name__}: {x!r}.")
     elif k == _TUPLE or k == _LIST or k == _NAMEDTUPLE:
         if len(x) != len(children):
-            raise ValueError(f"{t.__name__} arity mismatch: expected {len(children)}, "
-                             f"got {len(x)}: {x!r}.")
+            raise ValueError(f"pytree structure mismatch: {t.__name__} arity: expected "
+                             f"{len(children)}, got {len(x)}: {x!r}.")
         xs = x
     elif k == _NONE:
         return
@@ -337,8 +339,9 @@ def _flatten_up_to(node, x, out):
         xs, x_aux = _CUSTOM_FNS[t][0](x)
         xs = list(xs)
         if x_aux != aux or len(xs) != len(children):
-            raise ValueError(f"Custom node mismatch for {t.__name__}: expected aux {aux!r} with "
-                             f"{len(children)} children, got {x_aux!r} with {len(xs)}.")
+            raise ValueError(f"pytree structure mismatch: custom node {t.__name__}: expected aux "
+                             f"{aux!r} with {len(children)} children, got {x_aux!r} with "
+                             f"{len(xs)}.")
     for c, cx in zip(children, xs):
         _flatten_up_to(c, cx, out)
 
@@ -435,9 +438,6 @@ def treedef_is_strict_leaf(treedef):
 
 def all_leaves(iterable, is_leaf=None):
     """True if every element of ``iterable`` is a leaf (None is a node, so it is not)."""
-    if is_leaf is None:
-        return all(_KIND.get(type(x), None) == _LEAF or tree_structure(x)._spec == (None,)
-                   for x in iterable)
     return all(tree_structure(x, is_leaf)._spec == (None,) for x in iterable)
 
 
@@ -462,8 +462,6 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
     """Register a dataclass: ``data_fields`` are children, ``meta_fields`` go into the treedef.
     With neither given, fields come from ``dataclasses.fields`` (those with
     ``metadata={'static': True}`` are meta, the rest data). Usable as a bare decorator."""
-    import dataclasses
-
     if (data_fields is None) != (meta_fields is None):
         raise TypeError("register_dataclass: give both data_fields and meta_fields, or neither.")
     if data_fields is None:

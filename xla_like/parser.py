@@ -7,8 +7,9 @@ and shape), locations, called computations, roots, entry and computation order.
 The parser checks syntax, not meaning: an operand may name an instruction defined later or in
 another computation, and shapes are not checked against shape rules, so a broken module that was
 printed for debugging reads back as the same broken module, and `verifier.verify_module` says
-what is wrong with it. Only what makes the text ambiguous is refused here: an id or computation
-name defined twice, an undefined name, a missing ROOT, an elided constant.
+what is wrong with it. Refused here is only what leaves the text ambiguous or incomplete (an id
+or computation name defined twice, an undefined name, a missing ROOT, an elided constant) and a
+computation header that contradicts its body.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ _INT = re.compile(r"[-+]?\d+\Z")
 # What the printer writes for floats (Python's repr, NumPy's unique formatting, inf, nan); stricter
 # than float(), which would also take `1_0` or `infinity`.
 _FLOAT = re.compile(r"[-+]?((\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?|inf|nan)\Z")
-_LITERAL_TOKEN = re.compile(r"\s*([{},]|[^\s{},()]+)")
+_LITERAL_TOKEN = re.compile(r"\s*([{},]|[^\s{},)]+)")
 
 
 class _Ref:
@@ -89,7 +90,12 @@ class _Line:
         return int(w)
 
     def string(self) -> str:
-        return json.loads(self.match(_STRING, "a quoted string"))
+        # Strings are printed as JSON string literals (json.dumps), so JSON reads them back.
+        text = self.match(_STRING, "a quoted string")
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise self.error(f"bad string literal {text}: {e}") from None
 
     def name(self) -> str:
         """A module or computation name: bare or quoted."""
@@ -235,6 +241,20 @@ class _Line:
         return flat.reshape(shape.dims)
 
 
+class _Block:
+    """A computation being read: its header's claims are checked against its body at the end."""
+
+    __slots__ = ("comp", "is_entry", "header", "param_shapes", "result", "root_line")
+
+    def __init__(self, comp, is_entry, header, param_shapes, result):
+        self.comp = comp
+        self.is_entry = is_entry
+        self.header = header
+        self.param_shapes = param_shapes
+        self.result = result
+        self.root_line = None
+
+
 class _PendingInstr:
     """An instruction whose operand and callee names are resolved once every line is read."""
 
@@ -328,7 +348,7 @@ def parse_module(text: str) -> ir.Module:
     its location. Raises `IRParseError` naming the line number and its text.
     """
     module = None
-    comps = []        # (Computation, is_entry, header _Line, param shapes, result shape, root line)
+    blocks = []       # _Block per computation, in text order
     pending = []      # _PendingInstr, in text order
     by_id = {}        # instruction id -> (Computation, Instruction)
     current = None
@@ -347,36 +367,35 @@ def parse_module(text: str) -> ir.Module:
         if current is None:
             is_entry, name, params, result = _parse_header(line)
             comp = ir.Computation(name)
-            if any(c[0].name == name for c in comps):
+            if any(b.comp.name == name for b in blocks):
                 raise line.error(f"computation %{name} is defined twice")
-            current = [comp, is_entry, line, params, result, None]
-            comps.append(current)
+            current = _Block(comp, is_entry, line, params, result)
+            blocks.append(current)
             continue
         if line.accept("}"):
             line.rest()
             current = None
             continue
         p, is_root = _parse_instruction(line)
-        comp = current[0]
+        comp = current.comp
         if p.instr.id in by_id:
             other = by_id[p.instr.id][0]
             raise line.error(f"instruction %{p.instr.id} is defined twice (first in "
                              f"computation %{other.name})")
         by_id[p.instr.id] = (comp, p.instr)
         if is_root:
-            if current[5] is not None:
+            if current.root_line is not None:
                 raise line.error(f"computation %{comp.name} has a second ROOT (the first is "
-                                 f"on line {current[5].lineno})")
-            comp.root, current[5] = p.instr, line
+                                 f"on line {current.root_line.lineno})")
+            comp.root, current.root_line = p.instr, line
         comp.add(p.instr)
         pending.append((comp, p))
     if module is None:
         raise IRParseError("line 1: expected `HloModule name`, found no text")
     if current is not None:
-        h = current[2]
-        raise h.error(f"computation %{current[0].name} is not closed with '}}'")
+        raise current.header.error(f"computation %{current.comp.name} is not closed with '}}'")
 
-    comp_by_name = {c[0].name: c[0] for c in comps}
+    comp_by_name = {b.comp.name: b.comp for b in blocks}
     for comp, p in pending:
         local = {i.id: i for i in comp.instructions}
         for oid in p.operand_ids:
@@ -394,21 +413,23 @@ def parse_module(text: str) -> ir.Module:
         p.instr.called = tuple(called)
 
     entry = None
-    for comp, is_entry, header, params, result, root_line in comps:
-        _finish_computation(comp, header, params, result, root_line)
-        if is_entry:
+    for block in blocks:
+        _finish_computation(block)
+        if block.is_entry:
             if entry is not None:
-                raise header.error(f"a second ENTRY computation (the first is %{entry.name})")
-            entry = comp
-        module.add_computation(comp)
+                raise block.header.error(f"a second ENTRY computation (the first is "
+                                         f"%{entry.name})")
+            entry = block.comp
+        module.add_computation(block.comp)
     if entry is not None:
         module.set_entry(entry)
     module._next_id = max(by_id, default=-1) + 1
     return module
 
 
-def _finish_computation(comp, header: _Line, params, result, root_line):
-    if root_line is None:
+def _finish_computation(block: _Block):
+    comp, header, params, result = block.comp, block.header, block.param_shapes, block.result
+    if block.root_line is None:
         raise header.error(f"computation %{comp.name} has no ROOT instruction")
     # Parameters are listed by their index (the calling convention), not by where they appear.
     comp.parameters.sort(key=lambda p: p.attrs["index"])
@@ -419,4 +440,5 @@ def _finish_computation(comp, header: _Line, params, result, root_line):
                            f"({', '.join(map(ir.shape_str, got))})")
     if result is not None and result != comp.root.shape:
         raise header.error(f"the header's result type {ir.shape_str(result)} differs from the "
-                           f"ROOT's {ir.shape_str(comp.root.shape)} (line {root_line.lineno})")
+                           f"ROOT's {ir.shape_str(comp.root.shape)} "
+                           f"(line {block.root_line.lineno})")

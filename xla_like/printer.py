@@ -1,4 +1,4 @@
-"""The IR as text: an HLO-like listing, one instruction a line, that `parser.parse_module` reads back.
+"""The IR as text: an HLO-like listing, one instruction a line, that `parser.parse_module` reads.
 
 ```
 HloModule predict

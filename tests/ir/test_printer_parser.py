@@ -330,8 +330,8 @@ def test_sub_computations_round_trip_and_print_callees_first():
     assert [c.name for c in computation_order(m)] == ["body.1", "fused", "main"]
     root = parsed.entry.root
     assert root.called == (parsed.computations["body.1"], parsed.computations["fused"])
-    assert parsed.entry.instructions[-1].opcode == "neg" and root is not \
-        parsed.entry.instructions[-1]
+    last = parsed.entry.instructions[-1]
+    assert last.opcode == "neg" and last is not root
 
 
 def test_quoted_names_round_trip():
