@@ -11,7 +11,13 @@ from ops import core, dtypes
 from ops.core import ShapedArray
 
 
-class Array:
+class _ArrayMeta(type):
+    # As in JAX, traced values are Arrays too: `isinstance(x, jitcore.Array)` holds inside jit.
+    def __instancecheck__(cls, obj):
+        return type.__instancecheck__(cls, obj) or isinstance(obj, core.Tracer)
+
+
+class Array(metaclass=_ArrayMeta):
     __slots__ = ("_value", "weak_type", "__weakref__")
     __array_priority__ = 1000
 

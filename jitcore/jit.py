@@ -196,16 +196,16 @@ class JitFunction:
             entry.out_tree, [Array._wrap(o, w) for o, w in zip(outs, entry.out_weak)])
 
     def _sig_fallback(self, x):
+        if isinstance(x, Tracer):
+            raise core.UnexpectedTracerError(
+                f"jit({self._name}): a traced value {x.aval.str_short()} from a finished trace "
+                "was passed as an argument")
         if isinstance(x, Array):
             return _sig_array
         if isinstance(x, np.ndarray):
             return _sig_ndarray
         if isinstance(x, np.generic):
             return _sig_generic
-        if isinstance(x, Tracer):
-            raise core.UnexpectedTracerError(
-                f"jit({self._name}): a traced value {x.aval.str_short()} from a finished trace "
-                "was passed as an argument")
         raise InvalidArgumentError(
             f"jit({self._name}): an argument of type {type(x).__name__} is not a valid array: "
             f"{x!r:.60}",

@@ -250,3 +250,67 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
     nl = aval_of(lhs).ndim
     return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())),
                        preferred_element_type=preferred_element_type)
+
+
+# --- gather and scatters -------------------------------------------------------------------
+# jitcore's index layout, simpler than XLA's dimension_numbers: `indices` has shape
+# B + (len(axes),); row b picks position indices[b, k] on operand axis axes[k] and the full
+# extent of every other axis. Negative indices are out of range (not wrapped).
+
+from ops import indexing as _ix  # noqa: E402
+
+_GATHER_MODES = {"clip": "clip", "promise_in_bounds": "clip", "fill": "fill", "drop": "fill",
+                 "fill_or_drop": "fill"}
+
+
+def gather(operand, indices, axes, *, mode="clip", fill_value=None):
+    """`out[b, ...] = operand[indices[b] on axes, everything on the other axes]`.
+
+    mode 'clip' clamps indices into range; 'fill' (or 'drop') returns `fill_value` for
+    out-of-range rows (default: NaN, the most negative int, the largest uint, True)."""
+    key = str(getattr(mode, "name", mode)).lower()
+    if key not in _GATHER_MODES:
+        raise ValueError(f"gather: mode must be one of {sorted(_GATHER_MODES)}, got {mode!r}")
+    return _ix.gather(operand, indices, axes=tuple(int(a) for a in axes),
+                      mode=_GATHER_MODES[key], fill_value=fill_value)
+
+
+def _scatter(prim_fn):
+    def f(operand, indices, updates, axes):
+        axes = tuple(int(a) for a in axes)
+        if is_scalar(updates):
+            op = aval_of(operand)
+            window = tuple(n for d, n in enumerate(op.shape) if d not in
+                           {a % builtins.max(op.ndim, 1) for a in axes})
+            shape = aval_of(indices).shape[:-1] + window
+            updates = _sh.broadcast_in_dim(convert(updates, op.dtype), shape=shape,
+                                           broadcast_dimensions=())
+        return prim_fn(operand, indices, updates, axes=axes)
+    f.__name__ = f.__qualname__ = prim_fn.__name__
+    f.__doc__ = (f"`{prim_fn.__name__}(operand, indices, updates, axes)`: combine `updates` "
+                 "(shape B + the operand's dims not in axes) into the rows of `operand` that "
+                 "`indices` picks; out-of-range rows are dropped.")
+    return f
+
+
+scatter = _scatter(_ix.scatter)
+scatter_add = _scatter(_ix.scatter_add)
+scatter_mul = _scatter(_ix.scatter_mul)
+scatter_min = _scatter(_ix.scatter_min)
+scatter_max = _scatter(_ix.scatter_max)
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """Sort along `dimension`: one array, or a tuple/list of same-shape arrays sorted together
+    lexicographically by the first `num_keys` of them (the same structure comes back)."""
+    from ops import sorting as _sorting
+    from ops.rules import canonical_axis
+    single = not isinstance(operand, (tuple, list))
+    operands = (operand,) if single else tuple(operand)
+    ref = aval_of(operands[0])
+    dim = canonical_axis("sort", dimension, ref.ndim, ref.shape) if ref.ndim else dimension
+    out = _sorting.sort(*operands, dimension=dim, is_stable=bool(is_stable),
+                        num_keys=int(num_keys))
+    if single:
+        return out[0]
+    return list(out) if isinstance(operand, list) else tuple(out)

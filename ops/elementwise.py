@@ -49,7 +49,8 @@ def _erf(x):
 
 
 def _sign(x):
-    return np.sign(x)
+    # XLA keeps the zero's sign (sign(-0.0) is -0.0); np.sign gives +0.0.
+    return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
 
 
 neg_p = defvectorized("neg", np.negative, NUM)
@@ -110,9 +111,10 @@ def _int_pow(base, exp):
     # Exponentiation by squaring with wrap-around, and 0 for negative exponents (|base| > 1).
     out = np.ones_like(base)
     b = base.copy()
-    e = exp.astype(np.int64).copy()
+    # uint64 exponents stay unsigned: past 2**63 an int64 cast would make them negative.
+    e = exp.copy() if exp.dtype == np.uint64 else exp.astype(np.int64)
     neg = e < 0
-    e = np.where(neg, 0, e)
+    e = np.where(neg, 0, e).astype(e.dtype)
     while np.any(e > 0):
         out = np.where(e & 1, out * b, out)
         b = b * b
@@ -121,7 +123,8 @@ def _int_pow(base, exp):
         neg_result = np.where(base == 1, 1, np.where(base == -1, np.where(exp % 2 == 0, 1, -1), 0))
     else:
         neg_result = np.where(base == 1, 1, 0)
-    return np.where(neg, neg_result, out).astype(base.dtype)
+    # Both branches in the base's dtype: mixing int64 with uint64 would round through float64.
+    return np.where(neg, neg_result.astype(base.dtype), out).astype(base.dtype)
 
 
 def _pow(a, b):

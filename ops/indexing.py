@@ -49,26 +49,28 @@ def default_fill_value(dtype):
     return True
 
 
-def _in_range(indices: np.ndarray, sizes) -> tuple:
-    """(int64 indices with out-of-range entries replaced by 0, bool mask of valid rows).
+def _column(indices: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Column k as int64; a uint64 index beyond int64's range is first capped at n (still out
+    of range) instead of wrapping around to a negative, possibly valid, one."""
+    col = indices[..., k]
+    if col.dtype == np.uint64:
+        col = np.minimum(col, np.uint64(n))
+    return col.astype(np.int64)
 
-    Compared in the indices' own dtype against Python ints (exact under NumPy 2), so a uint64
-    index above int64's range is never wrapped to a valid one.
-    """
+
+def _in_range(indices: np.ndarray, sizes) -> tuple:
+    """(int64 indices with out-of-range rows replaced by 0, bool mask of the valid rows)."""
+    cols = [_column(indices, k, n) for k, n in enumerate(sizes)]
     valid = np.ones(indices.shape[:-1], dtype=bool)
-    for k, n in enumerate(sizes):
-        col = indices[..., k]
+    for col, n in zip(cols, sizes):
         valid &= (col >= 0) & (col < n)
-    safe = np.where(valid[..., None], indices, 0).astype(np.int64)
-    return safe, valid
+    safe = np.stack(cols, axis=-1) if cols else np.zeros(indices.shape, np.int64)
+    return np.where(valid[..., None], safe, 0), valid
 
 
 def _clipped(indices: np.ndarray, sizes) -> np.ndarray:
-    out = np.empty(indices.shape, dtype=np.int64)
-    for k, n in enumerate(sizes):
-        col = indices[..., k]
-        out[..., k] = np.where(col < 0, 0, np.where(col >= n, n - 1, col).astype(np.int64))
-    return out
+    cols = [np.clip(_column(indices, k, n), 0, n - 1) for k, n in enumerate(sizes)]
+    return np.stack(cols, axis=-1) if cols else np.zeros(indices.shape, np.int64)
 
 
 # --- gather --------------------------------------------------------------------------------
@@ -98,8 +100,9 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
     sizes = [operand.shape[a] for a in axes]
     out_shape = indices.shape[:-1] + tuple(n for d, n in enumerate(operand.shape)
                                           if d not in axes)
-    if fill_value is None:
-        fill_value = default_fill_value(operand.dtype)
+    with np.errstate(all="ignore"):
+        fill = np.asarray(default_fill_value(operand.dtype) if fill_value is None
+                          else fill_value).astype(operand.dtype)
     moved = np.moveaxis(operand, axes, tuple(range(k)))
     if mode == "clip":
         if int(np.prod(out_shape, dtype=np.int64)) == 0:
@@ -108,9 +111,9 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
         return moved[tuple(idx[..., j] for j in range(k))]
     idx, valid = _in_range(indices, sizes)
     if any(n == 0 for n in sizes):
-        return np.full(out_shape, fill_value, dtype=operand.dtype)
+        return np.full(out_shape, fill, dtype=operand.dtype)
     out = np.array(moved[tuple(idx[..., j] for j in range(k))])
-    out[~valid] = np.asarray(fill_value).astype(operand.dtype)
+    out[~valid] = fill
     return out
 
 
@@ -145,6 +148,11 @@ def _defscatter(name, combine, kinds):
         rows = idx[valid]
         where = tuple(rows[:, j] for j in range(k))
         vals = updates[valid]
+        if k == 0:
+            # Every row addresses the whole operand.
+            for v in vals:
+                out = v.copy() if combine is None else combine(out, v)
+            return out
         if combine is None:
             # NumPy's fancy assignment writes rows in order, so the last duplicate wins.
             moved[where] = vals

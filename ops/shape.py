@@ -234,6 +234,8 @@ def _pad_rule(x, padding_value, *, padding_config):
 
 def _pad_impl(x, padding_value, *, padding_config):
     # Interior padding first (a strided write), then edges; negative edges crop.
+    if x.ndim == 0:
+        return x  # nothing to pad, and np.pad rejects 0-d arrays
     full = []
     for n, (lo, hi, interior) in zip(x.shape, padding_config):
         full.append(n + max(n - 1, 0) * interior)

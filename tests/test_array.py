@@ -165,3 +165,15 @@ def test_tracer_is_unhashable_and_iterates():
             hash(x)
         return sum(r for r in x)
     np.testing.assert_allclose(jc.jit(f)(np.ones((3, 2))), 3 * np.ones(2))
+
+
+def test_traced_values_are_arrays_for_isinstance():
+    seen = []
+
+    def f(x):
+        seen.append(isinstance(x, jc.Array) and isinstance(x, jnp.ndarray))
+        return x
+    jc.jit(f)(np.ones(2))
+    f(jnp.asarray(np.ones(2)))
+    assert seen == [True, True]
+    assert not isinstance(np.ones(2), jc.Array)

@@ -63,6 +63,10 @@ def asarray(x, dtype=None):
         return Array._wrap(np.array(x, dtype=d), weak)
     if isinstance(x, (np.ndarray, np.generic)):
         d = dtypes.canonicalize(x.dtype if dtype is None else dtype, "array argument")
+        if d != x.dtype and x.dtype in dtypes.IR_NAME:
+            # Convert as the primitive does under jit (float -> int saturates, NaN -> 0), not
+            # with NumPy's C cast, so eager and jitted results agree.
+            return el.convert_element_type(Array(np.asarray(x)), new_dtype=d)
         return Array(np.array(x, dtype=d))
     if isinstance(x, (list, tuple)):
         return _from_sequence(x, dtype)
@@ -80,7 +84,10 @@ def result_dtype(*args):
 def convert(x, dtype, weak_type=False):
     """`x` as `dtype`: Python scalars and concrete arrays convert directly, tracers by an op."""
     if is_scalar(x):
-        return Array._wrap(np.array(x, dtype=dtype), weak_type)
+        # A weak Python int wraps into a narrower dtype, as XLA's convert of JAX's int64
+        # constant does (int8_array + 1000 is int8); np.array(1000, dtype=int8) would raise.
+        with np.errstate(all="ignore"):
+            return Array._wrap(np.asarray(x).astype(dtype), weak_type)
     if isinstance(x, (list, tuple)) or not hasattr(x, "aval") and not isinstance(
             x, (np.ndarray, np.generic)):
         x = asarray(x)

@@ -1,48 +1,575 @@
-"""Reductions and scans of `jitcore.numpy`: sum, mean, prod, max, min, argmax, argmin, var,
-std, any, all, cumsum, cumprod (NumPy signatures: axis, keepdims, dtype where NumPy has them).
+"""Reductions and scans of `jitcore.numpy`: sum, prod, max, min, mean, var, std, argmax, argmin,
+any, all, cumsum, cumprod, ptp, count_nonzero, average and the NaN-ignoring variants.
+
+NumPy signatures (axis None/int/tuple, keepdims, dtype, initial, where) with JAX-x64's dtype
+rules: sum/prod of bools and of integers narrower than 64 bits accumulate in int64 (uint64 for
+unsigned); mean/var/std of integers give float64; max/min keep the dtype; argmax/argmin give
+int64. Composite functions decompose into reduction and elementwise primitives here.
+Quantiles and medians, which sort, live in `_quantiles.py`.
 """
 from __future__ import annotations
 
+import builtins
+
+import numpy as np
+
 from ops import dtypes
+from ops import elementwise as el
 from ops import reduction as red
-from ops.rules import canonical_axes
+from ops import shape as sh
+from ops.errors import DtypeError, ShapeError
+from ops.rules import canonical_axes, canonical_axis
 
-from ._promotion import aval_of, asarray, convert
+from ._promotion import aval_of, asarray, broadcast_to, convert
 
-__all__ = ["sum", "all"]
+__all__ = [
+    "sum", "prod", "max", "min", "amax", "amin", "mean", "var", "std", "argmax",
+    "argmin", "any", "all", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "ptp",
+    "count_nonzero", "average", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax",
+    "nanmin", "nanargmax", "nanargmin", "nancumsum", "nancumprod",
+]
+
+# --- helpers shared with _quantiles, _sorting and _linalg -----------------------------------
 
 
-def _axes(op, axis, ndim, shape):
+def reduction_axes(op, axis, shape):
+    """`axis` (None, an int or a sequence of ints) as a tuple of distinct axes in [0, ndim)."""
+    ndim = len(shape)
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    return canonical_axes(op, axis, ndim, shape)
+    if isinstance(axis, (tuple, list)):
+        return canonical_axes(op, axis, ndim, shape)
+    return (canonical_axis(op, axis, ndim, shape),)
 
 
-def sum(a, axis=None, dtype=None, keepdims=False):
-    a = asarray(a)
-    av = aval_of(a)
-    if dtype is None and av.dtype.kind in "biu" and av.dtype.itemsize < 8:
-        dtype = dtypes.uint64 if av.dtype.kind == "u" else dtypes.int64
+def restore_axes(x, axes, in_shape):
+    """The result of reducing `axes` of an array of `in_shape`, with those axes kept as size 1."""
+    shape = tuple(1 if i in axes else d for i, d in enumerate(in_shape))
+    return sh.reshape(x, new_sizes=shape)
+
+
+def full(shape, value, dtype, weak_type=False):
+    return broadcast_to(convert(value, np.dtype(dtype), weak_type), tuple(shape))
+
+
+def flatten(x):
+    return sh.reshape(x, new_sizes=(aval_of(x).size,))
+
+
+def to_bool(x):
+    av = aval_of(x)
+    return x if av.dtype.kind == "b" else el.ne(x, full(av.shape, 0, av.dtype, av.weak_type))
+
+
+def no_out(op, out):
+    """Arrays are immutable, so NumPy's `out=` cannot be honoured (JAX refuses it too)."""
+    if out is not None:
+        raise NotImplementedError(f"{op}: the 'out' argument is not supported (jitcore arrays "
+                                  "are immutable); use the returned array")
+
+
+def take_along_last(x, idx):
+    """`x[..., idx]` for integer `idx` of shape Q + x.shape[:-1]: result of shape Q + x.shape[:-1].
+
+    A one-hot select and a max reduction, so it works under jit without a gather primitive and
+    returns elements exactly (NaN, -0.0 and infinities included); out-of-range indices give the
+    dtype's lowest value.
+    """
+    xa, ia = aval_of(x), aval_of(idx)
+    n = xa.shape[-1]
+    q = ia.ndim - (xa.ndim - 1)
+    shape = ia.shape + (n,)
+    xb = sh.broadcast_in_dim(x, shape=shape, broadcast_dimensions=tuple(range(q, len(shape))))
+    ib = sh.broadcast_in_dim(convert(idx, dtypes.int64), shape=shape,
+                             broadcast_dimensions=tuple(range(ia.ndim)))
+    hit = el.eq(el.iota(dtype=dtypes.int64, shape=shape, dimension=len(shape) - 1), ib)
+    kind = "any" if xa.dtype.kind == "b" else "max"
+    lowest = full(shape, _identity(kind, xa.dtype), xa.dtype, xa.weak_type)
+    return _PRIMS[kind](el.select(hit, xb, lowest), axes=(len(shape) - 1,))
+
+
+def _where_mask(op, where, shape):
+    w = to_bool(asarray(where))
+    ws = aval_of(w).shape
+    if len(ws) > len(shape) or builtins.any(a not in (1, b) for a, b in zip(ws[::-1], shape[::-1])):
+        raise ShapeError(f"{op}: where= of shape {ws} does not broadcast to the array's shape "
+                         f"{tuple(shape)}")
+    return broadcast_to(w, shape)
+
+
+def _accumulating_dtype(av, dtype):
+    """sum/prod's result dtype (JAX x64): small ints and bools widen to 64 bits."""
     if dtype is not None:
-        a = convert(a, dtypes.canonicalize(dtype), av.weak_type)
-    axes = _axes("sum", axis, av.ndim, av.shape)
-    out = red.reduce_sum(a, axes=axes)
-    if keepdims:
-        from ._shape import expand_dims
-        out = expand_dims(out, axes)
-    return out
+        return dtypes.canonicalize(dtype, "dtype argument"), False
+    d = av.dtype
+    if d.kind == "b":
+        return dtypes.int64, False
+    if d.kind in "iu" and d.itemsize < 8:
+        return (dtypes.uint64 if d.kind == "u" else dtypes.int64), False
+    return d, av.weak_type
 
 
-def all(a, axis=None, keepdims=False):
+def _identity(kind_op, dtype):
+    if kind_op in ("sum", "any"):
+        return 0
+    if kind_op in ("prod", "all"):
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if kind_op == "max" else np.inf
+    if dtype.kind == "b":
+        return kind_op == "min"
+    info = np.iinfo(dtype)
+    return info.min if kind_op == "max" else info.max
+
+
+_PRIMS = {"sum": red.reduce_sum, "prod": red.reduce_prod, "max": red.reduce_max,
+          "min": red.reduce_min, "any": red.reduce_or, "all": red.reduce_and}
+_COMBINE = {"sum": el.add, "prod": el.mul, "max": el.max, "min": el.min, "any": el.or_,
+            "all": el.and_}
+
+
+def _reduce(op, kind_op, x, axis, keepdims, initial=None, where=None):
+    """Reduce `x` (already of the result dtype) with `kind_op`'s primitive, NumPy-style."""
+    av = aval_of(x)
+    axes = reduction_axes(op, axis, av.shape)
+    out_shape = tuple(d for i, d in enumerate(av.shape) if i not in axes)
+    has_identity = kind_op not in ("max", "min")
+    if where is not None:
+        if not has_identity and initial is None:
+            raise ValueError(f"{op}: reduction operation {kind_op} has no identity, so where= "
+                             "needs initial= as well")
+        ident = _identity(kind_op, av.dtype)
+        x = el.select(_where_mask(op, where, av.shape), x,
+                      full(av.shape, ident, av.dtype, av.weak_type))
+    empty = builtins.any(av.shape[a] == 0 for a in axes)
+    if empty and not has_identity:
+        if initial is None:
+            raise ShapeError(
+                f"{op}: zero-size array to reduction operation {kind_op} which has no identity "
+                f"(reducing axes {axes} of {av.str_short()})",
+                hint="pass initial= to give empty reductions a value")
+        out = full(out_shape, initial, av.dtype, av.weak_type)
+    else:
+        out = _PRIMS[kind_op](x, axes=axes)
+        if initial is not None:
+            out = _COMBINE[kind_op](out, full(out_shape, initial, av.dtype, av.weak_type))
+    return restore_axes(out, axes, av.shape) if keepdims else out
+
+
+# --- sum, prod, max, min, any, all ---------------------------------------------------------
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+        promote_integers=True):
+    """Sum of elements over `axis`; bools and small ints accumulate in (u)int64."""
+    no_out("sum", out)
     a = asarray(a)
     av = aval_of(a)
-    from ._ufuncs import not_equal
-    b = a if av.dtype.kind == "b" else not_equal(a, 0)
-    axes = _axes("all", axis, av.ndim, av.shape)
-    out = red.reduce_and(b, axes=axes)
-    if keepdims:
-        from ._shape import expand_dims
-        out = expand_dims(out, axes)
+    d, weak = _accumulating_dtype(av, dtype) if promote_integers or dtype is not None else \
+        (av.dtype, av.weak_type)
+    return _reduce("sum", "sum", convert(a, d, weak), axis, keepdims, initial, where)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None,
+         promote_integers=True):
+    """Product of elements over `axis`; bools and small ints accumulate in (u)int64."""
+    no_out("prod", out)
+    a = asarray(a)
+    av = aval_of(a)
+    d, weak = _accumulating_dtype(av, dtype) if promote_integers or dtype is not None else \
+        (av.dtype, av.weak_type)
+    return _reduce("prod", "prod", convert(a, d, weak), axis, keepdims, initial, where)
+
+
+def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum over `axis` (NaN propagates); empty reductions need `initial`."""
+    no_out("max", out)
+    return _reduce("max", "max", asarray(a), axis, keepdims, initial, where)
+
+
+def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum over `axis` (NaN propagates); empty reductions need `initial`."""
+    no_out("min", out)
+    return _reduce("min", "min", asarray(a), axis, keepdims, initial, where)
+
+
+def amax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Same as `max`."""
+    no_out("amax", out)
+    return _reduce("amax", "max", asarray(a), axis, keepdims, initial, where)
+
+
+def amin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Same as `min`."""
+    no_out("amin", out)
+    return _reduce("amin", "min", asarray(a), axis, keepdims, initial, where)
+
+
+def all(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether every element over `axis` is nonzero (bool result)."""
+    no_out("all", out)
+    return _reduce("all", "all", to_bool(asarray(a)), axis, keepdims, None, where)
+
+
+def any(a, axis=None, out=None, keepdims=False, *, where=None):
+    """Whether some element over `axis` is nonzero (bool result)."""
+    no_out("any", out)
+    return _reduce("any", "any", to_bool(asarray(a)), axis, keepdims, None, where)
+
+
+# --- mean, var, std ------------------------------------------------------------------------
+
+
+def _inexact_dtypes(op, av, dtype):
+    """(result dtype, computation dtype, weak): ints become float64; float16 computes in f32."""
+    if dtype is None:
+        d = av.dtype if av.dtype.kind == "f" else dtypes.default_float
+        weak = av.weak_type
+    else:
+        d, weak = dtypes.canonicalize(dtype, f"{op} dtype argument"), False
+    return d, (dtypes.float32 if d == dtypes.float16 else d), weak
+
+
+def _count(op, av, axes, where, dtype, weak, keepdims, ddof=0):
+    """How many elements each reduction covers, less `ddof`: a constant, or a sum of `where`."""
+    out_shape = tuple(1 if i in axes else s for i, s in enumerate(av.shape)) if keepdims else \
+        tuple(s for i, s in enumerate(av.shape) if i not in axes)
+    if where is None:
+        n = int(np.prod([av.shape[a] for a in axes], dtype=np.int64))
+        return full(out_shape, n - ddof, dtype, weak)
+    w = convert(_where_mask(op, where, av.shape), dtype, weak)
+    n = _reduce(op, "sum", w, axes, keepdims)
+    return el.sub(n, full(out_shape, ddof, dtype, weak)) if ddof else n
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """Arithmetic mean over `axis`; integer inputs give float64."""
+    no_out("mean", out)
+    a = asarray(a)
+    av = aval_of(a)
+    d, comp, weak = _inexact_dtypes("mean", av, dtype)
+    axes = reduction_axes("mean", axis, av.shape)
+    total = _reduce("mean", "sum", convert(a, comp, weak), axes, keepdims, None, where)
+    n = _count("mean", av, axes, where, comp, weak, keepdims)
+    return convert(el.div(total, n), d, weak)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Variance over `axis`, divided by N - ddof (`correction` is the Array API name)."""
+    no_out("var", out)
+    if correction is not None:
+        if ddof != 0:
+            raise ValueError("var: give ddof or correction, not both")
+        ddof = correction
+    a = asarray(a)
+    av = aval_of(a)
+    d, comp, weak = _inexact_dtypes("var", av, dtype)
+    axes = reduction_axes("var", axis, av.shape)
+    x = convert(a, comp, weak)
+    centered = el.sub(x, broadcast_to(mean(x, axes, keepdims=True, where=where), av.shape))
+    sq = el.mul(centered, centered)
+    total = _reduce("var", "sum", sq, axes, keepdims, None, where)
+    n = _count("var", av, axes, where, comp, weak, keepdims, ddof)
+    return convert(el.div(total, n), d, weak)
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+        correction=None):
+    """Standard deviation: the square root of `var`."""
+    no_out("std", out)
+    v = var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction)
+    av = aval_of(v)
+    if av.dtype == dtypes.float16:
+        return convert(el.sqrt(convert(v, dtypes.float32)), av.dtype, av.weak_type)
+    return el.sqrt(v)
+
+
+# --- argmax, argmin ------------------------------------------------------------------------
+
+
+def _argreduce(op, prim, a, axis, keepdims):
+    a = asarray(a)
+    av = aval_of(a)
+    if axis is None:
+        if av.size == 0:
+            raise ShapeError(f"{op}: attempt to get {op} of an empty sequence "
+                             f"({av.str_short()})")
+        out = prim(flatten(a), axis=0, index_dtype=dtypes.int64)
+        return sh.reshape(out, new_sizes=(1,) * av.ndim) if keepdims else out
+    ax = canonical_axis(op, axis, av.ndim, av.shape)
+    if av.shape[ax] == 0:
+        raise ShapeError(f"{op}: attempt to get {op} of an empty sequence (axis {ax} of "
+                         f"{av.str_short()} has size 0)")
+    out = prim(a, axis=ax, index_dtype=dtypes.int64)
+    return restore_axes(out, (ax,), av.shape) if keepdims else out
+
+
+def argmax(a, axis=None, out=None, keepdims=False):
+    """Index of the maximum over `axis` (flattened when None); the first NaN wins."""
+    no_out("argmax", out)
+    return _argreduce("argmax", red.argmax, a, axis, keepdims)
+
+
+def argmin(a, axis=None, out=None, keepdims=False):
+    """Index of the minimum over `axis` (flattened when None); the first NaN wins."""
+    no_out("argmin", out)
+    return _argreduce("argmin", red.argmin, a, axis, keepdims)
+
+
+# --- cumulative ----------------------------------------------------------------------------
+
+
+def _cumulative(op, prim, a, axis, dtype, reverse=False):
+    a = asarray(a)
+    av = aval_of(a)
+    if axis is None:
+        a = flatten(a)
+        av = aval_of(a)
+        axis = 0
+    ax = canonical_axis(op, axis, av.ndim, av.shape)
+    # JAX keeps integer widths for scans (unlike sum); only bools widen, to int64.
+    d = dtypes.canonicalize(dtype, f"{op} dtype argument") if dtype is not None else av.dtype
+    acc = dtypes.int64 if d.kind == "b" else d
+    x = convert(a, acc, av.weak_type and dtype is None)
+    out = prim(x, axis=ax, reverse=reverse)
+    return to_bool(out) if dtype is not None and d.kind == "b" else out
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """Running sum along `axis` (over the flattened array when None)."""
+    no_out("cumsum", out)
+    return _cumulative("cumsum", red.cumsum, a, axis, dtype)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """Running product along `axis` (over the flattened array when None)."""
+    no_out("cumprod", out)
+    return _cumulative("cumprod", red.cumprod, a, axis, dtype)
+
+
+def _cumulative_with_initial(op, prim, ident, x, axis, dtype, include_initial):
+    x = asarray(x)
+    av = aval_of(x)
+    if axis is None:
+        if av.ndim > 1:
+            raise ShapeError(f"{op}: axis must be given for a {av.ndim}-d array "
+                             f"({av.str_short()})")
+        axis = 0
+    out = _cumulative(op, prim, x, axis, dtype)
+    if include_initial:
+        oa = aval_of(out)
+        ax = canonical_axis(op, axis, oa.ndim, oa.shape)
+        cfg = tuple((1 if i == ax else 0, 0, 0) for i in range(oa.ndim))
+        out = sh.pad(out, convert(ident, oa.dtype), padding_config=cfg)
     return out
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """The Array API's cumsum: `axis` is required past 1-d; optionally starts with 0."""
+    return _cumulative_with_initial("cumulative_sum", red.cumsum, 0, x, axis, dtype,
+                                    include_initial)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    """The Array API's cumprod: `axis` is required past 1-d; optionally starts with 1."""
+    return _cumulative_with_initial("cumulative_prod", red.cumprod, 1, x, axis, dtype,
+                                    include_initial)
+
+
+# --- ptp, count_nonzero, average -----------------------------------------------------------
+
+
+def ptp(a, axis=None, out=None, keepdims=False):
+    """Range (maximum - minimum) over `axis`."""
+    no_out("ptp", out)
+    a = asarray(a)
+    av = aval_of(a)
+    if av.dtype.kind == "b":
+        raise DtypeError(f"ptp: boolean subtract is not supported ({av.str_short()})",
+                         hint="convert to an integer dtype first")
+    hi = _reduce("ptp", "max", a, axis, keepdims)
+    lo = _reduce("ptp", "min", a, axis, keepdims)
+    return el.sub(hi, lo)
+
+
+def count_nonzero(a, axis=None, keepdims=False):
+    """How many elements over `axis` are nonzero (int64)."""
+    a = asarray(a)
+    return _reduce("count_nonzero", "sum", convert(to_bool(a), dtypes.int64), axis, keepdims)
+
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    """Weighted mean over `axis`; with `returned`, also the sum of the weights."""
+    a = asarray(a)
+    av = aval_of(a)
+    if weights is None:
+        avg = mean(a, axis, keepdims=keepdims)
+        if not returned:
+            return avg
+        oa = aval_of(avg)
+        axes = reduction_axes("average", axis, av.shape)
+        n = int(np.prod([av.shape[i] for i in axes], dtype=np.int64))
+        return avg, full(oa.shape, n, oa.dtype, oa.weak_type)
+    w = asarray(weights)
+    wa = aval_of(w)
+    d = dtypes.promote([(av.dtype, av.weak_type), (wa.dtype, wa.weak_type)])
+    dt, weak = (d[0] if d[0].kind == "f" else dtypes.default_float), d[1]
+    a, w = convert(a, dt, weak), convert(w, dt, weak)
+    if wa.shape != av.shape:
+        if axis is None:
+            raise ShapeError(f"average: weights {wa.str_short()} differ in shape from a "
+                             f"{av.str_short()}, so axis must be given")
+        if wa.ndim != 1:
+            raise ShapeError(f"average: 1-d weights expected when shapes differ, got weights "
+                             f"{wa.str_short()} for a {av.str_short()}")
+        ax = canonical_axis("average", axis, av.ndim, av.shape)
+        if wa.shape[0] != av.shape[ax]:
+            raise ShapeError(f"average: weights {wa.str_short()} must have the length of axis "
+                             f"{ax} of a {av.str_short()}")
+        w = sh.broadcast_in_dim(w, shape=av.shape, broadcast_dimensions=(ax,))
+    scl = _reduce("average", "sum", w, axis, keepdims)
+    avg = el.div(_reduce("average", "sum", el.mul(a, w), axis, keepdims), scl)
+    if returned:
+        return avg, scl
+    return avg
+
+
+# --- NaN-ignoring variants -----------------------------------------------------------------
+
+
+def _nan_to(x, value):
+    """`x` with NaNs replaced by `value` (integers and bools have none)."""
+    av = aval_of(x)
+    if av.dtype.kind != "f":
+        return x
+    return el.select(el.ne(x, x), full(av.shape, value, av.dtype, av.weak_type), x)
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Sum treating NaNs as zero."""
+    no_out("nansum", out)
+    return sum(_nan_to(asarray(a), 0), axis, dtype, None, keepdims, initial, where)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    """Product treating NaNs as one."""
+    no_out("nanprod", out)
+    return prod(_nan_to(asarray(a), 1), axis, dtype, None, keepdims, initial, where)
+
+
+def _not_nan(a):
+    av = aval_of(a)
+    if av.dtype.kind != "f":
+        return full(av.shape, True, dtypes.bool_)
+    return el.eq(a, a)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
+    """Mean of the non-NaN elements (NaN where there are none)."""
+    no_out("nanmean", out)
+    a = asarray(a)
+    av = aval_of(a)
+    d, comp, weak = _inexact_dtypes("nanmean", av, dtype)
+    ok = _not_nan(a)
+    if where is not None:
+        ok = el.and_(ok, _where_mask("nanmean", where, av.shape))
+    x = convert(a, comp, weak)
+    total = _reduce("nanmean", "sum", x, axis, keepdims, None, ok)
+    n = _reduce("nanmean", "sum", convert(ok, comp, weak), axis, keepdims)
+    return convert(el.div(total, n), d, weak)
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+           correction=None):
+    """Variance of the non-NaN elements."""
+    no_out("nanvar", out)
+    if correction is not None:
+        ddof = correction
+    a = asarray(a)
+    av = aval_of(a)
+    d, comp, weak = _inexact_dtypes("nanvar", av, dtype)
+    axes = reduction_axes("nanvar", axis, av.shape)
+    ok = _not_nan(a)
+    if where is not None:
+        ok = el.and_(ok, _where_mask("nanvar", where, av.shape))
+    x = convert(a, comp, weak)
+    m = nanmean(x, axes, keepdims=True, where=ok)
+    centered = el.sub(x, broadcast_to(m, av.shape))
+    total = _reduce("nanvar", "sum", el.mul(centered, centered), axes, keepdims, None, ok)
+    n = _reduce("nanvar", "sum", convert(ok, comp, weak), axes, keepdims)
+    n = el.sub(n, full(aval_of(n).shape, ddof, comp, weak))
+    return convert(el.div(total, n), d, weak)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+           correction=None):
+    """Standard deviation of the non-NaN elements."""
+    no_out("nanstd", out)
+    return el.sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, where=where,
+                          correction=correction))
+
+
+def _nan_extreme(op, kind_op, a, axis, keepdims, initial, where):
+    a = asarray(a)
+    av = aval_of(a)
+    if av.dtype.kind != "f":
+        return _reduce(op, kind_op, a, axis, keepdims, initial, where)
+    fill = -np.inf if kind_op == "max" else np.inf
+    out = _reduce(op, kind_op, _nan_to(a, fill), axis, keepdims, initial, where)
+    # All-NaN slices give NaN, as in NumPy (which also warns) and JAX.
+    all_nan = _reduce(op, "all", el.ne(a, a), axis, keepdims)
+    oa = aval_of(out)
+    return el.select(all_nan, full(oa.shape, np.nan, oa.dtype, oa.weak_type), out)
+
+
+def nanmax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Maximum ignoring NaNs (NaN for all-NaN slices)."""
+    no_out("nanmax", out)
+    return _nan_extreme("nanmax", "max", a, axis, keepdims, initial, where)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+    """Minimum ignoring NaNs (NaN for all-NaN slices)."""
+    no_out("nanmin", out)
+    return _nan_extreme("nanmin", "min", a, axis, keepdims, initial, where)
+
+
+def _nan_argreduce(op, prim, fill, a, axis, keepdims):
+    a = asarray(a)
+    av = aval_of(a)
+    if av.dtype.kind != "f":
+        return _argreduce(op, prim, a, axis, keepdims)
+    out = _argreduce(op, prim, _nan_to(a, fill), axis, keepdims)
+    # JAX's answer for an all-NaN slice is -1 (NumPy raises, which a traced value cannot).
+    nan = el.ne(a, a)
+    all_nan = _reduce(op, "all", flatten(nan) if axis is None else nan,
+                      None if axis is None else axis, keepdims)
+    if axis is None and keepdims:
+        all_nan = sh.reshape(all_nan, new_sizes=(1,) * av.ndim)
+    oa = aval_of(out)
+    return el.select(all_nan, full(oa.shape, -1, oa.dtype), out)
+
+
+def nanargmax(a, axis=None, out=None, keepdims=False):
+    """argmax ignoring NaNs (-1 for all-NaN slices, as in JAX)."""
+    no_out("nanargmax", out)
+    return _nan_argreduce("nanargmax", red.argmax, -np.inf, a, axis, keepdims)
+
+
+def nanargmin(a, axis=None, out=None, keepdims=False):
+    """argmin ignoring NaNs (-1 for all-NaN slices, as in JAX)."""
+    no_out("nanargmin", out)
+    return _nan_argreduce("nanargmin", red.argmin, np.inf, a, axis, keepdims)
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """Running sum treating NaNs as zero."""
+    no_out("nancumsum", out)
+    return cumsum(_nan_to(asarray(a), 0), axis, dtype)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """Running product treating NaNs as one."""
+    no_out("nancumprod", out)
+    return cumprod(_nan_to(asarray(a), 1), axis, dtype)

@@ -167,7 +167,14 @@ def _int_passthrough(name, prim_fn):
 
 floor = _int_passthrough("floor", el.floor)
 ceil = _int_passthrough("ceil", el.ceil)
-rint = _int_passthrough("rint", lambda x: el.round(x, rounding_method=1))
+
+
+def rint(x, /):
+    """Round half to even. Integers and bools become float64, as JAX's rint converts them."""
+    x = asarray(x)
+    if aval_of(x).dtype.kind in "iub":
+        return convert(x, dtypes.default_float)
+    return el.round(x, rounding_method=1)
 
 
 def trunc(x, /):
@@ -209,7 +216,8 @@ def hypot(x1, x2, /):
     r = el.mul(big, el.sqrt(el.add(_const_like(big, 1), el.mul(ratio, ratio))))
     r = el.select(el.eq(big, zero), zero, r)
     inf = _const_like(big, np.inf)
-    return el.select(el.eq(big, inf), inf, r)
+    # An infinite leg wins even over a NaN one (max(inf, nan) would be nan).
+    return el.select(el.or_(el.eq(a, inf), el.eq(b, inf)), inf, r)
 
 
 def logaddexp(x1, x2, /):
@@ -317,7 +325,8 @@ pow = power
 
 
 def float_power(x1, x2, /):
-    return el.pow(*promote_args("float_power", x1, x2, dtype=dtypes.float64))
+    """JAX's float_power: pow after promotion to inexact (float32 stays float32)."""
+    return el.pow(*promote_to_inexact("float_power", x1, x2))
 
 
 def fmax(x1, x2, /):
@@ -462,7 +471,8 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
                   el.add(_const_like(a, atol), el.mul(_const_like(a, rtol), el.abs(b))))
     # Infinities are close only to themselves (inf - inf is nan above).
     both_inf = el.and_(isinf(a), el.eq(a, b))
-    close = el.or_(el.and_(close, isfinite(a)), both_inf)
+    # A finite value is never close to an infinity (|a - inf| <= rtol * inf holds above).
+    close = el.or_(el.and_(close, el.and_(isfinite(a), isfinite(b))), both_inf)
     if equal_nan:
         close = el.or_(close, el.and_(isnan(a), isnan(b)))
     return close
@@ -480,7 +490,7 @@ def array_equal(a1, a2, equal_nan=False):
         return asarray(False)
     eq = equal(a1, a2)
     if equal_nan:
-        eq = logical_or(eq, logicalel.and_(isnan(a1), isnan(a2)))
+        eq = logical_or(eq, logical_and(isnan(a1), isnan(a2)))
     return all_(eq)
 
 
@@ -500,8 +510,9 @@ radians, degrees = deg2rad, rad2deg
 def heaviside(x1, x2, /):
     x1, x2 = promote_to_inexact("heaviside", x1, x2)
     zero = _const_like(x1, 0)
+    # JAX's order of tests: a NaN x1 is neither < 0 nor > 0, so it gives x2.
     return el.select(el.lt(x1, zero), zero,
-                     el.select(el.eq(x1, zero), x2, _const_like(x1, 1)))
+                     el.select(el.gt(x1, zero), _const_like(x1, 1), x2))
 
 
 def sinc(x, /):
