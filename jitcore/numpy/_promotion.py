@@ -30,22 +30,9 @@ def aval_of(x) -> ShapedArray:
 
 
 def _from_sequence(x, dtype):
-    """A list/tuple: NumPy's conversion, unless it holds traced values (then stack them)."""
-    def has_tracer(v):
-        if isinstance(v, (list, tuple)):
-            return any(has_tracer(e) for e in v)
-        return isinstance(v, Tracer)
-    if has_tracer(x):
-        from ._shape import stack  # only needed for lists of tracers
-        return stack([asarray(e, dtype) for e in x])
-    def to_np(v):
-        if isinstance(v, (list, tuple)):
-            return [to_np(e) for e in v]
-        return np.asarray(v) if isinstance(v, Array) else v
-    arr = np.asarray(to_np(x), dtype=dtype)
-    if arr.dtype == np.float64 and dtype is None and arr.size == 0:
-        arr = arr.astype(dtypes.default_float)
-    return Array(arr)
+    """A list/tuple: `jnp.array`'s conversion (JAX's dtype rule over all elements, traced or not)."""
+    from ._creation import array  # creation builds on this module, so import late
+    return array(x, dtype=dtype)
 
 
 def asarray(x, dtype=None):

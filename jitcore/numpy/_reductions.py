@@ -17,6 +17,7 @@ from ops import dtypes
 from ops import elementwise as el
 from ops import reduction as red
 from ops import shape as sh
+from ops.indexing import gather
 from ops.errors import DtypeError, ShapeError
 from ops.rules import canonical_axes, canonical_axis
 
@@ -71,21 +72,18 @@ def no_out(op, out):
 def take_along_last(x, idx):
     """`x[..., idx]` for integer `idx` of shape Q + x.shape[:-1]: result of shape Q + x.shape[:-1].
 
-    A one-hot select and a max reduction, so it works under jit without a gather primitive and
-    returns elements exactly (NaN, -0.0 and infinities included); out-of-range indices give the
-    dtype's lowest value.
+    One gather over every axis: the leading coordinates are iotas, the last is `idx` (clamped
+    into range, as JAX's gathers are).
     """
     xa, ia = aval_of(x), aval_of(idx)
-    n = xa.shape[-1]
-    q = ia.ndim - (xa.ndim - 1)
-    shape = ia.shape + (n,)
-    xb = sh.broadcast_in_dim(x, shape=shape, broadcast_dimensions=tuple(range(q, len(shape))))
-    ib = sh.broadcast_in_dim(convert(idx, dtypes.int64), shape=shape,
-                             broadcast_dimensions=tuple(range(ia.ndim)))
-    hit = el.eq(el.iota(dtype=dtypes.int64, shape=shape, dimension=len(shape) - 1), ib)
-    kind = "any" if xa.dtype.kind == "b" else "max"
-    lowest = full(shape, _identity(kind, xa.dtype), xa.dtype, xa.weak_type)
-    return _PRIMS[kind](el.select(hit, xb, lowest), axes=(len(shape) - 1,))
+    lead = xa.ndim - 1
+    q = ia.ndim - lead
+    shape = ia.shape
+    coords = [el.iota(dtype=dtypes.int64, shape=shape + (1,), dimension=q + d)
+              for d in range(lead)]
+    coords.append(sh.reshape(convert(idx, dtypes.int64), new_sizes=shape + (1,)))
+    indices = sh.concatenate(*coords, dimension=len(shape)) if len(coords) > 1 else coords[0]
+    return gather(x, indices, axes=tuple(range(xa.ndim)), mode="clip", fill_value=None)
 
 
 def _where_mask(op, where, shape):
