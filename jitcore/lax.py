@@ -5,7 +5,7 @@ JAX), except that a Python scalar takes the dtype of the array it meets.
 """
 from __future__ import annotations
 
-import builtins
+import builtins  # `max`/`min` below are the lax primitives
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from ops import elementwise as _el
 from ops import linalg as _linalg
 from ops import reduction as _red
 from ops import shape as _sh
+from ops import indexing as _ix
+from ops import sorting as _sorting
+from ops.rules import canonical_axis
 from ops.core import PRIMITIVES, Primitive, Tracer  # noqa: F401
 
 from .numpy._promotion import aval_of, convert, is_scalar
@@ -257,8 +260,6 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
 # B + (len(axes),); row b picks position indices[b, k] on operand axis axes[k] and the full
 # extent of every other axis. Negative indices are out of range (not wrapped).
 
-from ops import indexing as _ix  # noqa: E402
-
 _GATHER_MODES = {"clip": "clip", "promise_in_bounds": "clip", "fill": "fill", "drop": "fill",
                  "fill_or_drop": "fill"}
 
@@ -303,8 +304,6 @@ scatter_max = _scatter(_ix.scatter_max)
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     """Sort along `dimension`: one array, or a tuple/list of same-shape arrays sorted together
     lexicographically by the first `num_keys` of them (the same structure comes back)."""
-    from ops import sorting as _sorting
-    from ops.rules import canonical_axis
     single = not isinstance(operand, (tuple, list))
     operands = (operand,) if single else tuple(operand)
     ref = aval_of(operands[0])

@@ -117,8 +117,8 @@ def reference(name, args, promoted, out_dtype):
     compute = F64 if "f" in (promoted.kind, out_dtype.kind) else promoted
     with np.errstate(all="ignore"):
         r = getattr(np, name)(*(np.asarray(a).astype(compute) for a in args))
-    return tuple(np.asarray(x).astype(out_dtype) for x in r) if isinstance(r, tuple) \
-        else np.asarray(r).astype(out_dtype)
+        return tuple(np.asarray(x).astype(out_dtype) for x in r) if isinstance(r, tuple) \
+            else np.asarray(r).astype(out_dtype)
 
 
 def check(got, want, name, how):
@@ -258,7 +258,8 @@ def test_floor_division_and_mod_follow_numpy_signs():
 def test_power_with_integer_exponents():
     x = np.array([-2.5, -1.0, 0.0, 0.5, 3.0], F32)
     for e in (0, 1, 2, 3, -1, -2, 7):
-        want = np.power(x.astype(F64), e).astype(F32)
+        with np.errstate(divide="ignore"):  # 0.0 ** -1 is inf, as in jitcore
+            want = np.power(x.astype(F64), e).astype(F32)
         for how, got in run_all_ways(jnp.power, x, e).items():
             check(got, want, "power", f"{how}, exponent {e}")
     xi = np.array([-3, -1, 0, 2, 5], I32)

@@ -37,7 +37,7 @@ def _gte(t, *, index):
     return t[index]
 
 
-def _prepare(comp: ir.Computation, module: ir.Module):
+def _prepare(comp: ir.Computation):
     """Turn a computation into (n_params, steps, output slots); each step is (fn, in_slots, out)."""
     slot = {}
     for i, p in enumerate(comp.parameters):
@@ -79,7 +79,7 @@ def _prepare(comp: ir.Computation, module: ir.Module):
 
 
 def compile(module: ir.Module) -> Executable:
-    n_params, n_slots, consts, steps, outs = _prepare(module.entry, module)
+    n_params, n_slots, consts, steps, outs = _prepare(module.entry)
     template = [None] * n_slots
     for s, v in consts:
         template[s] = v
