@@ -8,6 +8,7 @@ the IR; the builder lives in `xla_like` and is pushed onto this module's trace s
 """
 from __future__ import annotations
 
+import abc
 from contextlib import contextmanager
 
 import numpy as np
@@ -114,13 +115,14 @@ def to_numpy(x, aval: ShapedArray | None = None) -> np.ndarray:
 
 # --- traces --------------------------------------------------------------------------------
 
-class Trace:
+class Trace(abc.ABC):
     """Interprets primitive applications. Subclasses: the eager trace, the IR builder."""
 
     level = 0
 
+    @abc.abstractmethod
     def process_primitive(self, prim, args, params):
-        raise NotImplementedError
+        """Apply `prim` with `params` to `args` (tracers of this trace or concrete values)."""
 
 
 class EvalTrace(Trace):
