@@ -14,8 +14,13 @@ from . import numpy  # noqa: F401
 from . import array_methods as _array_methods  # noqa: F401  (attaches operators and methods)
 from . import lax  # noqa: F401
 from .jit import jit, make_hlo, CacheInfo  # noqa: F401
+from .ad import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian,  # noqa: F401
+                 hessian)
+from .batching import vmap  # noqa: F401
+from .custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "jit", "make_hlo", "numpy", "lax", "tree_util", "tree", "errors",
-           "CacheInfo"]
+           "CacheInfo", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev",
+           "jacobian", "hessian", "vmap", "custom_jvp", "custom_vjp"]

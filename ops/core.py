@@ -209,43 +209,60 @@ def new_trace(trace: Trace):
 
 
 class Tracer:
-    """A value inside a trace: knows its trace and its abstract value.
+    """A value inside a trace: knows its trace, its abstract value and, when it is known while
+    tracing, its concrete value.
+
+    Transforms applied outside `jit` trace with concrete inputs, so every traced value also
+    carries its NumPy value (`concrete`), and Python control flow on it works (`if x > 0:`
+    inside eager `grad`, as in JAX and autograd). Under `jit` nothing is concrete and the same
+    code raises a ConcretizationTypeError. Conversions that would silently drop a derivative
+    (`float()`, `np.asarray`, `.item()`) raise either way.
 
     The runtime attaches the array operators and methods (`+`, `@`, `.sum()`, `.at`, indexing)
-    to this class, so traced values behave like arrays. Conversions that need a concrete value
-    raise clear errors here.
+    to this class, so traced values behave like arrays.
     """
 
-    __slots__ = ("_trace", "aval")
+    __slots__ = ("_trace", "aval", "concrete")
     __array_priority__ = 1000
 
-    def __init__(self, trace: Trace, aval: ShapedArray):
+    def __init__(self, trace: Trace, aval: ShapedArray, concrete=None):
         self._trace = trace
         self.aval = aval
+        self.concrete = concrete
 
     def _origin(self) -> str:
         return ""
 
     def _concretization_error(self, what, cls=ConcretizationTypeError):
+        inside = "inside a jitted function" if self.concrete is None else \
+            "inside a transform (its derivative would be lost)"
         return cls(
             f"{what} needs a concrete value, but got a traced value {self.aval.str_short()}"
-            f"{self._origin()} inside a jitted function",
+            f"{self._origin()} {inside}",
             hint="mark the argument static with static_argnums/static_argnames, or use "
                  "lax.cond / jnp.where for value-dependent control flow")
 
     def __bool__(self):
+        if self.concrete is not None:
+            return bool(self.concrete)
         raise self._concretization_error("bool() (an `if`, `while`, `and`/`or` or assert)")
 
     def __int__(self):
+        if self.concrete is not None:
+            return int(self.concrete)
         raise self._concretization_error("int()", TracerIntegerConversionError)
 
     def __float__(self):
+        if self.concrete is not None and self.aval.dtype.kind != "f":
+            return float(self.concrete)
         raise self._concretization_error("float()")
 
     def __complex__(self):
         raise self._concretization_error("complex()")
 
     def __index__(self):
+        if self.concrete is not None and self.aval.dtype.kind in "iub":
+            return int(self.concrete)
         raise self._concretization_error("using it as a Python index (range, shape, slice)",
                                          TracerIntegerConversionError)
 

@@ -12,7 +12,9 @@ import math
 import numpy as np
 
 from . import dtypes
-from .core import Primitive, ShapedArray
+from .autodiff import (add_any, defbatch_elementwise, defjvp, defnondiff, defvjp, full_like,
+                       is_float, move_batch_to_front, zeros_like_aval)
+from .core import Primitive, ShapedArray, get_aval
 from .errors import DtypeError, ShapeError
 from .rules import (as_function, check_kinds, defbroadcasting, defvectorized, quiet,
                     same_shapes_and_dtypes, all_weak)
@@ -21,6 +23,54 @@ F, I, U, B = "f", "i", "u", "b"
 NUM = F + I + U          # numbers
 INT = I + U              # integers
 BITS = I + U + B         # integers and booleans
+
+# --- how the transform rules are declared ---------------------------------------------------
+# Rules call this module's plain functions (mul, cos, select, ...), which the loop at the end
+# of the file creates; a rule looks them up when it runs, long after the module has loaded.
+# Builtins named like primitives (abs, max, min, pow, round) are shadowed the same way, which
+# is what the rules want.
+
+
+def _diag(prim, *rules):
+    """A differentiable elementwise primitive, one rule per operand (None: no derivative).
+
+    `rule(g, ans, *operands, **params)` maps a tangent elementwise and linearly (g * f'(x), or a
+    select of g): such a map is its own transpose, so the same rule gives the JVP (g a tangent)
+    and the VJP (g a cotangent). Integer results get no tangent and integer operands no
+    cotangent (`defjvp`/`defvjp` see to it).
+    """
+    defjvp(prim, *rules)
+    defvjp(prim, *rules)
+    defbatch_elementwise(prim)
+    return prim
+
+
+def _zero_derivative(prim):
+    # Piecewise constant (floor, sign, ...): differentiable with a zero derivative, as in JAX.
+    return _diag(prim, None)
+
+
+def _nondiff(prim):
+    defnondiff(prim)
+    defbatch_elementwise(prim)
+    return prim
+
+
+def _c(x, value):
+    return full_like(x, value)
+
+
+# The shape and reduction modules are imported when a rule runs, not at the top: their own
+# rules import this module.
+
+def _broadcast(x, shape, dims):
+    from .shape import broadcast_in_dim
+    return broadcast_in_dim(x, shape=shape, broadcast_dimensions=dims)
+
+
+def _sum_all(x):
+    from .reduction import reduce_sum
+    return reduce_sum(x, axes=tuple(range(get_aval(x).ndim)))
 
 # --- unary ---------------------------------------------------------------------------------
 
@@ -45,7 +95,8 @@ _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
 
 def _erf(x):
-    return _erf_scalar(x.astype(np.float64)).astype(np.float64).astype(x.dtype)
+    # np.asarray: on a 0-d input frompyfunc returns a bare Python float.
+    return np.asarray(_erf_scalar(x.astype(np.float64)), np.float64).astype(x.dtype)
 
 
 def _sign(x):
@@ -53,36 +104,55 @@ def _sign(x):
     return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
 
 
-neg_p = defvectorized("neg", np.negative, NUM)
-abs_p = defvectorized("abs", np.abs, NUM)
-sign_p = defvectorized("sign", _sign, NUM)
-floor_p = defvectorized("floor", np.floor, F)
-ceil_p = defvectorized("ceil", np.ceil, F)
-round_p = defvectorized("round", _round, F, params=("rounding_method",))
-exp_p = defvectorized("exp", np.exp, F)
-exp2_p = defvectorized("exp2", np.exp2, F)
-expm1_p = defvectorized("expm1", np.expm1, F)
-log_p = defvectorized("log", np.log, F)
-log1p_p = defvectorized("log1p", np.log1p, F)
-sqrt_p = defvectorized("sqrt", np.sqrt, F)
-rsqrt_p = defvectorized("rsqrt", lambda x: 1 / np.sqrt(x), F)
-cbrt_p = defvectorized("cbrt", np.cbrt, F)
-sin_p = defvectorized("sin", np.sin, F)
-cos_p = defvectorized("cos", np.cos, F)
-tan_p = defvectorized("tan", np.tan, F)
-asin_p = defvectorized("asin", np.arcsin, F)
-acos_p = defvectorized("acos", np.arccos, F)
-atan_p = defvectorized("atan", np.arctan, F)
-sinh_p = defvectorized("sinh", np.sinh, F)
-cosh_p = defvectorized("cosh", np.cosh, F)
-tanh_p = defvectorized("tanh", np.tanh, F)
-asinh_p = defvectorized("asinh", np.arcsinh, F)
-acosh_p = defvectorized("acosh", np.arccosh, F)
-atanh_p = defvectorized("atanh", np.arctanh, F)
-logistic_p = defvectorized("logistic", _logistic, F)
-erf_p = defvectorized("erf", _erf, F)
-is_finite_p = defvectorized("is_finite", np.isfinite, F, out_dtype=dtypes.bool_)
-not_p = defvectorized("not", np.invert, BITS)
+neg_p = _diag(defvectorized("neg", np.negative, NUM), lambda g, ans, x: neg(g))
+# JAX's convention: d|x|/dx is 1 at x = 0 (and -0.0), not sign(0) = 0.
+abs_p = _diag(defvectorized("abs", np.abs, NUM),
+              lambda g, ans, x: select(ge(x, _c(x, 0)), g, neg(g)))
+sign_p = _zero_derivative(defvectorized("sign", _sign, NUM))
+floor_p = _zero_derivative(defvectorized("floor", np.floor, F))
+ceil_p = _zero_derivative(defvectorized("ceil", np.ceil, F))
+round_p = _zero_derivative(defvectorized("round", _round, F, params=("rounding_method",)))
+exp_p = _diag(defvectorized("exp", np.exp, F), lambda g, ans, x: mul(g, ans))
+exp2_p = _diag(defvectorized("exp2", np.exp2, F),
+               lambda g, ans, x: mul(_c(x, np.log(2)), mul(g, ans)))
+expm1_p = _diag(defvectorized("expm1", np.expm1, F),
+                lambda g, ans, x: mul(g, add(ans, _c(ans, 1))))
+log_p = _diag(defvectorized("log", np.log, F), lambda g, ans, x: div(g, x))
+log1p_p = _diag(defvectorized("log1p", np.log1p, F),
+                lambda g, ans, x: div(g, add(x, _c(x, 1))))
+# At 0: g * 0.5 / 0 = inf, as JAX.
+sqrt_p = _diag(defvectorized("sqrt", np.sqrt, F),
+               lambda g, ans, x: mul(g, div(_c(x, 0.5), ans)))
+rsqrt_p = _diag(defvectorized("rsqrt", lambda x: 1 / np.sqrt(x), F),
+                lambda g, ans, x: mul(g, mul(_c(x, -0.5), div(ans, x))))
+cbrt_p = _diag(defvectorized("cbrt", np.cbrt, F),
+               lambda g, ans, x: mul(g, mul(_c(x, 1 / 3), integer_pow(ans, y=-2))))
+sin_p = _diag(defvectorized("sin", np.sin, F), lambda g, ans, x: mul(g, cos(x)))
+cos_p = _diag(defvectorized("cos", np.cos, F), lambda g, ans, x: neg(mul(g, sin(x))))
+tan_p = _diag(defvectorized("tan", np.tan, F),
+              lambda g, ans, x: mul(g, add(_c(x, 1), mul(ans, ans))))
+asin_p = _diag(defvectorized("asin", np.arcsin, F),
+               lambda g, ans, x: mul(g, rsqrt(sub(_c(x, 1), mul(x, x)))))
+acos_p = _diag(defvectorized("acos", np.arccos, F),
+               lambda g, ans, x: neg(mul(g, rsqrt(sub(_c(x, 1), mul(x, x))))))
+atan_p = _diag(defvectorized("atan", np.arctan, F),
+               lambda g, ans, x: div(g, add(_c(x, 1), mul(x, x))))
+sinh_p = _diag(defvectorized("sinh", np.sinh, F), lambda g, ans, x: mul(g, cosh(x)))
+cosh_p = _diag(defvectorized("cosh", np.cosh, F), lambda g, ans, x: mul(g, sinh(x)))
+tanh_p = _diag(defvectorized("tanh", np.tanh, F),
+               lambda g, ans, x: mul(add(g, mul(g, ans)), sub(_c(x, 1), ans)))
+asinh_p = _diag(defvectorized("asinh", np.arcsinh, F),
+                lambda g, ans, x: mul(g, rsqrt(add(mul(x, x), _c(x, 1)))))
+acosh_p = _diag(defvectorized("acosh", np.arccosh, F),
+                lambda g, ans, x: mul(g, rsqrt(mul(sub(x, _c(x, 1)), add(x, _c(x, 1))))))
+atanh_p = _diag(defvectorized("atanh", np.arctanh, F),
+                lambda g, ans, x: div(div(g, sub(_c(x, 1), x)), add(_c(x, 1), x)))
+logistic_p = _diag(defvectorized("logistic", _logistic, F),
+                   lambda g, ans, x: mul(g, mul(ans, sub(_c(ans, 1), ans))))
+erf_p = _diag(defvectorized("erf", _erf, F),
+              lambda g, ans, x: mul(_c(x, 2 / np.sqrt(np.pi)), mul(g, exp(neg(mul(x, x))))))
+is_finite_p = _nondiff(defvectorized("is_finite", np.isfinite, F, out_dtype=dtypes.bool_))
+not_p = _nondiff(defvectorized("not", np.invert, BITS))
 
 # --- binary --------------------------------------------------------------------------------
 
@@ -151,28 +221,69 @@ def _shift_right_logical(a, s):
     return np.where(ok, r, 0).astype(unsigned).view(a.dtype)
 
 
-add_p = defbroadcasting("add", np.add, NUM + B)
-sub_p = defbroadcasting("sub", np.subtract, NUM)
-mul_p = defbroadcasting("mul", np.multiply, NUM + B)
-div_p = defbroadcasting("div", _div, NUM)
-rem_p = defbroadcasting("rem", _rem, NUM)
-pow_p = defbroadcasting("pow", _pow, NUM)
-max_p = defbroadcasting("max", np.maximum, NUM + B)
-min_p = defbroadcasting("min", np.minimum, NUM + B)
-atan2_p = defbroadcasting("atan2", np.arctan2, F)
-and_p = defbroadcasting("and", np.bitwise_and, BITS)
-or_p = defbroadcasting("or", np.bitwise_or, BITS)
-xor_p = defbroadcasting("xor", np.bitwise_xor, BITS)
-shift_left_p = defbroadcasting("shift_left", _shift_left, INT)
-shift_right_arithmetic_p = defbroadcasting("shift_right_arithmetic", _shift_right_arithmetic, INT)
-shift_right_logical_p = defbroadcasting("shift_right_logical", _shift_right_logical, INT)
+def _rem_rhs(g, ans, x, y):
+    # d fmod(x, y)/dy = -trunc(x / y), the quotient rounded toward zero.
+    q = div(x, y)
+    return mul(neg(g), mul(sign(q), floor(abs(q))))
 
-eq_p = defbroadcasting("eq", np.equal, NUM + B, out_dtype=dtypes.bool_)
-ne_p = defbroadcasting("ne", np.not_equal, NUM + B, out_dtype=dtypes.bool_)
-lt_p = defbroadcasting("lt", np.less, NUM + B, out_dtype=dtypes.bool_)
-le_p = defbroadcasting("le", np.less_equal, NUM + B, out_dtype=dtypes.bool_)
-gt_p = defbroadcasting("gt", np.greater, NUM + B, out_dtype=dtypes.bool_)
-ge_p = defbroadcasting("ge", np.greater_equal, NUM + B, out_dtype=dtypes.bool_)
+
+def _pow_lhs(g, ans, x, y):
+    # y * x**(y-1), with x**(y-1) taken as x**0 where y == 0, so the derivative there is 0
+    # even at x == 0 (not 0 * inf).
+    return mul(g, mul(y, pow(x, select(eq(y, _c(y, 0)), _c(y, 1), sub(y, _c(y, 1))))))
+
+
+def _pow_rhs(g, ans, x, y):
+    # log(x) * x**y, with log(1) standing in at x == 0: 0 there rather than -inf * 0 = nan.
+    return mul(g, mul(log(select(eq(x, _c(x, 0)), _c(x, 1), x)), ans))
+
+
+def _balanced_eq(x, ans, y):
+    # 1 where x chose the result, 0 elsewhere, and 1/2 at ties: as JAX, ties split equally.
+    return div(select(eq(x, ans), _c(ans, 1), _c(ans, 0)),
+               select(eq(y, ans), _c(ans, 2), _c(ans, 1)))
+
+
+def _atan2_lhs(g, ans, x, y):
+    return mul(g, div(y, add(mul(x, x), mul(y, y))))
+
+
+def _atan2_rhs(g, ans, x, y):
+    return mul(g, div(neg(x), add(mul(x, x), mul(y, y))))
+
+
+add_p = _diag(defbroadcasting("add", np.add, NUM + B),
+              lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+sub_p = _diag(defbroadcasting("sub", np.subtract, NUM),
+              lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
+mul_p = _diag(defbroadcasting("mul", np.multiply, NUM + B),
+              lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
+div_p = _diag(defbroadcasting("div", _div, NUM), lambda g, ans, x, y: div(g, y),
+              lambda g, ans, x, y: mul(mul(neg(g), x), integer_pow(y, y=-2)))
+rem_p = _diag(defbroadcasting("rem", _rem, NUM), lambda g, ans, x, y: g, _rem_rhs)
+pow_p = _diag(defbroadcasting("pow", _pow, NUM), _pow_lhs, _pow_rhs)
+max_p = _diag(defbroadcasting("max", np.maximum, NUM + B),
+              lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+              lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+min_p = _diag(defbroadcasting("min", np.minimum, NUM + B),
+              lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+              lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+atan2_p = _diag(defbroadcasting("atan2", np.arctan2, F), _atan2_lhs, _atan2_rhs)
+and_p = _nondiff(defbroadcasting("and", np.bitwise_and, BITS))
+or_p = _nondiff(defbroadcasting("or", np.bitwise_or, BITS))
+xor_p = _nondiff(defbroadcasting("xor", np.bitwise_xor, BITS))
+shift_left_p = _nondiff(defbroadcasting("shift_left", _shift_left, INT))
+shift_right_arithmetic_p = _nondiff(defbroadcasting("shift_right_arithmetic",
+                                                    _shift_right_arithmetic, INT))
+shift_right_logical_p = _nondiff(defbroadcasting("shift_right_logical", _shift_right_logical,
+                                                 INT))
+
+eq_p = _nondiff(defbroadcasting("eq", np.equal, NUM + B, out_dtype=dtypes.bool_))
+ne_p = _nondiff(defbroadcasting("ne", np.not_equal, NUM + B, out_dtype=dtypes.bool_))
+lt_p = _nondiff(defbroadcasting("lt", np.less, NUM + B, out_dtype=dtypes.bool_))
+le_p = _nondiff(defbroadcasting("le", np.less_equal, NUM + B, out_dtype=dtypes.bool_))
+gt_p = _nondiff(defbroadcasting("gt", np.greater, NUM + B, out_dtype=dtypes.bool_))
+ge_p = _nondiff(defbroadcasting("ge", np.greater_equal, NUM + B, out_dtype=dtypes.bool_))
 
 # --- integer_pow: x ** n for a static int n (what `x ** 2` becomes) -------------------------
 
@@ -197,6 +308,8 @@ def _integer_pow_impl(x, *, y):
 
 integer_pow_p.abstract_eval = _integer_pow_rule
 integer_pow_p.impl = quiet(_integer_pow_impl)
+_diag(integer_pow_p, lambda g, ans, x, *, y:
+      None if y == 0 else mul(g, mul(_c(x, y), integer_pow(x, y=y - 1))))
 
 # --- select and clamp ----------------------------------------------------------------------
 
@@ -216,6 +329,27 @@ def _select_rule(pred, on_true, on_false):
 select_p.abstract_eval = _select_rule
 select_p.impl = lambda pred, t, f: np.where(pred, t, f)
 
+
+def _select_jvp(primals, tangents):
+    pred, on_true, on_false = primals
+    ans = select(pred, on_true, on_false)
+    _, t_true, t_false = tangents
+    if not is_float(ans) or (t_true is None and t_false is None):
+        return ans, None
+    # One select of both tangents, a zero standing in for a missing one.
+    zero = zeros_like_aval(get_aval(ans))
+    return ans, select(pred, zero if t_true is None else t_true,
+                       zero if t_false is None else t_false)
+
+
+# The cotangent goes to the chosen branch only: the other gets exact zeros, so a NaN or inf
+# in the branch not taken never reaches the gradient (as long as its own derivative is finite).
+select_p.jvp = _select_jvp
+defvjp(select_p, None,
+       lambda ct, ans, pred, t, f: select(pred, ct, zeros_like_aval(get_aval(t))),
+       lambda ct, ans, pred, t, f: select(pred, zeros_like_aval(get_aval(f)), ct))
+defbatch_elementwise(select_p)
+
 clamp_p = Primitive("clamp", "elementwise")
 
 
@@ -233,6 +367,71 @@ def _clamp_rule(lo, x, hi):
 
 clamp_p.abstract_eval = _clamp_rule
 clamp_p.impl = lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi).astype(x.dtype)
+
+
+def _to_shape_of(b, x):
+    # A scalar bound broadcast to the operand's shape (bounds may be scalars, tangents too).
+    shape = get_aval(x).shape
+    return b if get_aval(b).shape == shape else _broadcast(b, shape, ())
+
+
+def _clamp_masks(lo, x, hi):
+    """Where each of (min, operand, max) receives the derivative, as JAX decides it: the
+    operand strictly inside (min, max), min where it is above the operand (and below max), max
+    where it is below the operand. Ties give no derivative to anyone."""
+    lo, hi = _to_shape_of(lo, x), _to_shape_of(hi, x)
+    return (and_(gt(lo, x), lt(lo, hi)), and_(gt(x, lo), lt(x, hi)), lt(hi, x))
+
+
+def _clamp_jvp(primals, tangents):
+    ans = clamp(*primals)
+    if not is_float(ans) or all(t is None for t in tangents):
+        return ans, None
+    x = primals[1]
+    zero = zeros_like_aval(get_aval(x))
+    out = None
+    for mask, t in zip(_clamp_masks(*primals), tangents):
+        if t is not None:
+            out = add_any(out, select(mask, _to_shape_of(t, x), zero))
+    return ans, out
+
+
+def _clamp_vjp(cts, ans, primals):
+    if cts is None or not is_float(primals[1]):
+        return (None, None, None)
+    x = primals[1]
+    zero = zeros_like_aval(get_aval(x))
+    out = []
+    for mask, p in zip(_clamp_masks(*primals), primals):
+        ct = select(mask, cts, zero)
+        # A scalar bound got the derivative of every element it clamped: sum them.
+        if get_aval(p).shape != get_aval(x).shape:
+            ct = _sum_all(ct)
+        out.append(ct)
+    return tuple(out)
+
+
+def _clamp_batch(args, batched, size):
+    if not any(batched):
+        return clamp(*args), False
+    lo, x, hi = args
+    x = move_batch_to_front(x, batched[1], size)
+    full = get_aval(x).shape
+
+    def bound(b, is_batched):
+        shape = get_aval(b).shape
+        if not is_batched:
+            # An unbatched scalar bound stays a scalar: clamp accepts one for any operand.
+            return b if not shape else move_batch_to_front(b, False, size)
+        # A batched bound: (size,) from a scalar one, else already the operand's shape.
+        return b if shape == full else _broadcast(b, full, (0,))
+
+    return clamp(bound(lo, batched[0]), x, bound(hi, batched[2])), True
+
+
+clamp_p.jvp = _clamp_jvp
+clamp_p.vjp = _clamp_vjp
+clamp_p.batch = _clamp_batch
 
 # --- convert_element_type ------------------------------------------------------------------
 
@@ -262,6 +461,28 @@ def _convert_impl(x, *, new_dtype, weak_type=False):
 convert_element_type_p.abstract_eval = _convert_rule
 convert_element_type_p.impl = quiet(_convert_impl)
 
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
+    ans = convert_element_type(primals[0], new_dtype=new_dtype, weak_type=weak_type)
+    t = tangents[0]
+    # To or from an integer or bool: no derivative (JAX's float0).
+    if t is None or not is_float(ans):
+        return ans, None
+    return ans, convert_element_type(t, new_dtype=new_dtype, weak_type=weak_type)
+
+
+def _convert_vjp(cts, ans, primals, *, new_dtype, weak_type=False):
+    x = primals[0]
+    if cts is None or not is_float(x) or np.dtype(new_dtype).kind != "f":
+        return (None,)
+    a = get_aval(x)
+    return (convert_element_type(cts, new_dtype=a.dtype, weak_type=a.weak_type),)
+
+
+convert_element_type_p.jvp = _convert_jvp
+convert_element_type_p.vjp = _convert_vjp
+defbatch_elementwise(convert_element_type_p)
+
 # --- bitcast_convert_type: reinterpret the bits (same item size) ----------------------------
 
 bitcast_convert_type_p = Primitive("bitcast_convert_type", "elementwise")
@@ -276,7 +497,11 @@ def _bitcast_rule(x, *, new_dtype):
 
 
 bitcast_convert_type_p.abstract_eval = _bitcast_rule
-bitcast_convert_type_p.impl = lambda x, *, new_dtype: np.ascontiguousarray(x).view(new_dtype)
+# reshape: np.ascontiguousarray turns a 0-d array into a 1-d one.
+bitcast_convert_type_p.impl = (
+    lambda x, *, new_dtype: np.ascontiguousarray(x).view(new_dtype).reshape(x.shape))
+# As JAX: reinterpreted bits carry no derivative, even float to float.
+_nondiff(bitcast_convert_type_p)
 
 # --- iota ----------------------------------------------------------------------------------
 
@@ -300,6 +525,9 @@ def _iota_impl(*, dtype, shape, dimension):
 
 iota_p.abstract_eval = _iota_rule
 iota_p.impl = _iota_impl
+defnondiff(iota_p)
+# No operands, so nothing is ever batched: the same iota serves every batch element.
+iota_p.batch = lambda args, batched, size, **params: (iota(**params), False)
 
 # --- plain functions that bind each primitive (used by rules and by jitcore.lax) ------------
 

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Primitive, ShapedArray
+from . import dtypes
+from .autodiff import add_any, full_like, is_float, move_batch_to_front, shift_axes, zeros_like_aval
+from .core import Primitive, ShapedArray, bind, get_aval
+from .elementwise import (add, clamp, convert_element_type, div, eq, iota, mul, ne, select)
 from .errors import DtypeError, ShapeError
 from .rules import as_function, canonical_axes, check_kinds
+from .shape import broadcast_in_dim, concatenate, reshape, transpose
 
 GATHER_MODES = ("clip", "fill")
 
@@ -73,6 +77,46 @@ def _clipped(indices: np.ndarray, sizes) -> np.ndarray:
     return np.stack(cols, axis=-1) if cols else np.zeros(indices.shape, np.int64)
 
 
+# --- helpers of the transform rules (they bind primitives: values may be tracers) ------------
+
+
+def _axes(axes, operand_aval):
+    return canonical_axes("gather", axes, operand_aval.ndim, operand_aval.shape)
+
+
+def _clamp_indices(indices, sizes):
+    """Each index column k clamped into [0, sizes[k] - 1], as a "clip" gather reads it."""
+    ia = get_aval(indices)
+    if not sizes:
+        return indices
+    dt = ia.dtype
+    top = np.iinfo(dt).max
+    hi = np.array([min(max(n - 1, 0), top) for n in sizes], dt)
+    hi = broadcast_in_dim(hi, shape=ia.shape, broadcast_dimensions=(ia.ndim - 1,))
+    return clamp(np.array(0, dt), indices, hi)
+
+
+def _with_batch_column(indices, size):
+    """Indices (size,) + B + (k,) with a leading column holding each row's batch position."""
+    ia = get_aval(indices)
+    if size - 1 > np.iinfo(ia.dtype).max:
+        indices = convert_element_type(indices, new_dtype=dtypes.int64)
+        ia = get_aval(indices)
+    col = iota(dtype=ia.dtype, shape=ia.shape[:-1] + (1,), dimension=0)
+    return concatenate(col, indices, dimension=ia.ndim - 1)
+
+
+def _row_ids(indices, updates_aval):
+    """1-based ids of the index rows (0 means "no row"), broadcast over each row's window."""
+    batch = get_aval(indices).shape[:-1]
+    rows = int(np.prod(batch, dtype=np.int64))
+    dt = np.dtype(np.uint32 if rows < 2 ** 32 - 1 else np.uint64)
+    ids = iota(dtype=dt, shape=(rows,), dimension=0)
+    ids = reshape(add(ids, full_like(ids, 1)), new_sizes=batch)
+    return broadcast_in_dim(ids, shape=updates_aval.shape,
+                            broadcast_dimensions=tuple(range(len(batch))))
+
+
 # --- gather --------------------------------------------------------------------------------
 
 gather_p = Primitive("gather", "indexing")
@@ -119,6 +163,52 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
 
 gather_p.abstract_eval = _gather_rule
 gather_p.impl = _gather_impl
+
+
+def _gather_jvp(primals, tangents, *, axes, mode="clip", fill_value=None):
+    operand, indices = primals
+    ans = gather(operand, indices, axes=axes, mode=mode, fill_value=fill_value)
+    if tangents[0] is None or not is_float(ans):
+        return ans, None
+    # A filled row is a constant: its tangent is 0, whatever the fill value.
+    fill = 0 if mode == "fill" else fill_value
+    return ans, gather(tangents[0], indices, axes=axes, mode=mode, fill_value=fill)
+
+
+def _gather_vjp(ct, ans, primals, *, axes, mode="clip", fill_value=None):
+    operand, indices = primals
+    if ct is None or not is_float(operand):
+        return (None, None)
+    oa = get_aval(operand)
+    if mode == "clip":
+        # Scatters drop out-of-range rows, so clamp them first to where the gather read.
+        indices = _clamp_indices(indices, [oa.shape[a] for a in _axes(axes, oa)])
+    return (scatter_add(zeros_like_aval(oa), indices, ct, axes=axes), None)
+
+
+def _gather_batch(args, batched, size, *, axes, mode="clip", fill_value=None):
+    (operand, indices), (ob, ib) = args, batched
+    params = dict(mode=mode, fill_value=fill_value)
+    if not ob and not ib:
+        return gather(operand, indices, axes=axes, **params), False
+    axes = canonical_axes("gather", axes, get_aval(operand).ndim - int(ob))
+    if not ib:
+        # The batch axis is one more window axis: it lands after the index batch dims.
+        out = gather(operand, indices, axes=shift_axes(axes), **params)
+        n = get_aval(indices).ndim - 1
+        if n:
+            nd = get_aval(out).ndim
+            out = transpose(out, permutation=(n,) + tuple(range(n)) + tuple(range(n + 1, nd)))
+        return out, True
+    if not ob:
+        return gather(operand, indices, axes=axes, **params), True
+    indices = _with_batch_column(indices, size)
+    return gather(operand, indices, axes=(0,) + shift_axes(axes), **params), True
+
+
+gather_p.jvp = _gather_jvp
+gather_p.vjp = _gather_vjp
+gather_p.batch = _gather_batch
 
 # --- scatters ------------------------------------------------------------------------------
 
@@ -171,6 +261,206 @@ scatter_add_p = _defscatter("scatter_add", np.add, "fiub")
 scatter_mul_p = _defscatter("scatter_mul", np.multiply, "fiub")
 scatter_min_p = _defscatter("scatter_min", np.minimum, "fiub")
 scatter_max_p = _defscatter("scatter_max", np.maximum, "fiub")
+
+
+# --- scatter rules -------------------------------------------------------------------------
+# Out-of-range rows are dropped by every scatter: the gathers that bring cotangents back use
+# mode "fill" with 0, so those rows' updates get no cotangent.
+
+
+def _gather_rows(x, indices, axes):
+    return gather(x, indices, axes=axes, mode="fill", fill_value=0)
+
+
+def _zeros(x):
+    return zeros_like_aval(get_aval(x))
+
+
+def _scatter_batch(prim):
+    def batch(args, batched, size, *, axes):
+        (operand, indices, updates), (ob, ib, ub) = args, batched
+        if not any(batched):
+            return bind(prim, operand, indices, updates, axes=axes), False
+        axes = canonical_axes(prim.name, axes, get_aval(operand).ndim - int(ob))
+        operand = move_batch_to_front(operand, ob, size)
+        if ib:
+            indices = _with_batch_column(indices, size)
+            updates = move_batch_to_front(updates, ub, size)
+            return bind(prim, operand, indices, updates, axes=(0,) + shift_axes(axes)), True
+        # Shared indices: the batch axis is one more window axis, right after the index batch.
+        n = get_aval(indices).ndim - 1
+        ua = get_aval(updates)
+        if ub:
+            if n:
+                updates = transpose(updates, permutation=tuple(range(1, n + 1)) + (0,)
+                                    + tuple(range(n + 1, ua.ndim)))
+        else:
+            updates = broadcast_in_dim(
+                updates, shape=ua.shape[:n] + (size,) + ua.shape[n:],
+                broadcast_dimensions=tuple(range(n)) + tuple(range(n + 1, ua.ndim + 1)))
+        return bind(prim, operand, indices, updates, axes=shift_axes(axes)), True
+    prim.batch = batch
+    return batch
+
+
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    _scatter_batch(_p)
+
+
+# scatter_add: linear in the operand and the updates jointly.
+
+def _scatter_add_jvp(primals, tangents, *, axes):
+    operand, indices, updates = primals
+    ans = scatter_add(operand, indices, updates, axes=axes)
+    to, _, tu = tangents
+    if (to is None and tu is None) or not is_float(ans):
+        return ans, None
+    to = to if to is not None else _zeros(operand)
+    if tu is None:
+        return ans, to
+    return ans, scatter_add(to, indices, tu, axes=axes)
+
+
+def _scatter_add_vjp(ct, ans, primals, *, axes):
+    operand, indices, updates = primals
+    if ct is None or not is_float(operand):
+        return (None, None, None)
+    return (ct, None, _gather_rows(ct, indices, axes))
+
+
+scatter_add_p.jvp = _scatter_add_jvp
+scatter_add_p.vjp = _scatter_add_vjp
+
+
+# scatter (set): an operand position keeps its tangent unless a row writes it, and of rows
+# writing one position only the last (the one whose value lands) passes its tangent on. As in
+# JAX, the winners are found by scattering row ids and gathering them back, so the rules agree
+# with the primal on duplicates without relying on a backend's write order.
+
+def _scatter_winners(operand, indices, updates, axes):
+    """(written: bool of the operand's shape, won: bool of the updates' shape)."""
+    ids = _row_ids(indices, get_aval(updates))
+    oa = get_aval(operand)
+    landed = scatter(zeros_like_aval(oa.update(dtype=get_aval(ids).dtype, weak_type=False)),
+                     indices, ids, axes=axes)
+    back = _gather_rows(landed, indices, axes)
+    return ne(landed, full_like(landed, 0)), eq(back, ids)
+
+
+def _scatter_jvp(primals, tangents, *, axes):
+    operand, indices, updates = primals
+    ans = scatter(operand, indices, updates, axes=axes)
+    to, _, tu = tangents
+    if (to is None and tu is None) or not is_float(ans):
+        return ans, None
+    written, won = _scatter_winners(operand, indices, updates, axes)
+    kept = _zeros(operand) if to is None else select(written, _zeros(to), to)
+    if tu is None:
+        return ans, kept
+    return ans, scatter_add(kept, indices, select(won, tu, _zeros(tu)), axes=axes)
+
+
+def _scatter_vjp(ct, ans, primals, *, axes):
+    operand, indices, updates = primals
+    if ct is None or not is_float(operand):
+        return (None, None, None)
+    written, won = _scatter_winners(operand, indices, updates, axes)
+    ct_u = _gather_rows(ct, indices, axes)
+    return (select(written, _zeros(ct), ct), None, select(won, ct_u, _zeros(ct_u)))
+
+
+scatter_p.jvp = _scatter_jvp
+scatter_p.vjp = _scatter_vjp
+
+
+# scatter_mul: out[p] = operand[p] * prod(updates landing on p). An update's derivative is
+# operand[p] times the product of the *other* updates landing on p, computed without dividing
+# by zero: with P the product of the nonzero ones and Z the count of zeros, it is P / u when
+# Z == 0, P for the only zero when Z == 1, and 0 otherwise.
+
+def _products_of_others(operand, indices, updates, axes):
+    zero_u = eq(updates, _zeros(updates))
+    one_u = full_like(updates, 1)
+    nonzero = select(zero_u, one_u, updates)
+    prod_nz = scatter_mul(full_like(operand, 1), indices, nonzero, axes=axes)
+    n_zero = scatter_add(_zeros(operand), indices, select(zero_u, one_u, _zeros(updates)), axes=axes)
+    p = _gather_rows(prod_nz, indices, axes)
+    z = _gather_rows(n_zero, indices, axes)
+    zero = _zeros(updates)
+    return select(zero_u, select(eq(z, one_u), p, zero),
+                  select(eq(z, zero), div(p, nonzero), zero))
+
+
+def _scatter_mul_jvp(primals, tangents, *, axes):
+    operand, indices, updates = primals
+    ans = scatter_mul(operand, indices, updates, axes=axes)
+    to, _, tu = tangents
+    if (to is None and tu is None) or not is_float(ans):
+        return ans, None
+    out = None if to is None else scatter_mul(to, indices, updates, axes=axes)
+    if tu is not None:
+        others = _products_of_others(operand, indices, updates, axes)
+        summed = scatter_add(_zeros(operand), indices, mul(others, tu), axes=axes)
+        out = add_any(out, mul(operand, summed))
+    return ans, out
+
+
+def _scatter_mul_vjp(ct, ans, primals, *, axes):
+    operand, indices, updates = primals
+    if ct is None or not is_float(operand):
+        return (None, None, None)
+    others = _products_of_others(operand, indices, updates, axes)
+    ct_u = mul(others, _gather_rows(mul(ct, operand), indices, axes))
+    return (scatter_mul(ct, indices, updates, axes=axes), None, ct_u)
+
+
+scatter_mul_p.jvp = _scatter_mul_jvp
+scatter_mul_p.vjp = _scatter_mul_vjp
+
+
+# scatter_min / scatter_max: the result at p comes from every contributor equal to it (the
+# operand's value and each landing update); ties split the derivative equally, as JAX does.
+
+def _extremal_ties(operand, indices, updates, ans, axes):
+    """(operand_hit, update_hit, count): which contributors equal the result, and how many
+    there are at each position (at least 1, so positions with none divide safely)."""
+    # Out-of-range rows gather NaN, which equals no update.
+    landed = gather(ans, indices, axes=axes, mode="fill", fill_value=None)
+    update_hit = eq(updates, landed)
+    operand_hit = eq(operand, ans)
+    one, zero = full_like(operand, 1), _zeros(operand)
+    count = scatter_add(select(operand_hit, one, zero), indices,
+                        select(update_hit, full_like(updates, 1), _zeros(updates)), axes=axes)
+    return operand_hit, update_hit, select(eq(count, zero), one, count)
+
+
+def _defextremal_rules(prim):
+    def jvp(primals, tangents, *, axes):
+        operand, indices, updates = primals
+        ans = bind(prim, operand, indices, updates, axes=axes)
+        to, _, tu = tangents
+        if (to is None and tu is None) or not is_float(ans):
+            return ans, None
+        op_hit, up_hit, count = _extremal_ties(operand, indices, updates, ans, axes)
+        kept = _zeros(operand) if to is None else select(op_hit, to, _zeros(to))
+        if tu is not None:
+            kept = scatter_add(kept, indices, select(up_hit, tu, _zeros(tu)), axes=axes)
+        return ans, div(kept, count)
+
+    def vjp(ct, ans, primals, *, axes):
+        operand, indices, updates = primals
+        if ct is None or not is_float(operand):
+            return (None, None, None)
+        op_hit, up_hit, count = _extremal_ties(operand, indices, updates, ans, axes)
+        share = div(ct, count)
+        ct_u = _gather_rows(share, indices, axes)
+        return (select(op_hit, share, _zeros(share)), None, select(up_hit, ct_u, _zeros(ct_u)))
+
+    prim.jvp, prim.vjp = jvp, vjp
+
+
+_defextremal_rules(scatter_min_p)
+_defextremal_rules(scatter_max_p)
 
 gather = as_function(gather_p, "Bind `gather(operand, indices, *, axes, mode, fill_value)`.")
 scatter = as_function(scatter_p, "Bind `scatter(operand, indices, updates, *, axes)`: set; "

@@ -25,7 +25,11 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
 import primitive_cases_elementwise as ew  # noqa: E402
 import primitive_cases_structural as st  # noqa: E402
 
-VALUE_CASES = ew.VALUE_CASES + st.VALUE_CASES
+# stop_gradient is the identity on values (its point is its derivative, tested with the
+# transforms); the reference is a copy of the input.
+_STOP = [ew.Case("stop_gradient", (np.array([1.5, -0.0, np.nan]),), {}, np.array, label="f64"),
+         ew.Case("stop_gradient", (np.array([3, -2], np.int32),), {}, np.array, label="s32")]
+VALUE_CASES = ew.VALUE_CASES + st.VALUE_CASES + _STOP
 ERROR_CASES = ew.ERROR_CASES + st.ERROR_CASES
 F64 = np.dtype("float64")
 

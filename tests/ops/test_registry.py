@@ -19,11 +19,16 @@ if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
 
 from test_primitives import ERROR_CASES, VALUE_CASES  # noqa: E402
 
-# Rules every primitive must define. Later families of rules (jvp, transpose, batching, the
-# kernel rule) join this tuple when they land.
-REQUIRED_RULES = ("abstract_eval", "impl")
+# Rules every primitive must define. The kernel rule joins this tuple when the compiled
+# backends land.
+REQUIRED_RULES = ("abstract_eval", "impl", "jvp", "vjp", "batch")
 
-NAMES = sorted(PRIMITIVES)
+# Call-like primitives run sub-computations, so their rules live with the IR
+# (`xla_like.custom_calls`, in CALL_RULES); tests/test_custom_derivatives.py exercises them.
+CALL_LIKE = sorted(n for n, p in PRIMITIVES.items() if getattr(p, "call_like", False))
+NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE)
+# Primitives that accept every array, so no bad operand exists to test their shape rule with.
+ACCEPTS_ANYTHING = {"stop_gradient"}
 
 
 def test_registry_is_populated():
@@ -39,6 +44,24 @@ def test_primitive_has_its_rules(name):
     assert not missing, f"primitive {name!r} lacks rules: {missing}"
 
 
+@pytest.mark.parametrize("name", CALL_LIKE)
+def test_call_like_primitive_has_its_rules(name):
+    from xla_like.evaluate import CALL_RULES
+    rules = CALL_RULES.get(name)
+    assert rules is not None, f"call-like primitive {name!r} has no entry in CALL_RULES"
+    for r in ("eval", "jvp", "vjp", "batch"):
+        assert callable(getattr(rules, r, None)), f"{name!r} lacks the {r} rule"
+
+
+def test_differentiability_is_explicit():
+    """A primitive either differentiates, or says it does not (prim.differentiable = False)."""
+    nondiff = sorted(n for n in NAMES if getattr(PRIMITIVES[n], "differentiable", True) is False)
+    for n in ("eq", "argmax", "iota", "and", "is_finite"):
+        assert n in nondiff, f"{n} should be marked non-differentiable"
+    for n in ("add", "exp", "dot_general", "reduce_max", "gather", "sort"):
+        assert n not in nondiff, f"{n} should be differentiable"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_primitive_has_value_tests(name):
     covered = {c.prim for c in VALUE_CASES}
@@ -47,7 +70,7 @@ def test_primitive_has_value_tests(name):
         "(tests/ops/primitive_cases_*.py): add one that compares it with a NumPy reference")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(set(NAMES) - ACCEPTS_ANYTHING))
 def test_primitive_has_error_tests(name):
     covered = {c.prim for c in ERROR_CASES}
     assert name in covered, (

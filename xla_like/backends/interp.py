@@ -58,6 +58,12 @@ def _prepare(comp: ir.Computation):
         elif instr.opcode == ir.GET_TUPLE_ELEMENT:
             steps.append((functools.partial(_gte, index=instr.attrs["index"]),
                           [slot[instr.operands[0].id]], n))
+        elif instr.called:
+            # Call-like (custom derivative rules): run the function itself, compiled too.
+            from ..custom_calls import primal_operands
+            sub = compile_computation(instr.called[0])
+            ins = [slot[o.id] for o in instr.operands][primal_operands(instr)]
+            steps.append((lambda *xs, sub=sub: tuple(sub(list(xs))), ins, n))
         else:
             prim = PRIMITIVES[instr.opcode]
             # The whole run is under one np.errstate, so use the impl without its own.
@@ -79,14 +85,19 @@ def _prepare(comp: ir.Computation):
 
 
 def compile(module: ir.Module) -> Executable:
-    n_params, n_slots, consts, steps, outs = _prepare(module.entry)
+    return Executable(module, compile_computation(module.entry))
+
+
+def compile_computation(comp: ir.Computation):
+    """A function from the list of `comp`'s inputs to the list of its outputs."""
+    n_params, n_slots, consts, steps, outs = _prepare(comp)
     template = [None] * n_slots
     for s, v in consts:
         template[s] = v
 
     def run(args):
         if len(args) != n_params:
-            raise TypeError(f"{module.name} expects {n_params} arguments, got {len(args)}")
+            raise TypeError(f"{comp.name} expects {n_params} arguments, got {len(args)}")
         env = template.copy()
         env[:n_params] = args
         with np.errstate(all="ignore"):
@@ -95,4 +106,4 @@ def compile(module: ir.Module) -> Executable:
         # Outputs are immutable Arrays: never hand back memory the caller can still write.
         return [independent_of(np.asarray(env[o]), args) for o in outs]
 
-    return Executable(module, run)
+    return run

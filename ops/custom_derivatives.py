@@ -1,0 +1,39 @@
+"""Primitives about derivatives themselves: `stop_gradient`, and the two call-like primitives
+that carry user-defined derivative rules (`custom_jvp_call`, `custom_vjp_call`).
+
+The call-like ones run sub-computations (the function and its rules), which only the IR can
+hold; their evaluation and transform rules are in `xla_like.custom_calls`, keyed by opcode.
+They are marked `call_like = True`.
+"""
+from __future__ import annotations
+
+from .core import Primitive
+
+stop_gradient_p = Primitive("stop_gradient", "custom_derivatives")
+stop_gradient_p.abstract_eval = lambda x: x
+stop_gradient_p.impl = lambda x: x
+
+
+def _stop_gradient_jvp(primals, tangents):
+    return stop_gradient_p.bind(*primals), None
+
+
+stop_gradient_p.jvp = _stop_gradient_jvp
+stop_gradient_p.vjp = lambda cts, ans, primals: (None,)
+stop_gradient_p.batch = lambda args, batched, size: (stop_gradient_p.bind(*args), batched[0])
+
+
+def stop_gradient(x):
+    """`x`, with a derivative of zero: transforms see a constant."""
+    return stop_gradient_p.bind(x)
+
+
+custom_jvp_call_p = Primitive("custom_jvp_call", "custom_derivatives", multiple_results=True)
+custom_jvp_call_p.call_like = True
+custom_jvp_call_p.__doc__ = ("calls=(function, jvp rule): evaluates the function; forward mode "
+                             "uses the rule, reverse mode transposes it")
+
+custom_vjp_call_p = Primitive("custom_vjp_call", "custom_derivatives", multiple_results=True)
+custom_vjp_call_p.call_like = True
+custom_vjp_call_p.__doc__ = ("calls=(function, forward rule, backward rule): evaluates the "
+                             "function; reverse mode runs the user's forward and backward rules")

@@ -1,0 +1,20 @@
+"""Dead code elimination."""
+from __future__ import annotations
+
+from .. import ir
+
+
+def dce(module: ir.Module) -> ir.Module:
+    """Drop instructions that no output (of any computation) depends on; parameters stay."""
+    for comp in module.computations.values():
+        live = set()
+        todo = [comp.root]
+        while todo:
+            i = todo.pop()
+            if i.id in live:
+                continue
+            live.add(i.id)
+            todo.extend(i.operands)
+        comp.instructions = [i for i in comp.instructions
+                             if i.id in live or i.opcode == ir.PARAMETER]
+    return module

@@ -1,0 +1,136 @@
+"""Reverse mode: pull output cotangents back through a computation with each primitive's VJP.
+
+`vjp_computation` replays the computation forward (binding on the current trace, so the primal
+values it needs exist there), then walks it backwards from the outputs' cotangents, asking
+each primitive's VJP rule for its operands' cotangents and adding contributions where a value
+is used several times. Only instructions that depend on an input being differentiated are
+visited on the way back, and a cotangent of None is a symbolic zero.
+`vjp_module` is the same as a pass.
+"""
+from __future__ import annotations
+
+from ops import core
+from ops.autodiff import add_any, zeros_like_aval
+from ops.core import PRIMITIVES
+
+from .. import ir
+from ..evaluate import CALL_RULES, output_instrs
+
+
+class RuleError(AssertionError):
+    """A VJP rule returned a cotangent of the wrong type: a bug in the rule, named here."""
+
+
+def _forward(module, comp, primals):
+    env = {}
+    for p in comp.parameters:
+        env[p.id] = primals[p.attrs["index"]]
+    for instr in comp.instructions:
+        op = instr.opcode
+        if op == ir.PARAMETER:
+            continue
+        if op == ir.CONSTANT:
+            env[instr.id] = instr.attrs["value"]
+            continue
+        args = [env[o.id] for o in instr.operands]
+        if op == ir.TUPLE:
+            env[instr.id] = tuple(args)
+        elif op == ir.GET_TUPLE_ELEMENT:
+            env[instr.id] = args[0][instr.attrs["index"]]
+        elif instr.called:
+            outs = CALL_RULES[op].eval(module, instr, args)
+            env[instr.id] = tuple(outs) if isinstance(instr.shape, tuple) else outs[0]
+        else:
+            env[instr.id] = core.bind(PRIMITIVES[op], *args, **instr.attrs)
+    return env
+
+
+def _active(comp, wrt):
+    """Ids of the float instructions that depend on a differentiated parameter."""
+    active = set()
+    for p in comp.parameters:
+        if wrt[p.attrs["index"]]:
+            active.add(p.id)
+    for instr in comp.instructions:
+        if instr.opcode != ir.PARAMETER and any(o.id in active for o in instr.operands):
+            active.add(instr.id)
+    return active
+
+
+def _check(instr, k, ct):
+    want = instr.operands[k].shape
+    got = core.get_aval(ct)
+    if isinstance(want, ir.Shape) and (got.shape != want.dims or got.dtype != want.dtype):
+        raise RuleError(f"the VJP rule of {instr.opcode} gave operand {k} a cotangent "
+                        f"{got.str_short()}, but the operand is {want}")
+
+
+def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts):
+    """(outputs, input cotangents) of `comp` at `primals`, for output cotangents `out_cts`
+    (None = zero); input cotangents are None for inputs not in `wrt` or not reached."""
+    env = _forward(module, comp, primals)
+    active = _active(comp, wrt)
+    outs = output_instrs(comp)
+    ct = {}
+    for o, c in zip(outs, out_cts):
+        if c is not None and o.id in active:
+            ct[o.id] = add_any(ct.get(o.id), c)
+    param_ct = [None] * len(comp.parameters)
+    for instr in reversed(comp.instructions):
+        c = ct.pop(instr.id, None)
+        if c is None:
+            continue
+        op = instr.opcode
+        if op == ir.PARAMETER:
+            param_ct[instr.attrs["index"]] = c
+            continue
+        if op == ir.CONSTANT:
+            continue
+        args = [env[o.id] for o in instr.operands]
+        if op == ir.TUPLE:
+            in_cts = list(c)
+        elif op == ir.GET_TUPLE_ELEMENT:
+            src = instr.operands[0]
+            k = instr.attrs["index"]
+            whole = list(ct.pop(src.id, None) or (None,) * len(src.shape))
+            whole[k] = add_any(whole[k], c)
+            ct[src.id] = tuple(whole)
+            continue
+        elif instr.called:
+            in_cts = CALL_RULES[op].vjp(module, instr, args, env[instr.id], c)
+        else:
+            in_cts = PRIMITIVES[op].vjp(c, env[instr.id], args, **instr.attrs)
+        for k, (o, oc) in enumerate(zip(instr.operands, in_cts)):
+            if oc is None or o.id not in active:
+                continue
+            if not instr.called and op != ir.TUPLE:
+                _check(instr, k, oc)
+            if isinstance(o.shape, tuple):
+                prev = ct.get(o.id) or (None,) * len(o.shape)
+                ct[o.id] = tuple(add_any(a, b) for a, b in zip(prev, oc))
+            else:
+                ct[o.id] = add_any(ct.get(o.id), oc)
+    return [env[o.id] for o in outs], param_ct
+
+
+def vjp_module(module: ir.Module, wrt=None) -> ir.Module:
+    """A Module computing `(outputs..., cotangents of the wrt inputs...)` from
+    `(primals..., output cotangents...)`; `wrt` defaults to every floating-point input.
+    Unreached inputs get zero cotangents."""
+    from ..builder import build
+    entry = module.entry
+    avals = [core.ShapedArray(p.shape.dims, p.shape.dtype) for p in entry.parameters]
+    if wrt is None:
+        wrt = [a.dtype.kind == "f" for a in avals]
+    out_avals = [core.ShapedArray(o.shape.dims, o.shape.dtype) for o in output_instrs(entry)]
+    n = len(avals)
+
+    def fn(*xs):
+        outs, cts = vjp_computation(module, entry, list(xs[:n]), wrt, list(xs[n:]))
+        return outs + [c if c is not None else zeros_like_aval(a)
+                       for c, a, w in zip(cts, avals, wrt) if w]
+
+    new = ir.Module(module.name + ".vjp")
+    _, comp, _, _ = build(new.name, fn, avals + out_avals, new)
+    new.set_entry(comp)
+    return new
