@@ -126,7 +126,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     at `argnums` (a tuple of gradients when `argnums` is a tuple)."""
     what = f"grad({fun_name(fun)})"
 
-    @functools.wraps(fun)
+    @functools.wraps(fun, updated=())
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), what)
         traced, leaves, wrt, per_arg = _trace(fun, args, kwargs, nums, fun_name(fun))
@@ -159,7 +159,7 @@ def grad(fun, argnums=0, has_aux=False):
     """The gradient of a real scalar function, as a function of the same arguments."""
     vg = value_and_grad(fun, argnums, has_aux)
 
-    @functools.wraps(fun)
+    @functools.wraps(fun, updated=())
     def grad_f(*args, **kwargs):
         if has_aux:
             (_, aux), g = vg(*args, **kwargs)

@@ -47,7 +47,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     (a tuple with one entry per argument); keyword arguments are mapped over axis 0."""
     name = f"vmap({fun_name(fun)})"
 
-    @functools.wraps(fun)
+    @functools.wraps(fun, updated=())
     def vmapped(*args, **kwargs):
         if isinstance(in_axes, list):
             axes_spec = tuple(in_axes)

@@ -30,10 +30,20 @@ def _merge(static, dyn, n):
     return [static[i] if i in static else next(it) for i in range(n)]
 
 
-def _trace_sub(name, fn, avals):
-    """Trace `fn(*leaves) -> list` into a sub-computation of the module being built."""
+def _trace_sub(name, fn, avals, owner=None):
+    """Trace `fn(*leaves) -> list` into a sub-computation of the module being built.
+
+    While `owner`'s rules are traced, calls of `owner` itself run its plain function: rules
+    usually compute the primal with it (`return f(x), ...`), and emitting another custom call
+    there would trace the same rule again, forever."""
     module = core.current_trace().module
-    _, comp, out_avals, captured = build(name, fn, avals, module)
+    if owner is not None:
+        owner._in_rule += 1
+    try:
+        _, comp, out_avals, captured = build(name, fn, avals, module)
+    finally:
+        if owner is not None:
+            owner._in_rule -= 1
     module.add_computation(comp)
     return comp, out_avals, [t for t, _ in captured]
 
@@ -48,10 +58,11 @@ class custom_jvp:
     """
 
     def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())  # keep our own attributes
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp = None
+        self._in_rule = 0
 
     def defjvp(self, jvp):
         """`jvp(primals, tangents) -> (primal_out, tangent_out)` (nondiff args come first)."""
@@ -76,7 +87,7 @@ class custom_jvp:
     def __call__(self, *args):
         if self.jvp is None:
             raise TypeError(f"custom_jvp {fun_name(self.fun)} has no rule: call defjvp first")
-        if not core.is_tracing():
+        if not core.is_tracing() or self._in_rule:
             return self.fun(*args)
         static, dyn = _split_nondiff(args, self.nondiff_argnums)
         leaves, in_tree = tree_util.tree_flatten(tuple(dyn))
@@ -108,7 +119,7 @@ class custom_jvp:
                                 f"with the function's output structure {out_tree_box[0]}")
             return o_leaves + [_like(t, a) for t, a in zip(t_leaves, out_avals)]
 
-        jvp_comp, _, jvp_consts = _trace_sub(name + ".jvp", jvp_flat, avals + avals)
+        jvp_comp, _, jvp_consts = _trace_sub(name + ".jvp", jvp_flat, avals + avals, self)
         outs = emit_call(custom_jvp_call_p.name, leaves + fun_consts + jvp_consts,
                          (fun_comp, jvp_comp),
                          {"num_primals": n, "num_fun_consts": len(fun_consts)}, out_avals)
@@ -138,10 +149,11 @@ class custom_vjp:
     """
 
     def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())  # keep our own attributes
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self._in_rule = 0
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
@@ -150,7 +162,7 @@ class custom_vjp:
     def __call__(self, *args):
         if self.fwd is None:
             raise TypeError(f"custom_vjp {fun_name(self.fun)} has no rule: call defvjp first")
-        if not core.is_tracing():
+        if not core.is_tracing() or self._in_rule:
             return self.fun(*args)
         static, dyn = _split_nondiff(args, self.nondiff_argnums)
         nd = [static[i] for i in sorted(static)]
@@ -177,7 +189,7 @@ class custom_vjp:
             box["res_avals"] = [core.get_aval(r) for r in r_leaves]
             return [_like(o, a) for o, a in zip(o_leaves, out_avals)] + r_leaves
 
-        fwd_comp, _, fwd_consts = _trace_sub(name + ".fwd", fwd_flat, avals)
+        fwd_comp, _, fwd_consts = _trace_sub(name + ".fwd", fwd_flat, avals, self)
         n_res = len(box["res_avals"])
 
         def bwd_flat(*ls):
@@ -195,7 +207,7 @@ class custom_vjp:
             return flat
 
         bwd_comp, _, bwd_consts = _trace_sub(name + ".bwd", bwd_flat,
-                                             box["res_avals"] + out_avals)
+                                             box["res_avals"] + out_avals, self)
         outs = emit_call(custom_vjp_call_p.name,
                          leaves + fun_consts + fwd_consts + bwd_consts,
                          (fun_comp, fwd_comp, bwd_comp),

@@ -128,7 +128,7 @@ class JitFunction:
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
         self.fun = fun
         self._name = getattr(fun, "__name__", "fn").replace("<", "").replace(">", "") or "fn"
-        functools.update_wrapper(self, fun)
+        functools.update_wrapper(self, fun, updated=())  # keep our own attributes
         static_argnums = _normalize_argnums(static_argnums, "static_argnums")
         static_argnames = _normalize_argnames(static_argnames)
         try:
@@ -378,7 +378,7 @@ def make_hlo(fun, *, static_argnums=(), static_argnames=()):
     else:
         jf = JitFunction(fun, static_argnums, static_argnames)
 
-    @functools.wraps(fun)
+    @functools.wraps(fun, updated=())
     def lowered(*args, **kwargs):
         return jf.lower(*args, **kwargs).module
 

@@ -1,7 +1,8 @@
 """dot_general: a contraction with batch dimensions, the one matrix primitive.
 
 `dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))`, as in XLA.
-The output's dimensions are: batch dims, then lhs free dims, then rhs free dims.
+The output's dimensions are: batch dims, then lhs free dims, then rhs free dims. Negative
+dimension numbers count from the end.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@ scans (cumsum, cumprod, cummax, cummin along one axis, optionally reversed).
 
 Reductions keep the operand's dtype (the `jitcore.numpy` layer upcasts first where NumPy does,
 e.g. summing bools or small ints); argmax/argmin return `index_dtype`.
+
+Derivatives follow JAX's: products are exact where elements are zero, max/min ties share the
+derivative equally, and cumprod/cummax/cummin differentiate through JAX's prefix-scan tree.
 """
 from __future__ import annotations
 
@@ -172,6 +175,8 @@ def _defchooser_rules(prim):
         if ct is None or not is_float(x):
             return (None,)
         a, axes_c = _axes_of(x, axes, prim.name)
+        if ans is None:
+            ans = bind(prim, x, axes=axes)
         loc, counts = _chosen_locations(x, ans, axes_c)
         return (mul(_unreduce(div(ct, counts), a, axes_c), loc),)
 

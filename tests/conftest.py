@@ -17,6 +17,10 @@ import pytest
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+# Shared test utilities (check_grads) live in tests/ itself.
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 from ops.errors import IRParseError  # noqa: E402
 from xla_like import ir  # noqa: E402

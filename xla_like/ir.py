@@ -124,6 +124,7 @@ class Module:
         if entry is not None:
             self.set_entry(entry)
         self._next_id = 0
+        self._promised_names: set[str] = set()
 
     def add_computation(self, comp: Computation) -> Computation:
         if comp.name in self.computations and self.computations[comp.name] is not comp:
@@ -142,9 +143,12 @@ class Module:
         return i
 
     def fresh_computation_name(self, base: str) -> str:
+        """A name no computation of this module has or has been promised (builders take their
+        name before their computation is added)."""
         name, k = base, 1
-        while name in self.computations:
+        while name in self.computations or name in self._promised_names:
             name, k = f"{base}.{k}", k + 1
+        self._promised_names.add(name)
         return name
 
     def as_text(self, print_large_constants: bool = False) -> str:

@@ -9,6 +9,8 @@ and the semantics JAX documents (ties split, last write wins, clamped windows, p
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import zlib
 from dataclasses import dataclass, field
 
@@ -17,6 +19,13 @@ import pytest
 
 import jitcore
 from ops.core import PRIMITIVES, bind
+
+# check_grads (the transforms' finite-difference checker) lives in tests/.
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from check_grads import check_grads  # noqa: E402
 
 F64, F32, I64, I32 = np.float64, np.float32, np.int64, np.int32
 EPS = 1e-6
@@ -322,6 +331,49 @@ def test_rules_trace_under_jit(case):
                                                    **case.params)[0])(*xs)
         for a, b in zip(_as_tuple(got_b, prim), _as_tuple(eager_b, prim)):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _float_function(prim, args, params):
+    """f(*float operands) -> the (float) outputs squared: the other operands fixed."""
+    fl = [i for i, a in enumerate(args) if _is_float(a)]
+
+    def f(*xs):
+        a = list(args)
+        for i, x in zip(fl, xs):
+            a[i] = x
+        outs = [o for o in _as_tuple(bind(prim, *a, **params), prim)
+                if np.dtype(o.dtype).kind == "f"]
+        outs = [o * o for o in outs]
+        return tuple(outs) if prim.multiple_results else outs[0]
+    return f, [args[i] for i in fl]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_second_derivatives_through_the_transforms(case):
+    """The rules are built from differentiable primitives: second derivatives (forward and
+    reverse, eagerly and under jit) match finite differences."""
+    f, floats = _float_function(PRIMITIVES[case.prim], case.make(_rng(case)), case.params)
+    check_grads(f, floats, order=2)
+    check_grads(jitcore.jit(f), floats, order=1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_vmap_of_grad_matches_loop(case):
+    prim, rng = PRIMITIVES[case.prim], _rng(case)
+    examples = [case.make(rng) for _ in range(B)]
+    stacked = [np.stack(col) for col in zip(*examples)]
+    fl = tuple(i for i, a in enumerate(examples[0]) if _is_float(a))
+
+    def loss(*a):
+        outs = [o for o in _as_tuple(bind(prim, *a, **case.params), prim)
+                if np.dtype(o.dtype).kind == "f"]
+        return sum((o * o).sum() for o in outs)
+
+    got = jitcore.jit(jitcore.vmap(jitcore.grad(loss, argnums=fl)))(*stacked)
+    for b, ex in enumerate(examples):
+        want = jitcore.grad(loss, argnums=fl)(*ex)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.asarray(g)[b], np.asarray(w), rtol=1e-12, atol=1e-12)
 
 
 def test_every_family_primitive_has_a_case_and_rules():
