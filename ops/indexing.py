@@ -17,7 +17,8 @@ import numpy as np
 from . import dtypes
 from .autodiff import add_any, full_like, is_float, move_batch_to_front, shift_axes, zeros_like_aval
 from .core import Primitive, ShapedArray, bind, get_aval
-from .elementwise import (add, clamp, convert_element_type, div, eq, iota, mul, ne, select)
+from .elementwise import (add, and_, clamp, convert_element_type, div, eq, iota, mul, ne,
+                          select)
 from .errors import DtypeError, ShapeError
 from .rules import as_function, canonical_axes, check_kinds
 from .shape import broadcast_in_dim, concatenate, reshape, transpose
@@ -147,6 +148,9 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
     with np.errstate(all="ignore"):
         fill = np.asarray(default_fill_value(operand.dtype) if fill_value is None
                           else fill_value).astype(operand.dtype)
+    if k == 0:
+        # No indexed axes: every row addresses the whole operand.
+        return np.broadcast_to(operand, out_shape).copy()
     moved = np.moveaxis(operand, axes, tuple(range(k)))
     if mode == "clip":
         if int(np.prod(out_shape, dtype=np.int64)) == 0:
@@ -379,16 +383,32 @@ scatter_p.vjp = _scatter_vjp
 # Z == 0, P for the only zero when Z == 1, and 0 otherwise.
 
 def _products_of_others(operand, indices, updates, axes):
-    zero_u = eq(updates, _zeros(updates))
-    one_u = full_like(updates, 1)
-    nonzero = select(zero_u, one_u, updates)
-    prod_nz = scatter_mul(full_like(operand, 1), indices, nonzero, axes=axes)
-    n_zero = scatter_add(_zeros(operand), indices, select(zero_u, one_u, _zeros(updates)), axes=axes)
-    p = _gather_rows(prod_nz, indices, axes)
-    z = _gather_rows(n_zero, indices, axes)
-    zero = _zeros(updates)
-    return select(zero_u, select(eq(z, one_u), p, zero),
-                  select(eq(z, zero), div(p, nonzero), zero))
+    """For each update row, the product of the OTHER update rows landing on the same position.
+
+    Written with a pairwise mask and a product reduction (no division, no select on the
+    values), so it is exact with zero updates and its own derivatives are right too, which a
+    "total / own value" formula is not. It costs (rows^2 x window) memory: scatter_mul's
+    derivative is rarely taken over many rows.
+    """
+    from .reduction import reduce_and, reduce_prod
+    ia, ua = get_aval(indices), get_aval(updates)
+    batch = ia.shape[:-1]
+    k, n_ax = int(np.prod(batch, dtype=np.int64)), ia.shape[-1]
+    window = ua.shape[len(batch):]
+    idx = reshape(indices, new_sizes=(k, n_ax))
+    u = reshape(updates, new_sizes=(k,) + window)
+    pair = (k, k, n_ax)
+    same = reduce_and(eq(broadcast_in_dim(idx, shape=pair, broadcast_dimensions=(0, 2)),
+                         broadcast_in_dim(idx, shape=pair, broadcast_dimensions=(1, 2))),
+                      axes=(2,))
+    other = ne(iota(dtype=dtypes.int64, shape=(k, k), dimension=0),
+               iota(dtype=dtypes.int64, shape=(k, k), dimension=1))
+    full = (k, k) + window
+    wdims = tuple(range(2, 2 + len(window)))
+    mask = broadcast_in_dim(and_(same, other), shape=full, broadcast_dimensions=(0, 1))
+    u_j = broadcast_in_dim(u, shape=full, broadcast_dimensions=(1,) + wdims)
+    others = reduce_prod(select(mask, u_j, full_like(u_j, 1)), axes=(1,))
+    return reshape(others, new_sizes=ua.shape)
 
 
 def _scatter_mul_jvp(primals, tangents, *, axes):

@@ -266,6 +266,10 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     axes = reduction_axes("var", axis, av.shape)
     x = convert(a, comp, weak)
     centered = el.sub(x, broadcast_to(mean(x, axes, keepdims=True, where=where), av.shape))
+    if where is not None:
+        # As in nanvar: excluded positions must not reach the derivative as 0 * inf/NaN.
+        centered = el.select(_where_mask("var", where, av.shape), centered,
+                             full(av.shape, 0, comp, weak))
     sq = el.mul(centered, centered)
     total = _reduce("var", "sum", sq, axes, keepdims, None, where)
     n = _count("var", av, axes, where, comp, weak, keepdims, ddof)
@@ -493,7 +497,9 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
         ok = el.and_(ok, _where_mask("nanvar", where, av.shape))
     x = convert(a, comp, weak)
     m = nanmean(x, axes, keepdims=True, where=ok)
-    centered = el.sub(x, broadcast_to(m, av.shape))
+    # Zero the excluded (NaN) positions before squaring: masking only the sum would leave
+    # 0 * NaN in the derivative, which poisons every element's gradient.
+    centered = el.select(ok, el.sub(x, broadcast_to(m, av.shape)), full(av.shape, 0, comp, weak))
     total = _reduce("nanvar", "sum", el.mul(centered, centered), axes, keepdims, None, ok)
     n = _reduce("nanvar", "sum", convert(ok, comp, weak), axes, keepdims)
     n = el.sub(n, full(aval_of(n).shape, ddof, comp, weak))

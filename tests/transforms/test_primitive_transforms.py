@@ -28,7 +28,7 @@ from check_grads import check_grads  # noqa: E402
 from transform_cases import (CASES, NAMES, ZERO_DERIVATIVE, differentiable,  # noqa: E402
                              has_float_operand)
 
-BATCH = 5  # a size no case's own shapes use, so a batch axis mistaken for another shows
+BATCH = 5  # unlike most case dims (2, 3, 4), so a batch axis mistaken for another shows
 
 
 def _rng(case, salt=""):
@@ -63,7 +63,6 @@ def _grad_case(case):
 
 
 GRAD_CASES = [c for c in CASES if _grad_case(c)]
-F64_GRAD_CASES = [c for c in GRAD_CASES if c.f64_grad]
 
 
 def _ids(cases):
@@ -86,7 +85,7 @@ def test_primitive_has_transform_cases(name):
 
 # --- derivatives ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", F64_GRAD_CASES, ids=_ids(F64_GRAD_CASES))
+@pytest.mark.parametrize("case", GRAD_CASES, ids=_ids(GRAD_CASES))
 def test_grads_float64(case):
     f, args = _diff_fn(case, case.make(_rng(case)))
     check_grads(f, args, order=2, modes=("fwd", "rev"), **case.grad_opts)
@@ -184,3 +183,53 @@ def test_vmap_matches_loop(case):
                 failures.append(f"{what}: {type(e).__name__}: {str(e)[:300]}")
     assert not failures, f"{len(failures)} vmap layouts of {case.id} failed:\n" + \
         "\n".join(failures[:12])
+
+
+# --- the rules inside other transforms -----------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_vmap_under_jit(case):
+    """The batching rule building IR (its params must print and parse: see conftest)."""
+    rng = _rng(case, "jit")
+    examples = [[np.asarray(x) for x in case.make(rng)] for _ in range(BATCH)]
+    if not examples[0]:
+        return  # iota: nothing to map over (test_vmap_matches_loop covers it)
+    fn = _fn(case)
+    args = [np.stack([ex[i] for ex in examples]) for i in range(len(examples[0]))]
+    got = jitcore.jit(jitcore.vmap(fn))(*args)
+    _compare(got, _stacked([fn(*ex) for ex in examples], 0), "jit(vmap)")
+
+
+def _random(rng, xs):
+    return tuple(rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype) for x in xs)
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=_ids(GRAD_CASES))
+def test_jvp_vjp_under_jit_and_vmap(case):
+    """JVP and VJP rules traced into IR (jit), and batched over tangents/cotangents (vmap, as
+    jacfwd/jacrev do), against the eager rules one direction at a time."""
+    rng = _rng(case, "compose")
+    f, args = _diff_fn(case, case.make(rng))
+    ts = [_random(rng, args) for _ in range(3)]
+    out, vjp_fn = jitcore.vjp(f, *args)
+    cts = [tuple(_random(rng, jitcore.tree_util.tree_leaves(out))) for _ in range(3)]
+    if not isinstance(out, tuple):
+        cts = [c[0] for c in cts]
+    eager_jvp = [jitcore.jvp(f, args, t)[1] for t in ts]
+    eager_vjp = [vjp_fn(c) for c in cts]
+
+    jit_jvp = jitcore.jit(lambda a, t: jitcore.jvp(f, a, t)[1])(args, ts[0])
+    _compare(_tuple(jit_jvp), _tuple(eager_jvp[0]), "jit(jvp)")
+    jit_vjp = jitcore.jit(lambda a, c: jitcore.vjp(f, *a)[1](c))(args, cts[0])
+    _compare(tuple(jit_vjp), tuple(eager_vjp[0]), "jit(vjp)")
+
+    stack = lambda trees: jitcore.tree_util.tree_map(  # noqa: E731
+        lambda *xs: np.stack([np.asarray(x) for x in xs]), *trees)
+    batched_jvp = jitcore.vmap(lambda t: jitcore.jvp(f, args, t)[1])(stack(ts))
+    _compare(_tuple(batched_jvp), _tuple(stack(eager_jvp)), "vmap(jvp) over tangents")
+    batched_vjp = jitcore.vmap(vjp_fn)(stack(cts))
+    _compare(tuple(batched_vjp), tuple(stack(eager_vjp)), "vmap(vjp) over cotangents")
+
+
+def _tuple(x):
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)

@@ -26,11 +26,11 @@ class Case:
     params: dict = field(default_factory=dict)
     label: str = ""
     grad_opts: dict = field(default_factory=dict)   # eps/tol for check_grads (float64)
-    f64_grad: bool = True        # False: float64 finite differences are meaningless here
 
     @property
     def id(self):
-        return f"{self.prim}-{self.label}" if self.label else self.prim
+        name = f"{self.prim}-{self.label}" if self.label else self.prim
+        return name.replace(" ", "")
 
 
 # --- operand makers: rng -> ndarray ----------------------------------------------------------
