@@ -36,6 +36,11 @@ def results(comp: ir.Computation, env) -> list:
 
 def eval_computation(module: ir.Module, comp: ir.Computation, args) -> list:
     """Replay `comp` on `args` (one per parameter) with `bind`; returns the list of outputs."""
+    return results(comp, replay(module, comp, args))
+
+
+def replay(module: ir.Module, comp: ir.Computation, args) -> dict:
+    """Replay `comp` on `args` with `bind`; returns every instruction's value by id."""
     env = {}
     for p in comp.parameters:
         env[p.id] = args[p.attrs["index"]]
@@ -55,7 +60,7 @@ def eval_computation(module: ir.Module, comp: ir.Computation, args) -> list:
         else:
             env[instr.id] = core.bind(PRIMITIVES[op], *[env[o.id] for o in instr.operands],
                                       **instr.attrs)
-    return results(comp, env)
+    return env
 
 
 def eval_module(module: ir.Module, args) -> list:

@@ -14,35 +14,11 @@ from ops.autodiff import add_any, zeros_like_aval
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..evaluate import CALL_RULES, output_instrs
+from ..evaluate import CALL_RULES, output_instrs, replay
 
 
 class RuleError(AssertionError):
     """A VJP rule returned a cotangent of the wrong type: a bug in the rule, named here."""
-
-
-def _forward(module, comp, primals):
-    env = {}
-    for p in comp.parameters:
-        env[p.id] = primals[p.attrs["index"]]
-    for instr in comp.instructions:
-        op = instr.opcode
-        if op == ir.PARAMETER:
-            continue
-        if op == ir.CONSTANT:
-            env[instr.id] = instr.attrs["value"]
-            continue
-        args = [env[o.id] for o in instr.operands]
-        if op == ir.TUPLE:
-            env[instr.id] = tuple(args)
-        elif op == ir.GET_TUPLE_ELEMENT:
-            env[instr.id] = args[0][instr.attrs["index"]]
-        elif instr.called:
-            outs = CALL_RULES[op].eval(module, instr, args)
-            env[instr.id] = tuple(outs) if isinstance(instr.shape, tuple) else outs[0]
-        else:
-            env[instr.id] = core.bind(PRIMITIVES[op], *args, **instr.attrs)
-    return env
 
 
 def _active(comp, wrt):
@@ -68,7 +44,7 @@ def _check(instr, k, ct):
 def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts):
     """(outputs, input cotangents) of `comp` at `primals`, for output cotangents `out_cts`
     (None = zero); input cotangents are None for inputs not in `wrt` or not reached."""
-    env = _forward(module, comp, primals)
+    env = replay(module, comp, primals)  # the forward values the rules need
     active = _active(comp, wrt)
     outs = output_instrs(comp)
     ct = {}
