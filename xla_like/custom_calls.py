@@ -107,8 +107,29 @@ def _batched_avals(shape, size):
 
 
 def primal_operands(instr) -> slice:
-    """The operands the function itself (`called[0]`) takes: the primals and its consts."""
+    """The operands the function itself (`called[0]`) takes."""
+    if instr.opcode == "fusion":
+        return slice(0, len(instr.operands))
     return slice(0, instr.attrs["num_primals"] + instr.attrs["num_fun_consts"])
+
+
+class FusionRules:
+    """A fusion is its body: every interpreter just runs over the body."""
+
+    def eval(self, module, instr, args):
+        return eval_computation(module, instr.called[0], args)
+
+    def jvp(self, module, instr, args, targs):
+        from .passes.jvp import jvp_computation
+        return jvp_computation(module, instr.called[0], args, targs)
+
+    def vjp(self, module, instr, args, ans, cts):
+        cts = cts if isinstance(cts, (tuple, list)) else (cts,)
+        wrt = [core.get_aval(a).dtype.kind == "f" for a in args]
+        return vjp_computation(module, instr.called[0], args, wrt, list(cts))[1]
+
+    def batch(self, module, instr, args, batched, size):
+        return batch_computation(module, instr.called[0], args, batched, size)
 
 
 class CustomJVPRules:
@@ -203,5 +224,6 @@ class CustomVJPRules:
         return outs, [True] * len(outs)
 
 
+CALL_RULES["fusion"] = FusionRules()
 CALL_RULES["custom_jvp_call"] = CustomJVPRules()
 CALL_RULES["custom_vjp_call"] = CustomVJPRules()

@@ -178,3 +178,26 @@ ON_MODULE_BUILT: list = []
 def module_built(module: Module) -> None:
     for f in ON_MODULE_BUILT:
         f(module)
+
+
+def clone_module(module: Module) -> Module:
+    """A deep copy (same ids and names) that passes may rewrite without touching `module`."""
+    new = Module(module.name)
+    new._next_id = module._next_id
+    new._promised_names = set(module._promised_names)
+    comps = {}
+    for name, comp in module.computations.items():
+        comps[name] = Computation(comp.name)
+    for name, comp in module.computations.items():
+        c = comps[name]
+        mapping = {}
+        for instr in comp.instructions:
+            copy = Instruction(instr.id, instr.opcode, [mapping[o.id] for o in instr.operands],
+                               instr.shape, dict(instr.attrs),
+                               tuple(comps[sub.name] for sub in instr.called), instr.location)
+            mapping[instr.id] = copy
+            c.add(copy)
+        c.root = mapping[comp.root.id]
+        new.computations[name] = c
+    new.entry = comps[module.entry.name]
+    return new

@@ -5,13 +5,15 @@ order) and returns the flat list of output arrays.
 """
 from __future__ import annotations
 
-from . import interp
+import importlib
 
-BACKENDS = {"interp": interp}
+# Backends load on first use: the CPU one pulls in llvmlite.
+BACKENDS = {"interp": "xla_like.backends.interp", "cpu": "xla_like.backends.cpu"}
 
 
 def get_backend(name: str):
     try:
-        return BACKENDS[name]
+        path = BACKENDS[name]
     except KeyError:
         raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}") from None
+    return importlib.import_module(path)

@@ -1,0 +1,468 @@
+"""The CPU backend: fused kernels compiled to native code with LLVM (llvmlite).
+
+compile(module):
+1. `cpu_plan.cpu_pipeline`: inline custom-derivative calls, CSE, fusion, DCE (on a copy).
+2. `cpu_plan.Plan`: buffers (parameters, constants, outputs, workspace temporaries placed by
+   buffer assignment) and steps (kernels, dots, NumPy fallbacks).
+3. Render: one LLVM module; each kernel a function; each run of native steps a *segment*
+   function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)` calling its
+   kernels on thread `tid`'s share of each kernel's range, with a barrier between kernels when
+   several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel.
+4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, MCJIT.
+5. Load: ctypes entry points; a call fills the buffer pointer table and calls each segment
+   once (on one thread, or on two when the work is large enough to pay for the hand-off).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir as ll
+
+from ops.core import PRIMITIVES
+
+from .. import ir
+from . import memory
+from .cpu_kernels import emit_dot, emit_fusion, gemm_layout
+from .cpu_plan import Plan, cpu_pipeline
+from .llvm_emitter import I8, I64, i64, intrinsic, storage_type
+
+_I8P = ll.PointerType(I8)
+_I8PP = ll.PointerType(_I8P)
+_SEG_TYPE = ll.FunctionType(ll.VoidType(), [_I8PP, _I8PP, I64, I64, ll.PointerType(I64)])
+PARALLEL_MIN_WORK = 1 << 17   # elements; below this, one thread (a hand-off costs ~20 us)
+
+
+# --- LLVM set-up ------------------------------------------------------------------------------
+
+_llvm_lock = threading.Lock()
+_target_machine = None
+
+
+def target_machine():
+    global _target_machine
+    if _target_machine is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        _target_machine = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=3, reloc="default", codemodel="jitdefault")
+    return _target_machine
+
+
+def optimize(mod: llvm.ModuleRef, tm):
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_interleaving = True
+    pto.loop_unrolling = True
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pm = pb.getModulePassManager()
+    pm.run(mod, pb)
+
+
+def math_provider(module: ll.Module):
+    """(name, llvm type) -> the function computing it (vectorizable bodies where available)."""
+    try:
+        from . import llvm_math
+    except ImportError:
+        llvm_math = None
+
+    def get(name, ty):
+        if llvm_math is not None and name in llvm_math.SUPPORTED:
+            return llvm_math.math_function(module, name, ty)
+        return _libm(module, name, ty)
+    return get
+
+
+_LIBM = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",
+         "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
+         "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
+         "acosh": "acosh", "atanh": "atanh", "erf": "erf", "cbrt": "cbrt", "pow": "pow",
+         "atan2": "atan2"}
+
+
+def _libm(module, name, ty):
+    """A call to the C math library (scalar: blocks vectorization, used only as a fallback)."""
+    f32 = isinstance(ty, ll.FloatType)
+    if name == "logistic":
+        fname = f"jc.logistic.{'f32' if f32 else 'f64'}"
+        fn = module.globals.get(fname)
+        if fn is None:
+            fn = ll.Function(module, ll.FunctionType(ty, [ty]), fname)
+            fn.linkage = "internal"
+            b = ll.IRBuilder(fn.append_basic_block())
+            x = fn.args[0]
+            fabs = intrinsic(module, "llvm.fabs", ty, [ty], [ty])
+            e = b.call(_libm(module, "exp", ty), [b.fneg(b.call(fabs, [x]))])
+            one = ll.Constant(ty, 1.0)
+            pos = b.fdiv(one, b.fadd(one, e))
+            neg = b.fdiv(e, b.fadd(one, e))
+            b.ret(b.select(b.fcmp_ordered(">=", x, ll.Constant(ty, 0.0)), pos, neg))
+        return fn
+    cname = _LIBM[name] + ("f" if f32 else "")
+    fn = module.globals.get(cname)
+    if fn is None:
+        n_args = 2 if name in ("pow", "atan2") else 1
+        fn = ll.Function(module, ll.FunctionType(ty, [ty] * n_args), cname)
+    return fn
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+def _barrier(b, counter, target, nthreads):
+    """All threads reach this point before any continues (skipped when running alone)."""
+    fn = b.function
+    wait = fn.append_basic_block("barrier.wait")
+    done = fn.append_basic_block("barrier.done")
+    spin = fn.append_basic_block("barrier.spin")
+    b.cbranch(b.icmp_signed(">", nthreads, i64(1)), wait, done)
+    b.position_at_end(wait)
+    b.atomic_rmw("add", counter, i64(1), "seq_cst")
+    b.branch(spin)
+    b.position_at_end(spin)
+    cur = b.load_atomic(counter, "seq_cst", 8)
+    b.cbranch(b.icmp_signed("<", cur, b.mul(nthreads, i64(target))), spin, done)
+    b.position_at_end(done)
+
+
+class Segment:
+    def __init__(self, name, steps, work, has_library):
+        self.name = name
+        self.steps = steps
+        self.work = work
+        self.has_library = has_library
+        self.fn = None
+
+
+def render(plan: Plan, blas_sig):
+    """The LLVM module for `plan`: kernels and segment functions. Returns (module, segments,
+    python steps interleaved): a list of ("native", Segment) / ("python", Step)."""
+    mod = ll.Module(name=plan.module.name)
+    mod.triple = llvm.get_process_triple()
+    math = math_provider(mod)
+    order, current = [], []
+    for s, step in enumerate(plan.steps):
+        if step.kind == "python":
+            if current:
+                order.append(("native", current))
+                current = []
+            order.append(("python", step))
+        else:
+            current.append(step)
+    if current:
+        order.append(("native", current))
+    out = []
+    for j, (kind, item) in enumerate(order):
+        if kind == "python":
+            out.append(("python", item))
+            continue
+        seg = _render_segment(mod, plan, item, f"seg{j}", math, blas_sig)
+        out.append(("native", seg))
+    return mod, out
+
+
+def _render_segment(mod, plan, steps, name, math, blas_sig):
+    fn = ll.Function(mod, _SEG_TYPE, name)
+    bufs, externs, tid, nthreads, counter = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    work, has_library, barriers = 0, False, 0
+
+    def ptr(bid):
+        p = b.load(b.gep(bufs, [i64(bid)]))
+        return b.bitcast(p, ll.PointerType(storage_type(plan.buffers[bid].shape.dtype)))
+
+    for k, step in enumerate(steps):
+        if k:
+            barriers += 1
+            _barrier(b, counter, barriers, nthreads)
+        if step.kind == "dot" and blas_sig is not None and _blas_ok(step.instr):
+            has_library = True
+            _call_blas(b, mod, step, ptr, externs, tid, blas_sig)
+            continue
+        if step.kind == "dot":
+            kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
+        else:
+            kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math)
+        work += kernel.extent if kernel.flat else plan.buffers[step.outputs[0]].shape.size
+        args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
+        n = i64(kernel.extent)
+        if kernel.splittable:
+            # Thread tid's share: a contiguous chunk, a multiple of 64 elements when flat.
+            chunk = b.sdiv(b.add(n, b.sub(nthreads, i64(1))), nthreads)
+            if kernel.flat:
+                chunk = b.mul(b.sdiv(b.add(chunk, i64(63)), i64(64)), i64(64))
+            lo = _min(b, b.mul(tid, chunk), n)
+            hi = _min(b, b.add(lo, chunk), n)
+            b.call(kernel.fn, args + [lo, hi])
+        else:
+            only0 = b.icmp_signed("==", tid, i64(0))
+            with b.if_then(only0):
+                b.call(kernel.fn, args + [i64(0), n])
+    b.ret_void()
+    seg = Segment(name, steps, work, has_library)
+    return seg
+
+
+def _min(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _blas_ok(instr):
+    lhs, rhs = instr.operands
+    dt = instr.shape.dtype
+    return dt.kind == "f" and dt.itemsize in (4, 8) and lhs.shape.dtype == dt and \
+        rhs.shape.dtype == dt
+
+
+def _call_blas(b, mod, step, ptr, externs, tid, blas_sig):
+    """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0."""
+    instr = step.instr
+    batch, m, n, k, ta, tb = gemm_layout(instr)
+    dt = instr.shape.dtype
+    int_t, idx = blas_sig
+    fty = ll.DoubleType() if dt.itemsize == 8 else ll.FloatType()
+    pty = ll.PointerType(fty)
+    gemm_ty = ll.FunctionType(ll.VoidType(), [int_t, int_t, int_t, int_t, int_t, int_t, fty,
+                                              pty, int_t, pty, int_t, fty, pty, int_t])
+    slot = idx["dgemm" if dt.itemsize == 8 else "sgemm"]
+    only0 = b.icmp_signed("==", tid, i64(0))
+    with b.if_then(only0):
+        raw = b.load(b.gep(externs, [i64(slot)]))
+        gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
+        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
+        c_ptr = ptr(step.outputs[0])
+        c = lambda v: ll.Constant(int_t, v)  # noqa: E731
+        lda = m if ta else k
+        ldb = k if tb else n
+        for bi in range(batch) if batch <= 64 else []:
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
+                          ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
+                          b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
+                          b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
+        if batch > 64:
+            from .llvm_emitter import counted_loop
+
+            def one(bi):
+                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n),
+                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
+                              c(lda), b.gep(b_ptr, [b.mul(bi, i64(k * n))]), c(ldb),
+                              ll.Constant(fty, 0.0), b.gep(c_ptr, [b.mul(bi, i64(m * n))]),
+                              c(n)])
+            counted_loop(b, i64(0), i64(batch), one, name="batch")
+
+
+# --- the executable ------------------------------------------------------------------------------
+
+_SEG_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                              ctypes.c_int64, ctypes.c_void_p)
+
+
+class _Workspace:
+    """Per-call state: the temporaries' memory, the pointer table, the barrier counter."""
+
+    def __init__(self, plan: Plan):
+        self.memory = np.empty(max(plan.workspace_bytes, 64) + 64, np.uint8)
+        base = self.memory.ctypes.data
+        shift = (-base) % 64
+        self.arrays = [None] * len(plan.buffers)
+        self.ptrs = (ctypes.c_void_p * max(len(plan.buffers), 1))()
+        for bi in plan.buffers:
+            if bi.kind == "temp":
+                start = shift + bi.offset
+                arr = self.memory[start:start + bi.nbytes].view(bi.shape.dtype).reshape(
+                    bi.shape.dims)
+                self.arrays[bi.id] = arr
+                self.ptrs[bi.id] = base + start
+            elif bi.kind == "const":
+                self.arrays[bi.id] = bi.value
+                self.ptrs[bi.id] = bi.value.ctypes.data
+        self.counter = ctypes.c_int64(0)
+        self.counter_ptr = ctypes.addressof(self.counter)
+        self.lock = threading.Lock()
+
+
+class Executable:
+    backend = "cpu"
+
+    def __init__(self, module, optimized, plan, order, engine, llvm_text, asm_text, externs):
+        self.module = module
+        self.optimized = optimized
+        self.plan = plan
+        self._order = order
+        self._engine = engine   # keeps the machine code alive
+        self._llvm_text = llvm_text
+        self._asm_text = asm_text
+        self._externs = externs
+        self._workspaces = [_Workspace(plan)]
+        self._params = [b for b in plan.buffers if b.kind == "param"]
+        self._outs = [b for b in plan.buffers if b.kind == "output"]
+        self._threads = _threads()
+        self._single = len(order) == 1 and order[0][0] == "native"
+
+    def as_text(self, kind: str = "hlo") -> str:
+        if kind == "hlo":
+            return self.optimized.as_text()
+        if kind == "llvm":
+            return self._llvm_text
+        if kind == "asm":
+            return self._asm_text
+        raise ValueError(f"the cpu backend has no {kind!r} text; use 'hlo', 'llvm' or 'asm'")
+
+    def _workspace(self):
+        for ws in self._workspaces:
+            if ws.lock.acquire(blocking=False):
+                return ws
+        ws = _Workspace(self.plan)   # a concurrent call: its own temporaries
+        ws.lock.acquire()
+        self._workspaces.append(ws)
+        return ws
+
+    def __call__(self, args):
+        plan = self.plan
+        if len(args) != plan.n_params:
+            raise TypeError(f"{self.module.name} expects {plan.n_params} arguments, "
+                            f"got {len(args)}")
+        ws = self._workspace()
+        try:
+            arrays, ptrs = ws.arrays, ws.ptrs
+            for b in self._params:
+                a = args[b.index]
+                if not a.flags.c_contiguous or a.dtype != b.shape.dtype:
+                    a = np.ascontiguousarray(a, dtype=b.shape.dtype)
+                arrays[b.id] = a
+                ptrs[b.id] = a.__array_interface__["data"][0]
+            for b in self._outs:
+                o = memory.empty(b.shape.dims, b.shape.dtype)
+                arrays[b.id] = o
+                ptrs[b.id] = o.__array_interface__["data"][0]
+            for kind, item in self._order:
+                if kind == "native":
+                    self._run_segment(item, ws)
+                else:
+                    _run_python(item, arrays)
+            results = [arrays[bid] for bid in plan.outputs]
+            for b in self._params:
+                arrays[b.id] = None
+            for b in self._outs:
+                arrays[b.id] = None
+        finally:
+            ws.lock.release()
+        return _own(results, plan)
+
+    def _run_segment(self, seg, ws):
+        n = self._threads if (seg.work >= PARALLEL_MIN_WORK and not seg.has_library) else 1
+        if n == 1:
+            seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
+            return
+        ws.counter.value = 0
+        _pool().run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr)
+
+
+def _own(results, plan):
+    """Outputs that are parameters or constants, or the same buffer twice, are copied."""
+    seen = set()
+    out = []
+    for bid, r in zip(plan.outputs, results):
+        b = plan.buffers[bid]
+        if b.kind != "output" or bid in seen:
+            r = np.array(r)
+        seen.add(bid)
+        out.append(r)
+    return out
+
+
+def _run_python(step, arrays):
+    instr = step.instr
+    prim = PRIMITIVES[instr.opcode]
+    with np.errstate(all="ignore"):
+        res = prim.impl(*[arrays[i] for i in step.inputs], **instr.attrs)
+    res = res if isinstance(res, tuple) else (res,)
+    for bid, r in zip(step.outputs, res):
+        np.copyto(arrays[bid], np.asarray(r), casting="unsafe")
+
+
+def _threads():
+    env = os.environ.get("JITCORE_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class _ThreadPool:
+    """Workers that each run one share of a segment; the caller runs share 0."""
+
+    def __init__(self, n):
+        import queue
+        self.tasks = [queue.SimpleQueue() for _ in range(n)]
+        self.done = queue.SimpleQueue()
+        for k in range(n):
+            t = threading.Thread(target=self._work, args=(k,), daemon=True)
+            t.start()
+
+    def _work(self, k):
+        while True:
+            fn, ptrs, externs, tid, nthreads, counter = self.tasks[k].get()
+            fn(ptrs, externs, tid, nthreads, counter)
+            self.done.put(tid)
+
+    def run(self, fn, ptrs, externs, nthreads, counter):
+        for tid in range(1, nthreads):
+            self.tasks[tid - 1].put((fn, ptrs, externs, tid, nthreads, counter))
+        fn(ptrs, externs, 0, nthreads, counter)
+        for _ in range(nthreads - 1):
+            self.done.get()
+
+
+_pool_instance = None
+
+
+def _pool():
+    global _pool_instance
+    if _pool_instance is None:
+        _pool_instance = _ThreadPool(_threads())
+    return _pool_instance
+
+
+# --- compile --------------------------------------------------------------------------------------
+
+def _blas():
+    """(int type, {name: extern slot}, extern addresses) of the host BLAS, or None."""
+    try:
+        from . import blas
+        if not blas.available():
+            return None
+        lib = blas.load()
+        int_t = ll.IntType(lib.int_bits)
+        names = ["sgemm", "dgemm"]
+        table = (ctypes.c_void_p * len(names))(*[lib.address(n) for n in names])
+        return int_t, {n: k for k, n in enumerate(names)}, table
+    except Exception:
+        return None
+
+
+def compile(module: ir.Module) -> Executable:
+    optimized = cpu_pipeline(module)
+    plan = Plan(optimized)
+    blas_info = _blas()
+    blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
+    externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
+    llmod, order = render(plan, blas_sig)
+    text = str(llmod)
+    with _llvm_lock:
+        tm = target_machine()
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+        optimize(mod, tm)
+        opt_text = str(mod)
+        asm = tm.emit_assembly(mod)
+        engine = llvm.create_mcjit_compiler(mod, tm)
+        engine.finalize_object()
+    for kind, seg in order:
+        if kind == "native":
+            seg.cfunc = _SEG_CFUNC(engine.get_function_address(seg.name))
+    return Executable(module, optimized, plan, order, engine, opt_text, asm, externs)

@@ -1,0 +1,300 @@
+"""Kernels: each fusion (and each dot without a library) becomes one LLVM function.
+
+A kernel has the signature `void k(T0* noalias in0, ..., To* noalias out, i64 lo, i64 hi)` and
+computes the slice [lo, hi) of its outermost parallel range, so a program's segment can split
+the work across threads. The loop layout depends on the fusion's kind:
+- loop: elementwise over the output. When every operand is read at the output's own position
+  (or is a scalar), one flat loop over all elements (contiguous, vectorized); else a loop nest.
+- row / reduction: a loop over the output rows; in each row the row reductions are computed
+  first (each a vectorized loop over the row), then the row's elements, which read those
+  reductions from registers. Softmax and layer norm read each row from memory once.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir as ll
+
+from .. import ir
+from ..passes.fusion import REDUCE
+from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop, i64,
+                           storage_type, value_type)
+
+FLAT_OK = {"broadcast_in_dim", "reshape", "squeeze", "stop_gradient"}
+
+
+class Kernel:
+    """An emitted kernel: its LLVM function, the size of its parallel range, and whether the
+    range may be split between threads."""
+
+    def __init__(self, fn, extent, splittable, flat):
+        self.fn = fn
+        self.extent = extent
+        self.splittable = splittable
+        self.flat = flat
+
+
+def _flat_ok(comp) -> bool:
+    """Can every instruction be computed at one linear position (same-size or scalar inputs)?"""
+    n = comp.root.shape.size
+    for instr in comp.instructions:
+        op = instr.opcode
+        if op == ir.PARAMETER or op == ir.CONSTANT:
+            if instr.shape.size not in (1, n):
+                return False
+            continue
+        if op in REDUCE or op == "iota":
+            return False
+        from ops.core import PRIMITIVES
+        prim = PRIMITIVES.get(op)
+        if op in FLAT_OK:
+            # A same-size broadcast only adds size-1 axes: element order is unchanged.
+            if op == "broadcast_in_dim" and instr.operands[0].shape.size not in (1, n):
+                return False
+            continue
+        if prim is None or prim.family != "elementwise":
+            return False
+        if instr.shape.size != n:
+            return False
+    return True
+
+
+def _outer_rank(comp):
+    """How many leading output dims index rows (None for plain loop kernels)."""
+    if comp.root.opcode in REDUCE:
+        return len(comp.root.shape.dims)
+    ranks = {len(i.shape.dims) for i in comp.instructions
+             if i.opcode in REDUCE and i is not comp.root}
+    return min(ranks) if ranks else None
+
+
+def _declare(module, name, in_shapes, out_shape):
+    args = [ll.PointerType(storage_type(s.dtype)) for s in in_shapes]
+    args.append(ll.PointerType(storage_type(out_shape.dtype)))
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), args + [I64, I64]), name)
+    for a in fn.args[:-2]:
+        a.add_attribute("noalias")
+    fn.linkage = "internal"
+    return fn
+
+
+def emit_fusion(module, name, comp: ir.Computation, math) -> Kernel:
+    in_shapes = [p.shape for p in comp.parameters]
+    out_shape = comp.root.shape
+    fn = _declare(module, name, in_shapes, out_shape)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
+    out = Buffer(fn.args[len(in_shapes)], out_shape)
+    lo, hi = fn.args[-2], fn.args[-1]
+    k = _outer_rank(comp)
+    dims = out_shape.dims
+    if k is None and _flat_ok(comp):
+        n = out_shape.size
+        em = ElementEmitter(b, inputs, math, flat_size=n)
+
+        def body(i):
+            em.push_scope()
+            v = em.value(comp.root, [i])
+            _store(b, out, [i], v, flat=True)
+            em.pop_scope()
+        counted_loop(b, lo, hi, body)
+        b.ret_void()
+        return Kernel(fn, n, True, True)
+    em = ElementEmitter(b, inputs, math)
+    if k is None:
+        # Loop nest over the output; the outermost dimension is split across threads.
+        if not dims:
+            b.store(_to_storage(b, em.value(comp.root, []), out_shape.dtype),
+                    b.gep(out.ptr, [i64(0)]))
+            b.ret_void()
+            return Kernel(fn, 1, False, False)
+
+        def nest(idx):
+            d = len(idx)
+            if d == len(dims):
+                em.push_scope()
+                _store(b, out, idx, em.value(comp.root, idx))
+                em.pop_scope()
+                return
+            counted_loop(b, i64(0), i64(dims[d]), lambda i: nest(idx + [i]), name=f"d{d}")
+
+        counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
+        b.ret_void()
+        return Kernel(fn, dims[0], True, False)
+    # Rows: the leading k output dims, flattened into one parallel range.
+    outer = dims[:k]
+    n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
+    inner_dims = dims[k:]
+    row_reduces = [i for i in comp.instructions
+                   if i.opcode in REDUCE and i is not comp.root and len(i.shape.dims) == k]
+
+    def row(r):
+        em.push_scope()
+        idx = _delinearize(b, r, outer)
+        for red in row_reduces:
+            em.value(red, idx)   # computed once per row, cached for the elements below
+        if comp.root.opcode in REDUCE:
+            _store(b, out, idx, em.value(comp.root, idx))
+        else:
+            def inner(ix):
+                d = len(ix)
+                if d == len(inner_dims):
+                    em.push_scope()
+                    _store(b, out, idx + ix, em.value(comp.root, idx + ix))
+                    em.pop_scope()
+                    return
+                counted_loop(b, i64(0), i64(inner_dims[d]), lambda i: inner(ix + [i]),
+                             name=f"c{d}")
+            inner([])
+        em.pop_scope()
+
+    counted_loop(b, lo, hi, row, name="row")
+    b.ret_void()
+    return Kernel(fn, n_rows, True, False)
+
+
+def _delinearize(b, lin, dims):
+    out = []
+    for k in range(len(dims) - 1, -1, -1):
+        if k == 0:
+            out.append(lin)
+        else:
+            out.append(b.urem(lin, i64(dims[k])))
+            lin = b.udiv(lin, i64(dims[k]))
+    return list(reversed(out))
+
+
+def _to_storage(b, v, dtype):
+    return b.zext(v, storage_type(dtype)) if dtype.kind == "b" else v
+
+
+def _store(b, buf, idx, v, flat=False):
+    if flat:
+        off = idx[0]
+    else:
+        off = None
+        for x, s, n in zip(idx, buf.strides, buf.shape.dims):
+            if n == 1:
+                continue
+            t = x if s == 1 else b.mul(x, i64(s))
+            off = t if off is None else b.add(off, t)
+        off = i64(0) if off is None else off
+    v = _to_storage(b, v, buf.shape.dtype)
+    b.store(v, b.gep(buf.ptr, [off], inbounds=True), align=buf.shape.dtype.itemsize)
+
+
+# --- dot_general without a library: a loop GEMM ------------------------------------------------
+
+def gemm_layout(instr):
+    """(batch, M, N, K, lhs_transposed, rhs_transposed) of a canonicalized dot_general."""
+    (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
+    lhs, rhs = instr.operands
+    ld, rd = lhs.shape.dims, rhs.shape.dims
+    lf = [d for d in range(len(ld)) if d not in lc and d not in lb]
+    rf = [d for d in range(len(rd)) if d not in rc and d not in rb]
+    size = lambda dims, sel: int(np.prod([dims[d] for d in sel], dtype=np.int64))  # noqa: E731
+    batch = size(ld, lb)
+    m, k, n = size(ld, lf), size(ld, lc), size(rd, rf)
+    ta = bool(lc) and bool(lf) and min(lc) < min(lf)
+    tb = bool(rc) and bool(rf) and min(rf) < min(rc)
+    return batch, m, n, k, ta, tb
+
+
+def emit_dot(module, name, instr) -> Kernel:
+    """out[b, i, j] = sum_k lhs[b, i, k] * rhs[b, k, j] as loops: rows split across threads,
+    the inner loop over j contiguous (vectorized) when rhs is not transposed."""
+    lhs, rhs = instr.operands
+    out_shape = instr.shape
+    fn = _declare(module, name, [lhs.shape, rhs.shape], out_shape)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    pa, pb, pc, lo, hi = fn.args
+    batch, m, n, k, ta, tb = gemm_layout(instr)
+    in_dt, out_dt = lhs.shape.dtype, out_shape.dtype
+    acc_dt = out_dt
+    t_in, t_acc = value_type(in_dt), value_type(acc_dt)
+    if t_acc == F16:
+        t_acc = F32
+
+    def load(ptr, off, dt):
+        v = b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize)
+        if dt.kind == "b":
+            v = b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
+        return _convert(b, v, dt, acc_dt, t_acc)
+
+    is_float = acc_dt.kind == "f"
+
+    def row(r):  # r = batch * m + i
+        bi = b.udiv(r, i64(m)) if m else r
+        i = b.urem(r, i64(m)) if m else r
+        a_base = b.mul(bi, i64(m * k))
+        b_base = b.mul(bi, i64(k * n))
+        c_base = b.mul(r, i64(n))
+        zero = ll.Constant(t_acc, 0.0 if is_float else 0)
+
+        def init(j):
+            _store_acc(b, pc, b.add(c_base, j), zero, out_dt, t_acc)
+        counted_loop(b, i64(0), i64(n), init, name="z")
+
+        def over_k(kk):
+            a_off = b.add(a_base, b.add(b.mul(kk, i64(m)), i) if ta else
+                          b.add(b.mul(i, i64(k)), kk))
+            a = load(pa, a_off, in_dt)
+
+            def over_j(j):
+                b_off = b.add(b_base, b.add(b.mul(j, i64(k)), kk) if tb else
+                              b.add(b.mul(kk, i64(n)), j))
+                c_ptr = b.gep(pc, [b.add(c_base, j)], inbounds=True)
+                prod = _mul(b, a, load(pb, b_off, rhs.shape.dtype), acc_dt)
+                cur = _load_acc(b, c_ptr, out_dt, t_acc)
+                _store_acc_ptr(b, c_ptr, _add(b, cur, prod, acc_dt), out_dt)
+            counted_loop(b, i64(0), i64(n), over_j, name="j")
+        counted_loop(b, i64(0), i64(k), over_k, name="k")
+
+    counted_loop(b, lo, hi, row, name="row")
+    b.ret_void()
+    return Kernel(fn, batch * m, True, False)
+
+
+def _convert(b, v, src, dst, t):
+    if src == dst or (v.type == t):
+        return v
+    if src.kind == "b":
+        return b.uitofp(v, t) if dst.kind == "f" else b.zext(v, t)
+    if src.kind == "f" and dst.kind == "f":
+        return b.fpext(v, t) if src.itemsize < np.dtype(dst).itemsize or t == F32 and \
+            v.type == F16 else b.fptrunc(v, t)
+    if dst.kind == "f":
+        return b.sitofp(v, t) if src.kind == "i" else b.uitofp(v, t)
+    if src.kind == "f":
+        return b.fptosi(v, t)
+    return b.sext(v, t) if v.type.width < t.width else b.trunc(v, t)
+
+
+def _mul(b, x, y, dt):
+    if dt.kind == "f":
+        return b.fmul(x, y)
+    return b.and_(x, y) if dt.kind == "b" else b.mul(x, y)
+
+
+def _add(b, x, y, dt):
+    if dt.kind == "f":
+        return b.fadd(x, y)
+    return b.or_(x, y) if dt.kind == "b" else b.add(x, y)
+
+
+def _load_acc(b, ptr, dt, t):
+    v = b.load(ptr, align=dt.itemsize)
+    if dt.kind == "b":
+        return b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
+    return b.fpext(v, t) if v.type == F16 else v
+
+
+def _store_acc_ptr(b, ptr, v, dt):
+    if dt.kind == "b":
+        v = b.zext(v, storage_type(dt))
+    elif storage_type(dt) == F16:
+        v = b.fptrunc(v, F16)
+    b.store(v, ptr, align=dt.itemsize)
+
+
+def _store_acc(b, base, off, v, dt, t):
+    _store_acc_ptr(b, b.gep(base, [off], inbounds=True), v, dt)

@@ -1,0 +1,313 @@
+"""LLVM IR for each elementwise primitive, on one element (values already loaded).
+
+Float16 arithmetic runs in float32 and rounds back after every op, as NumPy's float16 ufuncs do.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir as ll
+
+from .llvm_emitter import F16, F32, I1, I64, const, intrinsic, value_type
+
+FLOAT_UNARY_MATH = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos",
+                    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                    "erf", "cbrt"}
+INTRINSIC_UNARY = {"floor": "llvm.floor", "ceil": "llvm.ceil", "sqrt": "llvm.sqrt",
+                   "abs": "llvm.fabs"}
+
+
+def _intrinsic(b, name, v):
+    return b.call(intrinsic(b.module, name, v.type, [v.type], [v.type]), [v])
+
+
+def _widen(b, v):
+    return b.fpext(v, F32) if v.type == F16 else v
+
+
+def _narrow(b, v, t):
+    return b.fptrunc(v, F16) if t == F16 and v.type != F16 else v
+
+
+def emit(em, instr, args):
+    b = em.b
+    op = instr.opcode
+    dt_in = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
+    out_dt = instr.shape.dtype
+    kind = dt_in.kind
+    if kind == "f" and op not in ("convert_element_type", "bitcast_convert_type", "select",
+                                  "clamp"):
+        t = args[0].type
+        wide = [_widen(b, a) if a.type == F16 else a for a in args]
+        r = _float_op(em, op, instr, wide)
+        if r.type == I1 or out_dt.kind != "f":
+            return r
+        return _narrow(b, r, t)
+    handler = _SPECIAL.get(op)
+    if handler is not None:
+        return handler(em, instr, args)
+    return _int_op(em, op, instr, args, dt_in)
+
+
+# --- floats ----------------------------------------------------------------------------------
+
+_FCMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _float_op(em, op, instr, a):
+    b = em.b
+    x = a[0]
+    t = x.type
+    zero, one = ll.Constant(t, 0.0), ll.Constant(t, 1.0)
+    if op in _FCMP:
+        # NumPy: NaN compares false, except `!=`, which is true (unordered-or-not-equal).
+        if op == "ne":
+            return b.fcmp_unordered("!=", x, a[1])
+        return b.fcmp_ordered(_FCMP[op], x, a[1])
+    if op == "add":
+        return b.fadd(x, a[1])
+    if op == "sub":
+        return b.fsub(x, a[1])
+    if op == "mul":
+        return b.fmul(x, a[1])
+    if op == "div":
+        return b.fdiv(x, a[1])
+    if op == "rem":
+        return b.frem(x, a[1])
+    if op == "neg":
+        return b.fneg(x)
+    if op in INTRINSIC_UNARY:
+        return _intrinsic(b, INTRINSIC_UNARY[op], x)
+    if op == "sign":
+        pos = b.select(b.fcmp_ordered(">", x, zero), one, x)   # keeps 0, -0 and NaN
+        return b.select(b.fcmp_ordered("<", x, zero), ll.Constant(t, -1.0), pos)
+    if op == "round":
+        name = "llvm.round" if instr.attrs.get("rounding_method", 0) == 0 else "llvm.roundeven"
+        return _intrinsic(b, name, x)
+    if op == "rsqrt":
+        return b.fdiv(one, _intrinsic(b, "llvm.sqrt", x))
+    if op == "is_finite":
+        return b.fcmp_ordered("<", _intrinsic(b, "llvm.fabs", x), ll.Constant(t, float("inf")))
+    if op in ("max", "min"):
+        # NumPy's maximum/minimum: NaN wins, and on ties the first operand is returned.
+        y = a[1]
+        cmp = b.fcmp_ordered(">=" if op == "max" else "<=", x, y)
+        take_x = b.or_(cmp, b.fcmp_unordered("uno", x, x))
+        return b.select(take_x, x, y)
+    if op in FLOAT_UNARY_MATH:
+        return b.call(em.math(op, t), [x])
+    if op in ("pow", "atan2"):
+        return b.call(em.math(op, t), [x, a[1]])
+    if op == "integer_pow":
+        return _integer_pow(b, x, instr.attrs["y"], one)
+    raise NotImplementedError(f"no LLVM lowering for floating-point {op}")
+
+
+def _integer_pow(b, x, y, one):
+    """x ** y by repeated squaring, unrolled at compile time (y is static)."""
+    mul = b.fmul if isinstance(x.type, (ll.HalfType, ll.FloatType, ll.DoubleType)) else b.mul
+    n = abs(int(y))
+    acc, base = None, x
+    while n:
+        if n & 1:
+            acc = base if acc is None else mul(acc, base)
+        n >>= 1
+        if n:
+            base = mul(base, base)
+    if acc is None:
+        acc = one
+    if y < 0:
+        acc = b.fdiv(one, acc)
+    return acc
+
+
+# --- integers and booleans -------------------------------------------------------------------
+
+_ICMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _int_op(em, op, instr, a, dt):
+    b = em.b
+    x = a[0]
+    t = x.type
+    signed = dt.kind == "i"
+    zero = ll.Constant(t, 0)
+    if op in _ICMP:
+        if dt.kind == "b" or not signed:
+            return b.icmp_unsigned(_ICMP[op], x, a[1])
+        return b.icmp_signed(_ICMP[op], x, a[1])
+    if op == "add":
+        return b.or_(x, a[1]) if t == I1 else b.add(x, a[1])
+    if op == "sub":
+        return b.sub(x, a[1])
+    if op == "mul":
+        return b.and_(x, a[1]) if t == I1 else b.mul(x, a[1])
+    if op in ("div", "rem"):
+        return _int_divrem(b, op, x, a[1], signed)
+    if op in ("max", "min"):
+        if t == I1:
+            return b.or_(x, a[1]) if op == "max" else b.and_(x, a[1])
+        cmp = (b.icmp_signed if signed else b.icmp_unsigned)(">=" if op == "max" else "<=",
+                                                              x, a[1])
+        return b.select(cmp, x, a[1])
+    if op == "and":
+        return b.and_(x, a[1])
+    if op == "or":
+        return b.or_(x, a[1])
+    if op == "xor":
+        return b.xor(x, a[1])
+    if op == "not":
+        return b.not_(x)
+    if op == "neg":
+        return b.neg(x)
+    if op == "abs":
+        return b.select(b.icmp_signed("<", x, zero), b.neg(x), x) if signed else x
+    if op == "sign":
+        if not signed:
+            return b.zext(b.icmp_unsigned("!=", x, zero), t)
+        pos = b.zext(b.icmp_signed(">", x, zero), t)
+        return b.select(b.icmp_signed("<", x, zero), ll.Constant(t, -1), pos)
+    if op in ("shift_left", "shift_right_logical", "shift_right_arithmetic"):
+        return _shift(b, op, x, a[1], t, signed)
+    if op == "integer_pow":
+        return _integer_pow(b, x, instr.attrs["y"], ll.Constant(t, 1))
+    if op == "pow":
+        return _int_pow_loop(b, x, a[1], t, signed)
+    raise NotImplementedError(f"no LLVM lowering for integer {op}")
+
+
+def _int_divrem(b, op, x, y, signed):
+    """C semantics without traps: x/0 = 0 and x%0 = 0, and MIN/-1 wraps to MIN (rem 0)."""
+    t = x.type
+    zero, one = ll.Constant(t, 0), ll.Constant(t, 1)
+    is_zero = b.icmp_unsigned("==", y, zero)
+    safe_y = b.select(is_zero, one, y)
+    if signed:
+        minus_one = b.icmp_signed("==", safe_y, ll.Constant(t, -1))
+        safe_y = b.select(minus_one, one, safe_y)
+        q = b.sdiv(x, safe_y) if op == "div" else b.srem(x, safe_y)
+        if op == "div":
+            q = b.select(minus_one, b.neg(x), q)
+        else:
+            q = b.select(minus_one, zero, q)
+    else:
+        q = b.udiv(x, safe_y) if op == "div" else b.urem(x, safe_y)
+    return b.select(is_zero, zero, q)
+
+
+def _shift(b, op, x, s, t, signed):
+    bits = ll.Constant(t, t.width)
+    over = b.icmp_unsigned(">=", s, bits)  # also catches negative shift counts
+    safe = b.select(over, ll.Constant(t, 0), s)
+    if op == "shift_left":
+        return b.select(over, ll.Constant(t, 0), b.shl(x, safe))
+    if op == "shift_right_logical":
+        return b.select(over, ll.Constant(t, 0), b.lshr(x, safe))
+    if signed:
+        return b.ashr(x, b.select(over, ll.Constant(t, t.width - 1), s))
+    return b.select(over, ll.Constant(t, 0), b.lshr(x, safe))
+
+
+def _int_pow_loop(b, x, y, t, signed):
+    """Integer x ** y with wrap-around; negative exponents give 0 unless |x| == 1."""
+    fn_name = f"jc.ipow.{'s' if signed else 'u'}{t.width}"
+    module = b.module
+    fn = module.globals.get(fn_name)
+    if fn is None:
+        fn = ll.Function(module, ll.FunctionType(t, [t, t]), fn_name)
+        fn.linkage = "internal"
+        base, exp = fn.args
+        entry, loop, done = (fn.append_basic_block(n) for n in ("entry", "loop", "done"))
+        fb = ll.IRBuilder(entry)
+        one, zero = ll.Constant(t, 1), ll.Constant(t, 0)
+        neg = fb.icmp_signed("<", exp, zero) if signed else ll.Constant(I1, 0)
+        e0 = fb.select(neg, zero, exp)
+        fb.branch(loop)
+        lb = ll.IRBuilder(loop)
+        acc = lb.phi(t)
+        bb = lb.phi(t)
+        e = lb.phi(t)
+        odd = lb.icmp_unsigned("!=", lb.and_(e, one), zero)
+        acc2 = lb.select(odd, lb.mul(acc, bb), acc)
+        bb2 = lb.mul(bb, bb)
+        e2 = lb.lshr(e, one)
+        acc.add_incoming(one, entry)
+        bb.add_incoming(base, entry)
+        e.add_incoming(e0, entry)
+        acc.add_incoming(acc2, loop)
+        bb.add_incoming(bb2, loop)
+        e.add_incoming(e2, loop)
+        lb.cbranch(lb.icmp_unsigned("!=", e2, zero), loop, done)
+        db = ll.IRBuilder(done)
+        res = db.phi(t)
+        res.add_incoming(acc2, loop)
+        if signed:
+            is_one = db.icmp_signed("==", base, one)
+            is_m1 = db.icmp_signed("==", base, ll.Constant(t, -1))
+            even = db.icmp_unsigned("==", db.and_(exp, one), zero)
+            neg_res = db.select(is_one, one, db.select(is_m1, db.select(even, one,
+                                                                        ll.Constant(t, -1)),
+                                                       zero))
+            db.ret(db.select(neg, neg_res, res))
+        else:
+            db.ret(res)
+    return b.call(fn, [x, y])
+
+
+# --- ops that are neither plain float nor plain int ------------------------------------------
+
+def _select(em, instr, a):
+    return em.b.select(a[0], a[1], a[2])
+
+
+def _clamp(em, instr, a):
+    lo, x, hi = a
+    dt = instr.shape.dtype
+    if dt.kind == "f":
+        b = em.b
+        wide = [_widen(b, v) for v in (lo, x, hi)]
+        m = _float_op(em, "max", instr, [wide[1], wide[0]])
+        m = _float_op(em, "min", instr, [m, wide[2]])
+        return _narrow(b, m, x.type)
+    m = _int_op(em, "max", instr, [x, lo], dt)
+    return _int_op(em, "min", instr, [m, hi], dt)
+
+
+def _convert(em, instr, a):
+    b = em.b
+    x = a[0]
+    src = instr.operands[0].shape.dtype
+    dst = instr.shape.dtype
+    t = value_type(dst)
+    if dst.kind == "b":
+        if src.kind == "f":
+            return b.fcmp_unordered("!=", x, ll.Constant(x.type, 0.0))
+        return b.icmp_unsigned("!=", x, ll.Constant(x.type, 0)) if x.type != I1 else x
+    if src.kind == "b":
+        return b.uitofp(x, t) if dst.kind == "f" else b.zext(x, t)
+    if src.kind == "f" and dst.kind == "f":
+        if src.itemsize == dst.itemsize:
+            return x
+        return b.fpext(x, t) if dst.itemsize > src.itemsize else b.fptrunc(x, t)
+    if src.kind == "f":
+        # Saturating, NaN -> 0: exactly what these intrinsics define.
+        name = "llvm.fptosi.sat" if dst.kind == "i" else "llvm.fptoui.sat"
+        return b.call(intrinsic(b.module, name, t, [x.type], [t, x.type]), [x])
+    if dst.kind == "f":
+        return b.sitofp(x, t) if src.kind == "i" else b.uitofp(x, t)
+    if t.width == x.type.width:
+        return x
+    if t.width < x.type.width:
+        return b.trunc(x, t)
+    return b.sext(x, t) if src.kind == "i" else b.zext(x, t)
+
+
+def _bitcast(em, instr, a):
+    return em.b.bitcast(a[0], value_type(instr.shape.dtype))
+
+
+def _iota(em, instr, a):
+    return em._op_iota(instr, [])
+
+
+_SPECIAL = {"select": _select, "clamp": _clamp, "convert_element_type": _convert,
+            "bitcast_convert_type": _bitcast}

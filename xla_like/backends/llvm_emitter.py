@@ -1,0 +1,387 @@
+"""The LLVM IR emitter shared by the compiled backends: one output element at a time.
+
+`ElementEmitter.value(instr, index)` returns the LLVM value of `instr`'s element at `index`
+(a list of i64 values, one per dimension), recursively from its operands' elements: data
+movement (broadcast, reshape, transpose, slice, pad, ...) is index arithmetic, elementwise ops
+are one or a few instructions, reductions are loops. Results are cached per index within the
+current loop body, so a value used twice is computed once, and a row reduction computed before
+an inner loop is reused by every element of that row.
+
+Semantics follow the NumPy references in `ops/` exactly where IEEE allows: NaN-propagating
+max/min with NumPy's tie rule, C integer division with x/0 = 0, saturating float->int
+conversion, shifts past the bit width, round half away from zero / to even. The backend-specific
+parts (how loops are laid out, math function bodies) come in from the caller.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir as ll
+
+from .. import ir
+
+I1, I8, I32, I64 = ll.IntType(1), ll.IntType(8), ll.IntType(32), ll.IntType(64)
+F16, F32, F64 = ll.HalfType(), ll.FloatType(), ll.DoubleType()
+
+
+def storage_type(dtype: np.dtype):
+    """How a dtype is laid out in memory (bool is a byte, as in NumPy)."""
+    k, n = dtype.kind, dtype.itemsize
+    if k == "b":
+        return I8
+    if k in "iu":
+        return ll.IntType(8 * n)
+    return {2: F16, 4: F32, 8: F64}[n]
+
+
+def value_type(dtype: np.dtype):
+    """How a dtype is held in registers (bool is i1)."""
+    return I1 if dtype.kind == "b" else storage_type(dtype)
+
+
+def const(dtype: np.dtype, v):
+    t = value_type(dtype)
+    if dtype.kind == "b":
+        return ll.Constant(I1, int(bool(v)))
+    if dtype.kind in "iu":
+        return ll.Constant(t, int(v) & ((1 << (8 * dtype.itemsize)) - 1))
+    return ll.Constant(t, float(v))
+
+
+def i64(v):
+    return ll.Constant(I64, int(v))
+
+
+def mangle(t) -> str:
+    if isinstance(t, ll.IntType):
+        return f"i{t.width}"
+    return {F16: "f16", F32: "f32", F64: "f64"}[t]
+
+
+def intrinsic(module: ll.Module, base: str, ret, args, overloads):
+    """Declare (once) the LLVM intrinsic `base` overloaded on `overloads`."""
+    name = base + "".join("." + mangle(t) for t in overloads)
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ll.Function(module, ll.FunctionType(ret, list(args)), name)
+    return fn
+
+
+def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i"):
+    """`for (i = lo; i < hi; i++) body(i)`; leaves the builder after the loop."""
+    fn = b.function
+    pre = b.block
+    header = fn.append_basic_block(f"{name}.header")
+    inner = fn.append_basic_block(f"{name}.body")
+    exit_ = fn.append_basic_block(f"{name}.exit")
+    b.branch(header)
+    b.position_at_end(header)
+    i = b.phi(I64, name=name)
+    i.add_incoming(lo, pre)
+    b.cbranch(b.icmp_signed("<", i, hi), inner, exit_)
+    b.position_at_end(inner)
+    body(i)
+    nxt = b.add(i, i64(1), name=f"{name}.next")
+    i.add_incoming(nxt, b.block)
+    b.branch(header)
+    b.position_at_end(exit_)
+
+
+def entry_alloca(b: ll.IRBuilder, t, name=""):
+    """A stack slot in the function's entry block (where mem2reg turns it into registers)."""
+    with b.goto_entry_block():
+        if b.block.instructions:
+            b.position_before(b.block.instructions[0])
+        return b.alloca(t, name=name)
+
+
+class Buffer:
+    """A kernel input or output in memory: a typed pointer, the Shape, row-major strides."""
+
+    def __init__(self, ptr, shape: ir.Shape):
+        self.ptr = ptr
+        self.shape = shape
+        strides, acc = [], 1
+        for d in reversed(shape.dims):
+            strides.append(acc)
+            acc *= d
+        self.strides = list(reversed(strides))
+        self.size = acc
+
+
+class ElementEmitter:
+    """Emits the elements of a fused computation's instructions at given indices."""
+
+    def __init__(self, builder: ll.IRBuilder, inputs: list, math, flat_size=None):
+        self.b = builder
+        self.inputs = inputs          # Buffer per parameter index
+        self.math = math              # (name, llvm type) -> llvm Function
+        self.flat_size = flat_size    # set: every index is one linear position (flat loop)
+        self.scopes = [{}]
+
+    # -- caching ---------------------------------------------------------------------------
+
+    def push_scope(self):
+        self.scopes.append({})
+
+    def pop_scope(self):
+        self.scopes.pop()
+
+    @staticmethod
+    def _key(instr, index):
+        parts = []
+        for v in index:
+            parts.append(("c", v.constant) if isinstance(v, ll.Constant) else id(v))
+        return (instr.id, tuple(parts))
+
+    def value(self, instr, index):
+        key = self._key(instr, index)
+        for scope in reversed(self.scopes):
+            hit = scope.get(key)
+            if hit is not None:
+                return hit[0]
+        v = self._emit(instr, index)
+        self.scopes[-1][key] = (v, index)  # keep `index` alive so ids stay unique
+        return v
+
+    # -- addressing ----------------------------------------------------------------------------
+
+    def linear(self, buf: Buffer, index):
+        if self.flat_size is not None:
+            return index[0] if index and buf.size == self.flat_size else i64(0)
+        off = None
+        for v, s, n in zip(index, buf.strides, buf.shape.dims):
+            if n == 1:
+                continue  # the index there is 0
+            term = v if s == 1 else self.b.mul(v, i64(s))
+            off = term if off is None else self.b.add(off, term)
+        return i64(0) if off is None else off
+
+    def load(self, buf: Buffer, index):
+        ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
+        v = self.b.load(ptr, align=buf.shape.dtype.itemsize)
+        if buf.shape.dtype.kind == "b":
+            v = self.b.icmp_unsigned("!=", v, ll.Constant(I8, 0))
+        return v
+
+    def store(self, buf: Buffer, index, v):
+        if buf.shape.dtype.kind == "b":
+            v = self.b.zext(v, I8)
+        ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
+        self.b.store(v, ptr, align=buf.shape.dtype.itemsize)
+
+    # -- instructions --------------------------------------------------------------------------
+
+    def _emit(self, instr, index):
+        op = instr.opcode
+        if op == ir.PARAMETER:
+            return self.load(self.inputs[instr.attrs["index"]], index)
+        if op == ir.CONSTANT:
+            value = instr.attrs["value"]
+            return const(instr.shape.dtype, value.reshape(-1)[0])
+        handler = getattr(self, "_op_" + op, None)
+        if handler is not None:
+            return handler(instr, index)
+        from . import llvm_elementwise
+        return llvm_elementwise.emit(self, instr, [self.value(o, index) for o in instr.operands])
+
+    # data movement: each maps the output index to an operand index
+
+    def _op_broadcast_in_dim(self, instr, index):
+        x = instr.operands[0]
+        if self.flat_size is not None:
+            return self.value(x, index if x.shape.size == self.flat_size else [])
+        dims = instr.attrs["broadcast_dimensions"]
+        return self.value(x, [i64(0) if x.shape.dims[k] == 1 else index[d]
+                              for k, d in enumerate(dims)])
+
+    def _delinearize(self, lin, dims):
+        out = []
+        for k in range(len(dims) - 1, -1, -1):
+            d = dims[k]
+            if k == 0:
+                out.append(lin)
+            else:
+                out.append(self.b.urem(lin, i64(d)))
+                lin = self.b.udiv(lin, i64(d))
+        return list(reversed(out))
+
+    def _linearize(self, index, dims):
+        lin = i64(0)
+        for v, d in zip(index, dims):
+            lin = self.b.add(self.b.mul(lin, i64(d)), v)
+        return lin
+
+    def _op_reshape(self, instr, index):
+        x = instr.operands[0]
+        if self.flat_size is not None:
+            return self.value(x, index)
+        if x.shape.dims == instr.shape.dims:
+            return self.value(x, index)
+        # Dropping or adding size-1 dims keeps the other indices as they are.
+        a = [d for d in instr.shape.dims if d != 1]
+        c = [d for d in x.shape.dims if d != 1]
+        if a == c:
+            src = iter([v for v, d in zip(index, instr.shape.dims) if d != 1])
+            return self.value(x, [i64(0) if d == 1 else next(src) for d in x.shape.dims])
+        lin = self._linearize(index, instr.shape.dims)
+        return self.value(x, self._delinearize(lin, x.shape.dims))
+
+    _op_squeeze = _op_reshape
+
+    def _op_stop_gradient(self, instr, index):
+        return self.value(instr.operands[0], index)
+
+    def _op_transpose(self, instr, index):
+        perm = instr.attrs["permutation"]
+        src = [None] * len(perm)
+        for i, p in enumerate(perm):
+            src[p] = index[i]
+        return self.value(instr.operands[0], src)
+
+    def _op_rev(self, instr, index):
+        dims = set(instr.attrs["dimensions"])
+        n = instr.shape.dims
+        return self.value(instr.operands[0], [self.b.sub(i64(n[d] - 1), v) if d in dims else v
+                                              for d, v in enumerate(index)])
+
+    def _op_slice(self, instr, index):
+        starts = instr.attrs["start_indices"]
+        strides = instr.attrs.get("strides") or (1,) * len(starts)
+        src = []
+        for v, s, st in zip(index, starts, strides):
+            w = self.b.mul(v, i64(st)) if st != 1 else v
+            src.append(self.b.add(w, i64(s)) if s else w)
+        return self.value(instr.operands[0], src)
+
+    def _op_iota(self, instr, index):
+        d = instr.attrs["dimension"]
+        v = index[d] if self.flat_size is None else index[0]
+        dt = instr.shape.dtype
+        t = value_type(dt)
+        if dt.kind == "f":
+            return self.b.uitofp(v, t)
+        return self.b.trunc(v, t) if t.width < 64 else v
+
+    def _scalar(self, instr):
+        """A scalar operand (start index, padding value) loaded once."""
+        return self.value(instr, [])
+
+    def _as_i64(self, v, dtype):
+        if v.type.width == 64:
+            return v
+        return self.b.sext(v, I64) if dtype.kind == "i" else self.b.zext(v, I64)
+
+    def _clamp_i64(self, v, lo, hi):
+        v = self.b.select(self.b.icmp_signed("<", v, i64(lo)), i64(lo), v)
+        return self.b.select(self.b.icmp_signed(">", v, i64(hi)), i64(hi), v)
+
+    def _op_dynamic_slice(self, instr, index):
+        x = instr.operands[0]
+        sizes = instr.attrs["slice_sizes"]
+        src = []
+        for d, (v, s_instr) in enumerate(zip(index, instr.operands[1:])):
+            start = self._as_i64(self._scalar(s_instr), s_instr.shape.dtype)
+            start = self._clamp_i64(start, 0, x.shape.dims[d] - sizes[d])
+            src.append(self.b.add(v, start))
+        return self.value(x, src)
+
+    def _op_dynamic_update_slice(self, instr, index):
+        x, upd = instr.operands[0], instr.operands[1]
+        inside = ll.Constant(I1, 1)
+        src = []
+        for d, (v, s_instr) in enumerate(zip(index, instr.operands[2:])):
+            start = self._as_i64(self._scalar(s_instr), s_instr.shape.dtype)
+            start = self._clamp_i64(start, 0, x.shape.dims[d] - upd.shape.dims[d])
+            rel = self.b.sub(v, start)
+            ok = self.b.and_(self.b.icmp_signed(">=", rel, i64(0)),
+                             self.b.icmp_signed("<", rel, i64(upd.shape.dims[d])))
+            inside = self.b.and_(inside, ok)
+            src.append(self.b.select(ok, rel, i64(0)))
+        u = self.value(upd, src)
+        o = self.value(x, index)
+        return self.b.select(inside, u, o)
+
+    def _op_pad(self, instr, index):
+        x, pv = instr.operands
+        inside = ll.Constant(I1, 1)
+        src = []
+        for v, n, (lo, hi, interior) in zip(index, x.shape.dims, instr.attrs["padding_config"]):
+            t = self.b.sub(v, i64(lo))
+            step = interior + 1
+            q = self.b.sdiv(t, i64(step)) if step != 1 else t
+            ok = self.b.and_(self.b.icmp_signed(">=", t, i64(0)),
+                             self.b.icmp_signed("<", q, i64(n)))
+            if step != 1:
+                ok = self.b.and_(ok, self.b.icmp_signed("==", self.b.srem(t, i64(step)),
+                                                        i64(0)))
+            inside = self.b.and_(inside, ok)
+            src.append(self.b.select(ok, q, i64(0)))
+        return self.b.select(inside, self.value(x, src), self._scalar(pv))
+
+    def _op_concatenate(self, instr, index):
+        d = instr.attrs["dimension"]
+        offsets, acc = [], 0
+        for o in instr.operands:
+            offsets.append(acc)
+            acc += o.shape.dims[d]
+        result = None
+        for o, off in reversed(list(zip(instr.operands, offsets))):
+            rel = self.b.sub(index[d], i64(off))
+            safe = self._clamp_i64(rel, 0, max(o.shape.dims[d] - 1, 0))
+            v = self.value(o, index[:d] + [safe] + index[d + 1:]) if o.shape.dims[d] else None
+            if v is None:
+                continue
+            if result is None:
+                result = v
+            else:
+                result = self.b.select(self.b.icmp_signed(">=", index[d], i64(off)), v, result)
+        return result
+
+    def _op_gather(self, instr, index):
+        x, idx = instr.operands
+        axes = instr.attrs["axes"]
+        mode = instr.attrs.get("mode", "clip")
+        nb = len(idx.shape.dims) - 1
+        batch, window = index[:nb], index[nb:]
+        ok = ll.Constant(I1, 1)
+        picked = []
+        for k, a in enumerate(axes):
+            v = self._as_i64(self.value(idx, batch + [i64(k)]), idx.shape.dtype)
+            n = x.shape.dims[a]
+            if idx.shape.dtype.kind == "u":
+                in_range = self.b.icmp_unsigned("<", v, i64(n))
+            else:
+                in_range = self.b.and_(self.b.icmp_signed(">=", v, i64(0)),
+                                       self.b.icmp_signed("<", v, i64(n)))
+            ok = self.b.and_(ok, in_range)
+            if mode == "clip" and idx.shape.dtype.kind == "u":
+                v = self.b.select(in_range, v, i64(max(n - 1, 0)))
+            else:
+                v = self._clamp_i64(v, 0, max(n - 1, 0))
+            picked.append(v)
+        src, w = [], iter(window)
+        for d in range(len(x.shape.dims)):
+            src.append(picked[axes.index(d)] if d in axes else next(w))
+        v = self.value(x, src)
+        if mode == "fill":
+            from ops.indexing import default_fill_value
+            fv = instr.attrs.get("fill_value")
+            fill = const(instr.shape.dtype, default_fill_value(instr.shape.dtype)
+                         if fv is None else fv)
+            v = self.b.select(ok, v, fill)
+        return v
+
+    # reductions: a loop over the reduced axes at this output index
+
+    def _reduced_axes(self, instr):
+        if "axis" in instr.attrs:
+            return (instr.attrs["axis"] % len(instr.operands[0].shape.dims),)
+        return tuple(sorted(instr.attrs["axes"]))
+
+    def reduction(self, instr, out_index):
+        """Emit the loop computing `instr` (a reduction) at `out_index`; returns the value."""
+        from . import llvm_reduce
+        return llvm_reduce.emit_reduction(self, instr, out_index, self._reduced_axes(instr))
+
+    _op_reduce_sum = _op_reduce_prod = _op_reduce_max = _op_reduce_min = \
+        _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction

@@ -1,0 +1,130 @@
+"""Reductions as loops: one output element's accumulation over the reduced axes.
+
+Sums and products may reassociate (that is what lets them vectorize); max/min propagate NaN
+like NumPy (`llvm.maximum`/`llvm.minimum`); argmax/argmin keep the first maximal element and
+the first NaN.
+"""
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from .llvm_emitter import (F16, F32, I1, I64, const, counted_loop, entry_alloca, i64,
+                           intrinsic, value_type)
+
+REASSOC = ("reassoc",)
+
+
+def _init(op, dtype):
+    k = dtype.kind
+    if op == "reduce_sum":
+        return 0
+    if op == "reduce_prod":
+        return 1
+    if op == "reduce_and":
+        return True
+    if op == "reduce_or":
+        return False
+    import numpy as np
+    if k == "f":
+        return -np.inf if op == "reduce_max" else np.inf
+    if k == "b":
+        return op == "reduce_min"
+    info = np.iinfo(dtype)
+    return info.min if op == "reduce_max" else info.max
+
+
+def _combine(b, op, acc, v, dtype):
+    k = dtype.kind
+    if k == "b" or op in ("reduce_and", "reduce_or"):
+        return b.or_(acc, v) if op in ("reduce_sum", "reduce_or", "reduce_max") else \
+            b.and_(acc, v)
+    if op == "reduce_sum":
+        return b.fadd(acc, v, flags=REASSOC) if k == "f" else b.add(acc, v)
+    if op == "reduce_prod":
+        return b.fmul(acc, v, flags=REASSOC) if k == "f" else b.mul(acc, v)
+    if k == "f":
+        name = "llvm.maximum" if op == "reduce_max" else "llvm.minimum"
+    else:
+        name = {"i": "llvm.smax", "u": "llvm.umax"}[k] if op == "reduce_max" else \
+            {"i": "llvm.smin", "u": "llvm.umin"}[k]
+    fn = intrinsic(b.module, name, acc.type, [acc.type, acc.type], [acc.type])
+    return b.call(fn, [acc, v])
+
+
+def _operand_index(out_index, red_axes, red_vars, rank):
+    it_out, it_red = iter(out_index), iter(red_vars)
+    return [next(it_red) if d in red_axes else next(it_out) for d in range(rank)]
+
+
+def _nested(b, extents, body, vars_=()):
+    if not extents:
+        body(list(vars_))
+        return
+    counted_loop(b, i64(0), i64(extents[0]),
+                 lambda i: _nested(b, extents[1:], body, vars_ + (i,)), name="r")
+
+
+def emit_reduction(em, instr, out_index, axes):
+    b = em.b
+    x = instr.operands[0]
+    rank = len(x.shape.dims)
+    op = instr.opcode
+    if op in ("argmax", "argmin"):
+        return _emit_arg(em, instr, out_index, axes[0])
+    dtype = x.shape.dtype
+    t = value_type(dtype)
+    acc_t = F32 if t == F16 else t
+    slot = entry_alloca(b, acc_t, name=op)
+    init = const(dtype, _init(op, dtype))
+    b.store(b.fpext(init, F32) if t == F16 else init, slot)
+    extents = [x.shape.dims[a] for a in axes]
+
+    def body(red_vars):
+        em.push_scope()
+        v = em.value(x, _operand_index(out_index, axes, red_vars, rank))
+        if t == F16:
+            v = b.fpext(v, F32)
+        b.store(_combine(b, op, b.load(slot), v, dtype), slot)
+        em.pop_scope()
+
+    _nested(b, extents, body)
+    r = b.load(slot)
+    return b.fptrunc(r, F16) if t == F16 else r
+
+
+def _emit_arg(em, instr, out_index, axis):
+    """argmax/argmin along `axis`: first extreme wins, and the first NaN beats everything."""
+    b = em.b
+    x = instr.operands[0]
+    dtype = x.shape.dtype
+    t = value_type(dtype)
+    rank = len(x.shape.dims)
+    best = entry_alloca(b, t, name="best")
+    best_i = entry_alloca(b, I64, name="best_i")
+    first = em.value(x, _operand_index(out_index, (axis,), [i64(0)], rank))
+    b.store(first, best)
+    b.store(i64(0), best_i)
+    is_max = instr.opcode == "argmax"
+
+    def body(i):
+        em.push_scope()
+        v = em.value(x, _operand_index(out_index, (axis,), [i], rank))
+        cur = b.load(best)
+        if dtype.kind == "f":
+            better = b.fcmp_ordered(">" if is_max else "<", v, cur)
+            cur_nan = b.fcmp_unordered("uno", cur, cur)
+            v_nan = b.fcmp_unordered("uno", v, v)
+            better = b.and_(b.not_(cur_nan), b.or_(better, v_nan))
+        elif dtype.kind == "b":
+            better = b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
+        else:
+            cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
+            better = cmp(">" if is_max else "<", v, cur)
+        b.store(b.select(better, v, cur), best)
+        b.store(b.select(better, i, b.load(best_i)), best_i)
+        em.pop_scope()
+
+    counted_loop(b, i64(1), i64(x.shape.dims[axis]), body, name="a")
+    out_t = value_type(instr.shape.dtype)
+    r = b.load(best_i)
+    return b.trunc(r, out_t) if out_t.width < 64 else r

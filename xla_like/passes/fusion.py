@@ -1,0 +1,273 @@
+"""Fusion: group the entry computation's instructions into kernels.
+
+Guarantees: afterwards the entry computation holds parameters, array constants, `fusion`
+instructions (each calling a computation of elementwise / data-movement / reduction
+instructions that compiles to one loop kernel), `dot_general` (a library call whose operands
+are laid out for GEMM), and the instructions no kernel expresses (sort, scatter, cumulative
+scans), which backends run as they are. A value is written to memory only where:
+- it is an output, or an operand of a library call or an unfusable instruction
+  (`reason="output" | "operand of dot_general" | ...`);
+- it is expensive to recompute and has consumers in different kernels ("shared");
+- it is a reduction whose result feeds something other than its own row
+  ("reduction result").
+Cheap instructions (broadcasts, reshapes, transposes, slices, simple arithmetic) used by several
+kernels are recomputed in each instead. A reduction over the trailing axes whose result is
+broadcast back over the same rows joins its consumer ("row" kernels: softmax, layer norm), so
+such patterns make one pass over memory per row.
+"""
+from __future__ import annotations
+
+from ops.core import PRIMITIVES
+
+from .. import ir
+
+DATA_MOVEMENT = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "rev", "slice", "pad",
+                 "concatenate", "dynamic_slice", "dynamic_update_slice", "gather",
+                 "stop_gradient"}
+REDUCE = {"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
+          "argmax", "argmin"}
+LIBRARY = {"dot_general"}
+CHEAP = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "rev", "slice", "iota",
+         "convert_element_type", "bitcast_convert_type", "neg", "abs", "add", "sub", "mul",
+         "select", "eq", "ne", "lt", "le", "gt", "ge", "max", "min", "and", "or", "not", "xor",
+         "sign", "floor", "ceil", "clamp", "stop_gradient"}
+
+
+def is_elemental(op: str) -> bool:
+    """Computable one output element at a time from its operands' elements."""
+    prim = PRIMITIVES.get(op)
+    return op in DATA_MOVEMENT or (prim is not None and prim.family == "elementwise")
+
+
+def fusible(op: str) -> bool:
+    return is_elemental(op) or op in REDUCE
+
+
+def _trailing_reduce(instr) -> bool:
+    """A reduction over the trailing axes of its operand (a row reduction)."""
+    rank = len(instr.operands[0].shape.dims)
+    axes = (instr.attrs["axis"],) if "axis" in instr.attrs else tuple(instr.attrs["axes"])
+    return bool(axes) and sorted(a % rank for a in axes) == list(range(rank - len(axes), rank))
+
+
+def iteration_shape(root) -> tuple:
+    """The index space a kernel loops over: its output's, or a reduction root's input's."""
+    return root.operands[0].shape.dims if root.opcode in REDUCE else root.shape.dims
+
+
+class _Group:
+    def __init__(self, root):
+        self.root = root
+        self.members = {root.id: root}
+        self.iter_shape = iteration_shape(root)
+        self.outer_rank = len(root.shape.dims) if root.opcode in REDUCE else None
+
+
+def _users(comp):
+    users = {i.id: [] for i in comp.instructions}
+    for i in comp.instructions:
+        for o in i.operands:
+            users[o.id].append(i)
+    return users
+
+
+def _is_scalar_constant(instr):
+    return instr.opcode == ir.CONSTANT and instr.attrs["value"].size == 1 and \
+        not instr.shape.dims
+
+
+def _can_join(p, group, users, outputs):
+    """Can producer `p` move into `group` (no copy stays outside)?"""
+    if p.id in outputs or not all(u.id in group.members for u in users[p.id]):
+        return False
+    if p.opcode in REDUCE:
+        # A row reduction over the group's own rows; its result is used once per row.
+        if p.opcode in ("argmax", "argmin") or not _trailing_reduce(p):
+            return False
+        if p.operands[0].shape.dims != group.iter_shape:
+            return False
+        if group.outer_rank is None:
+            group.outer_rank = len(p.shape.dims)
+        return len(p.shape.dims) == group.outer_rank
+    return is_elemental(p.opcode)
+
+
+def _grow(group, users, outputs, needed):
+    """Pull producers into `group` until nothing more can join; record what must be in memory.
+
+    Joining is retried to a fixed point, since a producer can join only once all of its users
+    have. What is left is recomputed here if cheap, else marked as needing a buffer."""
+    reason = _reason_for(group.root)
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for p in _candidates(group):
+                if p.opcode == ir.PARAMETER:
+                    continue
+                if _is_scalar_constant(p):
+                    group.members[p.id] = p
+                elif p.opcode == ir.CONSTANT or not fusible(p.opcode):
+                    needed.setdefault(p.id, reason)
+                elif _can_join(p, group, users, outputs):
+                    group.members[p.id] = p
+                    changed = True
+        left = [p for p in _candidates(group)
+                if p.opcode not in (ir.PARAMETER, ir.CONSTANT) and fusible(p.opcode)]
+        dup = [p for p in left if is_elemental(p.opcode) and p.opcode in CHEAP]
+        for p in left:
+            if p not in dup:
+                needed.setdefault(p.id, "reduction result" if p.opcode in REDUCE else "shared")
+        if not dup:
+            return
+        for p in dup:
+            group.members[p.id] = p
+
+
+def _candidates(group):
+    seen, out = set(), []
+    for m in group.members.values():
+        for o in m.operands:
+            if o.id not in group.members and o.id not in seen:
+                seen.add(o.id)
+                out.append(o)
+    return out
+
+
+def _reason_for(consumer):
+    return f"operand of {consumer.opcode}"
+
+
+def fuse(module: ir.Module) -> ir.Module:
+    """Group the entry computation into fusion kernels (see the module docstring)."""
+    canonicalize_dots(module)
+    comp = module.entry
+    users = _users(comp)
+    outputs = {o.id for o in (comp.root.operands if comp.root.opcode == ir.TUPLE
+                              else [comp.root])}
+    needed = {o: "output" for o in outputs}
+    groups = {}
+    for instr in reversed(comp.instructions):
+        op = instr.opcode
+        if op in (ir.PARAMETER, ir.CONSTANT):
+            continue
+        if not fusible(op):  # library calls, unfusable instructions, tuples
+            for o in instr.operands:
+                needed.setdefault(o.id, "output" if op in (ir.TUPLE, ir.GET_TUPLE_ELEMENT)
+                                  else f"operand of {op}")
+            continue
+        if instr.id in needed:
+            g = _Group(instr)
+            _grow(g, users, outputs, needed)
+            groups[instr.id] = g
+    return _rebuild(module, comp, groups, needed)
+
+
+def _rebuild(module, comp, groups, needed):
+    new_entry = ir.Computation(comp.name)
+    remap = {}
+    for instr in comp.instructions:
+        if instr.id in groups:
+            g = groups[instr.id]
+            fused, inputs = _fused_computation(module, g)
+            module.add_computation(fused)
+            kind = "reduction" if g.root.opcode in REDUCE else (
+                "row" if g.outer_rank is not None else "loop")
+            new = ir.Instruction(module.fresh_id(), "fusion", [remap[i.id] for i in inputs],
+                                 instr.shape, {"kind": kind, "reason": needed[instr.id]},
+                                 (fused,), instr.location)
+        elif instr is comp.root and instr.opcode == ir.TUPLE:
+            continue  # rebuilt below
+        elif instr.opcode in (ir.PARAMETER, ir.CONSTANT) or not fusible(instr.opcode):
+            new = ir.Instruction(instr.id, instr.opcode, [remap[o.id] for o in instr.operands],
+                                 instr.shape, dict(instr.attrs), instr.called, instr.location)
+        else:
+            continue  # a member of some group, not materialized
+        remap[instr.id] = new
+        new_entry.add(new)
+    root = comp.root
+    if root.opcode == ir.TUPLE:
+        new_root = ir.Instruction(root.id, ir.TUPLE, [remap[o.id] for o in root.operands],
+                                  root.shape, {}, (), root.location)
+        new_entry.add(new_root)
+    else:
+        new_root = remap[root.id]
+    new_entry.root = new_root
+    module.computations.pop(comp.name)
+    module.set_entry(new_entry)
+    return module
+
+
+def _fused_computation(module, group):
+    """The members of `group` as a computation whose parameters are its inputs."""
+    fused = ir.Computation(module.fresh_computation_name(f"fused_{group.root.opcode}"))
+    member_ids = group.members
+    order = [i for i in module.entry.instructions if i.id in member_ids]
+    inputs, mapping = [], {}
+    for instr in order:
+        for o in instr.operands:
+            if o.id not in member_ids and o.id not in mapping:
+                p = ir.Instruction(module.fresh_id(), ir.PARAMETER, [], o.shape,
+                                   {"index": len(inputs)}, (), "")
+                fused.add(p)
+                inputs.append(o)
+                mapping[o.id] = p
+    for instr in order:
+        new = ir.Instruction(module.fresh_id(), instr.opcode,
+                             [mapping[o.id] for o in instr.operands], instr.shape,
+                             dict(instr.attrs), instr.called, instr.location)
+        mapping[instr.id] = new
+        fused.add(new)
+    fused.root = mapping[group.root.id]
+    return fused, inputs
+
+
+# --- dot operands in GEMM-friendly layouts -------------------------------------------------
+
+def _gemm_order(dims, batch, first, second):
+    """Is `dims`' order batch..., first..., second... (each group contiguous, in order)?"""
+    return list(range(len(dims))) == list(batch) + list(first) + list(second)
+
+
+def canonicalize_dots(module: ir.Module):
+    """Make every dot_general's operands [batch, rows, cols] in memory (either operand may be
+    transposed in its last two groups, which GEMM's flags absorb); otherwise insert the
+    transpose, which fusion then folds into the operand's producer."""
+    comp = module.entry
+    new_list = []
+    for instr in comp.instructions:
+        if instr.opcode == "dot_general":
+            (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
+            lhs, rhs = instr.operands
+            lf = [d for d in range(len(lhs.shape.dims)) if d not in lc and d not in lb]
+            rf = [d for d in range(len(rhs.shape.dims)) if d not in rc and d not in rb]
+            changed = False
+            if not (_gemm_order(lhs.shape.dims, lb, lf, lc) or
+                    _gemm_order(lhs.shape.dims, lb, lc, lf)) or list(lb) != sorted(lb):
+                perm = tuple(lb) + tuple(lf) + tuple(lc)
+                lhs = _transpose(module, lhs, perm, new_list, instr.location)
+                nb, nf = len(lb), len(lf)
+                lb = tuple(range(nb))
+                lc = tuple(range(nb + nf, nb + nf + len(lc)))
+                changed = True
+            if not (_gemm_order(rhs.shape.dims, rb, rc, rf) or
+                    _gemm_order(rhs.shape.dims, rb, rf, rc)) or list(rb) != sorted(rb):
+                perm = tuple(rb) + tuple(rc) + tuple(rf)
+                rhs = _transpose(module, rhs, perm, new_list, instr.location)
+                nb = len(rb)
+                rb = tuple(range(nb))
+                rc = tuple(range(nb, nb + len(rc)))
+                changed = True
+            if changed:
+                instr.operands = [lhs, rhs]
+                instr.attrs["dimension_numbers"] = ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
+        new_list.append(instr)
+    comp.instructions = new_list
+
+
+def _transpose(module, x, perm, out_list, location):
+    dims = tuple(x.shape.dims[p] for p in perm)
+    t = ir.Instruction(module.fresh_id(), "transpose", [x], ir.Shape(x.shape.dtype, dims),
+                       {"permutation": tuple(perm)}, (), location)
+    out_list.append(t)
+    return t
