@@ -23,7 +23,10 @@ from . import tree_util
 from .array import Array
 from .tracing import leaf_names, trace_to_module
 
-DEFAULT_BACKEND = "interp"
+import os as _os
+
+# The backend jit uses unless told otherwise (JITCORE_BACKEND overrides).
+DEFAULT_BACKEND = _os.environ.get("JITCORE_BACKEND", "cpu")
 
 
 class CacheInfo(NamedTuple):
@@ -160,13 +163,34 @@ class JitFunction:
         if core.is_tracing():
             # Inside another trace the body inlines: its primitives bind on the outer trace.
             return self.fun(*args, **kwargs)
-        key, vals = self._key_and_values(args, kwargs)
+        if self._simple and not kwargs:
+            # The hot path, written out: flatten, key, look up, one executable call, wrap.
+            leaves, treedef = tree_util.tree_flatten(args)
+            sigs, vals = [], []
+            for x in leaves:
+                t = type(x)
+                if t is np.ndarray:
+                    sigs.append((x.shape, x.dtype, False))
+                    vals.append(x)
+                    continue
+                f = _LEAF_SIG.get(t) or self._sig_fallback(x)
+                sg, v = f(x)
+                sigs.append(sg)
+                vals.append(v)
+            key = (treedef, None, tuple(sigs))
+        else:
+            key, vals = self._key_and_values(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
             entry = self._miss(key, args, kwargs)
         else:
             self._hits += 1
-        return self._run(entry, vals, args)
+        outs = entry.executable(vals)
+        if self.donate_argnums:
+            self._donate(args)
+        wrap = Array._wrap
+        return tree_util.tree_unflatten(entry.out_tree,
+                                        [wrap(o, w) for o, w in zip(outs, entry.out_weak)])
 
     def _key_and_values(self, args, kwargs):
         """The cache key of a call, and the flat input arrays for the executable."""

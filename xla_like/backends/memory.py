@@ -20,7 +20,9 @@ _pool: dict[int, list] = {}
 def empty(shape, dtype):
     """An uninitialized C-contiguous array, from the pool when large."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = dtype.itemsize
+    for d in shape:
+        nbytes *= d
     if nbytes < POOLED_BYTES:
         return np.empty(shape, dtype)
     with _lock:

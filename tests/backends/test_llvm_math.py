@@ -1,0 +1,194 @@
+"""xla_like.backends.llvm_math: accuracy against NumPy (float64 reference rounded to the type),
+special values, and that a loop over every float32 function vectorizes.
+
+The harness builds `void kernel_<name>(T* in..., T* out, i64 n)` loops with llvmlite, optimizes
+them at O3 for the host CPU with the new pass manager, JIT-compiles them with MCJIT and calls them
+through ctypes, the way the CPU backend does.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+import re
+
+import numpy as np
+import pytest
+
+llvm = pytest.importorskip("llvmlite.binding")
+from llvmlite import ir  # noqa: E402
+
+from xla_like.backends import llvm_math as lm  # noqa: E402
+
+_TY = {np.float32: ir.FloatType(), np.float64: ir.DoubleType()}
+_NAMES = sorted(lm.SUPPORTED)
+_BINARY = ("atan2", "pow")
+
+
+# -- harness --------------------------------------------------------------------------------------
+@functools.cache
+def _target_machine():
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(), opt=3)
+
+
+def _emit_kernel(module, name, ty):
+    nin = 2 if name in _BINARY else 1
+    ptr, i64 = ir.PointerType(), ir.IntType(64)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr] * (nin + 1) + [i64]),
+                     name=f"kernel_{name}")
+    for a in fn.args[:-1]:
+        a.add_attribute("noalias")
+    n = fn.args[-1]
+    entry, body, done = (fn.append_basic_block(s) for s in ("entry", "body", "done"))
+    b = ir.IRBuilder(entry)
+    b.cbranch(b.icmp_signed(">", n, ir.Constant(i64, 0)), body, done)
+    b.position_at_end(body)
+    i = b.phi(i64)
+    i.add_incoming(ir.Constant(i64, 0), entry)
+    args = [b.load(b.gep(p, [i], inbounds=True, source_etype=ty), typ=ty) for p in fn.args[:nin]]
+    out = b.call(lm.math_function(module, name, ty), args)
+    b.store(out, b.gep(fn.args[nin], [i], inbounds=True, source_etype=ty))
+    nxt = b.add(i, ir.Constant(i64, 1))
+    i.add_incoming(nxt, body)
+    b.cbranch(b.icmp_signed("<", nxt, n), body, done)
+    b.position_at_end(done)
+    b.ret_void()
+
+
+class _Compiled:
+    """All kernels for one dtype: one module, optimized once, JIT-compiled once."""
+
+    def __init__(self, dtype):
+        tm = _target_machine()
+        module = ir.Module(name=f"llvm_math_{np.dtype(dtype).name}")
+        module.triple = tm.triple
+        module.data_layout = str(tm.target_data)
+        for name in _NAMES:
+            _emit_kernel(module, name, _TY[dtype])
+        mod = llvm.parse_assembly(str(module))
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        self.optimized = {name: str(mod.get_function(f"kernel_{name}")) for name in _NAMES}
+        self.engine = llvm.create_mcjit_compiler(mod, tm)
+        self.engine.finalize_object()
+        self.dtype = dtype
+        self.fns = {}
+        for name in _NAMES:
+            nin = 2 if name in _BINARY else 1
+            proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * (nin + 1)), ctypes.c_int64)
+            self.fns[name] = proto(self.engine.get_function_address(f"kernel_{name}"))
+
+    def __call__(self, name, *xs):
+        xs = [np.ascontiguousarray(x, dtype=self.dtype) for x in np.broadcast_arrays(*xs)]
+        out = np.empty_like(xs[0])
+        self.fns[name](*(x.ctypes.data for x in xs), out.ctypes.data, out.size)
+        return out
+
+
+@functools.cache
+def _compiled(dtype):
+    return _Compiled(dtype)
+
+
+# -- references and inputs ------------------------------------------------------------------------
+def _logistic_ref(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+_erf_ref = np.frompyfunc(math.erf, 1, 1)
+
+_REF = {
+    "exp": np.exp, "exp2": np.exp2, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
+    "log2": np.log2, "tanh": np.tanh, "logistic": _logistic_ref, "sin": np.sin, "cos": np.cos,
+    "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "atan2": np.arctan2,
+    "sinh": np.sinh, "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh,
+    "atanh": np.arctanh, "erf": lambda x: _erf_ref(x).astype(np.float64), "cbrt": np.cbrt,
+    "pow": np.power,
+}
+
+
+_LONG = np.longdouble if np.finfo(np.longdouble).nmant > 52 else np.float64
+
+
+def reference(name, dtype, *xs):
+    """NumPy's result for the dtype-valued inputs, computed in float64 (float32 inputs) or in
+    long double where the platform has one (float64 inputs), rounded to dtype."""
+    wide = np.float64 if dtype == np.float32 or name == "erf" else _LONG
+    with np.errstate(all="ignore"):
+        return _REF[name](*(np.asarray(x, dtype).astype(wide) for x in xs)).astype(dtype)
+
+
+def ulp_distance(a, b):
+    """Units in the last place between same-dtype arrays; NaN vs NaN is 0, NaN vs number huge."""
+    a, b = np.asarray(a), np.asarray(b)
+    ity = np.int32 if a.dtype == np.float32 else np.int64
+    ia, ib = a.view(ity).astype(np.int64), b.view(ity).astype(np.int64)
+    mask = np.int64(np.iinfo(ity).max)
+    oa = np.where(ia < 0, -(ia & mask), ia)  # monotonic integer image of the floats
+    ob = np.where(ib < 0, -(ib & mask), ib)
+    same = (oa >= 0) == (ob >= 0)
+    d = np.where(same, np.abs(oa - ob), np.minimum(np.abs(oa), 2**61) + np.minimum(np.abs(ob), 2**61))
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    return np.where(nan_a & nan_b, 0, np.where(nan_a | nan_b, 2**62, d)).astype(np.float64)
+
+
+def _logspace(rng, lo, hi, n):
+    """n magnitudes log-uniform in [10**lo, 10**hi]."""
+    return 10.0 ** rng.uniform(lo, hi, n)
+
+
+def _signed(rng, mag):
+    return np.concatenate([mag, -mag])
+
+
+def inputs(name, dtype, rng, n=20000):
+    """Dense sweeps and random samples over the domain that matters for `name` (tuple of arrays)."""
+    f32 = dtype == np.float32
+    fi = np.finfo(dtype)
+    tiny = np.log10(float(fi.smallest_subnormal))
+    big = np.log10(float(fi.max))
+    wide = _signed(rng, _logspace(rng, tiny, big, n))
+    lin = lambda a, b: np.linspace(a, b, n)  # noqa: E731
+    if name in ("exp", "expm1", "logistic", "sinh", "cosh", "tanh"):
+        lim = 110.0 if f32 else 750.0
+        xs = [lin(-lim, lim), lin(-2, 2), _signed(rng, _logspace(rng, tiny, 3, n))]
+        if name == "tanh":
+            xs.append(lin(-1, 1))
+    elif name == "exp2":
+        lim = 160.0 if f32 else 1100.0
+        xs = [lin(-lim, lim), lin(-1, 1), _signed(rng, _logspace(rng, tiny, 3, n))]
+    elif name in ("log", "log2"):
+        xs = [_logspace(rng, tiny, big, n), lin(0.5, 2), lin(1e-3, 100)]
+    elif name == "log1p":
+        xs = [_logspace(rng, tiny, big, n), -_logspace(rng, tiny, 0, n), lin(-0.999, 3)]
+    elif name in ("sin", "cos", "tan"):
+        xs = [lin(-10, 10), _signed(rng, _logspace(rng, tiny, 4, n)), lin(-1e4, 1e4)]
+    elif name in ("asin", "acos", "atanh"):
+        xs = [lin(-1, 1), _signed(rng, _logspace(rng, tiny, 0, n)), 1 - _logspace(rng, -8, 0, n)]
+    elif name == "acosh":
+        xs = [1 + _logspace(rng, -8 if f32 else -16, 1, n), _logspace(rng, 0, big, n)]
+    elif name == "erf":
+        xs = [lin(-5, 5), _signed(rng, _logspace(rng, tiny, 1, n))]
+    elif name in ("atan", "asinh", "cbrt"):
+        xs = [wide, lin(-5, 5)]
+    elif name == "atan2":
+        y = np.concatenate([wide, lin(-3, 3)])
+        x = np.concatenate([rng.permutation(wide), rng.permutation(lin(-3, 3))])
+        return y.astype(dtype), x.astype(dtype)
+    elif name == "pow":
+        x = np.concatenate([_logspace(rng, -3, 3, n), rng.uniform(0, 4, n), -rng.integers(1, 20, n)])
+        y = np.concatenate([rng.uniform(-12, 12, n), rng.uniform(-30, 30, n),
+                            rng.integers(-12, 12, n)])
+        return x.astype(dtype), y.astype(dtype)
+    else:
+        raise AssertionError(name)
+    return (np.concatenate(xs).astype(dtype),)
