@@ -26,7 +26,7 @@ from .tracing import leaf_names, trace_to_module
 import os as _os
 
 # The backend jit uses unless told otherwise (JITCORE_BACKEND overrides).
-DEFAULT_BACKEND = _os.environ.get("JITCORE_BACKEND", "cpu")
+DEFAULT_BACKEND = _os.environ.get("JITCORE_BACKEND", "interp")
 
 
 class CacheInfo(NamedTuple):

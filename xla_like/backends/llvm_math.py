@@ -63,11 +63,11 @@ _LN2_LO = {64: _h("0x1.a39ef35793c76p-33"), 32: _h("0x1.7f7d1cp-20")}
 _PIO2 = (_h("0x1.921fb54442d18p+0"), _h("0x1.1a62633145c07p-54"), _h("-0x1.f1976b7ed8fbcp-110"))
 _PI_HI, _PI_LO = _h("0x1.921fb54442d18p+1"), _h("0x1.1a62633145c07p-53")
 _PIO4_HI, _PIO4_LO = _h("0x1.921fb54442d18p-1"), _h("0x1.1a62633145c07p-55")
-_TWO_OVER_PI = _h("0x1.45f306dc9c883p-1")
+_TWO_OVER_PI = (_h("0x1.45f306dc9c883p-1"), _h("-0x1.6b01ec5417056p-55"))
 _ATAN_HALF = (_h("0x1.dac670561bb4fp-2"), _h("0x1.a2b7f222f65e2p-56"))
 _ATAN_3HALF = (_h("0x1.f730bd281f69bp-1"), _h("0x1.007887af0cbbdp-56"))
 _CBRT2, _CBRT4 = _h("0x1.428a2f98d728bp+0"), _h("0x1.965fea53d6e3dp+0")
-_TRIG_MAX = 2.0 ** 50
+_TRIG_MAX = 2.0 ** 53
 
 # -- polynomial coefficients, lowest degree first ------------------------------------------------
 # expm1(r) = r + r^2/2 + r^3 Q(r) on |r| <= ln2/2 (+5e-4); relative error 2^-59.1 / 2^-29.8.
@@ -397,8 +397,8 @@ def _tanh(E, x):
         z = E.mul(x, x)
         small = E.mad(E.mul(x, z), E.poly(z, _TANH_P32), x)
         e = _exp_scaled(E, E.mul(a, 2.0))
-        big = E.copysign(E.sub(1.0, E.div(2.0, E.add(e, 1.0))), x)
-        res = E.sel(E.lt(a, _TANH_T), small, big)
+        big = E.sub(1.0, E.div(2.0, E.add(e, 1.0)))
+        res = E.copysign(E.sel(E.lt(a, _TANH_T), small, big), x)  # also keeps tanh(-0) = -0
     return E.sel(E.isnan(x), x, res)
 
 
@@ -424,7 +424,13 @@ def _logistic(E, x):
 def _trig_reduce(D, x):
     """x -> (rh, rl, q): x = (q + 4n) pi/2 + rh + rl, |rh| <~ pi/4, in double-double."""
     xs = D.sel(D.lt(D.fabs(x), _INF), x, 0.0)  # inf/NaN are patched by the caller
-    k = D.rint(D.mul(xs, _TWO_OVER_PI))
+    # k = nearest integer to x 2/pi, from the product in double-double: rounding x*(2/pi)
+    # alone can miss it by ~|x| 2^-53, which puts large arguments outside the kernels' range.
+    ph = D.mul(xs, _TWO_OVER_PI[0])
+    pl = D.mad(xs, _TWO_OVER_PI[1], D.fma(xs, _TWO_OVER_PI[0], D.neg(ph)))
+    k = D.rint(ph)
+    delta = D.add(D.sub(ph, k), pl)
+    k = D.add(k, D.sub(D.sel(D.gt(delta, 0.5), 1.0, 0.0), D.sel(D.lt(delta, -0.5), 1.0, 0.0)))
     t1 = D.fma(D.neg(k), _PIO2[0], xs)  # exact: a multiple of 2^-52 below 2 in magnitude
     ph = D.mul(k, _PIO2[1])
     pl = D.fma(k, _PIO2[1], D.neg(ph))
