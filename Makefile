@@ -19,7 +19,9 @@ test: $(STAMP)
 	$(PY) -m pytest tests -m "not slow"
 
 bench: $(STAMP)
+	$(PY) benchmarks/cpu.py
 	$(PY) benchmarks/call_overhead.py
+	$(PY) benchmarks/transform_overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,7 +7,7 @@
 specialization per input signature.
 """
 from . import tracing as _tracing  # installs the eager trace  # noqa: F401
-from . import errors, tree_util  # noqa: F401
+from . import config, errors, tree_util  # noqa: F401
 from . import tree_util as tree  # noqa: F401
 from .array import Array  # noqa: F401
 from . import numpy  # noqa: F401

@@ -23,10 +23,7 @@ from . import tree_util
 from .array import Array
 from .tracing import leaf_names, trace_to_module
 
-import os as _os
-
-# The backend jit uses unless told otherwise (JITCORE_BACKEND overrides).
-DEFAULT_BACKEND = _os.environ.get("JITCORE_BACKEND", "interp")
+from . import config
 
 
 class CacheInfo(NamedTuple):
@@ -150,12 +147,14 @@ class JitFunction:
         self.static_argnums = tuple(sorted(nums))
         self.static_argnames = tuple(sorted(names))
         self.donate_argnums = _normalize_argnums(donate_argnums, "donate_argnums")
-        self.backend = backend or DEFAULT_BACKEND
-        self._backend_mod = backends.get_backend(self.backend)
+        # None: the `backend` setting (JITCORE_BACKEND) at the time of each compile.
+        self.backend = backend
+        if backend is not None:
+            backends.get_backend(backend)  # an unknown name fails here, not at the first call
         self._simple = not self.static_argnums and not self.static_argnames
         self._cache: dict = {}
         self._hits = self._misses = self._compiles = 0
-        self._trace_s = self._compile_s = 0.0
+        self._trace_s = self._compile_s = self._last_trace_s = 0.0
 
     # -- the call path -------------------------------------------------------------------------
 
@@ -177,7 +176,7 @@ class JitFunction:
                 sg, v = f(x)
                 sigs.append(sg)
                 vals.append(v)
-            key = (treedef, None, tuple(sigs))
+            key = (treedef, None, tuple(sigs), self.backend or config.settings.backend)
         else:
             key, vals = self._key_and_values(args, kwargs)
         entry = self._cache.get(key)
@@ -210,7 +209,7 @@ class JitFunction:
             s, v = f(x)
             sigs.append(s)
             vals.append(v)
-        return (treedef, statics, tuple(sigs)), vals
+        return (treedef, statics, tuple(sigs), self.backend or config.settings.backend), vals
 
     def _run(self, entry, vals, args):
         outs = entry.executable(vals)
@@ -307,15 +306,24 @@ class JitFunction:
         module, out_tree, out_avals = self._lower_module(args, kwargs)
         t1 = time.perf_counter()
         self._trace_s += t1 - t0
+        self._last_trace_s = t1 - t0
         entry = self._compile(module, out_tree, out_avals)
         self._cache[key] = entry
         return entry
 
     def _compile(self, module, out_tree, out_avals):
         t0 = time.perf_counter()
-        executable = self._backend_mod.compile(module)
-        self._compile_s += time.perf_counter() - t0
+        name = self.backend or config.settings.backend
+        executable = backends.get_backend(name).compile(module)
+        dt = time.perf_counter() - t0
+        self._compile_s += dt
         self._compiles += 1
+        if config.settings.debug:
+            sig = ", ".join(p.shape.__str__() for p in module.entry.parameters)
+            print(f"jitcore: compiled {self._name}({sig}) for {name} in {dt * 1e3:.1f} ms "
+                  f"(trace {self._last_trace_s * 1e3:.1f} ms)")
+            if config.settings.debug >= 2:
+                print(executable.as_text("hlo"))
         return _Entry(executable, out_tree, [a.weak_type for a in out_avals], module)
 
     # -- observability -------------------------------------------------------------------------
@@ -383,7 +391,7 @@ class Compiled:
 
 
 def _describe_key(key):
-    treedef, statics, sigs = key
+    treedef, statics, sigs, _ = key
     parts = [str(_aval_from_sig(s).str_short()) for s in sigs]
     return f"({', '.join(parts)})" + (f" static={statics}" if statics else "")
 

@@ -1,0 +1,61 @@
+"""jitcore's settings: one table, read from `JITCORE_*` environment variables, changeable in code.
+
+    JITCORE_BACKEND=interp python train.py
+    with jitcore.config.override(debug=1): f(x)
+
+| setting       | env var                 | default | meaning                                            |
+|---------------|-------------------------|---------|----------------------------------------------------|
+| backend       | JITCORE_BACKEND         | cpu     | backend `jit` compiles for: cpu or interp          |
+| debug         | JITCORE_DEBUG           | 0       | 1: a line per compile (function, signature, ms per stage); 2: also the optimized IR |
+| dump          | JITCORE_DUMP            | ""      | folder: write the IR after every pass, numbered, and the LLVM IR |
+| num_threads   | JITCORE_NUM_THREADS     | cores   | threads the CPU backend splits large kernels over  |
+| blas_coretype | JITCORE_BLAS_CORETYPE   | auto    | OpenBLAS kernel family for dots (e.g. SKYLAKEX, HASWELL) |
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class Settings:
+    backend: str = "interp"
+    debug: int = 0
+    dump: str = ""
+    num_threads: int = 0
+    blas_coretype: str = ""
+
+
+ENV = {"backend": "JITCORE_BACKEND", "debug": "JITCORE_DEBUG", "dump": "JITCORE_DUMP",
+       "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE"}
+
+
+def _from_env() -> Settings:
+    s = Settings()
+    for f in fields(Settings):
+        raw = os.environ.get(ENV[f.name])
+        if raw is None or raw == "":
+            continue
+        setattr(s, f.name, int(raw) if f.type in (int, "int") else raw)
+    return s
+
+
+settings = _from_env()
+
+
+@contextlib.contextmanager
+def override(**changes):
+    """Change settings inside a `with` block (e.g. `override(backend="interp", debug=1)`)."""
+    unknown = set(changes) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown jitcore settings {sorted(unknown)}; known: "
+                         f"{[f.name for f in fields(Settings)]}")
+    old = {k: getattr(settings, k) for k in changes}
+    for k, v in changes.items():
+        setattr(settings, k, v)
+    try:
+        yield settings
+    finally:
+        for k, v in old.items():
+            setattr(settings, k, v)
