@@ -26,8 +26,8 @@ _BINARY = ("atan2", "pow")
 
 
 # -- harness --------------------------------------------------------------------------------------
-@functools.cache
 def _target_machine():
+    """A new target machine each time: MCJIT takes ownership of (and frees) the one it gets."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
@@ -136,7 +136,8 @@ def ulp_distance(a, b):
     oa = np.where(ia < 0, -(ia & mask), ia)  # monotonic integer image of the floats
     ob = np.where(ib < 0, -(ib & mask), ib)
     same = (oa >= 0) == (ob >= 0)
-    d = np.where(same, np.abs(oa - ob), np.minimum(np.abs(oa), 2**61) + np.minimum(np.abs(ob), 2**61))
+    cap = np.int64(2**61)  # opposite signs: far apart anyway, and no int64 overflow
+    d = np.where(same, np.abs(oa - ob), np.minimum(np.abs(oa), cap) + np.minimum(np.abs(ob), cap))
     nan_a, nan_b = np.isnan(a), np.isnan(b)
     return np.where(nan_a & nan_b, 0, np.where(nan_a | nan_b, 2**62, d)).astype(np.float64)
 
@@ -150,8 +151,20 @@ def _signed(rng, mag):
     return np.concatenate([mag, -mag])
 
 
-def inputs(name, dtype, rng, n=20000):
-    """Dense sweeps and random samples over the domain that matters for `name` (tuple of arrays)."""
+def _random_bits(rng, dtype, n):
+    """n floats with uniformly random bit patterns: every exponent, subnormals, inf, NaNs."""
+    ity = np.uint32 if dtype == np.float32 else np.uint64
+    return rng.integers(0, np.iinfo(ity).max, n, dtype=ity, endpoint=True).view(dtype)
+
+
+def _cat(dtype, parts):
+    """Concatenate in dtype (casting the random bit patterns would change signaling NaNs)."""
+    return np.concatenate([np.asarray(p).astype(dtype) for p in parts])
+
+
+def inputs(name, dtype, rng, n=50000):
+    """Dense sweeps and random samples over the domain that matters for `name`, plus random bit
+    patterns (tuple of arrays, one per operand)."""
     f32 = dtype == np.float32
     fi = np.finfo(dtype)
     tiny = np.log10(float(fi.smallest_subnormal))
@@ -181,14 +194,126 @@ def inputs(name, dtype, rng, n=20000):
     elif name in ("atan", "asinh", "cbrt"):
         xs = [wide, lin(-5, 5)]
     elif name == "atan2":
-        y = np.concatenate([wide, lin(-3, 3)])
-        x = np.concatenate([rng.permutation(wide), rng.permutation(lin(-3, 3))])
-        return y.astype(dtype), x.astype(dtype)
+        y = [wide, lin(-3, 3), _random_bits(rng, dtype, n)]
+        x = [rng.permutation(wide), rng.permutation(lin(-3, 3)), _random_bits(rng, dtype, n)]
+        return _cat(dtype, y), _cat(dtype, x)
     elif name == "pow":
-        x = np.concatenate([_logspace(rng, -3, 3, n), rng.uniform(0, 4, n), -rng.integers(1, 20, n)])
-        y = np.concatenate([rng.uniform(-12, 12, n), rng.uniform(-30, 30, n),
-                            rng.integers(-12, 12, n)])
-        return x.astype(dtype), y.astype(dtype)
+        x = [_logspace(rng, -3, 3, n), rng.uniform(0, 4, n), -rng.integers(1, 20, n),
+             _random_bits(rng, dtype, n)]
+        y = [rng.uniform(-12, 12, n), rng.uniform(-30, 30, n), rng.integers(-12, 12, n),
+             _random_bits(rng, dtype, n)]
+        return _cat(dtype, x), _cat(dtype, y)
     else:
         raise AssertionError(name)
-    return (np.concatenate(xs).astype(dtype),)
+    bits = _random_bits(rng, dtype, n)
+    if name in ("sin", "cos", "tan"):
+        bits = bits[~(np.abs(bits) > 2.0 ** 53)]  # see test_trig_large_arguments
+    return (_cat(dtype, xs + [bits]),)
+
+
+# -- tests ----------------------------------------------------------------------------------------
+# Max ULP error allowed: float32 against the float64 result rounded to float32 (the requirement is
+# <= 2 for exp/log/tanh/logistic and <= 4 elsewhere; all measure <= 1), float64 against the long
+# double result (requirement <= 4; all measure <= 2).
+_TOL = {np.float32: 2, np.float64: 3}
+_DTYPES = (np.float32, np.float64)
+_IDS = {np.float32: "f32", np.float64: "f64"}
+
+
+def _check_ulp(name, dtype, xs, tol):
+    with np.errstate(all="ignore"):
+        got = _compiled(dtype)(name, *xs)
+    ref = reference(name, dtype, *xs)
+    d = ulp_distance(got, ref)
+    i = int(np.argmax(d))
+    assert d[i] <= tol, (f"{name} {np.dtype(dtype).name}: {d[i]:.0f} ULP at "
+                         f"{[x[i] for x in xs]}: got {got[i]!r}, NumPy {ref[i]!r}")
+    return got, ref
+
+
+@pytest.mark.parametrize("dtype", _DTYPES, ids=_IDS.get)
+@pytest.mark.parametrize("name", _NAMES)
+def test_accuracy(name, dtype):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    _check_ulp(name, dtype, inputs(name, dtype, rng), _TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", _DTYPES, ids=_IDS.get)
+@pytest.mark.parametrize("name", ["sin", "cos", "tan"])
+def test_trig_large_arguments(name, dtype):
+    rng = np.random.default_rng(7)
+    # accurate up to 2**53 (float32: over its whole useful range) ...
+    x = _signed(rng, _logspace(rng, 4, math.log10(2.0 ** 53), 20000)).astype(dtype)
+    _check_ulp(name, dtype, (x,), _TOL[dtype])
+    # ... beyond that no Payne-Hanek reduction: bounded, not accurate
+    x = _signed(rng, _logspace(rng, 16, math.log10(float(np.finfo(dtype).max)), 2000)).astype(dtype)
+    got = _compiled(dtype)(name, x)
+    assert np.all(np.isfinite(got))
+    if name != "tan":
+        assert np.all(np.abs(got) <= 1)
+
+
+def _special_values(dtype):
+    fi = np.finfo(dtype)
+    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0,
+                     -3.0, 0.75, -0.75, 1.5, 10.0, 100.0, -100.0, 1000.0, -1000.0, 1e-30,
+                     fi.smallest_subnormal, -fi.smallest_subnormal, fi.tiny, -fi.tiny, fi.eps,
+                     1 + fi.eps, 1 - fi.epsneg, -1 - fi.eps, fi.max, -fi.max], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", _DTYPES, ids=_IDS.get)
+@pytest.mark.parametrize("name", _NAMES)
+def test_special_values(name, dtype):
+    """NaN, +-inf, +-0 (with the sign NumPy gives), +-1, subnormals, overflow and domain errors;
+    for atan2 and pow every pair of them (pow(nan, 0) = 1, pow(-8, 1/3) = nan, 0**-1 = inf...)."""
+    sp = _special_values(dtype)
+    if name in ("sin", "cos", "tan"):
+        sp = sp[~(np.abs(sp) > 2.0 ** 53)]  # see test_trig_large_arguments
+    xs = tuple(np.array(v, dtype) for v in zip(*((a, b) for a in sp for b in sp))) \
+        if name in _BINARY else (sp,)
+    got, ref = _check_ulp(name, dtype, xs, _TOL[dtype])
+    zero = (got == 0) & (ref == 0)
+    bad = zero & (np.signbit(got) != np.signbit(ref))
+    assert not bad.any(), f"{name}: sign of zero differs at {[x[bad] for x in xs]}"
+
+
+def _vector_widths(ir_text):
+    return {int(n) for n in re.findall(r"<(\d+) x (?:float|double)>", ir_text)}
+
+
+def _called(ir_text):
+    return set(re.findall(r"call [^@\n]*@([\w.$]+)\(", ir_text))
+
+
+@pytest.mark.parametrize("dtype", _DTYPES, ids=_IDS.get)
+@pytest.mark.parametrize("name", _NAMES)
+def test_loop_vectorizes(name, dtype):
+    text = _compiled(dtype).optimized[name]
+    callees = _called(text)
+    if lm.is_vectorizable(name, _TY[dtype]):
+        assert max(_vector_widths(text), default=0) >= 4, f"{name} did not vectorize:\n{text}"
+        assert all(c.startswith("llvm.") for c in callees), callees
+    else:
+        assert dtype == np.float64 and name in lm.LIBM_FLOAT64
+        assert callees - {n for n in callees if n.startswith("llvm.")} == {name}
+
+
+def test_api():
+    assert {"exp", "exp2", "expm1", "log", "log1p", "log2", "tanh", "logistic", "sin", "cos",
+            "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh",
+            "erf", "cbrt", "pow"} == set(lm.SUPPORTED)
+    module = ir.Module()
+    f = lm.math_function(module, "exp", ir.FloatType())
+    assert f.name == "jc.exp.f32" and f.linkage == "internal"
+    assert "alwaysinline" in f.attributes
+    assert lm.math_function(module, "exp", ir.FloatType()) is f
+    g = lm.math_function(module, "pow", ir.DoubleType())
+    assert g.name == "jc.pow.f64" and len(g.args) == 2 and g.return_value.type == ir.DoubleType()
+    assert all(lm.is_vectorizable(n, ir.FloatType()) for n in lm.SUPPORTED)
+    assert {n for n in lm.SUPPORTED if not lm.is_vectorizable(n, ir.DoubleType())} == {"erf", "pow"}
+    assert not lm.is_vectorizable("gamma", ir.FloatType())
+    with pytest.raises(ValueError, match="unknown function 'gamma'"):
+        lm.math_function(module, "gamma", ir.FloatType())
+    with pytest.raises(TypeError, match="half"):
+        lm.math_function(module, "exp", ir.HalfType())
+    llvm.parse_assembly(str(module)).verify()

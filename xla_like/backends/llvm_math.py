@@ -2,41 +2,46 @@
 
 A scalar libm call (`call float @expf(float)`) stops the loop and SLP vectorizers. Each function
 here is instead emitted as an `internal alwaysinline` LLVM function `jc.<name>.<f32|f64>` whose
-body is straight-line code (no branches): fadd/fmul/fdiv, fcmp + select, bitcasts, integer shifts
-and intrinsics that have vector forms (llvm.fma, llvm.fmuladd, llvm.fabs, llvm.floor, llvm.rint,
-llvm.sqrt, llvm.copysign, llvm.minnum/maxnum). After inlining, the vectorizer sees only
-vectorizable instructions. No fast-math flags are used: NaN and inf flow through the IEEE rules,
-and special cases are patched with selects.
+body is straight-line code (no branches): fadd/fmul/fdiv, fcmp + select, bitcasts, integer shifts,
+fpext/fptrunc and intrinsics with vector forms (llvm.fma, llvm.fmuladd, llvm.fabs, llvm.floor,
+llvm.rint, llvm.sqrt, llvm.copysign). After inlining the vectorizer sees only vectorizable
+instructions. No fast-math flags: NaN and inf follow the IEEE rules, special cases are patched
+with selects, and results match NumPy's at NaN, +-inf, +-0 (sign included), overflow, underflow
+(subnormal results are rounded once) and domain errors.
 
-    math_function(module, name, ty) -> ir.Function     # defined once per module, then reused
-    SUPPORTED                                           # every name math_function accepts
-    is_vectorizable(name, ty)                           # False where float64 calls libm
+    math_function(module, name, ty) -> ir.Function   # defined once per module, then reused
+    SUPPORTED                                         # every name math_function accepts
+    LIBM_FLOAT64                                      # float64 names that call libm
+    is_vectorizable(name, ty)                         # False exactly for those
 
-Algorithms: Cody-Waite range reduction plus a polynomial on the reduced interval. The
-coefficients are minimax (relative error unless noted) fits computed for this module with a
-Remez exchange in 60-digit arithmetic (mpmath); each table notes its interval and error.
+Algorithms: range reduction (Cody-Waite, with double-double steps where cancellation needs them)
+and a polynomial on the reduced interval. Coefficients are minimax fits made for this module
+with a Remez exchange in 60-digit arithmetic (mpmath); each table notes its interval and error.
 
-float32: exp, exp2, expm1, log, log2, log1p, tanh and logistic run in float32 (max error <= 2 ULP
-against the correctly rounded result); every other name evaluates the float64 algorithm on the
-widened argument and rounds once (<= 1 ULP), which still vectorizes (fpext/fptrunc).
-float64: all names are vectorized except `erf` and `pow`, which call libm's `erf` / `pow`
-(resolved in-process: Python has libm loaded). Measured errors are in tests/backends/test_llvm_math.py.
+float32: exp, exp2, expm1, log, log2, log1p, tanh and logistic compute in float32; sin and cos
+reduce in float64 and evaluate float32 kernels; every other name evaluates its float64 algorithm
+on the widened argument and rounds once. All vectorize; all measure <= 1 ULP against the float64
+result rounded to float32.
+float64: everything is vectorized except erf and pow, which call libm's `erf` / `pow` (resolved
+in-process by MCJIT, since Python has libm loaded; a CUDA backend must map them to libdevice's
+__nv_erf / __nv_pow). All measure <= 2 ULP against a long double reference.
 
-Range limits (documented, not errors): sin/cos/tan reduce with a three-part pi/2 (about 160
-bits) in double-double arithmetic, accurate for |x| < 2**50 (~1.1e15) in both dtypes (so float32
-is within 1 ULP over its whole useful range); beyond that there is no Payne-Hanek reduction and
-the result is a bounded value in [-1, 1] (tan: finite) without accuracy.
+Range limit: sin/cos/tan reduce with pi/2 in three doubles (~160 bits); accurate for
+|x| < 2**53 (~9e15) in both dtypes. Beyond that there is no Payne-Hanek reduction: sin and cos
+return some value in [-1, 1] and tan some finite value, not the true result.
 """
 from __future__ import annotations
 
-import math
-
 from llvmlite import ir
 
-__all__ = ["SUPPORTED", "LIBM_FLOAT64", "math_function", "is_vectorizable"]
+from .llvm_math_core import F32 as _F32, F64 as _F64, INF as _INF, LN2 as _LN2, NAN as _NAN
+from .llvm_math_core import Emitter as _Emitter, widen as _widen
+from .llvm_math_core import exp as _exp, exp2 as _exp2, exp_scaled as _exp_scaled
+from .llvm_math_core import expm1 as _expm1, expm1_core as _expm1_core
+from .llvm_math_core import log as _log, log1p as _log1p, log1p_core as _log1p_core, log2 as _log2
+from .llvm_math_core import logistic as _logistic, tanh as _tanh
 
-_F32 = ir.FloatType()
-_F64 = ir.DoubleType()
+__all__ = ["SUPPORTED", "LIBM_FLOAT64", "math_function", "is_vectorizable"]
 
 _UNARY = ("exp", "exp2", "expm1", "log", "log1p", "log2", "tanh", "logistic", "sin", "cos",
           "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "cbrt")
@@ -44,22 +49,10 @@ _BINARY = ("atan2", "pow")  # atan2(y, x) as numpy.arctan2; pow(x, y) as numpy.p
 SUPPORTED = frozenset(_UNARY + _BINARY)
 # float64 names that call the C library (so a loop using them stays scalar).
 LIBM_FLOAT64 = frozenset({"erf", "pow"})
-# float32 names that run the float64 algorithm internally (vectorized, at half the lane count).
-_VIA_FLOAT64 = frozenset(SUPPORTED - {"exp", "exp2", "expm1", "log", "log2", "log1p", "tanh",
-                                      "logistic"})
 
 _h = float.fromhex
-_INF = math.inf
-_NAN = math.nan
 
 # -- constants (hex so the exact double is visible) ----------------------------------------------
-_LOG2E = 1.4426950408889634
-_LOG2E_LO = _h("0x1.777d0ffda0d24p-56")       # 1/ln2 - _LOG2E
-_LN2 = 0.6931471805599453
-# ln2 = hi + lo with trailing zeros in hi, so k*hi is exact for the k the reductions produce
-# (|k| < 2**11 for float64, < 2**9 for float32) even when fmuladd is not fused.
-_LN2_HI = {64: _h("0x1.62e42feep-1"), 32: _h("0x1.62e4p-1")}
-_LN2_LO = {64: _h("0x1.a39ef35793c76p-33"), 32: _h("0x1.7f7d1cp-20")}
 _PIO2 = (_h("0x1.921fb54442d18p+0"), _h("0x1.1a62633145c07p-54"), _h("-0x1.f1976b7ed8fbcp-110"))
 _PI_HI, _PI_LO = _h("0x1.921fb54442d18p+1"), _h("0x1.1a62633145c07p-53")
 _PIO4_HI, _PIO4_LO = _h("0x1.921fb54442d18p-1"), _h("0x1.1a62633145c07p-55")
@@ -70,21 +63,6 @@ _CBRT2, _CBRT4 = _h("0x1.428a2f98d728bp+0"), _h("0x1.965fea53d6e3dp+0")
 _TRIG_MAX = 2.0 ** 53
 
 # -- polynomial coefficients, lowest degree first ------------------------------------------------
-# expm1(r) = r + r^2/2 + r^3 Q(r) on |r| <= ln2/2 (+5e-4); relative error 2^-59.1 / 2^-29.8.
-_EXPM1_Q = {
-    64: [0.16666666666666677, 0.041666666666666574, 0.008333333333322038, 0.0013888888888943247,
-         0.00019841269885296147, 2.480158719738143e-05, 2.7557244895313996e-06,
-         2.755738741404452e-07, 2.510883900180829e-08, 2.0878916282460276e-09],
-    32: [0.1666666567325592, 0.041666481643915176, 0.008333420380949974, 0.0013933372683823109,
-         0.0001982407848117873],
-}
-# log1p(f) = 2s + s R(z), s = f/(2+f), z = s^2 <= ((sqrt2-1)/(sqrt2+1))^2, R = z P(z);
-# error of s R relative to 2s: 2^-56.3 / 2^-28.4.
-_LOG_P = {
-    64: [0.666666666666667, 0.3999999999983794, 0.28571428670297366, 0.2222220332196752,
-         0.18183441613295404, 0.15314566141861358, 0.14811753678973802],
-    32: [0.6666674017906189, 0.39977318048477173, 0.29926517605781555],
-}
 # sin(r) = r + r^3 S(r^2) on |r| <= pi/4 (+0.1%); relative error 2^-57.2.
 _SIN_S = [-0.16666666666666666, 0.00833333333333333, -0.00019841269841261225,
           2.7557319216112882e-06, -2.505210514501671e-08, 1.605837064011872e-10,
@@ -92,6 +70,10 @@ _SIN_S = [-0.16666666666666666, 0.00833333333333333, -0.00019841269841261225,
 # cos(r) = 1 - r^2/2 + r^4 C(r^2) on |r| <= pi/4 (+0.1%); absolute error 2^-60.
 _COS_C = [0.041666666666666664, -0.0013888888888887382, 2.4801587298744435e-05,
           -2.75573172606282e-07, 2.0876143942505783e-09, -1.138246418842121e-11]
+# float32 kernels on |r| <= pi/4 (+1%): sin relative error 2^-28.1, cos absolute 2^-30.
+_SIN_S32 = [-0.1666666716337204, 0.008333330042660236, -0.00019839256128761917,
+            2.716592007345753e-06]
+_COS_C32 = [0.0416666641831398, -0.0013888280373066664, 2.4542972823837772e-05]
 # atan(t) = t + t^3 P(t^2) on |t| <= 7/16; relative error 2^-57.0.
 _ATAN_P = [-0.3333333333333333, 0.1999999999999988, -0.1428571428563711, 0.11111111098799507,
            -0.09090908288769671, 0.07692280546359735, -0.06666124091426628, 0.05875480762719787,
@@ -102,10 +84,6 @@ _ASIN_R = [0.16666666666666666, 0.07500000000000011, 0.04464285714276158, 0.0303
            0.022372157499816307, 0.01735282858804388, 0.013963345341792622, 0.011573838725341491,
            0.009547496581364548, 0.009795473493128225, 0.0010844597004691348, 0.02460052156802142,
            -0.026639306073019127, 0.034333827274149596]
-# tanh(x) = x + x^3 P(x^2) on |x| <= 0.625 (float32 only); relative error 2^-27.8.
-_TANH_T = 0.625
-_TANH_P32 = [-0.3333333432674408, 0.13333278894424438, -0.05395246297121048, 0.02171664871275425,
-             -0.008189145475625992, 0.0021356528159230947]
 # erf(x) = x P(x^2) on |x| <= 1, relative error 2^-34.8 (float32 targets only).
 _ERF_P = [1.1283791670580228, -0.37612638434655515, 0.11283781974174632, -0.026865400046197797,
           0.0052209454442555345, -0.0008482829012035517, 0.00011256949119027746,
@@ -120,317 +98,27 @@ _ERFCX_Q = [0.2108063640681029, -0.07434734712616475, 0.024937996852608304,
 _CBRT_P = [0.5528233582275681, 0.5871144225792896, -0.16296976367245197, 0.023104984721718222]
 
 
-# -- the emitter ----------------------------------------------------------------------------------
-class _Emitter:
-    """Builds straight-line IR for one float type; Python floats are accepted as constants."""
-
-    def __init__(self, builder: ir.IRBuilder, ty: ir.Type):
-        self.b = builder
-        self.ty = ty
-        self.bits64 = isinstance(ty, ir.DoubleType)
-        self.w = 64 if self.bits64 else 32
-        self.ity = ir.IntType(self.w)
-        self.mant = 52 if self.bits64 else 23
-        self.bias = 1023 if self.bits64 else 127
-        self.min_normal = 2.0 ** (1 - self.bias)
-
-    # values
-    def v(self, x):
-        return ir.Constant(self.ty, float(x)) if isinstance(x, (int, float)) else x
-
-    def i(self, n):
-        return ir.Constant(self.ity, int(n))
-
-    def add(self, a, b):
-        return self.b.fadd(self.v(a), self.v(b))
-
-    def sub(self, a, b):
-        return self.b.fsub(self.v(a), self.v(b))
-
-    def mul(self, a, b):
-        return self.b.fmul(self.v(a), self.v(b))
-
-    def div(self, a, b):
-        return self.b.fdiv(self.v(a), self.v(b))
-
-    def neg(self, a):
-        return self.b.fneg(self.v(a))
-
-    def _intr(self, name, *args):
-        module = self.b.module
-        full = f"llvm.{name}.{'f64' if self.bits64 else 'f32'}"
-        fn = module.globals.get(full)
-        if fn is None:
-            fn = ir.Function(module, ir.FunctionType(self.ty, [self.ty] * len(args)), name=full)
-        return self.b.call(fn, [self.v(a) for a in args])
-
-    def mad(self, a, b, c):
-        """a*b + c, fused where the target has FMA (callers never rely on the fusion)."""
-        return self._intr("fmuladd", a, b, c)
-
-    def fma(self, a, b, c):
-        """a*b + c with one rounding (callers rely on it)."""
-        return self._intr("fma", a, b, c)
-
-    def fabs(self, a):
-        return self._intr("fabs", a)
-
-    def floor(self, a):
-        return self._intr("floor", a)
-
-    def rint(self, a):
-        return self._intr("rint", a)
-
-    def sqrt(self, a):
-        return self._intr("sqrt", a)
-
-    def copysign(self, mag, sgn):
-        return self._intr("copysign", mag, sgn)
-
-    def minnum(self, a, b):
-        return self._intr("minnum", a, b)
-
-    def maxnum(self, a, b):
-        return self._intr("maxnum", a, b)
-
-    def clamp(self, x, lo, hi):
-        """Also maps NaN to lo (minnum/maxnum drop a NaN operand): keeps later integer ops defined."""
-        return self.minnum(self.maxnum(x, lo), hi)
-
-    def poly(self, x, coeffs):
-        acc = self.v(coeffs[-1])
-        for c in reversed(coeffs[:-1]):
-            acc = self.mad(acc, x, c)
-        return acc
-
-    # predicates (ordered: false when an operand is NaN)
-    def cmp(self, op, a, b):
-        return self.b.fcmp_ordered(op, self.v(a), self.v(b))
-
-    def lt(self, a, b):
-        return self.cmp("<", a, b)
-
-    def le(self, a, b):
-        return self.cmp("<=", a, b)
-
-    def gt(self, a, b):
-        return self.cmp(">", a, b)
-
-    def ge(self, a, b):
-        return self.cmp(">=", a, b)
-
-    def eq(self, a, b):
-        return self.cmp("==", a, b)
-
-    def isnan(self, a):
-        return self.b.fcmp_unordered("uno", a, a)
-
-    def not_finite(self, a):
-        """True for +-inf and NaN."""
-        return self.b.fcmp_unordered(">=", self.fabs(a), self.v(_INF))
-
-    def signbit(self, a):
-        return self.b.icmp_signed("<", self.bits(a), self.i(0))
-
-    def and_(self, a, b):
-        return self.b.and_(a, b)
-
-    def or_(self, a, b):
-        return self.b.or_(a, b)
-
-    def sel(self, c, a, b):
-        return self.b.select(c, self.v(a), self.v(b))
-
-    # integer views
-    def bits(self, a):
-        return self.b.bitcast(a, self.ity)
-
-    def from_bits(self, n):
-        return self.b.bitcast(n, self.ty)
-
-    def to_int(self, a):
-        return self.b.fptosi(a, self.ity)
-
-    def to_float(self, n):
-        return self.b.sitofp(n, self.ty)
-
-    def pow2i(self, k):
-        """2**k for an integer k in the normal exponent range."""
-        return self.from_bits(self.b.shl(self.b.add(k, self.i(self.bias)), self.i(self.mant)))
-
-    def scale(self, p, k):
-        """p * 2**k for |k| up to about twice the exponent range, rounding once (subnormals)."""
-        k1 = self.b.ashr(k, self.i(1))
-        k2 = self.b.sub(k, k1)
-        return self.mul(self.mul(p, self.pow2i(k1)), self.pow2i(k2))
-
-
-def _widen(E, x):
-    return E.b.fpext(x, _F64)
-
-
-# -- exp family -----------------------------------------------------------------------------------
-def _exp_reduce(E, x, lo, hi):
-    """x -> (k, r) with x = k ln2 + r, |r| <= ln2/2; x is clamped to [lo, hi] first."""
-    xc = E.clamp(x, lo, hi)
-    k = E.rint(E.mul(xc, _LOG2E))
-    r = E.mad(k, -_LN2_HI[E.w], xc)
-    r = E.mad(k, -_LN2_LO[E.w], r)
-    return k, r
-
-
-def _expm1_poly(E, r):
-    q = E.poly(r, _EXPM1_Q[E.w])
-    return E.mad(E.mul(r, r), E.mad(r, q, 0.5), r)
-
-
-def _exp_range(E):
-    # Beyond these exp is 0 / inf in the type; the clamp keeps k small enough for `scale`.
-    return (-760.0, 720.0) if E.bits64 else (-110.0, 100.0)
-
-
-def _exp_scaled(E, x, shift=0):
-    """exp(x) * 2**shift (shift in {0, -1}) without NaN handling."""
-    k, r = _exp_reduce(E, x, *_exp_range(E))
-    p = E.add(1.0, _expm1_poly(E, r))
-    ki = E.to_int(k)
-    if shift:
-        ki = E.b.add(ki, E.i(shift))
-    return E.scale(p, ki)
-
-
-def _exp(E, x):
-    return E.sel(E.isnan(x), x, _exp_scaled(E, x))
-
-
-def _exp2(E, x):
-    lo, hi = (-1100.0, 1100.0) if E.bits64 else (-160.0, 160.0)
-    xc = E.clamp(x, lo, hi)
-    k = E.rint(xc)
-    r = E.mul(E.sub(xc, k), _LN2)  # |x - k| <= 1/2 exactly; the product's rounding is < 0.2 ULP
-    p = E.add(1.0, _expm1_poly(E, r))
-    return E.sel(E.isnan(x), x, E.scale(p, E.to_int(k)))
-
-
-def _expm1_core(E, x):
-    """expm1(x) for non-NaN x (no signed-zero fix)."""
-    lo, hi = (-40.0, 709.9) if E.bits64 else (-30.0, 89.0)
-    k, r = _exp_reduce(E, x, lo, hi)
-    em = _expm1_poly(E, r)
-    # 2^k (1 + em) - 1 = 2 (s em + (s - 1/2)) with s = 2^(k-1): exact scalings, k=128 (f32) /
-    # 1024 (f64) still has a normal s.
-    s = E.pow2i(E.b.sub(E.to_int(k), E.i(1)))
-    big = E.mul(2.0, E.mad(s, em, E.sub(s, 0.5)))
-    return E.sel(E.eq(k, 0.0), em, big)
-
-
-def _expm1(E, x):
-    res = E.sel(E.eq(x, 0.0), x, _expm1_core(E, x))
-    return E.sel(E.isnan(x), x, res)
-
-
-# -- log family -----------------------------------------------------------------------------------
-def _log_parts(E, u):
-    """u > 0 finite -> (K, f, s, hfsq, R): u = 2^K (1+f), 1+f in [sqrt(1/2), sqrt(2)),
-    log1p(f) = f - (hfsq - s (hfsq + R))."""
-    sh = 54 if E.bits64 else 25
-    tiny = E.lt(u, E.min_normal)
-    us = E.sel(tiny, E.mul(u, 2.0 ** sh), u)
-    n = E.bits(us)
-    half_bits = 0x3FE6A09E667F3BCD if E.bits64 else 0x3F3504F3  # bits of sqrt(1/2)
-    K = E.b.ashr(E.b.sub(n, E.i(half_bits)), E.i(E.mant))
-    m = E.from_bits(E.b.sub(n, E.b.shl(K, E.i(E.mant))))
-    Kf = E.sub(E.to_float(K), E.sel(tiny, float(sh), 0.0))
-    f = E.sub(m, 1.0)
-    s = E.div(f, E.add(f, 2.0))
-    z = E.mul(s, s)
-    R = E.mul(z, E.poly(z, _LOG_P[E.w]))
-    hfsq = E.mul(E.mul(f, f), 0.5)
-    return Kf, f, s, hfsq, R
-
-
-def _log_specials(E, u, x, res):
-    res = E.sel(E.eq(u, _INF), _INF, res)
-    res = E.sel(E.eq(u, 0.0), -_INF, res)
-    res = E.sel(E.lt(u, 0.0), _NAN, res)
-    return E.sel(E.isnan(x), x, res)
-
-
-def _log(E, x):
-    Kf, f, s, hfsq, R = _log_parts(E, x)
-    t = E.mad(s, E.add(hfsq, R), E.mul(Kf, _LN2_LO[E.w]))
-    res = E.mad(Kf, _LN2_HI[E.w], E.neg(E.sub(E.sub(hfsq, t), f)))
-    return _log_specials(E, x, x, res)
-
-
-def _log2(E, x):
-    Kf, f, s, hfsq, R = _log_parts(E, x)
-    hi = E.sub(f, hfsq)  # log1p(f) = hi + lo; |hfsq| < |f| so the two-sum error is exact
-    lo = E.add(E.sub(E.neg(hfsq), E.sub(hi, f)), E.mul(s, E.add(hfsq, R)))
-    t = E.mad(lo, _LOG2E, E.mul(hi, _LOG2E_LO))
-    res = E.add(Kf, E.mad(hi, _LOG2E, t))
-    return _log_specials(E, x, x, res)
-
-
-def _log1p_core(E, x):
-    """log1p(x) without special cases (u = 1 + x > 0 finite assumed)."""
-    u = E.add(x, 1.0)
-    Kf, f, s, hfsq, R = _log_parts(E, u)
-    c = E.div(E.sub(x, E.sub(u, 1.0)), u)  # the rounding error of 1 + x, divided by u
-    t = E.mad(s, E.add(hfsq, R), E.mad(Kf, _LN2_LO[E.w], c))
-    return u, E.mad(Kf, _LN2_HI[E.w], E.neg(E.sub(E.sub(hfsq, t), f)))
-
-
-def _log1p(E, x):
-    u, res = _log1p_core(E, x)
-    res = _log_specials(E, u, x, res)
-    return E.sel(E.eq(x, 0.0), x, res)
-
-
-# -- tanh, logistic -------------------------------------------------------------------------------
-def _tanh(E, x):
-    a = E.fabs(x)
-    if E.bits64:
-        em = _expm1_core(E, E.minnum(E.mul(a, 2.0), 44.0))  # tanh(22) rounds to 1
-        res = E.copysign(E.div(em, E.add(em, 2.0)), x)
-    else:
-        z = E.mul(x, x)
-        small = E.mad(E.mul(x, z), E.poly(z, _TANH_P32), x)
-        e = _exp_scaled(E, E.mul(a, 2.0))
-        big = E.sub(1.0, E.div(2.0, E.add(e, 1.0)))
-        res = E.copysign(E.sel(E.lt(a, _TANH_T), small, big), x)  # also keeps tanh(-0) = -0
-    return E.sel(E.isnan(x), x, res)
-
-
-def _logistic(E, x):
-    # e^-|x| = (p + lo) 2^k with p + lo more precise than the type: the quotient is then
-    # rounded about once instead of inheriting exp's error.
-    k, r = _exp_reduce(E, E.neg(E.fabs(x)), *_exp_range(E))
-    em = _expm1_poly(E, r)
-    p = E.add(1.0, em)
-    ki = E.to_int(k)
-    e, e_lo = E.scale(p, ki), E.scale(E.sub(em, E.sub(p, 1.0)), ki)
-    d = E.add(e, 1.0)
-    derr = E.add(E.add(E.sub(1.0, d), e), e_lo)  # 1 + e^-|x| = d + derr
-    neg = E.lt(x, 0.0)
-    q = E.div(E.sel(neg, e, 1.0), d)
-    # (num + num_lo)/(d + derr) = q + (num_lo - q derr)/d to first order; 1/d is q or 1 - q
-    inv_d = E.sel(neg, E.sub(1.0, q), q)
-    res = E.mad(E.mad(E.neg(q), derr, E.sel(neg, e_lo, 0.0)), inv_d, q)
-    return E.sel(E.isnan(x), x, res)
-
-
-# -- trigonometric (float64 arithmetic) -----------------------------------------------------------
-def _trig_reduce(D, x):
-    """x -> (rh, rl, q): x = (q + 4n) pi/2 + rh + rl, |rh| <~ pi/4, in double-double."""
-    xs = D.sel(D.lt(D.fabs(x), _INF), x, 0.0)  # inf/NaN are patched by the caller
-    # k = nearest integer to x 2/pi, from the product in double-double: rounding x*(2/pi)
-    # alone can miss it by ~|x| 2^-53, which puts large arguments outside the kernels' range.
+# -- trigonometric -------------------------------------------------------------------------------
+def _trig_quadrant(D, x):
+    """(xs, k): xs is x with inf/NaN replaced by 0 (the caller patches those), k the integer
+    nearest to xs 2/pi, from the product in double-double: rounding x*(2/pi) alone can miss it
+    by ~|x| 2^-53, which would put large arguments outside the kernels' range."""
+    xs = D.sel(D.lt(D.fabs(x), _INF), x, 0.0)
     ph = D.mul(xs, _TWO_OVER_PI[0])
     pl = D.mad(xs, _TWO_OVER_PI[1], D.fma(xs, _TWO_OVER_PI[0], D.neg(ph)))
     k = D.rint(ph)
     delta = D.add(D.sub(ph, k), pl)
     k = D.add(k, D.sub(D.sel(D.gt(delta, 0.5), 1.0, 0.0), D.sel(D.lt(delta, -0.5), 1.0, 0.0)))
+    return xs, k
+
+
+def _quadrant_bits(D, k):
+    return D.to_int(D.sub(k, D.mul(D.floor(D.mul(k, 0.25)), 4.0)))
+
+
+def _trig_reduce(D, x):
+    """x -> (rh, rl, q): x = (q + 4n) pi/2 + rh + rl, |rh| <~ pi/4, in double-double."""
+    xs, k = _trig_quadrant(D, x)
     t1 = D.fma(D.neg(k), _PIO2[0], xs)  # exact: a multiple of 2^-52 below 2 in magnitude
     ph = D.mul(k, _PIO2[1])
     pl = D.fma(k, _PIO2[1], D.neg(ph))
@@ -443,8 +131,17 @@ def _trig_reduce(D, x):
     huge = D.gt(D.fabs(xs), _TRIG_MAX)  # no accurate reduction: keep the result bounded
     r = D.sel(huge, D.clamp(r, -_PIO4_HI, _PIO4_HI), r)
     rl = D.sel(huge, 0.0, rl)
-    qf = D.sub(k, D.mul(D.floor(D.mul(k, 0.25)), 4.0))
-    return r, rl, D.to_int(qf)
+    return r, rl, _quadrant_bits(D, k)
+
+
+def _trig_reduce_f32(D, x):
+    """For float32 x (widened): (r, q) with r in double, accurate to far below float32's ULP."""
+    xs, k = _trig_quadrant(D, x)
+    r = D.fma(D.neg(k), _PIO2[0], xs)  # exact, as above
+    r = D.fma(D.neg(k), _PIO2[1], r)
+    r = D.fma(D.neg(k), _PIO2[2], r)
+    r = D.sel(D.gt(D.fabs(xs), _TRIG_MAX), D.clamp(r, -_PIO4_HI, _PIO4_HI), r)
+    return r, _quadrant_bits(D, k)
 
 
 def _sin_kernel(D, x, y):
@@ -468,23 +165,36 @@ def _cos_kernel(D, x, y):
 def _trig(E, x, which):
     D = _Emitter(E.b, _F64)
     xd = x if E.bits64 else _widen(E, x)
-    r, rl, q = _trig_reduce(D, xd)
-    s = _sin_kernel(D, r, rl)
-    c = _cos_kernel(D, r, rl)
+    if E.bits64 or which == "tan":
+        r, rl, q = _trig_reduce(D, xd)
+        s, c = _sin_kernel(D, r, rl), _cos_kernel(D, r, rl)
+        K = D
+    else:  # reduce in float64, evaluate the kernels in float32 (twice the lanes)
+        rd, q = _trig_reduce_f32(D, xd)
+        r = E.b.fptrunc(rd, _F32)
+        rl = E.b.fptrunc(D.sub(rd, E.b.fpext(r, _F64)), _F32)  # r + rl = rd to 48 bits
+        z = E.mul(r, r)
+        s = E.add(r, E.mad(E.mul(r, z), E.poly(z, _SIN_S32), rl))
+        hz = E.mul(z, 0.5)
+        w = E.sub(1.0, hz)  # 1 - z/2 compensated: (1 - w) - hz is exact
+        tail = E.mad(E.mul(z, z), E.poly(z, _COS_C32), E.neg(E.mul(r, rl)))
+        c = E.add(w, E.add(E.sub(E.sub(1.0, w), hz), tail))
+        K = E
     odd = E.b.icmp_signed("!=", E.b.and_(q, D.i(1)), D.i(0))
     if which == "tan":
-        res = D.sel(odd, D.neg(D.div(c, s)), D.div(s, c))
+        res = K.sel(odd, K.neg(K.div(c, s)), K.div(s, c))
     else:
         if which == "sin":
-            val, flip = D.sel(odd, c, s), q
+            val, flip = K.sel(odd, c, s), q
         else:
-            val, flip = D.sel(odd, s, c), E.b.add(q, D.i(1))
+            val, flip = K.sel(odd, s, c), E.b.add(q, D.i(1))
         negate = E.b.icmp_signed("!=", E.b.and_(flip, D.i(2)), D.i(0))
-        res = D.sel(negate, D.neg(val), val)
+        res = K.sel(negate, K.neg(val), val)
+    if K is D and not E.bits64:
+        res = E.b.fptrunc(res, _F32)
     if which != "cos":
-        res = D.sel(D.eq(xd, 0.0), xd, res)  # keeps the sign of zero
-    res = D.sel(D.not_finite(xd), D.sub(xd, xd), res)
-    return res if E.bits64 else E.b.fptrunc(res, _F32)
+        res = E.sel(E.eq(x, 0.0), x, res)  # keeps the sign of zero
+    return E.sel(E.not_finite(x), E.sub(x, x), res)
 
 
 def _sin(E, x):
@@ -584,7 +294,7 @@ def _acos(D, x):
 @_via_f64
 def _sinh(D, x):
     a = D.fabs(x)
-    t = _expm1_core(D, D.minnum(a, 1.0))
+    t = _expm1_core(D, D.clamp(a, 0.0, 1.0))
     small = D.mul(D.sub(D.mul(t, 2.0), D.div(D.mul(t, t), D.add(t, 1.0))), 0.5)
     h = _exp_scaled(D, a, -1)  # e^a / 2, finite up to the true overflow threshold
     res = D.copysign(D.sel(D.lt(a, 1.0), small, D.sub(h, D.div(0.25, h))), x)
