@@ -7,8 +7,10 @@ Prints one table, for square float32 and float64 products of each size: jitcore'
 `a @ b` and `np.matmul(a, b, out=c)` (its bundled OpenBLAS, under whatever OPENBLAS_CORETYPE the
 environment sets), and `jax.jit(jnp.matmul)` when `import jax` works. Each figure is the median
 GFLOP/s (2*n^3 flops per product) over repeated runs after warm-up, taken in rotating blocks
-(see `measure` for why not call by call). Ratios are against NumPy's `@` and
-against the best row of the same size and dtype.
+(see `measure` for why not call by call). Ratios are against NumPy's `@` and against the best
+row of the same size and dtype. On a busy machine, OPENBLAS_NUM_THREADS=1 gives steadier
+per-core figures: a multithreaded GEMM that loses a core to another process stalls for whole
+scheduler slices.
 """
 from __future__ import annotations
 
@@ -130,7 +132,8 @@ def main():
     np_core = numpy_blas_core()
     cfg = blas.config()
     print(f"host cpu (LLVM): {cpu}, {os.cpu_count()} cpus; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
     print(f"jitcore BLAS: {cfg['package']} {cfg['version']} int{cfg['int_bits']}, core "
           f"{cfg['corename']} ({cfg['reason']}), {cfg['num_threads']} threads")
     print(f"numpy {np.__version__}: core {np_core}")
