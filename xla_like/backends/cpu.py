@@ -14,7 +14,9 @@ compile(module):
 """
 from __future__ import annotations
 
+import collections
 import ctypes
+import hashlib
 import os
 import threading
 
@@ -25,7 +27,7 @@ from llvmlite import ir as ll
 from ops.core import PRIMITIVES
 
 from .. import ir
-from . import memory
+from . import cpu_runtime, memory
 from .cpu_kernels import emit_dot, emit_fusion, gemm_layout
 from .cpu_plan import Plan, cpu_pipeline
 from .llvm_emitter import I8, I64, i64, intrinsic, storage_type
@@ -83,11 +85,16 @@ def optimize(mod: llvm.ModuleRef, tm):
 
 
 def math_provider(module: ll.Module):
-    """(name, llvm type) -> the function computing it (vectorizable bodies where available)."""
-    try:
-        from . import llvm_math
-    except ImportError:
-        llvm_math = None
+    """(name, llvm type) -> the function computing it (vectorizable bodies where available).
+
+    `JITCORE_NO_VECTOR_MATH=1` uses the C math library for everything: a reference to tell an
+    accuracy problem of the vectorized bodies from one elsewhere."""
+    llvm_math = None
+    if os.environ.get("JITCORE_NO_VECTOR_MATH", "") in ("", "0"):
+        try:
+            from . import llvm_math
+        except ImportError:
+            llvm_math = None
 
     def get(name, ty):
         if llvm_math is not None and name in llvm_math.SUPPORTED:
@@ -148,11 +155,13 @@ def _barrier(b, counter, target, nthreads):
 
 
 class Segment:
-    def __init__(self, name, steps, work, has_library):
+    """A run of native steps in one function. `parallel`: worth splitting across threads (else
+    it always runs on one, and is compiled for exactly that)."""
+
+    def __init__(self, name, steps, parallel):
         self.name = name
         self.steps = steps
-        self.work = work
-        self.has_library = has_library
+        self.parallel = parallel
         self.fn = None
 
 
@@ -187,7 +196,14 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     fn = ll.Function(mod, _SEG_TYPE, name)
     bufs, externs, tid, nthreads, counter = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    work, has_library, barriers = 0, False, 0
+    library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
+    work = sum(plan.buffers[s.outputs[0]].shape.size for s, lib in zip(steps, library)
+               if not lib)
+    # Library calls run on one thread (BLAS has its own); small segments are not worth the
+    # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
+    # count (small loops are unrolled, not vectorized: less code, faster to compile).
+    parallel = work >= PARALLEL_MIN_WORK and not any(library) and _threads() > 1
+    barriers = 0
 
     def ptr(bid):
         info = plan.buffers[bid]
@@ -198,22 +214,22 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             p = b.load(b.bitcast(field, _I8PP))
         return b.bitcast(p, ll.PointerType(storage_type(info.shape.dtype)))
 
-    for k, step in enumerate(steps):
-        if k:
+    for k, (step, lib) in enumerate(zip(steps, library)):
+        if k and parallel:
             barriers += 1
             _barrier(b, counter, barriers, nthreads)
-        if step.kind == "dot" and blas_sig is not None and _blas_ok(step.instr):
-            has_library = True
+        if lib:
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig)
             continue
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
         else:
             kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math)
-        work += kernel.extent if kernel.flat else plan.buffers[step.outputs[0]].shape.size
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         n = i64(kernel.extent)
-        if kernel.splittable:
+        if not parallel:
+            b.call(kernel.fn, args + [i64(0), n])
+        elif kernel.splittable:
             # Thread tid's share: a contiguous chunk, a multiple of 64 elements when flat.
             chunk = b.sdiv(b.add(n, b.sub(nthreads, i64(1))), nthreads)
             if kernel.flat:
@@ -226,8 +242,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             with b.if_then(only0):
                 b.call(kernel.fn, args + [i64(0), n])
     b.ret_void()
-    seg = Segment(name, steps, work, has_library)
-    return seg
+    return Segment(name, steps, parallel)
 
 
 def _min(b, x, y):
@@ -311,14 +326,14 @@ class _Workspace:
 class Executable:
     backend = "cpu"
 
-    def __init__(self, module, optimized, plan, order, engine, llvm_text, asm_text, externs):
+    def __init__(self, module, optimized, plan, order, engine, llvm_text, externs):
         self.module = module
         self.optimized = optimized
         self.plan = plan
         self._order = order
         self._engine = engine   # keeps the machine code alive
         self._llvm_text = llvm_text
-        self._asm_text = asm_text
+        self._asm_text = None
         self._externs = externs
         self._workspaces = [_Workspace(plan)]
         self._param_slots = [(b.id, b.index, b.shape.dtype) for b in plan.buffers
@@ -336,6 +351,11 @@ class Executable:
         if kind == "llvm":
             return self._llvm_text
         if kind == "asm":
+            if self._asm_text is None:
+                # Made on request only: printing assembly costs as much as compiling.
+                with _llvm_lock:
+                    mod = llvm.parse_assembly(self._llvm_text)
+                    self._asm_text = target_machine().emit_assembly(mod)
             return self._asm_text
         raise ValueError(f"the cpu backend has no {kind!r} text; use 'hlo', 'llvm' or 'asm'")
 
@@ -368,7 +388,7 @@ class Executable:
                 ptrs[bid] = id(o) if DATA_OFFSET is not None else o.ctypes.data
             if self._single:
                 seg = self._order[0][1]
-                if self._threads == 1 or seg.work < PARALLEL_MIN_WORK or seg.has_library:
+                if not seg.parallel:
                     seg.cfunc(ptrs, self._externs, 0, 1, ws.counter_ptr)
                 else:
                     self._run_segment(seg, ws)
@@ -388,7 +408,7 @@ class Executable:
         return results if self._all_fresh else _own(results, plan)
 
     def _run_segment(self, seg, ws):
-        n = self._threads if (seg.work >= PARALLEL_MIN_WORK and not seg.has_library) else 1
+        n = self._threads if seg.parallel else 1
         if n == 1:
             seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
             return
@@ -485,17 +505,40 @@ def compile(module: ir.Module) -> Executable:
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
     llmod, order = render(plan, blas_sig)
-    text = str(llmod)
+    names = [seg.name for kind, seg in order if kind == "native"]
+    engine, opt_text, addresses = _machine_code(str(llmod), names)
+    for kind, seg in order:
+        if kind == "native":
+            seg.cfunc = _SEG_CFUNC(addresses[seg.name])
+    return Executable(module, optimized, plan, order, engine, opt_text, externs)
+
+
+# Machine code by LLVM text: programs that render the same text (the same function jitted
+# again, the same shapes traced by another wrapper) share one engine. The target is always
+# this host, so the text alone is the key.
+_MAX_CACHED = 256
+_machine_cache: collections.OrderedDict = collections.OrderedDict()
+
+
+def _machine_code(text, names):
+    """(engine, optimized LLVM text, {function name: address}) for the module `text`."""
+    key = hashlib.sha256(text.encode()).digest()
     with _llvm_lock:
+        hit = _machine_cache.get(key)
+        if hit is not None:
+            _machine_cache.move_to_end(key)
+            return hit
         tm = target_machine()
+        cpu_runtime.install(target_machine())
         mod = llvm.parse_assembly(text)
         mod.verify()
         optimize(mod, tm)
+        cpu_runtime.check_symbols(mod)
         opt_text = str(mod)
-        asm = tm.emit_assembly(mod)
         engine = llvm.create_mcjit_compiler(mod, target_machine())
         engine.finalize_object()
-    for kind, seg in order:
-        if kind == "native":
-            seg.cfunc = _SEG_CFUNC(engine.get_function_address(seg.name))
-    return Executable(module, optimized, plan, order, engine, opt_text, asm, externs)
+        entry = (engine, opt_text, {n: engine.get_function_address(n) for n in names})
+        _machine_cache[key] = entry
+        if len(_machine_cache) > _MAX_CACHED:
+            _machine_cache.popitem(last=False)   # executables using it keep its engine alive
+        return entry

@@ -16,8 +16,8 @@ from llvmlite import ir as ll
 
 from .. import ir
 from ..passes.fusion import REDUCE
-from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop, i64,
-                           storage_type, value_type)
+from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop, fp_cast,
+                           fp_to_int_sat, i64, int_to_fp, storage_type, value_type)
 
 FLAT_OK = {"broadcast_in_dim", "reshape", "squeeze", "stop_gradient"}
 
@@ -87,6 +87,11 @@ def emit_fusion(module, name, comp: ir.Computation, math) -> Kernel:
     lo, hi = fn.args[-2], fn.args[-1]
     k = _outer_rank(comp)
     dims = out_shape.dims
+    if out_shape.size == 0:
+        # Nothing to write; emitting element code for an empty index space would only read
+        # operands at positions that do not exist.
+        b.ret_void()
+        return Kernel(fn, 0, False, False)
     if k is None and _flat_ok(comp):
         n = out_shape.size
         em = ElementEmitter(b, inputs, math, flat_size=n)
@@ -125,7 +130,7 @@ def emit_fusion(module, name, comp: ir.Computation, math) -> Kernel:
     n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
     inner_dims = dims[k:]
     row_reduces = [i for i in comp.instructions
-                   if i.opcode in REDUCE and i is not comp.root and len(i.shape.dims) == k]
+                   if i.opcode in REDUCE and i is not comp.root and i.shape.dims == tuple(outer)]
 
     def row(r):
         em.push_scope()
@@ -221,6 +226,10 @@ def emit_dot(module, name, instr) -> Kernel:
         return _convert(b, v, dt, acc_dt, t_acc)
 
     is_float = acc_dt.kind == "f"
+    if t_acc != value_type(out_dt):
+        # Float16 accumulates in float32 and rounds once per element, as NumPy's matmul does.
+        return _emit_dot_by_element(b, fn, pa, pb, pc, lo, hi, (batch, m, n, k, ta, tb),
+                                    in_dt, rhs.shape.dtype, out_dt, t_acc, load)
 
     def row(r):  # r = batch * m + i
         bi = b.udiv(r, i64(m)) if m else r
@@ -254,18 +263,48 @@ def emit_dot(module, name, instr) -> Kernel:
     return Kernel(fn, batch * m, True, False)
 
 
+def _emit_dot_by_element(b, fn, pa, pb, pc, lo, hi, layout, lhs_dt, rhs_dt, out_dt, t_acc,
+                         load):
+    batch, m, n, k, ta, tb = layout
+    slot = b.alloca(t_acc, name="acc")
+
+    def row(r):
+        bi = b.udiv(r, i64(m)) if m else r
+        i = b.urem(r, i64(m)) if m else r
+        a_base = b.mul(bi, i64(m * k))
+        b_base = b.mul(bi, i64(k * n))
+        c_base = b.mul(r, i64(n))
+
+        def over_j(j):
+            b.store(ll.Constant(t_acc, 0.0), slot)
+
+            def over_k(kk):
+                a_off = b.add(a_base, b.add(b.mul(kk, i64(m)), i) if ta else
+                              b.add(b.mul(i, i64(k)), kk))
+                b_off = b.add(b_base, b.add(b.mul(j, i64(k)), kk) if tb else
+                              b.add(b.mul(kk, i64(n)), j))
+                prod = b.fmul(load(pa, a_off, lhs_dt), load(pb, b_off, rhs_dt))
+                b.store(b.fadd(b.load(slot), prod), slot)
+            counted_loop(b, i64(0), i64(k), over_k, name="k")
+            _store_acc(b, pc, b.add(c_base, j), b.load(slot), out_dt, t_acc)
+        counted_loop(b, i64(0), i64(n), over_j, name="j")
+
+    counted_loop(b, lo, hi, row, name="row")
+    b.ret_void()
+    return Kernel(fn, batch * m, True, False)
+
+
 def _convert(b, v, src, dst, t):
-    if src == dst or (v.type == t):
+    if v.type == t:
         return v
     if src.kind == "b":
-        return b.uitofp(v, t) if dst.kind == "f" else b.zext(v, t)
+        return int_to_fp(b, v, t, signed=False) if dst.kind == "f" else b.zext(v, t)
     if src.kind == "f" and dst.kind == "f":
-        return b.fpext(v, t) if src.itemsize < np.dtype(dst).itemsize or t == F32 and \
-            v.type == F16 else b.fptrunc(v, t)
+        return fp_cast(b, v, t)
     if dst.kind == "f":
-        return b.sitofp(v, t) if src.kind == "i" else b.uitofp(v, t)
+        return int_to_fp(b, v, t, signed=src.kind == "i")
     if src.kind == "f":
-        return b.fptosi(v, t)
+        return fp_to_int_sat(b, v, t, signed=dst.kind == "i")
     return b.sext(v, t) if v.type.width < t.width else b.trunc(v, t)
 
 

@@ -80,7 +80,7 @@ class Plan:
                 continue
             if op == ir.CONSTANT:
                 buf_of[instr.id] = self._new("const", instr.shape,
-                                             value=np.ascontiguousarray(instr.attrs["value"]))
+                                             value=np.array(instr.attrs["value"], order="C"))
             elif op == ir.TUPLE:
                 continue
             elif op == ir.GET_TUPLE_ELEMENT:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from .llvm_emitter import F16, F32, I1, I64, const, intrinsic, value_type
+from .llvm_emitter import (F16, F32, F64, I1, I64, const, fp_cast, fp_to_int_sat, int_to_fp,
+                           intrinsic, value_type)
 
 FLOAT_UNARY_MATH = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos",
                     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
@@ -53,11 +54,29 @@ def emit(em, instr, args):
 _FCMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
+def _ties_to_second(fn, dtype) -> bool:
+    """Which operand NumPy's maximum/minimum returns for equal operands (+0.0 vs -0.0): it
+    differs by dtype (its SIMD loops return the second, its float16 loop the first)."""
+    zero, neg_zero = np.zeros(32, dtype), np.full(32, -0.0, dtype)
+    return bool(np.signbit(fn(zero, neg_zero))[0])
+
+
+_TIES_TO_SECOND = {(name, np.dtype(dt)): _ties_to_second(fn, dt)
+                   for name, fn in (("max", np.maximum), ("min", np.minimum))
+                   for dt in (np.float16, np.float32, np.float64)}
+
+# The reference computes these in float64 whatever the input (math.erf).
+_IN_FLOAT64 = {"erf"}
+
+
 def _float_op(em, op, instr, a):
     b = em.b
     x = a[0]
     t = x.type
     zero, one = ll.Constant(t, 0.0), ll.Constant(t, 1.0)
+    dt = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
+    # A float16 result of several NumPy ufuncs is rounded to float16 after each of them.
+    step = (lambda v: b.fpext(b.fptrunc(v, F16), F32)) if dt.itemsize == 2 else (lambda v: v)
     if op in _FCMP:
         # NumPy: NaN compares false, except `!=`, which is true (unordered-or-not-equal).
         if op == "ne":
@@ -84,15 +103,24 @@ def _float_op(em, op, instr, a):
         name = "llvm.round" if instr.attrs.get("rounding_method", 0) == 0 else "llvm.roundeven"
         return _intrinsic(b, name, x)
     if op == "rsqrt":
-        return b.fdiv(one, _intrinsic(b, "llvm.sqrt", x))
+        return b.fdiv(one, step(_intrinsic(b, "llvm.sqrt", x)))
     if op == "is_finite":
         return b.fcmp_ordered("<", _intrinsic(b, "llvm.fabs", x), ll.Constant(t, float("inf")))
     if op in ("max", "min"):
-        # NumPy's maximum/minimum: NaN wins, and on ties the first operand is returned.
+        # NumPy's maximum/minimum: NaN wins; on ties, the operand NumPy returns.
         y = a[1]
-        cmp = b.fcmp_ordered(">=" if op == "max" else "<=", x, y)
+        strict = _TIES_TO_SECOND[(op, dt)]
+        cmp = b.fcmp_ordered((">" if op == "max" else "<") + ("" if strict else "="), x, y)
         take_x = b.or_(cmp, b.fcmp_unordered("uno", x, x))
         return b.select(take_x, x, y)
+    if op == "logistic" and dt.itemsize == 2:
+        # The reference's formula, one float16 rounding per ufunc: e = exp(-|x|), then
+        # 1 / (1 + e) or e / (1 + e).
+        e = step(b.call(em.math("exp", t), [b.fneg(_intrinsic(b, "llvm.fabs", x))]))
+        d = step(b.fadd(one, e))
+        return b.select(b.fcmp_ordered(">=", x, zero), b.fdiv(one, d), b.fdiv(e, d))
+    if op in _IN_FLOAT64 and t != F64:
+        return fp_cast(b, b.call(em.math(op, F64), [b.fpext(x, F64)]), t)
     if op in FLOAT_UNARY_MATH:
         return b.call(em.math(op, t), [x])
     if op in ("pow", "atan2"):
@@ -202,9 +230,10 @@ def _shift(b, op, x, s, t, signed):
         return b.select(over, ll.Constant(t, 0), b.shl(x, safe))
     if op == "shift_right_logical":
         return b.select(over, ll.Constant(t, 0), b.lshr(x, safe))
-    if signed:
-        return b.ashr(x, b.select(over, ll.Constant(t, t.width - 1), s))
-    return b.select(over, ll.Constant(t, 0), b.lshr(x, safe))
+    # An over-wide arithmetic shift shifts by width - 1 (the sign fill): for unsigned
+    # types that leaves the top bit, as the reference's right_shift does.
+    by = b.select(over, ll.Constant(t, t.width - 1), s)
+    return b.ashr(x, by) if signed else b.lshr(x, by)
 
 
 def _int_pow_loop(b, x, y, t, signed):
@@ -283,17 +312,13 @@ def _convert(em, instr, a):
             return b.fcmp_unordered("!=", x, ll.Constant(x.type, 0.0))
         return b.icmp_unsigned("!=", x, ll.Constant(x.type, 0)) if x.type != I1 else x
     if src.kind == "b":
-        return b.uitofp(x, t) if dst.kind == "f" else b.zext(x, t)
+        return int_to_fp(b, x, t, signed=False) if dst.kind == "f" else b.zext(x, t)
     if src.kind == "f" and dst.kind == "f":
-        if src.itemsize == dst.itemsize:
-            return x
-        return b.fpext(x, t) if dst.itemsize > src.itemsize else b.fptrunc(x, t)
+        return fp_cast(b, x, t)
     if src.kind == "f":
-        # Saturating, NaN -> 0: exactly what these intrinsics define.
-        name = "llvm.fptosi.sat" if dst.kind == "i" else "llvm.fptoui.sat"
-        return b.call(intrinsic(b.module, name, t, [x.type], [t, x.type]), [x])
+        return fp_to_int_sat(b, x, t, signed=dst.kind == "i")
     if dst.kind == "f":
-        return b.sitofp(x, t) if src.kind == "i" else b.uitofp(x, t)
+        return int_to_fp(b, x, t, signed=src.kind == "i")
     if t.width == x.type.width:
         return x
     if t.width < x.type.width:

@@ -66,6 +66,55 @@ def intrinsic(module: ll.Module, base: str, ret, args, overloads):
     return fn
 
 
+# --- conversions that never need a runtime library call ----------------------------------------
+# Half-precision conversions other than f32 <-> f16 lower to compiler-rt routines
+# (`__truncdfhf2`, ...) that a JIT cannot resolve, so they go through float32, which is exact
+# where it must be: every integer a float16 can hold below its overflow threshold is exact in
+# float32, and f64 -> f16 rounds to odd in float32 first (24 >= 2 * 11 + 2 bits), after which
+# the f32 -> f16 rounding is the correctly rounded one.
+
+def fp_cast(b: ll.IRBuilder, x, t):
+    """Float to float, correctly rounded (round to nearest even)."""
+    src = x.type
+    if src == t:
+        return x
+    width = {F16: 16, F32: 32, F64: 64}
+    if width[t] > width[src]:
+        return b.fpext(x, t)
+    if t == F16 and src == F64:
+        return b.fptrunc(_f64_to_f32_round_to_odd(b, x), F16)
+    return b.fptrunc(x, t)
+
+
+def _f64_to_f32_round_to_odd(b, x):
+    r = b.fptrunc(x, F32)
+    back = b.fpext(r, F64)
+    inexact = b.fcmp_ordered("!=", back, x)    # false for NaN and for exact results (inf too)
+    away = b.fcmp_ordered(">", b.call(intrinsic(b.module, "llvm.fabs", F64, [F64], [F64]),
+                                      [back]),
+                          b.call(intrinsic(b.module, "llvm.fabs", F64, [F64], [F64]), [x]))
+    bits = b.bitcast(r, I32)
+    toward_zero = b.select(away, b.sub(bits, ll.Constant(I32, 1)), bits)
+    odd = b.or_(toward_zero, ll.Constant(I32, 1))
+    return b.bitcast(b.select(inexact, odd, bits), F32)
+
+
+def int_to_fp(b: ll.IRBuilder, x, t, signed: bool):
+    if x.type == I1:
+        signed = False
+    via = F32 if t == F16 else t
+    v = b.sitofp(x, via) if signed else b.uitofp(x, via)
+    return b.fptrunc(v, F16) if t == F16 else v
+
+
+def fp_to_int_sat(b: ll.IRBuilder, x, t, signed: bool):
+    """Float to integer: truncating, saturating, NaN -> 0 (XLA's conversion)."""
+    if x.type == F16:
+        x = b.fpext(x, F32)
+    name = "llvm.fptosi.sat" if signed else "llvm.fptoui.sat"
+    return b.call(intrinsic(b.module, name, t, [x.type], [t, x.type]), [x])
+
+
 def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i"):
     """`for (i = lo; i < hi; i++) body(i)`; leaves the builder after the loop."""
     fn = b.function
@@ -157,6 +206,9 @@ class ElementEmitter:
         return i64(0) if off is None else off
 
     def load(self, buf: Buffer, index):
+        if buf.size == 0:
+            # Only reachable on a path whose result is discarded (a select's other arm).
+            return ll.Constant(value_type(buf.shape.dtype), 0)
         ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
         v = self.b.load(ptr, align=buf.shape.dtype.itemsize)
         if buf.shape.dtype.kind == "b":
@@ -239,8 +291,8 @@ class ElementEmitter:
         return self.value(instr.operands[0], src)
 
     def _op_rev(self, instr, index):
-        dims = set(instr.attrs["dimensions"])
         n = instr.shape.dims
+        dims = {d % len(n) for d in instr.attrs["dimensions"]}
         return self.value(instr.operands[0], [self.b.sub(i64(n[d] - 1), v) if d in dims else v
                                               for d, v in enumerate(index)])
 
@@ -259,7 +311,7 @@ class ElementEmitter:
         dt = instr.shape.dtype
         t = value_type(dt)
         if dt.kind == "f":
-            return self.b.uitofp(v, t)
+            return int_to_fp(self.b, v, t, signed=False)
         return self.b.trunc(v, t) if t.width < 64 else v
 
     def _scalar(self, instr):
@@ -319,27 +371,23 @@ class ElementEmitter:
         return self.b.select(inside, self.value(x, src), self._scalar(pv))
 
     def _op_concatenate(self, instr, index):
-        d = instr.attrs["dimension"]
-        offsets, acc = [], 0
+        d = instr.attrs["dimension"] % len(instr.shape.dims)
+        result, off = None, 0
         for o in instr.operands:
-            offsets.append(acc)
-            acc += o.shape.dims[d]
-        result = None
-        for o, off in reversed(list(zip(instr.operands, offsets))):
-            rel = self.b.sub(index[d], i64(off))
-            safe = self._clamp_i64(rel, 0, max(o.shape.dims[d] - 1, 0))
-            v = self.value(o, index[:d] + [safe] + index[d + 1:]) if o.shape.dims[d] else None
-            if v is None:
-                continue
-            if result is None:
-                result = v
-            else:
-                result = self.b.select(self.b.icmp_signed(">=", index[d], i64(off)), v, result)
+            n = o.shape.dims[d]
+            if n:
+                rel = self.b.sub(index[d], i64(off)) if off else index[d]
+                safe = self._clamp_i64(rel, 0, n - 1)
+                v = self.value(o, index[:d] + [safe] + index[d + 1:])
+                # Operands are in order: from its offset on, a later operand's value wins.
+                result = v if result is None else \
+                    self.b.select(self.b.icmp_signed(">=", index[d], i64(off)), v, result)
+            off += n
         return result
 
     def _op_gather(self, instr, index):
         x, idx = instr.operands
-        axes = instr.attrs["axes"]
+        axes = [a % len(x.shape.dims) for a in instr.attrs["axes"]]
         mode = instr.attrs.get("mode", "clip")
         nb = len(idx.shape.dims) - 1
         batch, window = index[:nb], index[nb:]
@@ -366,17 +414,20 @@ class ElementEmitter:
         if mode == "fill":
             from ops.indexing import default_fill_value
             fv = instr.attrs.get("fill_value")
-            fill = const(instr.shape.dtype, default_fill_value(instr.shape.dtype)
-                         if fv is None else fv)
+            with np.errstate(all="ignore"):
+                fv = np.asarray(default_fill_value(instr.shape.dtype) if fv is None
+                                else fv).astype(instr.shape.dtype)
+            fill = const(instr.shape.dtype, fv.item())
             v = self.b.select(ok, v, fill)
         return v
 
     # reductions: a loop over the reduced axes at this output index
 
     def _reduced_axes(self, instr):
+        rank = len(instr.operands[0].shape.dims)
         if "axis" in instr.attrs:
-            return (instr.attrs["axis"] % len(instr.operands[0].shape.dims),)
-        return tuple(sorted(instr.attrs["axes"]))
+            return (instr.attrs["axis"] % rank,)
+        return tuple(sorted({a % rank for a in instr.attrs["axes"]}))
 
     def reduction(self, instr, out_index):
         """Emit the loop computing `instr` (a reduction) at `out_index`; returns the value."""

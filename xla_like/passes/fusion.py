@@ -59,6 +59,9 @@ class _Group:
     def __init__(self, root):
         self.root = root
         self.members = {root.id: root}
+        # Members other kernels compute too (cheap values recomputed where used), and what
+        # joined under them: an expensive producer of theirs would be recomputed everywhere.
+        self.replicated = set()
         self.iter_shape = iteration_shape(root)
         self.outer_rank = len(root.shape.dims) if root.opcode in REDUCE else None
 
@@ -86,13 +89,16 @@ def _can_join(p, group, users, outputs):
             return False
         if p.operands[0].shape.dims != group.iter_shape:
             return False
+        # Its rows must be the kernel's rows (a reduction root over leading axes has others).
+        if group.root.opcode in REDUCE and p.shape.dims != group.root.shape.dims:
+            return False
         if group.outer_rank is None:
             group.outer_rank = len(p.shape.dims)
         return len(p.shape.dims) == group.outer_rank
     return is_elemental(p.opcode)
 
 
-def _grow(group, users, outputs, needed):
+def _grow(group, users, outputs, needed, position):
     """Pull producers into `group` until nothing more can join; record what must be in memory.
 
     Joining is retried to a fixed point, since a producer can join only once all of its users
@@ -110,6 +116,11 @@ def _grow(group, users, outputs, needed):
                 elif p.opcode == ir.CONSTANT or not fusible(p.opcode):
                     needed.setdefault(p.id, reason)
                 elif _can_join(p, group, users, outputs):
+                    if any(u.id in group.replicated for u in users[p.id]):
+                        if p.opcode not in CHEAP:
+                            needed.setdefault(p.id, "shared")
+                            continue
+                        group.replicated.add(p.id)
                     group.members[p.id] = p
                     changed = True
         left = [p for p in _candidates(group)
@@ -119,9 +130,51 @@ def _grow(group, users, outputs, needed):
             if p not in dup:
                 needed.setdefault(p.id, "reduction result" if p.opcode in REDUCE else "shared")
         if not dup:
+            _limit_copies(group, needed, position)
             return
         for p in dup:
             group.members[p.id] = p
+            group.replicated.add(p.id)
+
+
+# How many times one kernel may emit the code of one instruction (at different positions).
+MAX_COPIES = 8
+
+
+def _limit_copies(group, needed, position):
+    """Keep a kernel's code linear in its instructions: a value read at k different positions
+    is emitted k times (an element at a time), and data movement that reads its operand at
+    several positions (concatenate of slices of one array, pad in reflect mode) nests, which
+    multiplies the copies level by level. Where a member would be emitted more than
+    MAX_COPIES times it is written to memory instead; what only it used leaves the group."""
+    order = sorted(group.members.values(), key=lambda i: position[i.id], reverse=True)
+    sites = {group.root.id: {0}}
+    cut = []
+    for m in order:
+        mine = sites.get(m.id)
+        if mine is None:
+            continue
+        if m is not group.root and m.operands and len(mine) > MAX_COPIES:
+            cut.append(m)
+            continue
+        same_index = m.opcode == "stop_gradient" or (
+            m.opcode not in DATA_MOVEMENT and m.opcode not in REDUCE) or (
+            m.opcode == "reshape" and m.shape.dims == m.operands[0].shape.dims)
+        for k, o in enumerate(m.operands):
+            if o.id not in group.members:
+                continue
+            s = sites.setdefault(o.id, set())
+            s |= mine if same_index else {hash((x, m.id, k)) for x in mine}
+    if not cut:
+        return
+    for m in cut:
+        needed.setdefault(m.id, "code size")
+    keep = {m.id: m for m in group.members.values() if m.id in sites and m not in cut}
+    group.members = keep
+    ranks = [len(m.shape.dims) for m in keep.values()
+             if m.opcode in REDUCE and m is not group.root]
+    if group.root.opcode not in REDUCE:
+        group.outer_rank = min(ranks) if ranks else None
 
 
 def _candidates(group):
@@ -146,6 +199,7 @@ def fuse(module: ir.Module) -> ir.Module:
     outputs = {o.id for o in (comp.root.operands if comp.root.opcode == ir.TUPLE
                               else [comp.root])}
     needed = {o: "output" for o in outputs}
+    position = {i.id: k for k, i in enumerate(comp.instructions)}
     groups = {}
     for instr in reversed(comp.instructions):
         op = instr.opcode
@@ -158,7 +212,7 @@ def fuse(module: ir.Module) -> ir.Module:
             continue
         if instr.id in needed:
             g = _Group(instr)
-            _grow(g, users, outputs, needed)
+            _grow(g, users, outputs, needed, position)
             groups[instr.id] = g
     return _rebuild(module, comp, groups, needed)
 
@@ -237,11 +291,15 @@ def canonicalize_dots(module: ir.Module):
     new_list = []
     for instr in comp.instructions:
         if instr.opcode == "dot_general":
-            (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
             lhs, rhs = instr.operands
+            lr, rr = len(lhs.shape.dims), len(rhs.shape.dims)
+            (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
+            lc, lb = tuple(d % lr for d in lc), tuple(d % lr for d in lb)
+            rc, rb = tuple(d % rr for d in rc), tuple(d % rr for d in rb)
+            changed = (lc, rc, lb, rb) != tuple(tuple(x) for pair in
+                                                instr.attrs["dimension_numbers"] for x in pair)
             lf = [d for d in range(len(lhs.shape.dims)) if d not in lc and d not in lb]
             rf = [d for d in range(len(rhs.shape.dims)) if d not in rc and d not in rb]
-            changed = False
             if not (_gemm_order(lhs.shape.dims, lb, lf, lc) or
                     _gemm_order(lhs.shape.dims, lb, lc, lf)) or list(lb) != sorted(lb):
                 perm = tuple(lb) + tuple(lf) + tuple(lc)
