@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 
 @dataclass
 class Settings:
-    backend: str = "interp"
+    backend: str = "cpu"
     debug: int = 0
     dump: str = ""
     num_threads: int = 0

@@ -7,10 +7,14 @@ compile(module):
 3. Render: one LLVM module; each kernel a function; each run of native steps a *segment*
    function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)` calling its
    kernels on thread `tid`'s share of each kernel's range, with a barrier between kernels when
-   several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel.
-4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, MCJIT.
+   several threads run it (segments too small for threads call each kernel on its whole
+   range, with constant bounds). Dots call BLAS (`externs`) for float32/float64, else a loop
+   kernel.
+4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, MCJIT;
+   machine code is shared by programs that render the same LLVM text. Runtime routines LLVM
+   may call but Python does not load come from `cpu_runtime`.
 5. Load: ctypes entry points; a call fills the buffer pointer table and calls each segment
-   once (on one thread, or on two when the work is large enough to pay for the hand-off).
+   once (on one thread, or on several when the work is large enough to pay for the hand-off).
 """
 from __future__ import annotations
 
@@ -97,10 +101,15 @@ def math_provider(module: ll.Module):
             llvm_math = None
 
     def get(name, ty):
-        if llvm_math is not None and name in llvm_math.SUPPORTED:
+        if llvm_math is not None and name in llvm_math.SUPPORTED and name not in BOUNDED_RANGE:
             return llvm_math.math_function(module, name, ty)
         return _libm(module, name, ty)
     return get
+
+
+# The vectorized sin/cos/tan reduce their argument exactly only for |x| < 2**53; NumPy is
+# exact for every argument, so these call the C library (exact, but not vectorized).
+BOUNDED_RANGE = {"sin", "cos", "tan"}
 
 
 _LIBM = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",

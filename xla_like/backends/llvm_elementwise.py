@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from .llvm_emitter import (F16, F32, F64, I1, I64, const, fp_cast, fp_to_int_sat, int_to_fp,
-                           intrinsic, value_type)
+from .llvm_emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
+                           value_type)
 
 FLOAT_UNARY_MATH = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos",
                     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",

@@ -383,6 +383,9 @@ class ElementEmitter:
                 result = v if result is None else \
                     self.b.select(self.b.icmp_signed(">=", index[d], i64(off)), v, result)
             off += n
+        if result is None:
+            # Every operand is empty along `d`: only a loop that runs zero times asks.
+            return ll.Constant(value_type(instr.shape.dtype), 0)
         return result
 
     def _op_gather(self, instr, index):
