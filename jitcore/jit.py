@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import time
 from typing import NamedTuple
 
@@ -318,6 +319,8 @@ class JitFunction:
         dt = time.perf_counter() - t0
         self._compile_s += dt
         self._compiles += 1
+        if config.settings.dump:
+            _dump(config.settings.dump, self._name, module, executable)
         if config.settings.debug:
             sig = ", ".join(p.shape.__str__() for p in module.entry.parameters)
             print(f"jitcore: compiled {self._name}({sig}) for {name} in {dt * 1e3:.1f} ms "
@@ -348,6 +351,25 @@ class JitFunction:
         if obj is None:
             return self
         return functools.partial(self, obj)
+
+
+_dump_counter = [0]
+
+
+def _dump(folder, name, module, executable):
+    """Numbered files: the traced IR, the backend's optimized IR, and its LLVM IR/assembly."""
+    os.makedirs(folder, exist_ok=True)
+    _dump_counter[0] += 1
+    stem = os.path.join(folder, f"{_dump_counter[0]:04d}.{name}")
+    texts = [("0.traced.hlo", module.as_text(print_large_constants=False))]
+    for kind, suffix in (("hlo", "1.optimized.hlo"), ("llvm", "2.ll"), ("asm", "3.s")):
+        try:
+            texts.append((suffix, executable.as_text(kind)))
+        except ValueError:
+            pass  # the interpreter has no LLVM text
+    for suffix, text in texts:
+        with open(f"{stem}.{suffix}", "w") as fh:
+            fh.write(text)
 
 
 class Lowered:

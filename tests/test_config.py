@@ -35,3 +35,14 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("JITCORE_BACKEND", "interp")
     s = config._from_env()
     assert s.debug == 2 and s.backend == "interp"
+
+
+def test_dump_writes_numbered_ir_files(tmp_path):
+    f = jc.jit(lambda x: jc.numpy.exp(x) * 2)
+    with config.override(dump=str(tmp_path), backend="cpu"):
+        f(np.ones(4, np.float32))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.endswith("traced.hlo") for n in names)
+    assert any(n.endswith("optimized.hlo") for n in names)
+    ll = [p for p in tmp_path.iterdir() if p.name.endswith(".ll")]
+    assert ll and "define" in ll[0].read_text()
