@@ -89,8 +89,8 @@ def best_gemm_gflops(n=2048):
             lib = blas.load()
             out = np.empty((n, n), np.float32)
             best = max(best, 2 * n ** 3 / timeit(lambda: lib.gemm(a, b, out=out), repeat=5) / 1e9)
-    except Exception:  # noqa: BLE001 - the library row is optional
-        pass
+    except Exception as e:  # noqa: BLE001 - the library row is optional
+        print(f"(jitcore's BLAS not measured: {e})")
     return best
 
 

@@ -16,8 +16,9 @@ from llvmlite import ir as ll
 
 from .. import ir
 from ..passes.fusion import REDUCE
-from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop, fp_cast,
-                           fp_to_int_sat, i64, int_to_fp, storage_type, value_type)
+from .llvm_elementwise import convert_value
+from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
+                           i64, storage_type, value_type)
 
 FLAT_OK = {"broadcast_in_dim", "reshape", "squeeze", "stop_gradient"}
 
@@ -223,7 +224,7 @@ def emit_dot(module, name, instr) -> Kernel:
         v = b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize)
         if dt.kind == "b":
             v = b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
-        return _convert(b, v, dt, acc_dt, t_acc)
+        return convert_value(b, v, dt, acc_dt, t_acc)
 
     is_float = acc_dt.kind == "f"
     if t_acc != value_type(out_dt):
@@ -292,20 +293,6 @@ def _emit_dot_by_element(b, fn, pa, pb, pc, lo, hi, layout, lhs_dt, rhs_dt, out_
     counted_loop(b, lo, hi, row, name="row")
     b.ret_void()
     return Kernel(fn, batch * m, True, False)
-
-
-def _convert(b, v, src, dst, t):
-    if v.type == t:
-        return v
-    if src.kind == "b":
-        return int_to_fp(b, v, t, signed=False) if dst.kind == "f" else b.zext(v, t)
-    if src.kind == "f" and dst.kind == "f":
-        return fp_cast(b, v, t)
-    if dst.kind == "f":
-        return int_to_fp(b, v, t, signed=src.kind == "i")
-    if src.kind == "f":
-        return fp_to_int_sat(b, v, t, signed=dst.kind == "i")
-    return b.sext(v, t) if v.type.width < t.width else b.trunc(v, t)
 
 
 def _mul(b, x, y, dt):

@@ -302,11 +302,15 @@ def _clamp(em, instr, a):
 
 
 def _convert(em, instr, a):
-    b = em.b
-    x = a[0]
-    src = instr.operands[0].shape.dtype
     dst = instr.shape.dtype
-    t = value_type(dst)
+    return convert_value(em.b, a[0], instr.operands[0].shape.dtype, dst, value_type(dst))
+
+
+def convert_value(b, x, src, dst, t):
+    """`x` (a `src` value) as `dst`, held in LLVM type `t` (which may be wider than `dst`'s own,
+    as for float16 accumulators): NumPy's conversion rules, float->int saturating."""
+    if x.type == t and src.kind == dst.kind:
+        return x
     if dst.kind == "b":
         if src.kind == "f":
             return b.fcmp_unordered("!=", x, ll.Constant(x.type, 0.0))
