@@ -20,6 +20,7 @@ from ops.rules import canonical_axis
 from ops.core import PRIMITIVES, Primitive, Tracer  # noqa: F401
 
 from .numpy._promotion import aval_of, convert, is_scalar
+from .control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
 
 
 def _scalars_like(*args):

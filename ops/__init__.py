@@ -7,4 +7,5 @@ from . import elementwise, shape, reduction, linalg  # noqa: F401
 from . import custom_derivatives, calls  # noqa: F401
 from . import sorting  # noqa: F401
 from . import indexing  # noqa: F401
+from . import control_flow  # noqa: F401
 from .core import PRIMITIVES, Primitive, ShapedArray, bind  # noqa: F401

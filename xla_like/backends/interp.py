@@ -58,6 +58,10 @@ def _prepare(comp: ir.Computation):
         elif instr.opcode == ir.GET_TUPLE_ELEMENT:
             steps.append((functools.partial(_gte, index=instr.attrs["index"]),
                           [slot[instr.operands[0].id]], n))
+        elif instr.called and instr.opcode in ("cond", "while", "scan"):
+            from ..control_flow import interp_runner
+            steps.append((interp_runner(instr, compile_computation),
+                          [slot[o.id] for o in instr.operands], n))
         elif instr.called:
             # Call-like (custom derivative rules): run the function itself, compiled too.
             from ..custom_calls import primal_operands
