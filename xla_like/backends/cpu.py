@@ -440,12 +440,25 @@ def _own(results, plan):
 
 def _run_python(step, arrays):
     instr = step.instr
-    prim = PRIMITIVES[instr.opcode]
     with np.errstate(all="ignore"):
-        res = prim.impl(*[arrays[i] for i in step.inputs], **instr.attrs)
+        if instr.called:
+            res = _control_flow_runner(step)(*[arrays[i] for i in step.inputs])
+        else:
+            res = PRIMITIVES[instr.opcode].impl(*[arrays[i] for i in step.inputs],
+                                                **instr.attrs)
     res = res if isinstance(res, tuple) else (res,)
     for bid, r in zip(step.outputs, res):
         np.copyto(arrays[bid], np.asarray(r), casting="unsafe")
+
+
+def _control_flow_runner(step):
+    """Control flow the native code does not cover runs its bodies with the interpreter."""
+    run = getattr(step, "runner", None)
+    if run is None:
+        from ..control_flow import interp_runner
+        from .interp import compile_computation
+        run = step.runner = interp_runner(step.instr, compile_computation)
+    return run
 
 
 def _threads():
