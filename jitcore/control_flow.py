@@ -13,17 +13,13 @@ import numpy as np
 from ops import core, dtypes
 from ops import elementwise as _el
 from ops.core import ShapedArray, Tracer
-from ops.errors import JitcoreError
+from ops.errors import ControlFlowError
 from xla_like.control_flow import cond_flat, scan_flat, while_flat
 import xla_like.control_flow_rules  # noqa: F401  (registers the rules)
 
 from . import tree_util
 from .numpy._promotion import asarray
 from .transform_tracing import fun_name
-
-
-class ControlFlowError(JitcoreError, TypeError):
-    """Branches or loop bodies whose outputs do not match what the construct needs."""
 
 
 def _leaves(tree, what):
@@ -46,11 +42,24 @@ def _describe(avals):
 
 
 def _paths(treedef, n):
+    if n == 1 and treedef == tree_util.tree_structure(0):
+        return ["the value"]
+    paths = []
+
+    def walk(x, path):
+        if isinstance(x, dict):
+            for k in sorted(x):
+                walk(x[k], f"{path}[{k!r}]")
+        elif isinstance(x, (tuple, list)):
+            for k, v in enumerate(x):
+                walk(v, f"{path}[{k}]")
+        elif x is not None:
+            paths.append(path)
     try:
-        return [tree_util.keystr(p) for p, _ in tree_util.tree_flatten_with_path(
-            tree_util.tree_unflatten(treedef, [0] * n))[0]]
+        walk(tree_util.tree_unflatten(treedef, [0] * n), "")
     except Exception:
-        return [f"leaf {k}" for k in range(n)]
+        paths = []
+    return paths if len(paths) == n else [f"leaf {k}" for k in range(n)]
 
 
 def _check_same(what, want_tree, want, got_tree, got, names=("expected", "got")):
@@ -140,11 +149,13 @@ def _cond_core(api, index, branches, operands):
 
 
 def _check_branches(api, branches, trees):
+    labels = ([f"false_fun {fun_name(branches[0])}", f"true_fun {fun_name(branches[1])}"]
+              if api == "cond" else
+              [f"branch {k} ({fun_name(b)})" for k, b in enumerate(branches)])
     t0, a0 = trees[0]
-    for b, (t, a) in zip(branches[1:], trees[1:]):
-        _check_same(f"{api}: branch outputs must match, but {fun_name(branches[0])} and "
-                    f"{fun_name(b)} differ", t0, a0, t, a,
-                    names=(fun_name(branches[0]), fun_name(b)))
+    for k, (t, a) in enumerate(trees[1:], 1):
+        _check_same(f"{api}: branch outputs must have the same type", t0, a0, t, a,
+                    names=(labels[0] + " gives", labels[k] + " gives"))
 
 
 # --- while / fori ---------------------------------------------------------------------------------

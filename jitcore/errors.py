@@ -4,12 +4,12 @@ Every message names the op, the shapes and dtypes involved and the user's source
 suggests a fix.
 """
 from ops.errors import (  # noqa: F401
-    AxisError, ConcretizationTypeError, DtypeError, IndexOutOfRangeError, InvalidArgumentError,
+    AxisError, ConcretizationTypeError, ControlFlowError, DtypeError, IndexOutOfRangeError, InvalidArgumentError,
     IRParseError, IRVerificationError, JitcoreError, NonHashableStaticArgError, ShapeError,
     TracerArrayConversionError, TracerIntegerConversionError, UnexpectedTracerError)
 
 __all__ = [
-    "AxisError", "ConcretizationTypeError", "DtypeError", "IndexOutOfRangeError",
+    "AxisError", "ConcretizationTypeError", "ControlFlowError", "DtypeError", "IndexOutOfRangeError",
     "InvalidArgumentError", "IRParseError", "IRVerificationError", "JitcoreError",
     "NonHashableStaticArgError", "ShapeError", "TracerArrayConversionError",
     "TracerIntegerConversionError", "UnexpectedTracerError",

@@ -104,6 +104,10 @@ class InvalidArgumentError(JitcoreError, TypeError):
     """An argument that is neither an array nor a pytree of arrays was passed to a transform."""
 
 
+class ControlFlowError(JitcoreError, TypeError):
+    """Branches or loop bodies whose outputs do not match what cond/while_loop/scan need."""
+
+
 class IRVerificationError(JitcoreError):
     """A Module broke an IR invariant (SSA, shapes, dtypes); the message names the instruction."""
 
