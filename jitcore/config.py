@@ -7,7 +7,8 @@
 |---------------|-------------------------|---------|----------------------------------------------------|
 | backend       | JITCORE_BACKEND         | cpu     | backend `jit` compiles for: cpu or interp          |
 | debug         | JITCORE_DEBUG           | 0       | 1: a line per compile (function, signature, ms per stage); 2: also the optimized IR |
-| dump          | JITCORE_DUMP            | ""      | folder: write the IR after every pass, numbered, and the LLVM IR |
+| dump          | JITCORE_DUMP            | ""      | folder: per compile, numbered files of the IR after every pass (both pipelines, in order), then the LLVM IR and assembly |
+| print_after   | JITCORE_PRINT_AFTER     | ""      | pass names (comma-separated, or a tuple in code; `all` for every pass): print the IR after them to stdout at each compile |
 | num_threads   | JITCORE_NUM_THREADS     | cores   | threads the CPU backend splits large kernels over  |
 | blas_coretype | JITCORE_BLAS_CORETYPE   | auto    | OpenBLAS kernel family for dots (e.g. SKYLAKEX, HASWELL) |
 """
@@ -23,11 +24,13 @@ class Settings:
     backend: str = "cpu"
     debug: int = 0
     dump: str = ""
+    print_after: str = ""
     num_threads: int = 0
     blas_coretype: str = ""
 
 
 ENV = {"backend": "JITCORE_BACKEND", "debug": "JITCORE_DEBUG", "dump": "JITCORE_DUMP",
+       "print_after": "JITCORE_PRINT_AFTER",
        "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ops import core, dtypes
+from ops import core
 from ops import elementwise as _el
 from ops.core import ShapedArray, Tracer
 from ops.errors import ControlFlowError
@@ -18,7 +18,7 @@ from xla_like.control_flow import cond_flat, scan_flat, while_flat
 import xla_like.control_flow_rules  # noqa: F401  (registers the rules)
 
 from . import tree_util
-from .numpy._promotion import asarray
+from .numpy._promotion import asarray, convert, result_dtype
 from .transform_tracing import fun_name
 
 
@@ -165,9 +165,8 @@ def while_loop(cond_fun, body_fun, init_val):
 
     Differentiable in both modes (reverse mode records the carries; see the README)."""
     leaves, tree = _leaves(init_val, "while_loop init_val")
-    avals = _loop_avals("while_loop", body_fun, tree, leaves, lambda v: body_fun(v))
-    leaves = [_el.convert_element_type(x, new_dtype=a.dtype, weak_type=a.weak_type)
-              if core.get_aval(x).weak_type != a.weak_type else x for x, a in zip(leaves, avals)]
+    avals = _loop_avals("while_loop", body_fun, tree, leaves, lambda v, _: body_fun(v))
+    leaves = _retype(leaves, avals)
 
     def cond_flat_fn(*xs):
         p = cond_fun(tree_util.tree_unflatten(tree, list(xs)))
@@ -187,28 +186,34 @@ def while_loop(cond_fun, body_fun, init_val):
     return tree_util.tree_unflatten(tree, while_flat(cond_flat_fn, body_flat_fn, leaves))
 
 
-def _loop_avals(api, fn, tree, leaves, call):
-    """The carry's avals: the initial values', made strong where the body's output is strong
-    (a weakly typed initial value like `0.0` takes the body's dtype decision, as in JAX)."""
+def _loop_avals(api, fn, tree, leaves, call, extra_avals=()):
+    """The carry's avals. A weakly typed initial value (`0`, `0.0`) takes the dtype the body
+    gives it, as JAX does; otherwise the initial value's aval. `call(carry, extras)` runs the
+    body once on tracers (`extra_avals`: its other inputs, e.g. one slice of each x)."""
     avals = _avals(leaves)
     if not any(a.weak_type for a in avals):
         return avals
     from xla_like import ir
     from xla_like.builder import build
+    n = len(avals)
+    box = []
 
     def probe(*xs):
-        out = call(tree_util.tree_unflatten(tree, list(xs)))
+        out = call(tree_util.tree_unflatten(tree, list(xs[:n])), list(xs[n:]))
         o_leaves, o_tree = _leaves(out, f"{api} output of {fun_name(fn)}")
         box.append((o_tree, _avals(o_leaves)))
         return o_leaves
-    box = []
-    build("probe", probe, avals, ir.Module("probe"))
+    build("probe", probe, avals + list(extra_avals), ir.Module("probe"))
     o_tree, o_avals = box[0]
     if o_tree != tree:
         return avals  # the real trace reports the mismatch
-    return [a.update(weak_type=a.weak_type and o.weak_type)
-            if a.shape == o.shape and a.dtype == o.dtype else a
-            for a, o in zip(avals, o_avals)]
+    out = []
+    for a, o in zip(avals, o_avals):
+        if a.weak_type and a.shape == o.shape:
+            out.append(o if a.dtype != o.dtype else a.update(weak_type=o.weak_type))
+        else:
+            out.append(a)
+    return out
 
 
 def _static_int(x):
@@ -233,25 +238,22 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
         if a.shape != () or a.dtype.kind not in "iu":
             raise ControlFlowError(f"fori_loop: {nm} must be an integer scalar, got "
                                    f"{a.str_short()}")
-    dtype = dtypes.default_int if lo is not None and hi is not None else np.result_type(
-        core.get_aval(lower).dtype if isinstance(lower, Tracer) else np.asarray(lower).dtype,
-        core.get_aval(upper).dtype if isinstance(upper, Tracer) else np.asarray(upper).dtype)
+    # The index's dtype: the bounds' promoted one (Python ints give a weak int64, as in JAX).
+    dtype, weak = result_dtype(lower, upper)
+    lower = convert(lower, dtype, weak)
+    upper = convert(upper, dtype, weak)
+    one = convert(1, dtype, weak)
     if lo is not None and hi is not None:
         def step(carry, _):
             i, x = carry
-            return (_el.add(i, np.ones((), dtype)), body_fun(i, x)), None
-        start = asarray(np.array(lo, dtype))
-        (_, out), _ = scan(step, (start, init_val), None, length=max(hi - lo, 0),
+            return (_el.add(i, one), body_fun(i, x)), None
+        (_, out), _ = scan(step, (lower, init_val), None, length=max(hi - lo, 0),
                            unroll=unroll or 1)
         return out
-    lower = _el.convert_element_type(asarray(lower) if not isinstance(lower, Tracer) else lower,
-                                     new_dtype=np.dtype(dtype))
-    upper = _el.convert_element_type(asarray(upper) if not isinstance(upper, Tracer) else upper,
-                                     new_dtype=np.dtype(dtype))
 
     def body(carry):
         i, x = carry
-        return _el.add(i, np.ones((), dtype)), body_fun(i, x)
+        return _el.add(i, one), body_fun(i, x)
     _, out = while_loop(lambda c: _el.lt(c[0], upper), body, (lower, init_val))
     return out
 
@@ -278,11 +280,10 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         raise ControlFlowError("scan: with xs=None, pass length=")
     n_steps = lengths.pop()
     ybox = []
-    c_avals = _loop_avals("scan", f, c_tree, c_leaves, lambda c: _first(f(c, _slice_tree(
-        x_tree, x_leaves))))
-    c_leaves = [_el.convert_element_type(x, new_dtype=a.dtype, weak_type=a.weak_type)
-                if core.get_aval(x).weak_type != a.weak_type else x
-                for x, a in zip(c_leaves, c_avals)]
+    x_avals = [ShapedArray(a.shape[1:], a.dtype, a.weak_type) for a in _avals(x_leaves)]
+    c_avals = _loop_avals("scan", f, c_tree, c_leaves, lambda c, xv: _first(
+        f(c, tree_util.tree_unflatten(x_tree, xv))), x_avals)
+    c_leaves = _retype(c_leaves, c_avals)
     nc = len(c_leaves)
 
     def body(*vs):
@@ -308,12 +309,15 @@ def _first(pair):
     return pair[0] if isinstance(pair, tuple) and len(pair) == 2 else pair
 
 
-def _slice_tree(tree, leaves):
-    from ops import shape as _sh
-    return tree_util.tree_unflatten(tree, [_sh.reshape(
-        _sh.slice(x, start_indices=(0,) * core.get_aval(x).ndim,
-                  limit_indices=(1,) + core.get_aval(x).shape[1:]),
-        new_sizes=core.get_aval(x).shape[1:]) for x in leaves])
+def _retype(leaves, avals):
+    """The initial carry converted to the carry's avals (dtype and weak type)."""
+    out = []
+    for x, a in zip(leaves, avals):
+        xa = core.get_aval(x)
+        if xa.dtype != a.dtype or xa.weak_type != a.weak_type:
+            x = _el.convert_element_type(x, new_dtype=a.dtype, weak_type=a.weak_type)
+        out.append(x)
+    return out
 
 
 def map(f, xs):

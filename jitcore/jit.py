@@ -1,15 +1,18 @@
 """`jit`: trace once per input signature, compile, cache, call.
 
 The cache key is: the pytree structure of the dynamic arguments, each array leaf's
-(shape, dtype, weak type), and the static arguments' values. A cached call flattens the
-arguments, builds that key, looks it up, runs the executable and wraps the outputs; nothing
-else happens on that path.
+(shape, dtype, weak type), the static arguments' values, the backend, and which leaves are
+donated (an executable compiled for donation may write into those arrays, so a call without
+donation must never reach it). A cached call flattens the arguments, builds that key, looks it
+up, runs the executable and wraps the outputs; nothing else happens on that path.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
+import sys
 import time
 from typing import NamedTuple
 
@@ -18,7 +21,7 @@ import numpy as np
 from ops import core, dtypes
 from ops.core import ShapedArray, Tracer
 from ops.errors import InvalidArgumentError, NonHashableStaticArgError
-from xla_like import backends
+from xla_like import backends, passes
 
 from . import tree_util
 from .array import Array
@@ -153,6 +156,7 @@ class JitFunction:
         if backend is not None:
             backends.get_backend(backend)  # an unknown name fails here, not at the first call
         self._simple = not self.static_argnums and not self.static_argnames
+        self._fast = self._simple and not self.donate_argnums
         self._cache: dict = {}
         self._hits = self._misses = self._compiles = 0
         self._trace_s = self._compile_s = self._last_trace_s = 0.0
@@ -163,7 +167,7 @@ class JitFunction:
         if core.is_tracing():
             # Inside another trace the body inlines: its primitives bind on the outer trace.
             return self.fun(*args, **kwargs)
-        if self._simple and not kwargs:
+        if self._fast and not kwargs:
             # The hot path, written out: flatten, key, look up, one executable call, wrap.
             leaves, treedef = tree_util.tree_flatten(args)
             sigs, vals = [], []
@@ -177,7 +181,8 @@ class JitFunction:
                 sg, v = f(x)
                 sigs.append(sg)
                 vals.append(v)
-            key = (treedef, None, tuple(sigs), self.backend or config.settings.backend)
+            key = (treedef, None, tuple(sigs), self.backend or config.settings.backend,
+                   _NO_DONATION)
         else:
             key, vals = self._key_and_values(args, kwargs)
         entry = self._cache.get(key)
@@ -210,7 +215,28 @@ class JitFunction:
             s, v = f(x)
             sigs.append(s)
             vals.append(v)
-        return (treedef, statics, tuple(sigs), self.backend or config.settings.backend), vals
+        donated = _NO_DONATION
+        if self.donate_argnums:
+            x = v = None   # `_donatable` counts the references to each value
+            donated = self._donatable(args, leaves, vals)
+        return (treedef, statics, tuple(sigs), self.backend or config.settings.backend,
+                donated), vals
+
+    def _donatable(self, args, leaves, vals):
+        """The flat indices of donated leaves whose memory the executable may write: jitcore
+        Arrays (a NumPy argument is the caller's, never written) whose array nothing else
+        refers to (no other Array, no NumPy view, not passed twice)."""
+        out = []
+        k = 0
+        for i, a in enumerate(args):
+            if i in self.static_argnums:
+                continue
+            n = len(tree_util.tree_leaves(a))
+            if i in self.donate_argnums:
+                out.extend(j for j in range(k, k + n)
+                           if type(leaves[j]) is Array and _exclusive(vals, j))
+            k += n
+        return frozenset(out)
 
     def _run(self, entry, vals, args):
         outs = entry.executable(vals)
@@ -264,6 +290,7 @@ class JitFunction:
         return value
 
     def _donate(self, args):
+        """Donated Arrays are deleted whether or not their memory was reused, as in JAX."""
         for i in self.donate_argnums:
             if i < len(args):
                 for leaf in tree_util.tree_leaves(args[i]):
@@ -304,23 +331,27 @@ class JitFunction:
     def _miss(self, key, args, kwargs):
         self._misses += 1
         t0 = time.perf_counter()
-        module, out_tree, out_avals = self._lower_module(args, kwargs)
+        with _PassLog.start(self._name) as log:
+            module, out_tree, out_avals = self._lower_module(args, kwargs)
         t1 = time.perf_counter()
         self._trace_s += t1 - t0
         self._last_trace_s = t1 - t0
-        entry = self._compile(module, out_tree, out_avals)
+        entry = self._compile(module, out_tree, out_avals, key[4], log)
         self._cache[key] = entry
         return entry
 
-    def _compile(self, module, out_tree, out_avals):
+    def _compile(self, module, out_tree, out_avals, donated=frozenset(), log=None):
+        """`donated`: flat parameter numbers the executable may write into. `log`: the
+        passes seen so far (the trace pipeline's), when dumping or printing passes."""
         t0 = time.perf_counter()
         name = self.backend or config.settings.backend
-        executable = backends.get_backend(name).compile(module)
+        with _PassLog.start(self._name, log) as log:
+            executable = backends.get_backend(name).compile(module, donated=donated)
         dt = time.perf_counter() - t0
         self._compile_s += dt
         self._compiles += 1
         if config.settings.dump:
-            _dump(config.settings.dump, self._name, module, executable)
+            _dump(config.settings.dump, self._name, log, executable)
         if config.settings.debug:
             sig = ", ".join(p.shape.__str__() for p in module.entry.parameters)
             print(f"jitcore: compiled {self._name}({sig}) for {name} in {dt * 1e3:.1f} ms "
@@ -332,9 +363,12 @@ class JitFunction:
     # -- observability -------------------------------------------------------------------------
 
     def lower(self, *args, **kwargs) -> "Lowered":
-        module, out_tree, out_avals = self._lower_module(args, kwargs)
+        with _PassLog.start(self._name) as log:
+            module, out_tree, out_avals = self._lower_module(args, kwargs)
         key, _ = self._key_and_values(args, kwargs)
-        return Lowered(self, module, out_tree, out_avals, key)
+        lowered = Lowered(self, module, out_tree, out_avals, key)
+        lowered._pass_log = log
+        return lowered
 
     def cache_info(self) -> CacheInfo:
         return CacheInfo(self._hits, self._misses, self._compiles, self._trace_s,
@@ -353,22 +387,100 @@ class JitFunction:
         return functools.partial(self, obj)
 
 
+_NO_DONATION = frozenset()
+
+
+def _exclusive(vals, j):
+    """Is `vals[j]` (an Array's array) referred to only by that Array and `vals`, and its
+    memory by nothing else (a view's base only by the view and the output pool)?"""
+    v = vals[j]
+    # Expected: the Array's slot, `vals`, the local `v`, getrefcount's argument.
+    if type(v) is not np.ndarray or sys.getrefcount(v) != 4:
+        return False
+    base = v.base
+    if base is None:
+        return True
+    if type(base) is not np.ndarray or not base.flags.owndata:
+        return False
+    from xla_like.backends import memory
+    # Expected: the view's base, the local `base`, getrefcount's argument, and the pool's
+    # list when the pool handed it out.
+    pooled = any(b is base for b in memory._pool.get(base.nbytes, ()))
+    return sys.getrefcount(base) == 3 + pooled
+
+
+class _PassLog:
+    """Sees each pass of a compile (both pipelines): prints the IR after the passes named in
+    the `print_after` setting, and keeps every pass's IR text for `JITCORE_DUMP`."""
+
+    def __init__(self, fn_name, dump, print_after):
+        self.fn_name = fn_name
+        self.dump = dump
+        self.print_after = print_after
+        self.passes = []     # (pass name, IR text) in order, when dumping
+        self.count = 0
+
+    @staticmethod
+    @contextlib.contextmanager
+    def start(fn_name, log=None):
+        """Observe the passes run inside the block (continuing `log` if given); yields the
+        log, or None when neither dumping nor printing is on."""
+        if log is None:
+            dump = bool(config.settings.dump)
+            print_after = _pass_names(config.settings.print_after)
+            if not dump and not print_after:
+                yield None
+                return
+            log = _PassLog(fn_name, dump, print_after)
+        with passes.observe(log):
+            yield log
+
+    def fork(self):
+        """A copy to continue (one lowering compiled twice logs its trace passes twice)."""
+        new = _PassLog(self.fn_name, self.dump, self.print_after)
+        new.passes, new.count = list(self.passes), self.count
+        return new
+
+    def __call__(self, name, module):
+        if name != "traced":
+            self.count += 1
+        text = None
+        if self.dump:
+            text = module.as_text()
+            self.passes.append((name, text))
+        if name in self.print_after or "all" in self.print_after:
+            what = "as traced" if name == "traced" else f"after pass {self.count} ({name})"
+            print(f"// {self.fn_name}: IR {what}")
+            print(text or module.as_text(), end="", flush=True)
+
+
+def _pass_names(setting):
+    if not setting:
+        return frozenset()
+    if isinstance(setting, str):
+        setting = setting.split(",")
+    return frozenset(n.strip() for n in setting if n.strip())
+
+
 _dump_counter = [0]
 
 
-def _dump(folder, name, module, executable):
-    """Numbered files: the traced IR, the backend's optimized IR, and its LLVM IR/assembly."""
+def _dump(folder, name, log, executable):
+    """Numbered files per compile: the IR as traced, after every pass of both pipelines (the
+    trace's, then the backend's) in order, the IR the backend runs, its LLVM IR and assembly:
+    `0003.f.00.traced.hlo`, `0003.f.01.dce.hlo`, ..., `0003.f.07.dce.hlo`,
+    `0003.f.08.optimized.hlo`, `0003.f.09.llvm.ll`, `0003.f.10.asm.s`."""
     os.makedirs(folder, exist_ok=True)
     _dump_counter[0] += 1
     stem = os.path.join(folder, f"{_dump_counter[0]:04d}.{name}")
-    texts = [("0.traced.hlo", module.as_text(print_large_constants=False))]
-    for kind, suffix in (("hlo", "1.optimized.hlo"), ("llvm", "2.ll"), ("asm", "3.s")):
+    texts = [(f"{pass_name}.hlo", text) for pass_name, text in (log.passes if log else ())]
+    for kind, suffix in (("hlo", "optimized.hlo"), ("llvm", "llvm.ll"), ("asm", "asm.s")):
         try:
             texts.append((suffix, executable.as_text(kind)))
         except ValueError:
             pass  # the interpreter has no LLVM text
-    for suffix, text in texts:
-        with open(f"{stem}.{suffix}", "w") as fh:
+    for k, (suffix, text) in enumerate(texts):
+        with open(f"{stem}.{k:02d}.{suffix}", "w") as fh:
             fh.write(text)
 
 
@@ -386,7 +498,12 @@ class Lowered:
         return self.module.as_text(print_large_constants=print_large_constants)
 
     def compile(self) -> "Compiled":
-        return Compiled(self, self._jitted._compile(self.module, self.out_tree, self.out_avals))
+        # Compiled without donation: a later call's donated arrays may not be exclusively
+        # its own, which only the cached call path checks.
+        log = getattr(self, "_pass_log", None)
+        log = log.fork() if log is not None else None
+        return Compiled(self, self._jitted._compile(self.module, self.out_tree, self.out_avals,
+                                                    log=log))
 
     def __str__(self):
         return self.as_text()
@@ -405,7 +522,7 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         jitted = self.lowered._jitted
         key, vals = jitted._key_and_values(args, kwargs)
-        if key != self.lowered._key:
+        if key[:4] != self.lowered._key[:4]:
             raise TypeError(
                 f"{jitted._name}: this compiled specialization was lowered for arguments "
                 f"{_describe_key(self.lowered._key)} but was called with {_describe_key(key)}")
@@ -413,7 +530,7 @@ class Compiled:
 
 
 def _describe_key(key):
-    treedef, statics, sigs, _ = key
+    treedef, statics, sigs = key[:3]
     parts = [str(_aval_from_sig(s).str_short()) for s in sigs]
     return f"({', '.join(parts)})" + (f" static={statics}" if statics else "")
 

@@ -11,7 +11,7 @@ from ops.core import ShapedArray, Tracer
 from ops.errors import InvalidArgumentError
 from xla_like import ir
 from xla_like.builder import BuilderTrace
-from xla_like.passes import run_pipeline
+from xla_like.passes import report, run_pipeline
 
 from . import tree_util
 from .array import Array
@@ -92,6 +92,7 @@ def trace_to_module(fun, in_avals: list[ShapedArray], in_tree, name: str,
         out_avals = [core.get_aval(o) for o in out_leaves]
         comp = trace.finish(out_leaves)
     module.set_entry(comp)
+    report("traced", module)
     module, _ = run_pipeline(module)
     ir.module_built(module)
     return module, out_tree, out_avals

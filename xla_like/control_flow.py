@@ -93,6 +93,11 @@ def _wrap(value, aval):
     return core.eval_trace().wrap(np.asarray(value, dtype=aval.dtype), aval)
 
 
+def wrap_all(values, avals):
+    """Eager results as the arrays users see, with the weak types tracing decided."""
+    return [_wrap(v, a) for v, a in zip(values, avals)]
+
+
 # --- evaluation with NumPy (no trace active) ---------------------------------------------------
 
 def clamp_index(index, n: int) -> int:
@@ -152,16 +157,17 @@ def cond_flat(index, branch_fns, operands, name="branch", check=None):
     if check is not None:
         check()
     args = [index] + list(operands) + consts
+    out_avals = [a.update(weak_type=all(o[k].weak_type for o in outs))
+                 for k, a in enumerate(outs[0])]
     if builder is None:
-        return run_cond(module, comps, args)
+        return wrap_all(run_cond(module, comps, args), out_avals)
     known = _known_while_tracing(builder, index)
     if known is not None:
+        # Trace the chosen branch again, in place (its comps were only for checking).
         for c in comps:
             module.computations.pop(c.name, None)
-        return eval_computation(module, comps[clamp_index(known, len(comps))], args[1:])
-    return emit("cond", args, comps, {}, [a.update(weak_type=all(
-        o[k].weak_type for o in outs)) for k, a in enumerate(outs[0])],
-        lambda vals: run_cond(module, comps, vals))
+        return list(branch_fns[clamp_index(known, len(comps))](*operands))
+    return emit("cond", args, comps, {}, out_avals, lambda vals: run_cond(module, comps, vals))
 
 
 def while_flat(cond_fn, body_fn, init, name="loop"):
@@ -174,7 +180,7 @@ def while_flat(cond_fn, body_fn, init, name="loop"):
     args = list(init) + consts
     n = len(init)
     if builder is None:
-        return run_while(module, cond, body, n, args)
+        return wrap_all(run_while(module, cond, body, n, args), avals)
     return emit("while", args, (cond, body), {"num_carry": n}, avals,
                 lambda vals: run_while(module, cond, body, n, vals))
 
@@ -189,9 +195,9 @@ def scan_flat(body_fn, init, xs, length: int, reverse: bool = False, name="scan"
     n, m = len(init), len(xs)
     args = list(init) + list(xs) + consts
     attrs = {"num_carry": n, "num_xs": m, "length": int(length), "reverse": bool(reverse)}
-    if builder is None:
-        return run_scan(module, body, n, m, length, reverse, args)
     y_avals = [ShapedArray((length,) + a.shape, a.dtype, a.weak_type) for a in outs[n:]]
+    if builder is None:
+        return wrap_all(run_scan(module, body, n, m, length, reverse, args), c_avals + y_avals)
     return emit("scan", args, (body,), attrs, c_avals + y_avals,
                 lambda vals: run_scan(module, body, n, m, length, reverse, vals))
 

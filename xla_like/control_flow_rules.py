@@ -424,15 +424,16 @@ class ScanRules:
         xs_t = [sh.transpose(x, permutation=(1, 0) + tuple(range(2, aval_of(x).ndim)))
                 if b else x for x, b in zip(xs, xb)]
 
+        yb = depends(body, cb + xb + kb)[n:]
+
         def body_fn(*vs):
             outs, obs = batch_computation(module, body, list(vs) + consts, cb + xb + kb, size)
-            return ([move_batch_to_front(o, f, size) if want else o
-                     for o, f, want in zip(outs[:n], obs[:n], cb)]
-                    + [move_batch_to_front(o, f, size) for o, f in zip(outs[n:], obs[n:])])
+            return [move_batch_to_front(o, f, size) if want else o
+                    for o, f, want in zip(outs, obs, cb + yb)]
         res = scan_flat(body_fn, init, xs_t, a["length"], a["reverse"], name="batched.scan")
         ys = [sh.transpose(y, permutation=(1, 0) + tuple(range(2, aval_of(y).ndim)))
-              for y in res[n:]]
-        return res[:n] + ys, cb + [True] * len(ys)
+              if want else y for y, want in zip(res[n:], yb)]
+        return res[:n] + ys, cb + yb
 
 
 CALL_RULES["cond"] = CondRules()

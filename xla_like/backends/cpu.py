@@ -1,9 +1,11 @@
 """The CPU backend: fused kernels compiled to native code with LLVM (llvmlite).
 
-compile(module):
-1. `cpu_plan.cpu_pipeline`: inline custom-derivative calls, CSE, fusion, DCE (on a copy).
+compile(module, donated):
+1. `cpu_plan.cpu_pipeline`: inline custom-derivative calls, CSE, layout, fusion, DCE (on a
+   copy; the list is `cpu_plan.CPU_PIPELINE`).
 2. `cpu_plan.Plan`: buffers (parameters, constants, outputs, workspace temporaries placed by
-   buffer assignment) and steps (kernels, dots, NumPy fallbacks).
+   buffer assignment) and steps (kernels, dots, NumPy fallbacks); GEMM epilogues, and outputs
+   that take the memory of `donated` parameters.
 3. Render: one LLVM module; each kernel a function; each run of native steps a *segment*
    function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)` calling its
    kernels on thread `tid`'s share of each kernel's range, with a barrier between kernels when
@@ -32,7 +34,9 @@ from ops.core import PRIMITIVES
 
 from .. import ir
 from . import cpu_runtime, memory
-from .cpu_kernels import emit_dot, emit_fusion, gemm_layout
+from .cpu_control import Emitter, emit_control, emit_copy
+from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
+from .cpu_kernels import emit_dot, emit_fusion
 from .cpu_plan import Plan, cpu_pipeline
 from .llvm_emitter import I8, I64, i64, intrinsic, storage_type
 
@@ -207,12 +211,15 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
     work = sum(plan.buffers[s.outputs[0]].shape.size for s, lib in zip(steps, library)
-               if not lib)
+               if not lib and s.kind in ("kernel", "dot"))
     # Library calls run on one thread (BLAS has its own); small segments are not worth the
     # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
-    # count (small loops are unrolled, not vectorized: less code, faster to compile).
-    parallel = work >= PARALLEL_MIN_WORK and not any(library) and _threads() > 1
+    # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
+    # and branches run on one thread too.
+    parallel = work >= PARALLEL_MIN_WORK and not any(library) and _threads() > 1 and \
+        not any(s.kind == "control" for s in steps)
     barriers = 0
+    count = [0]
 
     def ptr(bid):
         info = plan.buffers[bid]
@@ -223,17 +230,31 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             p = b.load(b.bitcast(field, _I8PP))
         return b.bitcast(p, ll.PointerType(storage_type(info.shape.dtype)))
 
-    for k, (step, lib) in enumerate(zip(steps, library)):
-        if k and parallel:
-            barriers += 1
-            _barrier(b, counter, barriers, nthreads)
+    def emit_steps(body_steps):
+        """Steps of a loop body or branch: in order, on this thread."""
+        for step in body_steps:
+            emit_step(step, blas_sig is not None and step.kind == "dot" and
+                      _blas_ok(step.instr), False)
+
+    control = Emitter(b, mod, ptr, lambda bid: b.gep(bufs, [i64(bid)]), emit_steps)
+
+    def emit_step(step, lib, parallel):
+        k = count[0]
+        count[0] += 1
+        if step.kind == "control":
+            emit_control(control, plan, step)
+            return
+        if step.kind == "copy":
+            emit_copy(control, plan, step)
+            return
         if lib:
-            _call_blas(b, mod, step, ptr, externs, tid, blas_sig)
-            continue
+            _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}")
+            return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
         else:
-            kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math)
+            kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math,
+                                 in_place=step.in_place)
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         n = i64(kernel.extent)
         if not parallel:
@@ -250,56 +271,18 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             only0 = b.icmp_signed("==", tid, i64(0))
             with b.if_then(only0):
                 b.call(kernel.fn, args + [i64(0), n])
+
+    for k, (step, lib) in enumerate(zip(steps, library)):
+        if k and parallel:
+            barriers += 1
+            _barrier(b, counter, barriers, nthreads)
+        emit_step(step, lib, parallel)
     b.ret_void()
     return Segment(name, steps, parallel)
 
 
 def _min(b, x, y):
     return b.select(b.icmp_signed("<", x, y), x, y)
-
-
-def _blas_ok(instr):
-    lhs, rhs = instr.operands
-    dt = instr.shape.dtype
-    return dt.kind == "f" and dt.itemsize in (4, 8) and lhs.shape.dtype == dt and \
-        rhs.shape.dtype == dt
-
-
-def _call_blas(b, mod, step, ptr, externs, tid, blas_sig):
-    """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0."""
-    instr = step.instr
-    batch, m, n, k, ta, tb = gemm_layout(instr)
-    dt = instr.shape.dtype
-    int_t, idx = blas_sig
-    fty = ll.DoubleType() if dt.itemsize == 8 else ll.FloatType()
-    pty = ll.PointerType(fty)
-    gemm_ty = ll.FunctionType(ll.VoidType(), [int_t, int_t, int_t, int_t, int_t, int_t, fty,
-                                              pty, int_t, pty, int_t, fty, pty, int_t])
-    slot = idx["dgemm" if dt.itemsize == 8 else "sgemm"]
-    only0 = b.icmp_signed("==", tid, i64(0))
-    with b.if_then(only0):
-        raw = b.load(b.gep(externs, [i64(slot)]))
-        gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
-        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
-        c_ptr = ptr(step.outputs[0])
-        c = lambda v: ll.Constant(int_t, v)  # noqa: E731
-        lda = m if ta else k
-        ldb = k if tb else n
-        for bi in range(batch) if batch <= 64 else []:
-            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
-                          ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
-                          b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
-                          b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
-        if batch > 64:
-            from .llvm_emitter import counted_loop
-
-            def one(bi):
-                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n),
-                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
-                              c(lda), b.gep(b_ptr, [b.mul(bi, i64(k * n))]), c(ldb),
-                              ll.Constant(fty, 0.0), b.gep(c_ptr, [b.mul(bi, i64(m * n))]),
-                              c(n)])
-            counted_loop(b, i64(0), i64(batch), one, name="batch")
 
 
 # --- the executable ------------------------------------------------------------------------------
@@ -320,8 +303,9 @@ class _Workspace:
         for bi in plan.buffers:
             if bi.kind == "temp":
                 start = shift + bi.offset
-                arr = self.memory[start:start + bi.nbytes].view(bi.shape.dtype).reshape(
-                    bi.shape.dims)
+                arr = self.memory[start:start + bi.nbytes].view(bi.shape.dtype)
+                if bi.block_bytes is None:   # an epilogue's block: native code only
+                    arr = arr.reshape(bi.shape.dims)
                 self.arrays[bi.id] = arr
                 self.ptrs[bi.id] = base + start
             elif bi.kind == "const":
@@ -347,8 +331,9 @@ class Executable:
         self._workspaces = [_Workspace(plan)]
         self._param_slots = [(b.id, b.index, b.shape.dtype) for b in plan.buffers
                              if b.kind == "param"]
-        self._out_slots = [(b.id, b.shape.dims, b.shape.dtype, b.nbytes >= memory.POOLED_BYTES)
-                           for b in plan.buffers if b.kind == "output"]
+        # (buffer, dims, dtype, from the pool, donated parameter buffer whose memory it takes)
+        self._out_slots = [(b.id, b.shape.dims, b.shape.dtype, b.nbytes >= memory.POOLED_BYTES,
+                            b.alias) for b in plan.buffers if b.kind == "output"]
         self._all_fresh = len(set(plan.outputs)) == len(plan.outputs) and all(
             plan.buffers[bid].kind == "output" for bid in plan.outputs)
         self._threads = _threads()
@@ -391,8 +376,11 @@ class Executable:
                     a = np.ascontiguousarray(a, dtype=dtype)
                 arrays[bid] = a
                 ptrs[bid] = id(a) if DATA_OFFSET is not None else a.ctypes.data
-            for bid, dims, dtype, pooled in self._out_slots:
-                o = memory.empty(dims, dtype) if pooled else np.empty(dims, dtype)
+            for bid, dims, dtype, pooled, alias in self._out_slots:
+                if alias is not None:
+                    o = arrays[alias]
+                else:
+                    o = memory.empty(dims, dtype) if pooled else np.empty(dims, dtype)
                 arrays[bid] = o
                 ptrs[bid] = id(o) if DATA_OFFSET is not None else o.ctypes.data
             if self._single:
@@ -410,7 +398,7 @@ class Executable:
             results = [arrays[bid] for bid in plan.outputs]
             for bid, _, _ in self._param_slots:
                 arrays[bid] = None
-            for bid, _, _, _ in self._out_slots:
+            for bid, _, _, _, _ in self._out_slots:
                 arrays[bid] = None
         finally:
             ws.lock.release()
@@ -520,10 +508,12 @@ def _blas():
         return None
 
 
-def compile(module: ir.Module) -> Executable:
+def compile(module: ir.Module, donated=frozenset()) -> Executable:
+    """`donated`: parameter numbers whose arrays the caller gives up (see `cpu_plan`): outputs
+    may be written into them."""
     optimized = cpu_pipeline(module)
-    plan = Plan(optimized)
     blas_info = _blas()
+    plan = Plan(optimized, frozenset(donated), blas=blas_info is not None)
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
     llmod, order = render(plan, blas_sig)

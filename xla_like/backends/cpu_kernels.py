@@ -8,6 +8,12 @@ the work across threads. The loop layout depends on the fusion's kind:
 - row / reduction: a loop over the output rows; in each row the row reductions are computed
   first (each a vectorized loop over the row), then the row's elements, which read those
   reductions from registers. Softmax and layer norm read each row from memory once.
+
+Two variants of a loop kernel serve the plan's memory rewrites (see `cpu_plan`): `in_place`
+reads one parameter through the output pointer (the output took that parameter's memory; one
+pointer, so LLVM sees the read-before-write at each position and no aliasing is hidden from
+it), and `window` reads one parameter from a buffer holding only the kernel's current block
+(a GEMM epilogue's scratch).
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ class Kernel:
         self.flat = flat
 
 
-def _flat_ok(comp) -> bool:
+def flat_ok(comp) -> bool:
     """Can every instruction be computed at one linear position (same-size or scalar inputs)?"""
     n = comp.root.shape.size
     for instr in comp.instructions:
@@ -59,7 +65,7 @@ def _flat_ok(comp) -> bool:
     return True
 
 
-def _outer_rank(comp):
+def outer_rank(comp):
     """How many leading output dims index rows (None for plain loop kernels)."""
     if comp.root.opcode in REDUCE:
         return len(comp.root.shape.dims)
@@ -78,24 +84,61 @@ def _declare(module, name, in_shapes, out_shape):
     return fn
 
 
-def emit_fusion(module, name, comp: ir.Computation, math) -> Kernel:
+class _WindowEmitter(ElementEmitter):
+    """Reads the buffers in `shifts` at (linear position - shift): they hold only the part of
+    their value from the kernel's `lo` on."""
+
+    def __init__(self, *args, shifts=None, **kw):
+        super().__init__(*args, **kw)
+        self.shifts = shifts or {}
+
+    def load(self, buf, index):
+        shift = self.shifts.get(id(buf))
+        if shift is None or buf.size == 0:
+            return super().load(buf, index)
+        off = self.b.sub(self.linear(buf, index), shift)
+        v = self.b.load(self.b.gep(buf.ptr, [off], inbounds=True),
+                        align=buf.shape.dtype.itemsize)
+        if buf.shape.dtype.kind == "b":
+            v = self.b.icmp_unsigned("!=", v, ll.Constant(storage_type(buf.shape.dtype), 0))
+        return v
+
+
+def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
+                window=None) -> Kernel:
+    """`in_place`: a parameter number read through the output pointer; `window`: (parameter
+    number, elements per unit of the range) of a parameter whose buffer starts at element
+    lo * elements per unit (see the module docstring)."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
     fn = _declare(module, name, in_shapes, out_shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
+    out_arg = fn.args[len(in_shapes)]
     inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
-    out = Buffer(fn.args[len(in_shapes)], out_shape)
+    if in_place is not None:
+        a = fn.args[in_place]
+        inputs[in_place] = Buffer(out_arg if out_arg.type == a.type else
+                                  b.bitcast(out_arg, a.type), in_shapes[in_place])
+    out = Buffer(out_arg, out_shape)
     lo, hi = fn.args[-2], fn.args[-1]
-    k = _outer_rank(comp)
+    shifts = {}
+    if window is not None:
+        j, unit = window
+        shifts[id(inputs[j])] = b.mul(lo, i64(unit)) if unit != 1 else lo
+
+    def emitter(**kw):
+        return _WindowEmitter(b, inputs, math, shifts=shifts, **kw)
+
+    k = outer_rank(comp)
     dims = out_shape.dims
     if out_shape.size == 0:
         # Nothing to write; emitting element code for an empty index space would only read
         # operands at positions that do not exist.
         b.ret_void()
         return Kernel(fn, 0, False, False)
-    if k is None and _flat_ok(comp):
+    if k is None and flat_ok(comp):
         n = out_shape.size
-        em = ElementEmitter(b, inputs, math, flat_size=n)
+        em = emitter(flat_size=n)
 
         def body(i):
             em.push_scope()
@@ -105,7 +148,7 @@ def emit_fusion(module, name, comp: ir.Computation, math) -> Kernel:
         counted_loop(b, lo, hi, body)
         b.ret_void()
         return Kernel(fn, n, True, True)
-    em = ElementEmitter(b, inputs, math)
+    em = emitter()
     if k is None:
         # Loop nest over the output; the outermost dimension is split across threads.
         if not dims:

@@ -1,10 +1,20 @@
 """From an optimized Module to a plan: buffers, and the steps that fill them.
 
-After `cpu_pipeline` (inlining, CSE, fusion, DCE) the entry computation is a list of kernels
-(fusion), library calls (dot_general) and a few instructions no kernel expresses (sort,
+After `cpu_pipeline` (inlining, CSE, layout, fusion, DCE) the entry computation is a list of
+kernels (fusion), library calls (dot_general) and a few instructions no kernel expresses (sort,
 scatter, cumulative scans), which run through their NumPy reference between native segments.
 Each value that is materialized gets a buffer: a parameter, a constant, an output (allocated
 per call) or a temporary (a slice of the workspace, placed by buffer assignment).
+
+Two rewrites of the step list save memory passes:
+- GEMM epilogue: a BLAS dot whose only consumer is the next kernel, which reads it at the
+  output's own position, runs in row blocks, the kernel on each block right after its GEMM
+  (the block is still in cache): the dot's result never goes to memory, only a block-sized
+  scratch buffer that stays in L2. Worth it when the result is large and the right-hand
+  matrix small (each block's GEMM re-reads it).
+- Donation: an output may take the memory of a donated parameter of the same type when the
+  kernel producing it reads that parameter only at the position it writes, and nothing after
+  it reads the parameter (`BufferInfo.alias`).
 """
 from __future__ import annotations
 
@@ -16,15 +26,67 @@ from ..passes.cse import cse
 from ..passes.dce import dce
 from ..passes.fusion import fuse
 from ..passes.inline import inline_calls
+from ..passes.layout import layout
+from .cpu_control import CONTROL, make_control
+from .cpu_gemm import blas_ok
+from .cpu_kernels import flat_ok, gemm_layout, outer_rank
 
-CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("fusion", fuse),
-                ("dce", dce)]
+CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("layout", layout),
+                ("fusion", fuse), ("dce", dce)]
+
+# GEMM epilogue thresholds: the dot's result must be larger than this...
+EPILOGUE_MIN_BYTES = 1 << 20
+# ...and its right-hand matrix (re-read by each block's GEMM) at most this;
+EPILOGUE_MAX_RHS_BYTES = 1 << 20
+# each block's result is about this large (it stays in L2 between the GEMM and the kernel).
+EPILOGUE_BLOCK_BYTES = 1 << 18
 
 
-def cpu_pipeline(module: ir.Module) -> ir.Module:
+def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
+    """The CPU pipeline on a copy of `module`; `after_pass(name, module)` sees each pass's
+    result (as do the observers of `passes.observe`)."""
     from ..passes import run_pipeline
-    module, _ = run_pipeline(ir.clone_module(module), CPU_PIPELINE)
+    module, _ = run_pipeline(ir.clone_module(module), CPU_PIPELINE, after_pass)
     return module
+
+
+def reads_at_output_position(comp: ir.Computation, index: int) -> bool:
+    """Does the loop kernel of `comp` read its parameter `index` only at the position of the
+    output element it is computing? Then that element of the parameter is dead once the
+    output element is written (its memory can be the output's), and a block of the output
+    needs only the same block of the parameter."""
+    if outer_rank(comp) is not None:
+        return False
+    param = next((p for p in comp.parameters if p.attrs["index"] == index), None)
+    if param is None:
+        return False
+    root = comp.root
+    if flat_ok(comp):
+        # A flat kernel reads every full-size operand at the output's linear position.
+        return param.shape.size == root.shape.size
+    if param.shape.dims != root.shape.dims:
+        return False
+    # Which instructions are evaluated only at the output's index: the root, and operands of
+    # such instructions that keep the index (elementwise ops, identity data movement).
+    at_out = {root.id: True}
+    for instr in reversed(comp.instructions):
+        here = at_out.get(instr.id)
+        if here is None:
+            continue
+        keeps = here and (_elementwise(instr) or (
+            instr.opcode in ("reshape", "broadcast_in_dim", "squeeze", "stop_gradient",
+                             "convert_element_type")
+            and instr.operands[0].shape.dims == instr.shape.dims))
+        for o in instr.operands:
+            at_out[o.id] = at_out.get(o.id, True) and keeps
+    return at_out.get(param.id, False)
+
+
+def _elementwise(instr):
+    from ops.core import PRIMITIVES
+    prim = PRIMITIVES.get(instr.opcode)
+    return prim is not None and prim.family == "elementwise" and all(
+        o.shape.dims == instr.shape.dims for o in instr.operands)
 
 
 class BufferInfo:
@@ -38,38 +100,86 @@ class BufferInfo:
         self.value = value      # constants: the array
         self.offset = None      # temps: byte offset in the workspace
         self.first = self.last = None
+        self.alias = None       # outputs: the donated parameter buffer whose memory it takes
+        self.block_bytes = None  # temps holding one block of a GEMM epilogue at a time
 
     @property
     def nbytes(self):
+        if self.block_bytes is not None:
+            return self.block_bytes
         return self.shape.size * self.shape.dtype.itemsize
 
 
 class Step:
-    """kind: kernel (a fusion), dot (dot_general), python (NumPy reference)."""
+    """kind: kernel (a fusion), dot (dot_general), control (a native loop or branch, see
+    `cpu_control`), python (NumPy reference)."""
 
     def __init__(self, kind, instr, inputs, outputs):
         self.kind = kind
         self.instr = instr
         self.inputs = inputs    # buffer ids
         self.outputs = outputs  # buffer ids
+        self.epilogue = None    # dots: the Epilogue run on each row block
+        self.in_place = None    # kernels: the parameter read from the output's memory
+        self.region = None      # control: the workspace its bodies use while it runs
+
+    def reads(self):
+        return self.inputs + (self.epilogue.step.inputs if self.epilogue else [])
+
+    def writes(self):
+        return self.outputs + (self.epilogue.step.outputs if self.epilogue else []) + (
+            [self.region] if self.region is not None else [])
+
+
+class Epilogue:
+    """A kernel run on row blocks of a dot's result right after each block's GEMM.
+
+    `window`: the kernel's parameter that is the dot's result, read from a scratch buffer
+    holding the current block. `rows`: GEMM rows per block. The kernel's range is in `units`
+    (its outer dimension, or elements when flat) of `unit_elems` elements each."""
+
+    def __init__(self, step, window, rows, units, unit_elems):
+        self.step = step
+        self.window = window
+        self.rows = rows
+        self.units = units
+        self.unit_elems = unit_elems
 
 
 class Plan:
-    def __init__(self, module: ir.Module):
+    """`donated`: parameter numbers whose memory outputs may take. `blas`: dots will call
+    BLAS (the GEMM epilogue needs it)."""
+
+    def __init__(self, module: ir.Module, donated=frozenset(), blas=False):
         self.module = module
         self.buffers: list[BufferInfo] = []
         self.steps: list[Step] = []
         self.outputs: list[int] = []   # buffer id per program output
         self.workspace_bytes = 0
         self.n_params = len(module.entry.parameters)
-        self._build()
+        self._build(donated, blas)
 
     def _new(self, kind, shape, **kw):
         b = BufferInfo(len(self.buffers), kind, shape, **kw)
         self.buffers.append(b)
         return b.id
 
-    def _build(self):
+    def _new_constant(self, instr):
+        return self._new("const", instr.shape, value=np.array(instr.attrs["value"], order="C"))
+
+    def _make_step(self, instr, ins, outs, nested=False):
+        """The step computing `instr`; control flow gets its sub-plans (`cpu_control`), and
+        runs through the interpreter if a body holds something native code cannot run."""
+        op = instr.opcode
+        if op in CONTROL:
+            step = make_control(self, Step("control", instr, ins, outs), nested)
+            if not step.native:
+                step.kind = "python"
+            return step
+        kind = "kernel" if op == "fusion" else ("dot" if op == "dot_general" else "python")
+        return Step(kind, instr, ins, outs)
+
+    def _build(self, donated, blas):
         entry = self.module.entry
         buf_of = {}
         for p in entry.parameters:
@@ -79,8 +189,7 @@ class Plan:
             if op == ir.PARAMETER:
                 continue
             if op == ir.CONSTANT:
-                buf_of[instr.id] = self._new("const", instr.shape,
-                                             value=np.array(instr.attrs["value"], order="C"))
+                buf_of[instr.id] = self._new_constant(instr)
             elif op == ir.TUPLE:
                 continue
             elif op == ir.GET_TUPLE_ELEMENT:
@@ -93,9 +202,7 @@ class Plan:
                 else:
                     outs = (self._new("temp", instr.shape),)
                     buf_of[instr.id] = outs[0]
-                kind = "kernel" if op == "fusion" else ("dot" if op == "dot_general"
-                                                        else "python")
-                self.steps.append(Step(kind, instr, ins, list(outs)))
+                self.steps.append(self._make_step(instr, ins, list(outs)))
         root = entry.root
         results = root.operands if root.opcode == ir.TUPLE else [root]
         claimed = set()
@@ -106,15 +213,86 @@ class Plan:
                 b.kind, b.index = "output", k
                 claimed.add(bid)
             self.outputs.append(bid)
+        if blas:
+            self._find_epilogues()
+        if donated:
+            self._find_donations(donated)
         self._assign_temps()
+
+    def _find_epilogues(self):
+        steps = []
+        for step in self.steps:
+            prev = steps[-1] if steps else None
+            if prev is not None and prev.epilogue is None and step.kind == "kernel":
+                ep = self._epilogue(prev, step)
+                if ep is not None:
+                    prev.epilogue = ep
+                    continue
+            steps.append(step)
+        self.steps = steps
+
+    def _epilogue(self, dot, kernel):
+        if dot.kind != "dot" or not blas_ok(dot.instr):
+            return None
+        res = self.buffers[dot.outputs[0]]
+        if res.kind != "temp" or kernel.inputs.count(res.id) != 1 or any(
+                res.id in s.reads() for s in self.steps if s is not kernel):
+            return None
+        batch, m, n, k, _, _ = gemm_layout(dot.instr)
+        size = res.shape.dtype.itemsize
+        if batch != 1 or m < 2 or m * n * size <= EPILOGUE_MIN_BYTES or \
+                k * n * size > EPILOGUE_MAX_RHS_BYTES:
+            return None
+        comp = kernel.instr.called[0]
+        window = kernel.inputs.index(res.id)
+        if not reads_at_output_position(comp, window):
+            return None
+        rows = max(1, EPILOGUE_BLOCK_BYTES // (n * size))
+        if flat_ok(comp):
+            units, unit_elems = m * n, 1
+        else:
+            # The kernel's outer dimension is the dot's first row dimension.
+            dims = comp.root.shape.dims
+            units, unit_elems = dims[0], comp.root.shape.size // dims[0]
+            unit_rows = unit_elems // n
+            rows = max(unit_rows, rows // unit_rows * unit_rows)
+        rows = min(rows, m)
+        res.block_bytes = rows * n * size
+        return Epilogue(kernel, window, rows, units, unit_elems)
+
+    def _find_donations(self, donated):
+        """Give outputs the memory of donated parameters (see the module docstring)."""
+        taken = set(self.outputs)    # a returned parameter must keep its value
+        for s, step in enumerate(self.steps):
+            kernels = [step] if step.kind == "kernel" else []
+            if step.epilogue is not None:
+                kernels.append(step.epilogue.step)
+            for kernel in kernels:
+                out = self.buffers[kernel.outputs[0]]
+                if out.kind != "output" or out.alias is not None:
+                    continue
+                for j, bid in enumerate(kernel.inputs):
+                    p = self.buffers[bid]
+                    if p.kind != "param" or p.index not in donated or bid in taken or \
+                            p.shape != out.shape or kernel.inputs.count(bid) != 1:
+                        continue
+                    if bid in step.inputs and step is not kernel:
+                        continue   # the dot of an epilogue reads it block by block
+                    if any(bid in later.reads() for later in self.steps[s + 1:]):
+                        continue
+                    if not reads_at_output_position(kernel.instr.called[0], j):
+                        continue
+                    out.alias, kernel.in_place = bid, j
+                    taken.add(bid)
+                    break
 
     def _assign_temps(self):
         for s, step in enumerate(self.steps):
-            for bid in step.outputs:
+            for bid in step.writes():
                 b = self.buffers[bid]
                 b.first = s if b.first is None else b.first
                 b.last = s if b.last is None else max(b.last, s)
-            for bid in step.inputs:
+            for bid in step.reads():
                 b = self.buffers[bid]
                 b.last = s if b.last is None else max(b.last, s)
         temps = [(b.id, b.nbytes, b.first, b.last) for b in self.buffers if b.kind == "temp"]
@@ -122,3 +300,6 @@ class Plan:
         for bid, off in offsets.items():
             self.buffers[bid].offset = off
         self.workspace_bytes = total
+        for step in self.steps:
+            if step.region is not None:
+                step.place(self.buffers[step.region].offset)

@@ -67,7 +67,10 @@ def _prepare(comp: ir.Computation):
             from ..custom_calls import primal_operands
             sub = compile_computation(instr.called[0])
             ins = [slot[o.id] for o in instr.operands][primal_operands(instr)]
-            steps.append((lambda *xs, sub=sub: tuple(sub(list(xs))), ins, n))
+            if isinstance(instr.shape, tuple):
+                steps.append((lambda *xs, sub=sub: tuple(sub(list(xs))), ins, n))
+            else:   # a fusion (the CPU backend's fallback runs fused bodies here)
+                steps.append((lambda *xs, sub=sub: sub(list(xs))[0], ins, n))
         else:
             prim = PRIMITIVES[instr.opcode]
             # The whole run is under one np.errstate, so use the impl without its own.
@@ -88,7 +91,9 @@ def _prepare(comp: ir.Computation):
     return len(comp.parameters), n, consts, steps, outs
 
 
-def compile(module: ir.Module) -> Executable:
+def compile(module: ir.Module, donated=frozenset()) -> Executable:
+    """`donated` (parameter numbers the caller gives up) is accepted for the common backend
+    interface; the interpreter never writes into its inputs."""
     return Executable(module, compile_computation(module.entry))
 
 

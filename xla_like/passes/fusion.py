@@ -1,10 +1,12 @@
-"""Fusion: group the entry computation's instructions into kernels.
+"""Fusion: group the entry computation's instructions into kernels (and likewise the bodies
+and branches of control flow, which run as lists of kernels too).
 
-Guarantees: afterwards the entry computation holds parameters, array constants, `fusion`
+Guarantees: afterwards each such computation holds parameters, array constants, `fusion`
 instructions (each calling a computation of elementwise / data-movement / reduction
-instructions that compiles to one loop kernel), `dot_general` (a library call whose operands
-are laid out for GEMM), and the instructions no kernel expresses (sort, scatter, cumulative
-scans), which backends run as they are. A value is written to memory only where:
+instructions that compiles to one loop kernel), `dot_general` (a library call; the layout
+pass has laid its operands out for GEMM), and the instructions no kernel expresses (sort,
+scatter, cumulative scans, control flow), which backends run as they are. A value is written
+to memory only where:
 - it is an output, or an operand of a library call or an unfusable instruction
   (`reason="output" | "operand of dot_general" | ...`);
 - it is expensive to recompute and has consumers in different kernels ("shared");
@@ -192,9 +194,47 @@ def _reason_for(consumer):
 
 
 def fuse(module: ir.Module) -> ir.Module:
-    """Group the entry computation into fusion kernels (see the module docstring)."""
-    canonicalize_dots(module)
-    comp = module.entry
+    """Group the entry computation, and the bodies and branches of its control flow, into
+    fusion kernels (see the module docstring). Dots must already read their operands in
+    GEMM's layout (`layout.layout` does that)."""
+    for comp in _kernel_hosts(module):
+        new = fuse_computation(module, comp)
+        if comp is module.entry:
+            module.computations.pop(comp.name)
+            module.set_entry(new)
+            continue
+        module.computations[comp.name] = new
+        for other in module.computations.values():
+            for instr in other.instructions:
+                if any(c is comp for c in instr.called):
+                    instr.called = tuple(new if c is comp else c for c in instr.called)
+    return module
+
+
+CONTROL_FLOW = ("while", "scan", "cond")
+
+
+def _kernel_hosts(module):
+    """The computations that run as a list of kernels: the entry and, inner ones first, every
+    computation that control flow calls."""
+    hosts, seen = [], set()
+
+    def visit(comp):
+        if comp.name in seen:
+            return
+        seen.add(comp.name)
+        for instr in comp.instructions:
+            if instr.opcode in CONTROL_FLOW:
+                for c in instr.called:
+                    visit(c)
+        hosts.append(comp)
+    visit(module.entry)
+    return hosts
+
+
+def fuse_computation(module: ir.Module, comp: ir.Computation) -> ir.Computation:
+    """`comp` with its instructions grouped into fusion kernels (a new computation, same
+    name); the kernels' computations are added to `module`."""
     users = _users(comp)
     outputs = {o.id for o in (comp.root.operands if comp.root.opcode == ir.TUPLE
                               else [comp.root])}
@@ -223,7 +263,7 @@ def _rebuild(module, comp, groups, needed):
     for instr in comp.instructions:
         if instr.id in groups:
             g = groups[instr.id]
-            fused, inputs = _fused_computation(module, g)
+            fused, inputs = _fused_computation(module, comp, g)
             module.add_computation(fused)
             kind = "reduction" if g.root.opcode in REDUCE else (
                 "row" if g.outer_rank is not None else "loop")
@@ -247,16 +287,14 @@ def _rebuild(module, comp, groups, needed):
     else:
         new_root = remap[root.id]
     new_entry.root = new_root
-    module.computations.pop(comp.name)
-    module.set_entry(new_entry)
-    return module
+    return new_entry
 
 
-def _fused_computation(module, group):
+def _fused_computation(module, comp, group):
     """The members of `group` as a computation whose parameters are its inputs."""
     fused = ir.Computation(module.fresh_computation_name(f"fused_{group.root.opcode}"))
     member_ids = group.members
-    order = [i for i in module.entry.instructions if i.id in member_ids]
+    order = [i for i in comp.instructions if i.id in member_ids]
     inputs, mapping = [], {}
     for instr in order:
         for o in instr.operands:
@@ -274,58 +312,3 @@ def _fused_computation(module, group):
         fused.add(new)
     fused.root = mapping[group.root.id]
     return fused, inputs
-
-
-# --- dot operands in GEMM-friendly layouts -------------------------------------------------
-
-def _gemm_order(dims, batch, first, second):
-    """Is `dims`' order batch..., first..., second... (each group contiguous, in order)?"""
-    return list(range(len(dims))) == list(batch) + list(first) + list(second)
-
-
-def canonicalize_dots(module: ir.Module):
-    """Make every dot_general's operands [batch, rows, cols] in memory (either operand may be
-    transposed in its last two groups, which GEMM's flags absorb); otherwise insert the
-    transpose, which fusion then folds into the operand's producer."""
-    comp = module.entry
-    new_list = []
-    for instr in comp.instructions:
-        if instr.opcode == "dot_general":
-            lhs, rhs = instr.operands
-            lr, rr = len(lhs.shape.dims), len(rhs.shape.dims)
-            (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
-            lc, lb = tuple(d % lr for d in lc), tuple(d % lr for d in lb)
-            rc, rb = tuple(d % rr for d in rc), tuple(d % rr for d in rb)
-            changed = (lc, rc, lb, rb) != tuple(tuple(x) for pair in
-                                                instr.attrs["dimension_numbers"] for x in pair)
-            lf = [d for d in range(len(lhs.shape.dims)) if d not in lc and d not in lb]
-            rf = [d for d in range(len(rhs.shape.dims)) if d not in rc and d not in rb]
-            if not (_gemm_order(lhs.shape.dims, lb, lf, lc) or
-                    _gemm_order(lhs.shape.dims, lb, lc, lf)) or list(lb) != sorted(lb):
-                perm = tuple(lb) + tuple(lf) + tuple(lc)
-                lhs = _transpose(module, lhs, perm, new_list, instr.location)
-                nb, nf = len(lb), len(lf)
-                lb = tuple(range(nb))
-                lc = tuple(range(nb + nf, nb + nf + len(lc)))
-                changed = True
-            if not (_gemm_order(rhs.shape.dims, rb, rc, rf) or
-                    _gemm_order(rhs.shape.dims, rb, rf, rc)) or list(rb) != sorted(rb):
-                perm = tuple(rb) + tuple(rc) + tuple(rf)
-                rhs = _transpose(module, rhs, perm, new_list, instr.location)
-                nb = len(rb)
-                rb = tuple(range(nb))
-                rc = tuple(range(nb, nb + len(rc)))
-                changed = True
-            if changed:
-                instr.operands = [lhs, rhs]
-                instr.attrs["dimension_numbers"] = ((tuple(lc), tuple(rc)), (tuple(lb), tuple(rb)))
-        new_list.append(instr)
-    comp.instructions = new_list
-
-
-def _transpose(module, x, perm, out_list, location):
-    dims = tuple(x.shape.dims[p] for p in perm)
-    t = ir.Instruction(module.fresh_id(), "transpose", [x], ir.Shape(x.shape.dtype, dims),
-                       {"permutation": tuple(perm)}, (), location)
-    out_list.append(t)
-    return t

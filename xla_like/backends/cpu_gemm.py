@@ -1,0 +1,97 @@
+"""GEMM from the CPU backend's native segments: cblas_?gemm calls, and GEMM epilogues.
+
+A dot step calls the host BLAS (its address comes in the segment's `externs` table) on thread
+0. A dot with an epilogue (see `cpu_plan.Epilogue`) calls it once per row block instead, into
+a block-sized scratch buffer, and runs the epilogue kernel on that block right after, while
+the block is still in cache.
+"""
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from .cpu_kernels import emit_fusion, gemm_layout
+from .llvm_emitter import counted_loop, i64
+
+
+def blas_ok(instr):
+    """Can BLAS compute this dot (float32/float64, one dtype throughout)?"""
+    lhs, rhs = instr.operands
+    dt = instr.shape.dtype
+    return dt.kind == "f" and dt.itemsize in (4, 8) and lhs.shape.dtype == dt and \
+        rhs.shape.dtype == dt
+
+
+def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
+    """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0; with
+    an epilogue, one call per row block, each followed by the epilogue kernel on its block."""
+    instr = step.instr
+    batch, m, n, k, ta, tb = gemm_layout(instr)
+    dt = instr.shape.dtype
+    int_t, idx = blas_sig
+    fty = ll.DoubleType() if dt.itemsize == 8 else ll.FloatType()
+    pty = ll.PointerType(fty)
+    gemm_ty = ll.FunctionType(ll.VoidType(), [int_t, int_t, int_t, int_t, int_t, int_t, fty,
+                                              pty, int_t, pty, int_t, fty, pty, int_t])
+    slot = idx["dgemm" if dt.itemsize == 8 else "sgemm"]
+    only0 = b.icmp_signed("==", tid, i64(0))
+    with b.if_then(only0):
+        raw = b.load(b.gep(externs, [i64(slot)]))
+        gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
+        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
+        c_ptr = ptr(step.outputs[0])
+        c = lambda v: ll.Constant(int_t, v)  # noqa: E731
+        lda = m if ta else k
+        ldb = k if tb else n
+        if step.epilogue is not None:
+            def call(rows, a_off, c_out):
+                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
+                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [a_off]), c(lda), b_ptr,
+                              c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
+            gemm_epilogue(b, mod, step, call, (m, n, ta), int_t, ptr, math, name)
+            return
+        for bi in range(batch) if batch <= 64 else []:
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
+                          ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
+                          b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
+                          b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
+        if batch > 64:
+
+            def one(bi):
+                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n),
+                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
+                              c(lda), b.gep(b_ptr, [b.mul(bi, i64(k * n))]), c(ldb),
+                              ll.Constant(fty, 0.0), b.gep(c_ptr, [b.mul(bi, i64(m * n))]),
+                              c(n)])
+            counted_loop(b, i64(0), i64(batch), one, name="batch")
+
+
+def gemm_epilogue(b, mod, step, gemm, mnt, int_t, ptr, math, name):
+    """For each block of `ep.rows` rows: GEMM into the scratch buffer, then the epilogue
+    kernel over the same rows, reading the block from the scratch buffer (still in cache)."""
+    ep = step.epilogue
+    ks = ep.step
+    m, n, ta = mnt
+    kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
+                         in_place=ks.in_place, window=(ep.window, ep.unit_elems))
+    args = [ptr(i) for i in ks.inputs] + [ptr(ks.outputs[0])]
+    scratch = ptr(step.outputs[0])
+    k = gemm_layout(step.instr)[3]
+    blocks = -(-m // ep.rows)
+
+    def block(bi):
+        r0 = b.mul(bi, i64(ep.rows))
+        r1 = _min(b, b.add(r0, i64(ep.rows)), i64(m))
+        rows = b.sub(r1, r0)
+        gemm(rows if int_t.width == 64 else b.trunc(rows, int_t),
+             r0 if ta else b.mul(r0, i64(k)), scratch)
+        if ep.unit_elems == 1:   # flat kernel: the range is in elements
+            lo, hi = b.mul(r0, i64(n)), b.mul(r1, i64(n))
+        else:                    # outer dimension: unit_elems // n rows each
+            unit_rows = ep.unit_elems // n
+            lo, hi = b.udiv(r0, i64(unit_rows)), b.udiv(r1, i64(unit_rows))
+        b.call(kernel.fn, args + [lo, hi])
+    counted_loop(b, i64(0), i64(blocks), block, name="block")
+
+
+def _min(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
