@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cpu.py
 	$(PY) benchmarks/call_overhead.py
 	$(PY) benchmarks/transform_overhead.py
+	$(PY) benchmarks/control_flow.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -27,12 +27,13 @@ from ..passes.dce import dce
 from ..passes.fusion import fuse
 from ..passes.inline import inline_calls
 from ..passes.layout import layout
+from ..passes.licm import licm
 from .cpu_control import CONTROL, make_control
 from .cpu_gemm import blas_ok
 from .cpu_kernels import flat_ok, gemm_layout, outer_rank
 
-CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("layout", layout),
-                ("fusion", fuse), ("dce", dce)]
+CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("licm", licm),
+                ("layout", layout), ("fusion", fuse), ("dce", dce)]
 
 # GEMM epilogue thresholds: the dot's result must be larger than this...
 EPILOGUE_MIN_BYTES = 1 << 20
@@ -135,14 +136,13 @@ class Epilogue:
     """A kernel run on row blocks of a dot's result right after each block's GEMM.
 
     `window`: the kernel's parameter that is the dot's result, read from a scratch buffer
-    holding the current block. `rows`: GEMM rows per block. The kernel's range is in `units`
-    (its outer dimension, or elements when flat) of `unit_elems` elements each."""
+    holding the current block. `rows`: GEMM rows per block. The kernel's range counts units
+    (of its outer dimension, or elements when flat) of `unit_elems` elements each."""
 
-    def __init__(self, step, window, rows, units, unit_elems):
+    def __init__(self, step, window, rows, unit_elems):
         self.step = step
         self.window = window
         self.rows = rows
-        self.units = units
         self.unit_elems = unit_elems
 
 
@@ -249,16 +249,15 @@ class Plan:
             return None
         rows = max(1, EPILOGUE_BLOCK_BYTES // (n * size))
         if flat_ok(comp):
-            units, unit_elems = m * n, 1
+            unit_elems = 1
         else:
             # The kernel's outer dimension is the dot's first row dimension.
-            dims = comp.root.shape.dims
-            units, unit_elems = dims[0], comp.root.shape.size // dims[0]
+            unit_elems = comp.root.shape.size // comp.root.shape.dims[0]
             unit_rows = unit_elems // n
             rows = max(unit_rows, rows // unit_rows * unit_rows)
         rows = min(rows, m)
         res.block_bytes = rows * n * size
-        return Epilogue(kernel, window, rows, units, unit_elems)
+        return Epilogue(kernel, window, rows, unit_elems)
 
     def _find_donations(self, donated):
         """Give outputs the memory of donated parameters (see the module docstring)."""

@@ -102,9 +102,8 @@ def _hoist(module, loop):
 
 
 def _add_parameter(comp, p):
-    """Append parameter `p`, placed after the others (instructions stay in dependency order)."""
-    last = comp.instructions.index(comp.parameters[-1]) + 1 if comp.parameters else 0
-    comp.instructions.insert(last, p)
+    """Add parameter `p` (numbered last), placed first so every use comes after it."""
+    comp.instructions.insert(0, p)
     comp.parameters.append(p)
 
 
