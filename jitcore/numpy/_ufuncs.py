@@ -225,7 +225,9 @@ def logaddexp(x1, x2, /):
     x1, x2 = promote_to_inexact("logaddexp", x1, x2)
     amax = el.max(x1, x2)
     delta = el.sub(x1, x2)
-    out = el.add(amax, el.log1p(el.exp(el.neg(el.abs(delta)))))
+    # min - max rather than -|x1 - x2|: the same value, and at a tie the derivative splits
+    # 0.5/0.5 as JAX's (|.| has derivative 1 at 0, which would cancel max's half).
+    out = el.add(amax, el.log1p(el.exp(el.sub(el.min(x1, x2), amax))))
     return el.select(el.ne(delta, delta), el.add(x1, x2), out)  # NaN or inf - inf
 
 

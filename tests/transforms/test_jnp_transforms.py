@@ -497,3 +497,13 @@ def test_hessian_matches_finite_differences(name, f, shape):
     np.testing.assert_allclose(h, want, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(h, np.swapaxes(h.reshape(x.size, x.size), 0, 1).reshape(h.shape),
                                rtol=1e-10, atol=1e-10)
+
+
+def test_logaddexp_gradient_splits_at_a_tie():
+    # d/dx log(e^x + e^y) = e^x / (e^x + e^y): 1/2 at x == y (JAX's value), not 0.
+    import jitcore as jc
+    import jitcore.numpy as jnp
+    for x, y in [(0.0, 0.0), (2.5, 2.5), (1.0, 0.0), (-3.0, 4.0)]:
+        want = np.exp(x) / (np.exp(x) + np.exp(y))
+        got = jc.grad(lambda a: jnp.logaddexp(a, y))(x)
+        np.testing.assert_allclose(float(got), want, rtol=1e-12)
