@@ -20,12 +20,22 @@ from xla_like.passes.jvp import jvp_computation
 from xla_like.passes.vjp import vjp_computation
 
 from . import tree_util
+from .array import Array
 from .transform_tracing import fun_name, trace_flat
 
 
 class GradError(JitcoreError, TypeError):
     """A function or argument that cannot be differentiated as asked."""
 
+
+
+def _zeros(aval):
+    """A zero derivative of `aval`'s type: an Array when computed eagerly (never a bare
+    NumPy array, which `zeros_like_aval` gives for scalars), IR under a trace."""
+    z = zeros_like_aval(aval)
+    if isinstance(z, np.ndarray):
+        return Array._wrap(np.array(z), False)
+    return z
 
 def _argnums_tuple(argnums, nargs, what):
     single = isinstance(argnums, int)
@@ -135,7 +145,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         inputs = traced.inputs(leaves)
         outs, in_cts = vjp_computation(traced.module, traced.module.entry, inputs,
                                        wrt + [False] * len(traced.captured), cts)
-        grads = [c if c is not None else zeros_like_aval(core.get_aval(x))
+        grads = [c if c is not None else _zeros(core.get_aval(x))
                  for c, x, w in zip(in_cts, leaves, wrt) if w]
         per = _grads_per_arg(grads, per_arg, nums)
         value, aux = _unflatten_out(traced, outs, has_aux)
@@ -195,7 +205,7 @@ def vjp(fun, *primals, has_aux=False):
         cts = cts + [None] * (len(outs) - n_main)
         _, in_cts = vjp_computation(traced.module, traced.module.entry, inputs,
                                     wrt + [False] * len(traced.captured), cts)
-        flat = [c if c is not None else zeros_like_aval(core.get_aval(x))
+        flat = [c if c is not None else _zeros(core.get_aval(x))
                 for c, x in zip(in_cts, leaves)]
         return tuple(tree_util.tree_unflatten(tree, flat[s:s + n]) for s, n, tree in per_arg)
 
@@ -231,7 +241,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     ts = [t if core.get_aval(p).dtype.kind == "f" else None for p, t in zip(leaves, t_leaves)]
     outs, touts = jvp_computation(traced.module, traced.module.entry, traced.inputs(leaves),
                                   ts + [None] * len(traced.captured))
-    touts = [t if t is not None else zeros_like_aval(core.get_aval(o))
+    touts = [t if t is not None else _zeros(core.get_aval(o))
              for o, t in zip(outs, touts)]
     out, aux = _unflatten_out(traced, outs, has_aux)
     tout, _ = _unflatten_out(traced, touts, has_aux)

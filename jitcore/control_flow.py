@@ -160,10 +160,18 @@ def _check_branches(api, branches, trees):
 
 # --- while / fori ---------------------------------------------------------------------------------
 
+def _check_callable(api, **fns):
+    for name, f in fns.items():
+        if not callable(f):
+            raise ControlFlowError(f"{api}: {name} must be callable, got {type(f).__name__} "
+                                   f"{f!r:.40}")
+
+
 def while_loop(cond_fun, body_fun, init_val):
     """`val = body_fun(val)` while `cond_fun(val)`; returns the final `val`.
 
     Differentiable in both modes (reverse mode records the carries; see the README)."""
+    _check_callable("while_loop", cond_fun=cond_fun, body_fun=body_fun)
     leaves, tree = _leaves(init_val, "while_loop init_val")
     avals = _loop_avals("while_loop", body_fun, tree, leaves, lambda v, _: body_fun(v))
     leaves = _retype(leaves, avals)
@@ -232,6 +240,7 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
 
     With Python-int bounds it is a `scan` (its trip count is static); with traced bounds a
     `while_loop`. Both are differentiable in forward and reverse mode."""
+    _check_callable("fori_loop", body_fun=body_fun)
     lo, hi = _static_int(lower), _static_int(upper)
     for b, nm in ((lower, "lower"), (upper, "upper")):
         a = core.get_aval(b) if isinstance(b, Tracer) else core.get_aval(asarray(b))
@@ -263,6 +272,7 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """`carry, y = f(carry, x)` over the leading axis of `xs`; returns the final carry and the
     `y`s stacked. `xs=None` with `length` runs `length` steps with `x=None`."""
+    _check_callable("scan", f=f)
     c_leaves, c_tree = _leaves(init, "scan init")
     x_leaves, x_tree = _leaves(xs, "scan xs")
     lengths = {core.get_aval(x).shape[0] if core.get_aval(x).shape else None for x in x_leaves}
@@ -322,5 +332,6 @@ def _retype(leaves, avals):
 
 def map(f, xs):
     """`jnp.stack([f(x) for x in xs])` as one loop (a `scan` without carry)."""
+    _check_callable("map", f=f)
     _, ys = scan(lambda c, x: (c, f(x)), (), xs)
     return ys

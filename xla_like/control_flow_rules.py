@@ -26,6 +26,7 @@ from ops import elementwise as el
 from ops import reduction as red
 from ops import shape as sh
 from ops.autodiff import add_any, move_batch_to_front, zeros_like_aval
+from ops.custom_derivatives import stop_gradient
 from ops.core import ShapedArray
 
 from . import ir
@@ -80,6 +81,14 @@ def _pick(values, flags):
 def _spread(values, flags, fill=None):
     it = iter(values)
     return [next(it) if f else fill for f in flags]
+
+
+def _guard(pred, x):
+    """`x` where the batch's `pred` holds, `stop_gradient(x)` elsewhere (same values)."""
+    if not _is_float(aval_of(x)):
+        return x
+    p = sh.broadcast_in_dim(pred, shape=aval_of(x).shape, broadcast_dimensions=(0,))
+    return el.select(p, x, stop_gradient(x))
 
 
 # --- cond -----------------------------------------------------------------------------------------
@@ -140,12 +149,16 @@ class CondRules:
         m = len(instr.shape)
         if ib:
             # Every branch runs on every example; each example keeps its own branch's result.
-            results = []
-            for b in branches:
-                outs, obs = batch_computation(module, b, ops, ob, size)
-                results.append([move_batch_to_front(o, f, size) for o, f in zip(outs, obs)])
+            # A branch sees the examples that did not choose it through stop_gradient, so
+            # reverse mode sends nothing into it for them (no 0 * inf = NaN; JAX does the same).
             idx = el.max(el.min(index, np.full(size, len(branches) - 1, aval_of(index).dtype)),
                          np.zeros(size, aval_of(index).dtype))
+            results = []
+            for k, b in enumerate(branches):
+                take = el.eq(idx, np.full(size, k, aval_of(index).dtype))
+                ops_k = [_guard(take, o) if f else o for o, f in zip(ops, ob)]
+                outs, obs = batch_computation(module, b, ops_k, ob, size)
+                results.append([move_batch_to_front(o, f, size) for o, f in zip(outs, obs)])
             out = results[0]
             for k in range(1, len(branches)):
                 take = el.eq(idx, np.full(size, k, aval_of(index).dtype))
@@ -292,14 +305,17 @@ class WhileRules:
             return p, pb
 
         def body_b(*xs):
-            outs, obs = batch_computation(module, body, list(xs) + consts, cb + kb, size)
-            outs = [move_batch_to_front(o, f, size) if want else o
-                    for o, f, want in zip(outs, obs, cb)]
             if not pred_batched:
-                return outs
-            # Finished examples keep their carry.
+                outs, obs = batch_computation(module, body, list(xs) + consts, cb + kb, size)
+                return [move_batch_to_front(o, f, size) if want else o
+                        for o, f, want in zip(outs, obs, cb)]
+            # Finished examples keep their carry; the body still runs on them, through
+            # stop_gradient, so reverse mode sends nothing into those steps.
             p, pb = run_cond_b(xs)
             p = move_batch_to_front(p, pb, size)
+            live = [_guard(p, x) for x in xs]
+            outs, obs = batch_computation(module, body, live + consts, cb + kb, size)
+            outs = [move_batch_to_front(o, f, size) for o, f in zip(outs, obs)]
             return [el.select(sh.broadcast_in_dim(p, shape=aval_of(o).shape,
                                                   broadcast_dimensions=(0,)), o, x)
                     for o, x in zip(outs, xs)]

@@ -201,3 +201,14 @@ def test_check_grads_utility_catches_a_wrong_rule():
         check_grads(f, (np.array([0.3, 0.5]),), order=1, modes=("fwd",))
     with pytest.raises(AssertionError):
         check_grads(lambda x: jnp.sum(f(x) * x), (np.array([0.3]),), order=1, modes=("rev",))
+
+
+def test_zero_gradient_is_an_array():
+    # A function that ignores its input has gradient 0, returned as a jitcore Array (as JAX
+    # returns a jax.Array), eagerly and under jit.
+    import jitcore as jc
+    import jitcore.numpy as jnp
+    for g in (jc.grad(lambda x: jnp.float64(2.0)), jc.jit(jc.grad(lambda x: jnp.float64(2.0)))):
+        out = g(1.5)
+        assert isinstance(out, jc.Array)
+        assert float(out) == 0.0
