@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from ops import core
+
 from . import lax
 from . import numpy as jnp
 from .numpy._promotion import aval_of
@@ -28,7 +30,23 @@ def _rotate_left(v, r):
 
 def threefry2x32(k1, k2, x1, x2):
     """Threefry-2x32-20 of the counter words (x1, x2) under the key (k1, k2): uint32 arrays
-    that broadcast together. Returns the two output words."""
+    that broadcast together. Returns the two output words.
+
+    Called eagerly, the ~180 operations run as one compiled kernel (cached per shape), as JAX
+    does; under a trace they are traced in place."""
+    if not core.is_tracing():
+        global _compiled
+        if _compiled is None:
+            from .jit import jit
+            _compiled = jit(_threefry2x32)
+        return _compiled(k1, k2, x1, x2)
+    return _threefry2x32(k1, k2, x1, x2)
+
+
+_compiled = None
+
+
+def _threefry2x32(k1, k2, x1, x2):
     ks = (k1, k2, k1 ^ k2 ^ _PARITY)
     x1, x2 = x1 + ks[0], x2 + ks[1]
     for i in range(5):
