@@ -35,6 +35,8 @@ class SubPlan:
     `result_slots`, for its results)."""
 
     def __init__(self, plan, comp: ir.Computation, result_slots: bool):
+        from .cpu_plan import walk
+        self._walk = walk
         self.plan = plan
         self.comp = comp
         self.steps = []
@@ -51,27 +53,12 @@ class SubPlan:
         for p in comp.parameters:
             bid = plan._new("slot", p.shape)
             buf_of[p.id] = self.params[p.attrs["index"]] = bid
-        for instr in comp.instructions:
-            op = instr.opcode
-            if op == ir.PARAMETER:
-                continue
-            if op == ir.CONSTANT:
-                buf_of[instr.id] = plan._new_constant(instr)
-            elif op == ir.TUPLE:
-                continue
-            elif op == ir.GET_TUPLE_ELEMENT:
-                buf_of[instr.id] = buf_of[instr.operands[0].id][instr.attrs["index"]]
-            else:
-                ins = [buf_of[o.id] for o in instr.operands]
-                shapes = instr.shape if isinstance(instr.shape, tuple) else (instr.shape,)
-                outs = [self._temp(s) for s in shapes]
-                buf_of[instr.id] = tuple(outs) if isinstance(instr.shape, tuple) else outs[0]
-                step = plan._make_step(instr, ins, outs, nested=True)
-                if step.kind == "python":
-                    self.native = False
-                if step.region is not None:
-                    self.temps.append(step.region)
-                self.steps.append(step)
+        for step in self._walk(plan, comp, buf_of, self._temp, nested=True):
+            if step.kind == "python":
+                self.native = False
+            if step.region is not None:
+                self.temps.append(step.region)
+            self.steps.append(step)
         root = comp.root
         results = root.operands if root.opcode == ir.TUPLE else [root]
         moved = {}

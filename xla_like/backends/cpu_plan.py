@@ -184,25 +184,7 @@ class Plan:
         buf_of = {}
         for p in entry.parameters:
             buf_of[p.id] = self._new("param", p.shape, index=p.attrs["index"])
-        for instr in entry.instructions:
-            op = instr.opcode
-            if op == ir.PARAMETER:
-                continue
-            if op == ir.CONSTANT:
-                buf_of[instr.id] = self._new_constant(instr)
-            elif op == ir.TUPLE:
-                continue
-            elif op == ir.GET_TUPLE_ELEMENT:
-                buf_of[instr.id] = buf_of[instr.operands[0].id][instr.attrs["index"]]
-            else:
-                ins = [buf_of[o.id] for o in instr.operands]
-                if isinstance(instr.shape, tuple):
-                    outs = tuple(self._new("temp", s) for s in instr.shape)
-                    buf_of[instr.id] = outs
-                else:
-                    outs = (self._new("temp", instr.shape),)
-                    buf_of[instr.id] = outs[0]
-                self.steps.append(self._make_step(instr, ins, list(outs)))
+        self.steps.extend(walk(self, entry, buf_of, lambda shape: self._new("temp", shape)))
         root = entry.root
         results = root.operands if root.opcode == ir.TUPLE else [root]
         claimed = set()
@@ -302,3 +284,22 @@ class Plan:
         for step in self.steps:
             if step.region is not None:
                 step.place(self.buffers[step.region].offset)
+
+
+def walk(plan, comp, buf_of, new_temp, nested=False):
+    """The steps computing `comp`'s instructions, in order. `buf_of` maps instruction ids to
+    buffer ids (the parameters' already there); `new_temp(shape)` makes a result buffer."""
+    for instr in comp.instructions:
+        op = instr.opcode
+        if op in (ir.PARAMETER, ir.TUPLE):
+            continue
+        if op == ir.CONSTANT:
+            buf_of[instr.id] = plan._new_constant(instr)
+        elif op == ir.GET_TUPLE_ELEMENT:
+            buf_of[instr.id] = buf_of[instr.operands[0].id][instr.attrs["index"]]
+        else:
+            ins = [buf_of[o.id] for o in instr.operands]
+            multi = isinstance(instr.shape, tuple)
+            outs = [new_temp(s) for s in (instr.shape if multi else (instr.shape,))]
+            buf_of[instr.id] = tuple(outs) if multi else outs[0]
+            yield plan._make_step(instr, ins, outs, nested)

@@ -7,14 +7,19 @@ from .. import ir
 def dce(module: ir.Module) -> ir.Module:
     """Drop instructions that no output (of any computation) depends on; parameters stay."""
     for comp in module.computations.values():
-        live = set()
-        todo = [comp.root]
-        while todo:
-            i = todo.pop()
-            if i.id in live:
-                continue
-            live.add(i.id)
-            todo.extend(i.operands)
-        comp.instructions = [i for i in comp.instructions
-                             if i.id in live or i.opcode == ir.PARAMETER]
+        dce_computation(comp)
     return module
+
+
+def dce_computation(comp: ir.Computation) -> None:
+    """Drop `comp`'s instructions its root does not depend on (parameters stay)."""
+    live = set()
+    todo = [comp.root]
+    while todo:
+        i = todo.pop()
+        if i.id in live:
+            continue
+        live.add(i.id)
+        todo.extend(i.operands)
+    comp.instructions = [i for i in comp.instructions
+                         if i.id in live or i.opcode == ir.PARAMETER]

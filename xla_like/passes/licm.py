@@ -12,6 +12,7 @@ Bodies that several instructions call are left alone.
 from __future__ import annotations
 
 from .. import ir
+from .dce import dce_computation
 
 LOOPS = {"while": lambda i: i.attrs["num_carry"],
          "scan": lambda i: i.attrs["num_carry"] + i.attrs["num_xs"]}
@@ -97,7 +98,7 @@ def _hoist(module, loop):
             _add_parameter(comp, p)
             if comp is body:
                 _replace_uses(body, f, p)
-    _drop_dead(body)
+    dce_computation(body)
     return hoisted
 
 
@@ -112,15 +113,3 @@ def _replace_uses(comp, old, new):
         instr.operands = [new if o is old else o for o in instr.operands]
     if comp.root is old:
         comp.root = new
-
-
-def _drop_dead(comp):
-    live, todo = set(), [comp.root]
-    while todo:
-        i = todo.pop()
-        if i.id in live:
-            continue
-        live.add(i.id)
-        todo.extend(i.operands)
-    comp.instructions = [i for i in comp.instructions
-                         if i.id in live or i.opcode == ir.PARAMETER]
