@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 
-# Backends load on first use: the CPU one pulls in llvmlite.
-BACKENDS = {"interp": "xla_like.backends.interp", "cpu": "xla_like.backends.cpu"}
+# Backends load on first use: the CPU one pulls in llvmlite. The CUDA one compiles without a
+# GPU; only running its executables imports pycuda (`cuda_runtime`).
+BACKENDS = {"interp": "xla_like.backends.interp", "cpu": "xla_like.backends.cpu",
+            "cuda": "xla_like.backends.cuda"}
 
 
 def get_backend(name: str):

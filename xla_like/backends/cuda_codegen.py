@@ -1,0 +1,238 @@
+"""PTX for the CUDA backend: one module per program, rendered with llvmlite for
+nvptx64-nvidia-cuda. No GPU, driver or pycuda is needed to make it.
+
+- Target: `sm_XX` from `JITCORE_CUDA_ARCH` (`sm_86`, `86` or `8.6`; default sm_80, the oldest
+  accepted is sm_75, as CUDA 13's ptxas), with the PTX ISA that introduced that architecture, so
+  the oldest driver able to run the GPU can load the PTX.
+- Math: the names the CPU emitter asks its math provider for (`exp`, `tanh`, `pow`, ...) map to
+  libdevice (`__nv_expf`, `__nv_tanh`, ...), which is linked into the module from the CUDA
+  toolkit (`$CUDA_HOME/nvvm/libdevice/libdevice.10.bc`) and internalized, so only what a kernel
+  calls stays. Float remainder is libdevice's exact `fmod` too (LLVM's NVPTX lowering of `frem`
+  rounds the quotient).
+- Compile: LLVM O3 for the target machine, then its assembly printer; PTX is cached by the hash
+  of the LLVM text and the architecture.
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import hashlib
+import os
+import re
+import shutil
+import threading
+
+from llvmlite import binding as llvm
+from llvmlite import ir as ll
+
+from .cuda_kernels import emit_dot, emit_fusion
+from .llvm_emitter import F32, F64, intrinsic
+
+TRIPLE = "nvptx64-nvidia-cuda"
+DEFAULT_ARCH = 80
+MIN_ARCH = 75
+# The PTX ISA version that introduced each architecture (PTX ISA release notes).
+PTX_ISA = {75: 63, 80: 70, 86: 71, 87: 74, 89: 78, 90: 78, 100: 86, 101: 86, 103: 88,
+            110: 90, 120: 87, 121: 88}
+
+
+class CudaArchError(ValueError):
+    pass
+
+
+def cuda_arch(arch=None) -> int:
+    """The compute capability to compile for, as an int (80 for sm_80): `arch` (same forms as
+    the setting), else `JITCORE_CUDA_ARCH`, else sm_80."""
+    raw = arch if arch is not None else os.environ.get("JITCORE_CUDA_ARCH", "")
+    if raw in ("", None):
+        return DEFAULT_ARCH
+    text = str(raw).strip().lower()
+    m = re.fullmatch(r"(?:sm_|compute_)?(\d+)(?:\.(\d))?", text)
+    if m is None:
+        raise CudaArchError(f"JITCORE_CUDA_ARCH={raw!r} is not a compute capability; "
+                            "use e.g. sm_80, 80 or 8.0")
+    value = int(m.group(1)) * 10 + int(m.group(2)) if m.group(2) else int(m.group(1))
+    if value < MIN_ARCH:
+        raise CudaArchError(f"compute capability sm_{value} is older than sm_{MIN_ARCH}, the "
+                            "oldest the CUDA backend (and CUDA 13's ptxas) supports")
+    return value
+
+
+def ptx_isa(arch: int) -> int:
+    """The PTX ISA for `arch` (newer unknown architectures get the newest one known)."""
+    known = [a for a in sorted(PTX_ISA) if a <= arch]
+    if arch in PTX_ISA:
+        return PTX_ISA[arch]
+    return max(PTX_ISA[a] for a in known)
+
+
+_lock = threading.Lock()
+_initialized = False
+
+
+def target_machine(arch: int):
+    global _initialized
+    if not _initialized:
+        llvm.initialize_all_targets()
+        llvm.initialize_all_asmprinters()
+        _initialized = True
+    target = llvm.Target.from_triple(TRIPLE)
+    return target.create_target_machine(cpu=f"sm_{arch}", features=f"+ptx{ptx_isa(arch)}",
+                                        opt=3)
+
+
+def new_module(name: str, arch: int) -> ll.Module:
+    mod = ll.Module(name=name)
+    mod.triple = TRIPLE
+    with _lock:
+        mod.data_layout = str(target_machine(arch).target_data)
+    return mod
+
+
+# --- libdevice --------------------------------------------------------------------------------
+
+_LIBDEVICE = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",
+              "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
+              "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
+              "acosh": "acosh", "atanh": "atanh", "erf": "erf", "cbrt": "cbrt", "pow": "pow",
+              "atan2": "atan2", "fmod": "fmod"}
+_BINARY = {"pow", "atan2", "fmod"}
+
+
+def libdevice_path():
+    """libdevice.10.bc of the CUDA toolkit (None if there is none): `$CUDA_HOME`, `$CUDA_PATH`,
+    the toolkit of the `ptxas` on PATH, the usual install folders, pip's nvidia-cuda-nvcc."""
+    roots = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH")]
+    ptxas = shutil.which("ptxas")
+    if ptxas:
+        roots.append(os.path.dirname(os.path.dirname(os.path.realpath(ptxas))))
+    roots += ["/usr/local/cuda"] + sorted(glob.glob("/usr/local/cuda-*"), reverse=True) + \
+        ["/opt/cuda", "/usr/lib/cuda"]
+    try:
+        import nvidia.cuda_nvcc as pip_nvcc   # the toolkit's compiler from pip
+        roots += list(pip_nvcc.__path__)
+    except ImportError:
+        pass
+    for root in roots:
+        if root:
+            path = os.path.join(root, "nvvm", "libdevice", "libdevice.10.bc")
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+_libdevice_bytes = None
+
+
+def _libdevice():
+    global _libdevice_bytes
+    if _libdevice_bytes is None:
+        path = libdevice_path()
+        if path is None:
+            raise RuntimeError(
+                "the CUDA backend needs libdevice (nvvm/libdevice/libdevice.10.bc of the CUDA "
+                "toolkit) for math functions; set CUDA_HOME to the toolkit's folder")
+        with open(path, "rb") as fh:
+            _libdevice_bytes = fh.read()
+    return _libdevice_bytes
+
+
+def math_provider(module: ll.Module):
+    """(name, llvm type) -> the libdevice function computing it (float32 or float64)."""
+    def get(name, ty):
+        if name == "logistic":
+            return _logistic(module, ty, get)
+        fname = "__nv_" + _LIBDEVICE[name] + ("f" if ty == F32 else "")
+        fn = module.globals.get(fname)
+        if fn is None:
+            fn = ll.Function(module, ll.FunctionType(ty, [ty] * (2 if name in _BINARY else 1)),
+                             fname)
+        return fn
+    return get
+
+
+def _logistic(module, ty, get):
+    """1 / (1 + e) or e / (1 + e) with e = exp(-|x|): no overflow on either side."""
+    fname = f"jc.logistic.{'f32' if ty == F32 else 'f64'}"
+    fn = module.globals.get(fname)
+    if fn is None:
+        fn = ll.Function(module, ll.FunctionType(ty, [ty]), fname)
+        fn.linkage = "internal"
+        b = ll.IRBuilder(fn.append_basic_block())
+        x = fn.args[0]
+        fabs = intrinsic(module, "llvm.fabs", ty, [ty], [ty])
+        e = b.call(get("exp", ty), [b.fneg(b.call(fabs, [x]))])
+        one = ll.Constant(ty, 1.0)
+        d = b.fadd(one, e)
+        b.ret(b.select(b.fcmp_ordered(">=", x, ll.Constant(ty, 0.0)), b.fdiv(one, d),
+                       b.fdiv(e, d)))
+    return fn
+
+
+class DeviceBuilder(ll.IRBuilder):
+    """The element emitter's builder: float remainder calls libdevice's exact fmod."""
+
+    def frem(self, lhs, rhs, name="", flags=()):
+        if lhs.type not in (F32, F64):
+            return super().frem(lhs, rhs, name=name, flags=flags)
+        return self.call(math_provider(self.module)("fmod", lhs.type), [lhs, rhs], name=name)
+
+
+# --- rendering and compiling ------------------------------------------------------------------
+
+def kernel_name(step_index: int, comp_name: str) -> str:
+    return f"k{step_index}_" + re.sub(r"[^A-Za-z0-9_]", "_", comp_name)[:48]
+
+
+def render(plan, arch: int):
+    """The LLVM module of `plan`'s kernels. Returns (module, {step index: DeviceKernel});
+    steps without a kernel run on the host."""
+    mod = new_module(plan.module.name, arch)
+    math = math_provider(mod)
+    kernels = {}
+    for s, step in enumerate(plan.steps):
+        if step.kind == "kernel":
+            comp = step.instr.called[0]
+            kernels[s] = emit_fusion(mod, kernel_name(s, comp.name), comp, math,
+                                     builder_type=DeviceBuilder)
+        elif step.kind == "dot":
+            kernels[s] = emit_dot(mod, kernel_name(s, "dot"), step.instr,
+                                  builder_type=DeviceBuilder)
+    return mod, kernels
+
+
+_MAX_CACHED = 256
+_ptx_cache: collections.OrderedDict = collections.OrderedDict()
+
+
+def compile_ptx(text: str, arch: int, kernels):
+    """(PTX, optimized LLVM text) of the LLVM module `text`, whose entry points are the
+    functions named in `kernels`."""
+    key = hashlib.sha256(f"sm_{arch}\n{text}".encode()).digest()
+    with _lock:
+        hit = _ptx_cache.get(key)
+        if hit is not None:
+            _ptx_cache.move_to_end(key)
+            return hit
+        tm = target_machine(arch)
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+        if "__nv_" in text:
+            mod.link_in(llvm.parse_bitcode(_libdevice()))
+        keep = set(kernels)
+        for fn in mod.functions:
+            if not fn.is_declaration and fn.name not in keep:
+                fn.linkage = llvm.Linkage.internal
+        for gv in mod.global_variables:
+            if not gv.is_declaration:
+                gv.linkage = llvm.Linkage.internal
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_unrolling = True
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        opt_text = str(mod)
+        entry = (tm.emit_assembly(mod), opt_text)
+        _ptx_cache[key] = entry
+        if len(_ptx_cache) > _MAX_CACHED:
+            _ptx_cache.popitem(last=False)
+        return entry
