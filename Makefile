@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/call_overhead.py
 	$(PY) benchmarks/transform_overhead.py
 	$(PY) benchmarks/control_flow.py
+	$(PY) benchmarks/disk_cache.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -13,7 +13,8 @@ from .array import Array  # noqa: F401
 from . import numpy  # noqa: F401
 from . import array_methods as _array_methods  # noqa: F401  (attaches operators and methods)
 from . import lax  # noqa: F401
-from .jit import jit, make_hlo, CacheInfo  # noqa: F401
+from .jit import jit, make_hlo, CacheInfo, clear_cache  # noqa: F401
+from .devices import devices, device_put  # noqa: F401,E402  (the function shadows the module)
 from .ad import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jacobian,  # noqa: F401
                  hessian)
 from .batching import vmap  # noqa: F401
@@ -22,6 +23,12 @@ from . import random, nn, scipy  # noqa: F401,E402
 
 __version__ = "0.1.0"
 
+from xla_like.backends import disk_cache as _disk_cache  # noqa: E402
+
+# The backends' persistent cache reads jitcore's settings, and keys on its version.
+_disk_cache.configure(lambda: config.settings, __version__)
+
 __all__ = ["Array", "jit", "make_hlo", "numpy", "lax", "tree_util", "tree", "errors",
-           "CacheInfo", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev",
-           "jacobian", "hessian", "vmap", "custom_jvp", "custom_vjp"]
+           "CacheInfo", "clear_cache", "grad", "value_and_grad", "vjp", "jvp", "linearize",
+           "jacfwd", "jacrev", "jacobian", "hessian", "vmap", "custom_jvp", "custom_vjp",
+           "devices", "device_put"]

@@ -2,6 +2,10 @@
 
 On the CPU it wraps a read-only NumPy array, so `np.asarray(x)` is free (no copy). The
 operators and methods it shares with traced values come from `array_methods`.
+
+An Array on a GPU (a result of `jit(f, backend="cuda")`, or `device_put`) holds a device buffer
+in `_buf` and no host array (`_value` is None) until something reads its values: the first
+read copies them to the host and keeps that copy. Shape and dtype come from the buffer.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ class _ArrayMeta(type):
 
 
 class Array(metaclass=_ArrayMeta):
-    __slots__ = ("_value", "weak_type", "__weakref__")
+    # `_buf` is set only on device Arrays (see the module docstring).
+    __slots__ = ("_value", "weak_type", "_buf", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, value, weak_type: bool = False):
@@ -34,8 +39,11 @@ class Array(metaclass=_ArrayMeta):
     def _wrap(cls, value: np.ndarray, weak_type: bool = False):
         """Wrap a result we own (no checks, no copy): the hot path of every call."""
         self = object.__new__(cls)
-        if value.flags.writeable:
-            value.flags.writeable = False
+        try:
+            if value.flags.writeable:
+                value.flags.writeable = False
+        except AttributeError:   # a device buffer: its values come to the host when read
+            self._buf, value = value, None
         self._value = value
         self.weak_type = weak_type
         return self
@@ -44,41 +52,63 @@ class Array(metaclass=_ArrayMeta):
 
     @property
     def aval(self) -> ShapedArray:
-        v = self._check_alive()
+        v = self._value
+        v = self._meta() if v is None else v
         return ShapedArray(v.shape, v.dtype, self.weak_type)
 
     @property
     def shape(self):
-        return self._check_alive().shape
+        v = self._value
+        return (self._meta() if v is None else v).shape
 
     @property
     def dtype(self):
-        return self._check_alive().dtype
+        v = self._value
+        return (self._meta() if v is None else v).dtype
 
     @property
     def ndim(self):
-        return self._check_alive().ndim
+        v = self._value
+        return (self._meta() if v is None else v).ndim
 
     @property
     def size(self):
-        return self._check_alive().size
+        v = self._value
+        return (self._meta() if v is None else v).size
 
     @property
     def nbytes(self):
-        return self._check_alive().nbytes
+        v = self._value
+        return (self._meta() if v is None else v).nbytes
+
+    @property
+    def device(self):
+        from .devices import device_of
+        return device_of(getattr(self, "_buf", None))
 
     def _check_alive(self):
+        """The host array (copied from the device on first use)."""
         v = self._value
         if v is None:
+            v = self._meta().to_host()
+            v.flags.writeable = False
+            self._value = v
+        return v
+
+    def _meta(self):
+        """The device buffer of an Array without a host copy (shape, dtype, ...)."""
+        buf = getattr(self, "_buf", None)
+        if buf is None:
             raise RuntimeError("Array has been deleted (it was donated to a jitted call with "
                                "donate_argnums)")
-        return v
+        return buf
 
     def delete(self):
         self._value = None
+        self._buf = None
 
     def is_deleted(self):
-        return self._value is None
+        return self._value is None and getattr(self, "_buf", None) is None
 
     # -- conversions: concrete, so they work --------------------------------------------------
 
@@ -129,6 +159,9 @@ class Array(metaclass=_ArrayMeta):
     __hash__ = None
 
     def block_until_ready(self):
+        buf = getattr(self, "_buf", None)
+        if buf is not None:
+            buf.synchronize()
         return self
 
     def copy(self):
@@ -146,10 +179,11 @@ class Array(metaclass=_ArrayMeta):
     # -- printing like NumPy -----------------------------------------------------------------
 
     def __repr__(self):
-        if self._value is None:
+        if self.is_deleted():
             return "Array(<deleted>)"
-        body = np.array2string(self._value, separator=", ", prefix="Array(")
-        extra = f", dtype={self._value.dtype}"
+        v = self._check_alive()
+        body = np.array2string(v, separator=", ", prefix="Array(")
+        extra = f", dtype={v.dtype}"
         weak = ", weak_type=True" if self.weak_type else ""
         return f"Array({body}{extra}{weak})"
 

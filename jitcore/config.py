@@ -11,6 +11,9 @@
 | print_after   | JITCORE_PRINT_AFTER     | ""      | pass names (comma-separated, or a tuple in code; `all` for every pass): print the IR after them to stdout at each compile |
 | num_threads   | JITCORE_NUM_THREADS     | cores   | threads the CPU backend splits large kernels over  |
 | blas_coretype | JITCORE_BLAS_CORETYPE   | auto    | OpenBLAS kernel family for dots (e.g. SKYLAKEX, HASWELL) |
+| cache         | JITCORE_CACHE           | 1       | 0: no persistent compilation cache (in-memory caches stay) |
+| cache_dir     | JITCORE_CACHE_DIR       | ""      | its folder; "" is $XDG_CACHE_HOME/jitcore or ~/.cache/jitcore |
+| cache_max_bytes | JITCORE_CACHE_MAX_BYTES | 1 GiB | size cap; least recently used files go first      |
 """
 from __future__ import annotations
 
@@ -27,11 +30,16 @@ class Settings:
     print_after: str = ""
     num_threads: int = 0
     blas_coretype: str = ""
+    cache: int = 1
+    cache_dir: str = ""
+    cache_max_bytes: int = 1 << 30
 
 
 ENV = {"backend": "JITCORE_BACKEND", "debug": "JITCORE_DEBUG", "dump": "JITCORE_DUMP",
        "print_after": "JITCORE_PRINT_AFTER",
-       "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE"}
+       "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE",
+       "cache": "JITCORE_CACHE", "cache_dir": "JITCORE_CACHE_DIR",
+       "cache_max_bytes": "JITCORE_CACHE_MAX_BYTES"}
 
 
 def _from_env() -> Settings:

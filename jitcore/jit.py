@@ -14,6 +14,7 @@ import inspect
 import os
 import sys
 import time
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ from xla_like import backends, passes
 
 from . import tree_util
 from .array import Array
+from .devices import device_leaf, exclusive_on_device, host_inputs
 from .tracing import leaf_names, trace_to_module
 
 from . import config
@@ -48,7 +50,7 @@ class CacheInfo(NamedTuple):
 def _sig_array(x):
     v = x._value
     if v is None:
-        x._check_alive()
+        return device_leaf(x)   # an Array on a GPU (raises if it was deleted)
     return (v.shape, v.dtype, x.weak_type), v
 
 
@@ -160,6 +162,7 @@ class JitFunction:
         self._cache: dict = {}
         self._hits = self._misses = self._compiles = 0
         self._trace_s = self._compile_s = self._last_trace_s = 0.0
+        _LIVE.add(self)
 
     # -- the call path -------------------------------------------------------------------------
 
@@ -337,6 +340,7 @@ class JitFunction:
         self._trace_s += t1 - t0
         self._last_trace_s = t1 - t0
         entry = self._compile(module, out_tree, out_avals, key[4], log)
+        entry.executable = host_inputs(entry.executable, key[2])
         self._cache[key] = entry
         return entry
 
@@ -380,6 +384,17 @@ class JitFunction:
     def __repr__(self):
         return f"<jitted {self._name}>"
 
+    def __reduce__(self):
+        # The compiled specializations stay behind: the unpickling process compiles them
+        # again, or loads them from the persistent cache.
+        module, qualname = getattr(self, "__module__", None), getattr(self, "__qualname__", "")
+        if module not in (None, "__main__") and _lookup(module, qualname) is self:
+            return qualname   # `@jit` on a module-level function: by reference, as functions
+        # Rebuilt from the function, which cloudpickle pickles by value when it is a lambda, a
+        # closure or defined in __main__ (plain pickle only by reference).
+        return (JitFunction, (self.fun, self.static_argnums, self.static_argnames,
+                              self.donate_argnums, self.backend))
+
     def __get__(self, obj, objtype=None):
         # Jitted methods bind `self` like plain functions do.
         if obj is None:
@@ -388,25 +403,61 @@ class JitFunction:
 
 
 _NO_DONATION = frozenset()
+_LIVE: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()   # for `clear_cache`
+
+
+def _lookup(module, qualname):
+    obj = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def clear_cache():
+    """Forget every compiled program: each jitted function's specializations, the backends'
+    in-memory machine code, and the files of the persistent compilation cache."""
+    for f in list(_LIVE):
+        f.clear_cache()
+    from xla_like.backends import disk_cache
+    disk_cache.clear(memory=True)
 
 
 def _exclusive(vals, j):
     """Is `vals[j]` (an Array's array) referred to only by that Array and `vals`, and its
     memory by nothing else (a view's base only by the view and the output pool)?"""
-    v = vals[j]
-    # Expected: the Array's slot, `vals`, the local `v`, getrefcount's argument.
-    if type(v) is not np.ndarray or sys.getrefcount(v) != 4:
+    if type(vals[j]) is not np.ndarray:
+        return exclusive_on_device(vals, j)
+    refs, base_refs = _refcounts(vals, j)   # first: a local here would count too
+    if refs != _REFS[0]:
         return False
-    base = v.base
+    base = vals[j].base
     if base is None:
         return True
     if type(base) is not np.ndarray or not base.flags.owndata:
         return False
     from xla_like.backends import memory
-    # Expected: the view's base, the local `base`, getrefcount's argument, and the pool's
-    # list when the pool handed it out.
     pooled = any(b is base for b in memory._pool.get(base.nbytes, ()))
-    return sys.getrefcount(base) == 3 + pooled
+    return base_refs == _REFS[1] + pooled
+
+
+def _refcounts(vals, j):
+    v = vals[j]
+    base = v.base
+    return sys.getrefcount(v), None if base is None else sys.getrefcount(base)
+
+
+def _calibrate():
+    """`_refcounts` of an Array's array held by one list, and of a view's base held only by
+    the view: what `_exclusive` expects (measured, as interpreters count borrowed references
+    differently)."""
+    owner = Array._wrap(np.empty(2))
+    base = np.empty(2)
+    viewer = Array._wrap(base[:1])
+    del base
+    return _refcounts([owner._value], 0)[0], _refcounts([viewer._value], 0)[1]
+
+
+_REFS = _calibrate()
 
 
 class _PassLog:
@@ -468,8 +519,8 @@ _dump_counter = [0]
 def _dump(folder, name, log, executable):
     """Numbered files per compile: the IR as traced, after every pass of both pipelines (the
     trace's, then the backend's) in order, the IR the backend runs, its LLVM IR and assembly:
-    `0003.f.00.traced.hlo`, `0003.f.01.dce.hlo`, ..., `0003.f.07.dce.hlo`,
-    `0003.f.08.optimized.hlo`, `0003.f.09.llvm.ll`, `0003.f.10.asm.s`."""
+    `0003.f.00.traced.hlo`, `0003.f.01.dce.hlo`, ..., `0003.f.NN.optimized.hlo`,
+    `0003.f.NN.llvm.ll`, `0003.f.NN.asm.s` (NN counting on)."""
     os.makedirs(folder, exist_ok=True)
     _dump_counter[0] += 1
     stem = os.path.join(folder, f"{_dump_counter[0]:04d}.{name}")
@@ -502,8 +553,9 @@ class Lowered:
         # its own, which only the cached call path checks.
         log = getattr(self, "_pass_log", None)
         log = log.fork() if log is not None else None
-        return Compiled(self, self._jitted._compile(self.module, self.out_tree, self.out_avals,
-                                                    log=log))
+        entry = self._jitted._compile(self.module, self.out_tree, self.out_avals, log=log)
+        entry.executable = host_inputs(entry.executable, self._key[2])
+        return Compiled(self, entry)
 
     def __str__(self):
         return self.as_text()

@@ -7,10 +7,19 @@ trip on that IR, and a module that breaks either fails that test, not a later on
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
+
+# The persistent compilation cache of a test run (and of the subprocesses it starts) lives in a
+# fresh folder, removed at exit: tests never read or write the user's cache.
+_CACHE_DIR = tempfile.mkdtemp(prefix="jitcore-test-cache-")
+os.environ["JITCORE_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 # Make the repository's packages importable when pytest is run as `pytest` from anywhere (it puts
 # only tests/ on sys.path), not just as `python -m pytest` from the root.

@@ -13,8 +13,9 @@ compile(module, donated):
    range, with constant bounds). Dots call BLAS (`externs`) for float32/float64, else a loop
    kernel.
 4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, MCJIT;
-   machine code is shared by programs that render the same LLVM text. Runtime routines LLVM
-   may call but Python does not load come from `cpu_runtime`.
+   machine code is shared by programs that render the same LLVM text, and kept on disk for
+   other processes (`disk_cache`). Runtime routines LLVM may call but Python does not load
+   come from `cpu_runtime`.
 5. Load: ctypes entry points; a call fills the buffer pointer table and calls each segment
    once (on one thread, or on several when the work is large enough to pay for the hand-off).
 """
@@ -33,7 +34,7 @@ from llvmlite import ir as ll
 from ops.core import PRIMITIVES
 
 from .. import ir
-from . import cpu_runtime, memory
+from . import cpu_runtime, disk_cache, memory
 from .cpu_control import Emitter, emit_control, emit_copy
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .cpu_kernels import emit_dot, emit_fusion
@@ -530,27 +531,100 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
 # this host, so the text alone is the key.
 _MAX_CACHED = 256
 _machine_cache: collections.OrderedDict = collections.OrderedDict()
+disk_cache.ON_CLEAR.append(_machine_cache.clear)
+# What the key records of the code generation recipe (captured here, before anything wraps them).
+_RECIPE = (target_machine, optimize)
 
 
 def _machine_code(text, names):
-    """(engine, optimized LLVM text, {function name: address}) for the module `text`."""
+    """(engine, optimized LLVM text, {function name: address}) for the module `text`: from
+    memory, else from the disk cache (no LLVM optimization or code generation at all), else
+    compiled, and then saved to the disk cache."""
     key = hashlib.sha256(text.encode()).digest()
     with _llvm_lock:
         hit = _machine_cache.get(key)
         if hit is not None:
             _machine_cache.move_to_end(key)
             return hit
-        tm = target_machine()
-        cpu_runtime.install(target_machine())
-        mod = llvm.parse_assembly(text)
-        mod.verify()
-        optimize(mod, tm)
-        cpu_runtime.check_symbols(mod)
-        opt_text = str(mod)
-        engine = llvm.create_mcjit_compiler(mod, target_machine())
-        engine.finalize_object()
-        entry = (engine, opt_text, {n: engine.get_function_address(n) for n in names})
+        disk_key = disk_cache.key(text, "cpu", _target_id()) if disk_cache.enabled() else None
+        entry = _load_object(disk_key, names) if disk_key else None
+        if entry is None:
+            entry = _compile_object(text, names, disk_key)
         _machine_cache[key] = entry
         if len(_machine_cache) > _MAX_CACHED:
             _machine_cache.popitem(last=False)   # executables using it keep its engine alive
         return entry
+
+
+def _compile_object(text, names, disk_key):
+    tm = target_machine()
+    cpu_runtime.install(target_machine())
+    mod = llvm.parse_assembly(text)
+    mod.verify()
+    optimize(mod, tm)
+    cpu_runtime.check_symbols(mod)
+    opt_text = str(mod)
+    imports = sorted(f.name for f in mod.functions
+                     if f.is_declaration and not f.name.startswith("llvm."))
+    engine = llvm.create_mcjit_compiler(mod, target_machine())
+    objects = []
+    if disk_key:
+        engine.set_object_cache(lambda _mod, buf: objects.append(buf))
+    engine.finalize_object()
+    addresses = {n: engine.get_function_address(n) for n in names}
+    if len(objects) == 1:
+        obj = objects[0]
+        disk_cache.store(disk_key, {
+            "backend": "cpu", "names": list(names), "imports": imports,
+            "runtime": [n for n in cpu_runtime.ROUTINES if n.encode() in obj],
+            "target": _target_id(), "llvm_text_bytes": len(text)}, obj, opt_text)
+    return engine, opt_text, addresses
+
+
+def _load_object(disk_key, names):
+    """Machine code from the disk cache, or None. Symbols the object calls must resolve here
+    before MCJIT links it (it aborts the process on one that does not)."""
+    cached = disk_cache.load(disk_key)
+    if cached is None:
+        return None
+    meta, obj = cached.meta, cached.obj
+    imports = meta.get("imports")
+    if meta.get("names") != list(names) or not isinstance(imports, list) or \
+            not all(isinstance(n, str) for n in imports):
+        disk_cache.reject(cached.path, "metadata does not match the program")
+        return None
+    if any(n.encode() in obj for n in cpu_runtime.ROUTINES):
+        cpu_runtime.install(target_machine())
+    missing = [n for n in imports if not cpu_runtime.resolvable(n)]
+    if missing:
+        disk_cache.reject(cached.path, f"calls {', '.join(missing)}, not in this process")
+        return None
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    addresses = {n: engine.get_function_address(n) for n in names}
+    if not all(addresses.values()):
+        disk_cache.reject(cached.path, "an entry point is missing from the object code")
+        return None
+    return engine, cached.text, addresses
+
+
+_target = None
+
+
+def _target_id():
+    """What besides the LLVM text decides the machine code: host CPU, LLVM and llvmlite
+    versions, and the code of the optimization and target set-up (changed by development
+    without a version bump)."""
+    global _target
+    if _target is None:
+        import llvmlite
+        recipe = hashlib.sha256()
+        for fn in _RECIPE:
+            code = fn.__code__
+            recipe.update(code.co_code + repr((code.co_consts, code.co_names)).encode())
+        _target = {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name(),
+                   "features": llvm.get_host_cpu_features().flatten(),
+                   "llvm": ".".join(map(str, llvm.llvm_version_info)),
+                   "llvmlite": llvmlite.__version__, "recipe": recipe.hexdigest()[:16]}
+    return _target
