@@ -26,7 +26,6 @@ the C signature); `Blas.gemm` is the NumPy-level convenience used by tests and f
 from __future__ import annotations
 
 import ctypes
-import importlib.metadata
 import importlib.util
 import os
 import threading
@@ -220,10 +219,6 @@ class Blas:
         self.reason = reason
         self.preloaded = preloaded
         self._suffix = suffix
-        try:
-            self.version = importlib.metadata.version(package.replace("_", "-"))
-        except importlib.metadata.PackageNotFoundError:
-            self.version = None
         self._int = ctypes.c_int64 if bits == 64 else ctypes.c_int32
         self._gemm = {}
         for short, (_, dtype) in _ENTRIES.items():
@@ -240,6 +235,16 @@ class Blas:
         self.corename = self._text(self._get_corename)
 
     # -- symbols -------------------------------------------------------------------------------
+
+    @property
+    def version(self):
+        """The BLAS package's version (importlib.metadata costs ~15 ms to import: only on
+        request)."""
+        import importlib.metadata
+        try:
+            return importlib.metadata.version(self.package.replace("_", "-"))
+        except (importlib.metadata.PackageNotFoundError, AttributeError):
+            return None
 
     def symbol(self, name: str) -> str:
         """The exported name of `name` ("sgemm", "dgemm", or an OpenBLAS base name such as
