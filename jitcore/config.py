@@ -5,15 +5,17 @@
 
 | setting       | env var                 | default | meaning                                            |
 |---------------|-------------------------|---------|----------------------------------------------------|
-| backend       | JITCORE_BACKEND         | cpu     | backend `jit` compiles for: cpu or interp          |
+| backend       | JITCORE_BACKEND         | cpu     | backend `jit` compiles for: cpu, cuda or interp    |
 | debug         | JITCORE_DEBUG           | 0       | 1: a line per compile (function, signature, ms per stage); 2: also the optimized IR |
 | dump          | JITCORE_DUMP            | ""      | folder: per compile, numbered files of the IR after every pass (both pipelines, in order), then the LLVM IR and assembly |
 | print_after   | JITCORE_PRINT_AFTER     | ""      | pass names (comma-separated, or a tuple in code; `all` for every pass): print the IR after them to stdout at each compile |
 | num_threads   | JITCORE_NUM_THREADS     | cores   | threads the CPU backend splits large kernels over  |
 | blas_coretype | JITCORE_BLAS_CORETYPE   | auto    | OpenBLAS kernel family for dots (e.g. SKYLAKEX, HASWELL) |
+| explain_cache_misses | JITCORE_EXPLAIN_CACHE_MISSES | 0 | 1: at each compile, print why the call missed the cache (what changed) |
 | cache         | JITCORE_CACHE           | 1       | 0: no persistent compilation cache (in-memory caches stay) |
 | cache_dir     | JITCORE_CACHE_DIR       | ""      | its folder; "" is $XDG_CACHE_HOME/jitcore or ~/.cache/jitcore |
 | cache_max_bytes | JITCORE_CACHE_MAX_BYTES | 1 GiB | size cap; least recently used files go first      |
+| (cuda backend) | JITCORE_CUDA_ARCH      | the GPU's, else sm_80 | compute capability the CUDA backend compiles for (sm_86, 86 or 8.6); read at each compile, not a setting here |
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class Settings:
     print_after: str = ""
     num_threads: int = 0
     blas_coretype: str = ""
+    explain_cache_misses: int = 0
     cache: int = 1
     cache_dir: str = ""
     cache_max_bytes: int = 1 << 30
@@ -38,7 +41,7 @@ class Settings:
 ENV = {"backend": "JITCORE_BACKEND", "debug": "JITCORE_DEBUG", "dump": "JITCORE_DUMP",
        "print_after": "JITCORE_PRINT_AFTER",
        "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE",
-       "cache": "JITCORE_CACHE", "cache_dir": "JITCORE_CACHE_DIR",
+       "explain_cache_misses": "JITCORE_EXPLAIN_CACHE_MISSES", "cache": "JITCORE_CACHE", "cache_dir": "JITCORE_CACHE_DIR",
        "cache_max_bytes": "JITCORE_CACHE_MAX_BYTES"}
 
 

@@ -333,6 +333,8 @@ class JitFunction:
 
     def _miss(self, key, args, kwargs):
         self._misses += 1
+        if config.settings.explain_cache_misses:
+            print(f"jitcore: compiling {self._name}: {self._why(key, args, kwargs)}")
         t0 = time.perf_counter()
         with _PassLog.start(self._name) as log:
             module, out_tree, out_avals = self._lower_module(args, kwargs)
@@ -343,6 +345,35 @@ class JitFunction:
         entry.executable = host_inputs(entry.executable, key[2])
         self._cache[key] = entry
         return entry
+
+    def _why(self, key, args, kwargs):
+        """Why `key` missed the cache: what differs from the closest earlier specialization
+        (argument structure, static arguments, or which array leaves changed type)."""
+        if not self._cache:
+            return "first call"
+        treedef, statics, sigs = key[0], key[1], key[2]
+        same_tree = [k for k in self._cache if k[0] == treedef]
+        if not same_tree:
+            return (f"the arguments' structure changed: {treedef} (before: "
+                    f"{next(iter(self._cache))[0]})")
+        _, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
+        names = leaf_names(dyn_args, dyn_kwargs, [n for i, n in enumerate(self._arg_names)
+                                                  if i not in self.static_argnums])
+
+        def diffs(k):
+            out = []
+            if k[1] != statics:
+                out.append(f"static arguments {_statics_text(statics)} (before: "
+                           f"{_statics_text(k[1])})")
+            for name, new, old in zip(names, sigs, k[2]):
+                if new != old:
+                    out.append(f"{name or 'an argument'} is {_aval_from_sig(new).str_short()}"
+                               f" (before: {_aval_from_sig(old).str_short()})")
+            if k[3:] != key[3:]:
+                out.append(f"backend/donation {key[3:]} (before: {k[3:]})")
+            return out
+        best = min((diffs(k) for k in reversed(same_tree)), key=len)   # ties: the latest
+        return "; ".join(best) if best else "a new specialization"
 
     def _compile(self, module, out_tree, out_avals, donated=frozenset(), log=None):
         """`donated`: flat parameter numbers the executable may write into. `log`: the
@@ -579,6 +610,10 @@ class Compiled:
                 f"{jitted._name}: this compiled specialization was lowered for arguments "
                 f"{_describe_key(self.lowered._key)} but was called with {_describe_key(key)}")
         return jitted._run(self._entry, vals, args)
+
+
+def _statics_text(statics):
+    return "none" if not statics else ", ".join(f"{k}={v!r}" for k, v in statics)
 
 
 def _describe_key(key):

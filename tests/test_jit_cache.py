@@ -197,3 +197,27 @@ def test_jitted_method_binds_self():
 
     assert float(Scaler(3.0).apply(2.0)) == 6.0
     assert float(Scaler(4.0).apply(2.0)) == 8.0
+
+
+def test_explain_cache_misses_says_what_changed(capsys):
+    import jitcore as jc
+    f = jc.jit(lambda x, n, params: x.sum() * n + params["w"].sum(), static_argnums=1)
+    p = {"w": np.ones(3)}
+    with jc.config.override(explain_cache_misses=1):
+        f(np.ones(3), 2, p)
+        f(np.ones(3), 2, p)                        # a hit: nothing printed
+        f(np.ones(4), 2, p)
+        f(np.ones(4, np.float32), 2, p)
+        f(np.ones(4, np.float32), 3, p)
+        f(np.ones(4, np.float32), 3, {"w": np.ones(3), "b": 1.0})
+        f(np.ones(4, np.float32), 3, {"w": np.ones(5)})
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("jitcore:")]
+    assert len(lines) == 6
+    assert "first call" in lines[0]
+    assert "x is f64[4] (before: f64[3])" in lines[1]
+    assert "x is f32[4] (before: f64[4])" in lines[2]
+    assert "static arguments 1=3 (before: 1=2)" in lines[3]
+    assert "structure changed" in lines[4]
+    assert "params['w'] is f64[5] (before: f64[3])" in lines[5]
+    f(np.ones(7), 2, p)
+    assert capsys.readouterr().out == ""           # off again outside the override
