@@ -11,8 +11,10 @@ Each case runs twice:
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import re
+import sys
 import threading
 
 import numpy as np
@@ -166,6 +168,7 @@ class FakeDriver:
     Error = RuntimeError
     launches = 0
     allocations = 0
+    uploads = 0
     llvm_of_ptx = {}
 
     class device_attribute:
@@ -177,6 +180,8 @@ class FakeDriver:
             pass
 
     class Stream:
+        handle = 0
+
         def synchronize(self):
             pass
 
@@ -209,8 +214,9 @@ class FakeDriver:
         cls.allocations += 1
         return FakeAllocation(nbytes)
 
-    @staticmethod
-    def memcpy_htod(dst, src):
+    @classmethod
+    def memcpy_htod(cls, dst, src):
+        cls.uploads += 1
         src = np.ascontiguousarray(src)
         ctypes.memmove(int(dst), src.ctypes.data, src.nbytes)
 
@@ -221,6 +227,10 @@ class FakeDriver:
     @staticmethod
     def memcpy_dtoh_async(dst, src, stream=None):
         ctypes.memmove(dst.ctypes.data, int(src), dst.nbytes)
+
+    @staticmethod
+    def memcpy_dtod_async(dst, src, size, stream=None):
+        ctypes.memmove(int(dst), int(src), size)
 
     @classmethod
     def module_from_buffer(cls, ptx):
@@ -233,6 +243,8 @@ def emulated(monkeypatch):
     monkeypatch.setattr(cuda_runtime, "_driver", FakeDriver)
     monkeypatch.setattr(cuda_runtime, "_devices", None)
     monkeypatch.setattr(cuda_runtime, "_unavailable", None)
+    # Executables compiled before (their PTX not remembered) are compiled again.
+    monkeypatch.setattr(cuda, "_memo", collections.OrderedDict())
     real = cuda.compile_ptx
 
     def remember(text, arch, kernels):
@@ -267,6 +279,9 @@ I = rng.integers(-40, 40, (7, 9)).astype(np.int32)
 H = rng.standard_normal((3, 80)).astype(np.float16)
 A[1, 7] = A[1, 100] = 5.0   # argmax ties: the first wins
 A[2, 30] = np.nan
+BIG = rng.standard_normal(9_001).astype(np.float32)
+BIG[[5, 3_000, 6_000]] = 9.0     # ties for argmax and argmin across chunks
+BIG[[7, 5_000, 7_000]] = -9.0
 
 
 def _softmax(x):
@@ -299,6 +314,29 @@ CASES = {
                                   jnp.argmax(e, 1)), (np.float32(1.5), np.zeros((0, 3)))),
     "host_steps": (lambda x: (jnp.sort(x, 1), jnp.cumsum(x, 0),
                               lax.fori_loop(0, 3, lambda k, c: c * 0.5 + k, x)), (S,)),
+    # Control flow, driven from the host over device buffers.
+    "while_loop": (lambda x, n: lax.while_loop(
+        lambda c: c[0] < n,
+        lambda c: (c[0] + 1, c[1] * 0.9 + jnp.tanh(c[1]).sum(1, keepdims=True), c[2] + c[1][1]),
+        (0, x, x[0])), (S, np.int32(4))),
+    "while_zero_trips": (lambda x: lax.while_loop(lambda c: c.sum() > 1e9, lambda c: c * 2, x),
+                         (S,)),
+    "scan_unaligned_slices": (lambda c0, xs: lax.scan(
+        lambda c, x: (c * 0.5 + x, (c.sum(), x * c, jnp.argmax(x))), c0, xs),
+        (S[0, :3].copy(), S[:7, 5:8].copy())),
+    "scan_reverse_consts": (lambda xs, w: lax.scan(
+        lambda c, x: (c + (x * w).sum(), jnp.exp(x) * c), jnp.float32(0), xs, reverse=True),
+        (A[:4, :40].copy(), A[4, :40].copy())),
+    "scan_empty": (lambda xs, c: lax.scan(lambda c, x: (c + x, c * x), c, xs),
+                   (np.zeros((0, 3), np.float32), S[0, :3].copy())),
+    "cond_switch": (lambda i, x: (
+        lax.switch(i, [lambda v: v * 2, lambda v: jnp.sin(v), lambda v: v.T @ v], x[:6, :6]),
+        lax.cond(x.sum() > 0, lambda v: v + 1, lambda v: v - 1, x),
+        lax.switch(i + 5, [lambda v: v.sum(0), lambda v: v.max(0)], x)),
+        (np.int32(1), S)),
+    "nested_loops": (lambda x: lax.fori_loop(
+        0, 3, lambda k, c: lax.scan(lambda d, r: (d + r.sum(), jnp.sort(r) * d), c[0],
+                                    c[1] * 0.5), (jnp.float32(1), x)), (S[:5, :9],)),
 }
 
 
@@ -322,6 +360,35 @@ def test_matches_interpreter(case, runtime):
     want = jax.tree_util.tree_leaves(jax.jit(f, backend="interp")(*args))
     got = jax.tree_util.tree_leaves(jax.jit(f, backend="cuda")(*args))
     assert len(got) == len(want)
+    for g, w in zip(got, want):
+        _check(g, w)
+
+
+# Long reductions: per-block partial results, then one block per result. The thresholds are
+# lowered so that the emulator, whose barriers are slow, runs few chunks.
+TWO_PASS = {
+    "full": (lambda x: ((jnp.exp(x) * 2).sum(), jnp.argmax(x), (x > 3).any(),
+                        (x * 100).astype(np.int32).sum()), (BIG,)),
+    "rows": (lambda x: (x.sum(1), jnp.argmin(x, 1), x.astype(np.float16).max(1)),
+             (BIG[:2 * 4500].reshape(2, 4500),)),
+    "in_loop": (lambda x: lax.fori_loop(0, 2, lambda i, c: c * 0.5 + (x * c).max(), 1.0),
+                (BIG,)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TWO_PASS))
+def test_two_pass_reductions(case, runtime, monkeypatch):
+    from xla_like.backends import cuda_kernels
+    monkeypatch.setattr(cuda_kernels, "TWO_PASS_MIN", 4096)
+    monkeypatch.setattr(cuda_kernels, "CHUNK_PER_THREAD", 8)
+    monkeypatch.setattr(sys.modules[__name__], "EMULATED_THREADS", 32)   # one warp: faster
+    monkeypatch.setattr(cuda, "_memo", collections.OrderedDict())
+    f, args = TWO_PASS[case]
+    ptx = jax.jit(f, backend="cuda").lower(*args).compile().as_text("ptx")
+    assert len(re.findall(r"\.entry \w+_p2\(", ptx)) == len(jax.tree_util.tree_leaves(
+        jax.jit(f, backend="interp")(*args)))   # a second pass per reduction
+    want = jax.tree_util.tree_leaves(jax.jit(f, backend="interp")(*args))
+    got = jax.tree_util.tree_leaves(jax.jit(f, backend="cuda")(*args))
     for g, w in zip(got, want):
         _check(g, w)
 

@@ -2,49 +2,59 @@
 
 compile(module, donated):
 1. `cpu_plan.cpu_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE).
-2. `DevicePlan` (`cpu_plan.Plan`): buffers and steps; control flow (while/scan/cond) and the
-   instructions no kernel expresses (sort, scatter, cumulative scans) are host steps.
-3. Render and compile (`cuda_codegen`, `cuda_kernels`): one PTX module, a kernel per fusion and
-   per dot. This needs no GPU, driver or pycuda: `as_text("ptx")` works anywhere.
-4. Load on first call (`cuda_runtime`, which alone imports pycuda): the module into the device's
-   primary context, then each call uploads the arguments, launches the kernels in order on the
-   device's stream (host steps copy their operands to the host and their results back) and
-   downloads the outputs.
-
-Not yet: donation (outputs always get fresh device memory), results that stay on the device,
-native loops.
+2. `DevicePlan` (`cpu_plan.Plan`): buffers and steps; control flow (while/scan/cond) gets the
+   CPU backend's sub-plans (`cpu_control`), driven from the host; outputs may take donated
+   parameters' memory as on the CPU; the instructions no kernel expresses (sort, scatter,
+   cumulative scans) are host steps.
+3. Render and compile (`cuda_codegen`, `cuda_kernels`, `cuda_reduce`): one PTX module, a
+   kernel per fusion and per dot (two for a long reduction), sub-plans' included. This needs
+   no GPU, driver or pycuda: `as_text("ptx")` works anywhere.
+4. Load on first call on a device (`cuda_runtime`, which alone imports pycuda, and
+   `cuda_program`): the module into the device's primary context. A call runs on the device
+   holding its first GPU-resident argument (else the first GPU) and returns DeviceBuffers:
+   results stay on the device until read.
 """
 from __future__ import annotations
 
+import collections
 import os
+import threading
 
 from .. import ir
-from .cpu_control import CONTROL
+from .cpu_control import CONTROL, make_control
 from .cpu_plan import Plan, Step, cpu_pipeline
 from .cuda_codegen import PTX_ISA, MIN_ARCH, compile_ptx, cuda_arch, render
 
 
 class DevicePlan(Plan):
-    """The CPU plan with control flow as host steps (its bodies run in the interpreter)."""
+    """The CPU plan (no BLAS epilogues); control flow is always a control step, whatever its
+    bodies hold (their host steps run between kernels like any other)."""
+
+    def __init__(self, module, donated=frozenset()):
+        super().__init__(module, donated, blas=False)
 
     def _make_step(self, instr, ins, outs, nested=False):
         if instr.opcode in CONTROL:
-            return Step("python", instr, ins, outs)
+            step = make_control(self, Step("control", instr, ins, outs), nested)
+            step.kind = "control"
+            return step
         return super()._make_step(instr, ins, outs, nested)
 
 
 class Executable:
     backend = "cuda"
+    device_inputs = True    # takes GPU-resident Arrays as they are (see jitcore.devices)
 
     def __init__(self, module, optimized, plan, kernels, ptx, llvm_text, arch):
         self.module = module
         self.optimized = optimized
         self.plan = plan
-        self.kernels = kernels      # step index -> cuda_kernels.DeviceKernel
+        self.kernels = kernels      # id(step) -> (step, cuda_kernels.DeviceKernel)
         self.ptx = ptx
         self.arch = arch
         self._llvm_text = llvm_text
-        self._program = None
+        self._programs = {}         # cuda_runtime.Device -> cuda_program.Program
+        self._lock = threading.Lock()
 
     def as_text(self, kind: str = "hlo") -> str:
         if kind == "hlo":
@@ -56,13 +66,32 @@ class Executable:
         raise ValueError(f"the cuda backend has no {kind!r} text; use 'hlo', 'llvm' or 'ptx'")
 
     def __call__(self, args):
+        """Runs on the device of the first argument that lives on a GPU (else the first GPU);
+        returns `cuda_runtime.DeviceBuffer`s."""
         if len(args) != self.plan.n_params:
             raise TypeError(f"{self.module.name} expects {self.plan.n_params} arguments, "
                             f"got {len(args)}")
-        if self._program is None:
+        device = None
+        for a in args:
+            buf = getattr(a, "_buf", None)
+            if buf is not None:
+                device = buf.device
+                break
+        return self.program(device)(args)
+
+    def program(self, device=None):
+        """The executable loaded on `device` (a `cuda_runtime.Device`; default: the first)."""
+        if device is None:
             from . import cuda_runtime   # imports pycuda; raises CudaUnavailableError without
-            self._program = cuda_runtime.load(self)
-        return self._program(args)
+            device = cuda_runtime.devices()[0]
+        prog = self._programs.get(device)
+        if prog is None:
+            from . import cuda_runtime
+            with self._lock:
+                prog = self._programs.get(device)
+                if prog is None:
+                    prog = self._programs[device] = cuda_runtime.load(self, device)
+        return prog
 
 
 def target_arch(arch=None) -> int:
@@ -76,12 +105,31 @@ def target_arch(arch=None) -> int:
     return cuda_arch(arch)
 
 
+# A function's calls with host arguments and with device arguments are separate jit cache
+# entries (see jitcore.devices.DeviceSig): they share one executable, loaded once.
+_MAX_MEMO = 64
+_memo: collections.OrderedDict = collections.OrderedDict()
+_memo_lock = threading.Lock()
+
+
 def compile(module: ir.Module, donated=frozenset(), arch=None) -> Executable:
-    """`arch`: see `target_arch`. `donated` is accepted for the common interface; outputs do
-    not take parameters' memory yet."""
+    """`arch`: see `target_arch`. `donated`: parameter numbers whose memory outputs may take
+    (as on the CPU: `cpu_plan.reads_at_output_position`)."""
     sm = target_arch(arch)
+    key = (module.as_text(print_large_constants=True), frozenset(donated), sm)
+    with _memo_lock:
+        hit = _memo.get(key)
+        if hit is not None:
+            _memo.move_to_end(key)
+            return hit
     optimized = cpu_pipeline(module)
-    plan = DevicePlan(optimized)
+    plan = DevicePlan(optimized, frozenset(donated))
     llmod, kernels = render(plan, sm)
-    ptx, llvm_text = compile_ptx(str(llmod), sm, [k.name for k in kernels.values()])
-    return Executable(module, optimized, plan, kernels, ptx, llvm_text, sm)
+    names = [n for _, k in kernels.values() for n in k.names()]
+    ptx, llvm_text = compile_ptx(str(llmod), sm, names)
+    exe = Executable(module, optimized, plan, kernels, ptx, llvm_text, sm)
+    with _memo_lock:
+        _memo[key] = exe
+        if len(_memo) > _MAX_MEMO:
+            _memo.popitem(last=False)
+    return exe

@@ -185,19 +185,31 @@ def kernel_name(step_index: int, comp_name: str) -> str:
 
 
 def render(plan, arch: int):
-    """The LLVM module of `plan`'s kernels. Returns (module, {step index: DeviceKernel});
-    steps without a kernel run on the host."""
+    """The LLVM module of `plan`'s kernels, control-flow bodies' included. Returns (module,
+    {id(step): (step, DeviceKernel)}); steps without a kernel run on the host. Kernels inside
+    a scan body may get unaligned pointers (`x_t`, `y_t`): they assume none."""
     mod = new_module(plan.module.name, arch)
     math = math_provider(mod)
     kernels = {}
-    for s, step in enumerate(plan.steps):
-        if step.kind == "kernel":
-            comp = step.instr.called[0]
-            kernels[s] = emit_fusion(mod, kernel_name(s, comp.name), comp, math,
-                                     builder_type=DeviceBuilder)
-        elif step.kind == "dot":
-            kernels[s] = emit_dot(mod, kernel_name(s, "dot"), step.instr,
-                                  builder_type=DeviceBuilder)
+
+    def visit(steps, aligned):
+        for step in steps:
+            s = len(kernels)
+            if step.kind == "kernel":
+                comp = step.instr.called[0]
+                kernels[id(step)] = (step, emit_fusion(
+                    mod, kernel_name(s, comp.name), comp, math, builder_type=DeviceBuilder,
+                    aligned=aligned, in_place=step.in_place))
+            elif step.kind == "dot":
+                kernels[id(step)] = (step, emit_dot(mod, kernel_name(s, "dot"), step.instr,
+                                                    builder_type=DeviceBuilder,
+                                                    aligned=aligned))
+            elif step.kind == "control":
+                inner = aligned and step.instr.opcode != "scan"
+                for sub in step.subs:
+                    visit(sub.steps, inner)
+
+    visit(plan.steps, True)
     return mod, kernels
 
 

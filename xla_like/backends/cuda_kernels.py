@@ -5,16 +5,18 @@ computes the units [lo, hi) of its range with a grid-stride loop, so any grid co
 element computation is the CPU backend's (`ElementEmitter`); only the loop layout differs:
 - loop: one thread per output element. Flat kernels (every operand read at the output's own
   position) light in math take 16 bytes of neighbouring elements per thread
-  (`vector_width`), so their loads and stores become 16-byte vector accesses.
-- row / reduction over trailing axes: one block per output row. Each row reduction is a block
-  tree: threads accumulate a block-strided share of the row, warps combine with butterfly
-  shuffles, then warp results meet in shared memory and every warp reduces them again (so every
-  thread holds the row's value without another barrier). The row's elements are then written
-  block-strided (softmax, layer norm: one read of the row from memory per reduction).
+  (`vector_width`), so their loads and stores become 16-byte vector accesses (when the
+  pointers are known 16-byte aligned: not in scan bodies).
+- row / reduction over trailing axes: one block per output row, each row reduction a block
+  tree (`cuda_blocks`); the row's elements are then written block-strided (softmax, layer
+  norm: one read of the row from memory per reduction).
+- a reduction of few long rows: two kernels (`_two_pass`), a block per chunk of a row, then a
+  block per row combining the chunks' partial results.
 - reductions over leading axes, and rows shorter than BLOCK_ROW_MIN: one thread per output
   row, accumulating sequentially as the CPU does (for leading axes, neighbouring threads read
   neighbouring addresses).
-- dot: 16x16 output tiles per block, operand tiles staged in shared memory.
+- dot: 16x16 output tiles per block, operand tiles staged in shared memory (used where cuBLAS
+  is not: see `cuda_runtime.cublas_ok`).
 """
 from __future__ import annotations
 
@@ -24,258 +26,33 @@ from llvmlite import ir as ll
 from .. import ir
 from ..passes.fusion import REDUCE
 from .cpu_kernels import _delinearize, _store, flat_ok, gemm_layout, outer_rank
+from .cuda_blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
+                          block_reduce, grid_loop, shared_array, shared_slot, sreg,
+                          strided_loop)
 from .llvm_elementwise import convert_value
-from .llvm_emitter import (F16, F32, F64, I32, I64, Buffer, ElementEmitter, const,
-                           entry_alloca, i64, storage_type, value_type)
-from .llvm_reduce import _combine, _init, _operand_index
+from .llvm_emitter import F16, F32, I8, I64, Buffer, entry_alloca, i64, storage_type, value_type
 
-BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)
-WARP = 32
 TILE = 16                   # dot output tile edge; BLOCK == TILE * TILE
 BLOCK_ROW_MIN = 64          # shorter trailing reductions run one row per thread
-INVALID = (1 << 63) - 1     # argmax state of a thread that has seen no element yet
-
-
-class DeviceKernel:
-    """An emitted kernel: its name, the size of its range, and whether a unit of the range is
-    one block's work (rows, tiles) or one thread's (elements)."""
-
-    def __init__(self, name, extent, per_block, per_thread=1):
-        self.name = name
-        self.extent = extent
-        self.per_block = per_block
-        self.per_thread = per_thread   # elements each thread takes at once (flat kernels)
-        self.block = BLOCK
-
-    def grid(self, max_blocks):
-        """Blocks to launch (0: nothing to do); the grid-stride loops cover any shortfall."""
-        if self.extent == 0:
-            return 0
-        if self.per_block:
-            units = self.extent
-        else:
-            threads = -(-self.extent // self.per_thread)
-            units = -(-threads // self.block)
-        return max(1, min(units, max_blocks))
-
-
-# --- thread indexing and loops -------------------------------------------------------------
-
-def sreg(b, name):
-    fname = f"llvm.nvvm.read.ptx.sreg.{name}"
-    fn = b.module.globals.get(fname)
-    if fn is None:
-        fn = ll.Function(b.module, ll.FunctionType(I32, []), fname)
-    return b.zext(b.call(fn, []), I64)
-
-
-def barrier(b):
-    fn = b.module.globals.get("llvm.nvvm.barrier0")
-    if fn is None:
-        fn = ll.Function(b.module, ll.FunctionType(ll.VoidType(), []), "llvm.nvvm.barrier0")
-    b.call(fn, [])
-
-
-def strided_loop(b, start, end, step, body, name="i"):
-    """`for (i = start; i < end; i += step) body(i)`; leaves the builder after the loop."""
-    fn = b.function
-    pre = b.block
-    header = fn.append_basic_block(f"{name}.header")
-    inner = fn.append_basic_block(f"{name}.body")
-    exit_ = fn.append_basic_block(f"{name}.exit")
-    b.branch(header)
-    b.position_at_end(header)
-    i = b.phi(I64, name=name)
-    i.add_incoming(start, pre)
-    b.cbranch(b.icmp_signed("<", i, end), inner, exit_)
-    b.position_at_end(inner)
-    body(i)
-    i.add_incoming(b.add(i, step, name=f"{name}.next"), b.block)
-    b.branch(header)
-    b.position_at_end(exit_)
-
-
-def grid_loop(b, lo, hi, body, per_block, name="u"):
-    """Units [lo, hi) of a kernel's range over the whole grid: one per block or per thread."""
-    if per_block:
-        strided_loop(b, b.add(lo, sreg(b, "ctaid.x")), hi, sreg(b, "nctaid.x"), body, name)
-        return
-    ntid = sreg(b, "ntid.x")
-    first = b.add(b.mul(sreg(b, "ctaid.x"), ntid), sreg(b, "tid.x"))
-    strided_loop(b, b.add(lo, first), hi, b.mul(sreg(b, "nctaid.x"), ntid), body, name)
-
-
-def shared_array(module, name, t, n):
-    gv = ll.GlobalVariable(module, ll.ArrayType(t, n), name, addrspace=3)
-    gv.initializer = ll.Constant(ll.ArrayType(t, n), ll.Undefined)
-    gv.linkage = "internal"
-    gv.align = 16
-    return gv
-
-
-def shared_slot(b, array, index, t):
-    p = b.gep(array, [ll.Constant(I32, 0), index], inbounds=True)
-    return p if array.type.pointee.element == t else \
-        b.bitcast(p, ll.PointerType(t, addrspace=3))
-
-
-# --- warp shuffles and block trees -------------------------------------------------------------
-
-def _shfl(b, v, lane_mask):
-    """Lane `lane ^ lane_mask`'s `v` (any scalar type: split or widened to 32-bit pieces)."""
-    t = v.type
-    mask, clamp = ll.Constant(I32, -1), ll.Constant(I32, WARP - 1)
-    off = ll.Constant(I32, lane_mask)
-
-    def call(x, suffix, xt):
-        name = f"llvm.nvvm.shfl.sync.bfly.{suffix}"
-        fn = b.module.globals.get(name) or ll.Function(
-            b.module, ll.FunctionType(xt, [I32, xt, I32, I32]), name)
-        return b.call(fn, [mask, x, off, clamp])
-
-    if t == F32:
-        return call(v, "f32", F32)
-    if t == F64:
-        return b.bitcast(_shfl(b, b.bitcast(v, I64), lane_mask), F64)
-    if t == F16:
-        return b.bitcast(_shfl(b, b.bitcast(v, ll.IntType(16)), lane_mask), F16)
-    if t.width == 32:
-        return call(v, "i32", I32)
-    if t.width < 32:
-        return b.trunc(call(b.zext(v, I32), "i32", I32), t)
-    lo_ = call(b.trunc(v, I32), "i32", I32)
-    hi_ = call(b.trunc(b.lshr(v, ll.Constant(I64, 32)), I32), "i32", I32)
-    return b.or_(b.shl(b.zext(hi_, I64), ll.Constant(I64, 32)), b.zext(lo_, I64))
-
-
-def warp_reduce(b, state, combine):
-    """Butterfly over the warp: every lane ends with the combination of all 32 states (the
-    same bits in every lane, as `combine` is commutative)."""
-    for k in (16, 8, 4, 2, 1):
-        state = combine(state, [_shfl(b, v, k) for v in state])
-    return state
-
-
-def block_reduce(b, state, init, combine, smem):
-    """Every thread's `state` (a list of scalars) combined over the block; every thread gets
-    the result. `smem`: shared [len(state) * 32 x i64] scratch."""
-    state = warp_reduce(b, state, combine)
-    tid = sreg(b, "tid.x")
-    lane = b.and_(tid, i64(WARP - 1))
-    warp = b.lshr(tid, i64(5))
-    barrier(b)   # the previous reduction's readers are done with the scratch
-    with b.if_then(b.icmp_unsigned("==", lane, i64(0))):
-        for k, v in enumerate(state):
-            b.store(v, shared_slot(b, smem, b.add(warp, i64(k * WARP)), v.type))
-    barrier(b)
-    have = b.icmp_unsigned("<", lane, b.lshr(sreg(b, "ntid.x"), i64(5)))
-    mine = [b.select(have, b.load(shared_slot(b, smem, b.add(lane, i64(k * WARP)), v.type)),
-                     init[k]) for k, v in enumerate(state)]
-    return warp_reduce(b, mine, combine)
-
-
-def _arg_combine(b, dtype, is_max):
-    """argmax/argmin state (value, index): the extreme wins, the first NaN beats everything,
-    ties go to the lower index; a state with index INVALID has seen nothing."""
-    def combine(a, c):
-        (av, ai), (cv, ci) = a, c
-        a_first = b.icmp_signed("<", ai, ci)
-        if dtype.kind == "f":
-            a_better = b.fcmp_ordered(">" if is_max else "<", av, cv)
-            c_better = b.fcmp_ordered(">" if is_max else "<", cv, av)
-            a_nan = b.fcmp_unordered("uno", av, av)
-            c_nan = b.fcmp_unordered("uno", cv, cv)
-            by_value = b.or_(a_better, b.and_(b.not_(c_better), a_first))
-            wins = b.select(a_nan, b.or_(b.not_(c_nan), a_first),
-                            b.and_(b.not_(c_nan), by_value))
-        else:
-            if dtype.kind == "b":
-                a_better = b.and_(av, b.not_(cv)) if is_max else b.and_(cv, b.not_(av))
-                c_better = b.and_(cv, b.not_(av)) if is_max else b.and_(av, b.not_(cv))
-            else:
-                cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
-                a_better = cmp(">" if is_max else "<", av, cv)
-                c_better = cmp(">" if is_max else "<", cv, av)
-            wins = b.or_(a_better, b.and_(b.not_(c_better), a_first))
-        a_valid = b.icmp_signed("!=", ai, i64(INVALID))
-        c_valid = b.icmp_signed("!=", ci, i64(INVALID))
-        wins = b.and_(a_valid, b.or_(b.not_(c_valid), wins))
-        return [b.select(wins, av, cv), b.select(wins, ai, ci)]
-    return combine
-
-
-class DeviceEmitter(ElementEmitter):
-    """The CPU element emitter, with the reduction named by `block_for` computed by the whole
-    block (its result is uniform over the block); any other reduction stays a per-thread
-    loop, which is always correct in divergent code."""
-
-    def __init__(self, *args, smem=None, **kw):
-        super().__init__(*args, **kw)
-        self.smem = smem
-        self.block_for = None
-
-    def reduction(self, instr, out_index):
-        if instr.id != self.block_for:
-            return super().reduction(instr, out_index)
-        self.block_for = None
-        return self._block_reduction(instr, out_index, self._reduced_axes(instr))
-
-    _op_reduce_sum = _op_reduce_prod = _op_reduce_max = _op_reduce_min = \
-        _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
-
-    def _block_reduction(self, instr, out_index, axes):
-        b = self.b
-        x = instr.operands[0]
-        rank = len(x.shape.dims)
-        extents = [x.shape.dims[a] for a in axes]
-        total = int(np.prod(extents, dtype=np.int64))
-        dtype = x.shape.dtype
-        t = value_type(dtype)
-        op = instr.opcode
-        if op in ("argmax", "argmin"):
-            combine = _arg_combine(b, dtype, op == "argmax")
-            init = [ll.Constant(t, 0), i64(INVALID)]
-        else:
-            acc_t = F32 if t == F16 else t
-            c = const(dtype, _init(op, dtype))
-            init = [b.fpext(c, F32) if t == F16 else c]
-            combine = lambda a, v: [_combine(b, op, a[0], v[0], dtype)]  # noqa: E731
-        slots = [entry_alloca(b, v.type, name=f"{op}.acc") for v in init]
-        for s, v in zip(slots, init):
-            b.store(v, s)
-
-        def body(j):
-            self.push_scope()
-            red = _delinearize(b, j, extents) if len(extents) > 1 else [j]
-            v = self.value(x, _operand_index(out_index, axes, red, rank))
-            if op in ("argmax", "argmin"):
-                new = [v, j]
-            else:
-                new = [b.fpext(v, F32) if t == F16 else v]
-            cur = [b.load(s) for s in slots]
-            for s, v in zip(slots, combine(cur, new)):
-                b.store(v, s)
-            self.pop_scope()
-
-        strided_loop(b, sreg(b, "tid.x"), i64(total), sreg(b, "ntid.x"), body, name="r")
-        res = block_reduce(b, [b.load(s) for s in slots], init, combine, self.smem)
-        if op in ("argmax", "argmin"):
-            idx = b.select(b.icmp_signed("==", res[1], i64(INVALID)), i64(0), res[1])
-            out_t = value_type(instr.shape.dtype)
-            return b.trunc(idx, out_t) if out_t.width < 64 else idx
-        return b.fptrunc(res[0], F16) if t == F16 else res[0]
 
 
 # --- fusions ---------------------------------------------------------------------------------
 
-def declare(module, name, in_shapes, out_shape):
+def declare(module, name, in_shapes, out_shape, aligned=True):
+    """`aligned`: every pointer is 16-byte aligned (device allocations and workspace offsets
+    are; a scan's `x_t` and `y_t` slices need not be)."""
     args = [ll.PointerType(storage_type(s.dtype)) for s in in_shapes]
     args.append(ll.PointerType(storage_type(out_shape.dtype)))
-    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), args + [I64, I64]), name)
+    return _kernel_function(module, name, args, aligned)
+
+
+def _kernel_function(module, name, pointer_types, aligned=True):
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), pointer_types + [I64, I64]), name)
     fn.calling_convention = "ptx_kernel"
     for a in fn.args[:-2]:
         a.add_attribute("noalias")
-        a.attributes.align = 16   # device allocations and workspace offsets are aligned
+        if aligned:
+            a.attributes.align = 16
     i32 = ll.IntType(32)
     module.add_named_metadata("nvvm.annotations",
                               [fn, ll.MetaDataString(module, "maxntidx"), ll.Constant(i32, BLOCK)])
@@ -310,13 +87,21 @@ def vector_width(comp):
     return max(1, 16 // widest)
 
 
-def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuilder):
+def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuilder,
+                aligned=True, in_place=None):
+    """`aligned`: see `declare`. `in_place`: the parameter number read through the output
+    pointer (the output took that parameter's memory), as on the CPU."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
-    fn = declare(module, name, in_shapes, out_shape)
+    fn = declare(module, name, in_shapes, out_shape, aligned)
     b = builder_type(fn.append_basic_block("entry"))
     inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
-    out = Buffer(fn.args[len(in_shapes)], out_shape)
+    out_arg = fn.args[len(in_shapes)]
+    if in_place is not None:
+        a = fn.args[in_place]
+        inputs[in_place] = Buffer(out_arg if out_arg.type == a.type else
+                                  b.bitcast(out_arg, a.type), in_shapes[in_place])
+    out = Buffer(out_arg, out_shape)
     lo, hi = fn.args[-2], fn.args[-1]
     dims = out_shape.dims
     k = outer_rank(comp)
@@ -324,7 +109,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuil
         b.ret_void()
         return DeviceKernel(name, 0, False)
     if k is None and flat_ok(comp):
-        return _flat(b, fn, name, comp, inputs, out, math, lo, hi)
+        return _flat(b, name, comp, inputs, out, math, lo, hi, aligned)
     if k is None:
         em = DeviceEmitter(b, inputs, math)
 
@@ -336,15 +121,15 @@ def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuil
         grid_loop(b, lo, hi, element, per_block=False)
         b.ret_void()
         return DeviceKernel(name, out_shape.size, False)
-    return _rows(b, name, comp, inputs, out, math, lo, hi, k)
+    return _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned)
 
 
-def _flat(b, fn, name, comp, inputs, out, math, lo, hi):
+def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
     """Units of VEC elements: thread u computes elements [u*VEC, u*VEC + VEC) (unrolled, so
     the aligned neighbouring accesses merge into vector loads and stores); the elements of
     [lo, hi) outside whole units run one per thread."""
     n = out.size
-    vec = vector_width(comp)
+    vec = vector_width(comp) if aligned else 1
     em = DeviceEmitter(b, inputs, math, flat_size=n)
 
     def element(i):
@@ -384,7 +169,15 @@ def _flat(b, fn, name, comp, inputs, out, math, lo, hi):
     return DeviceKernel(name, n, False, per_thread=vec)
 
 
-def _rows(b, name, comp, inputs, out, math, lo, hi, k):
+# A reduction of rows at least this long into at most this many results takes two passes
+# (`_two_pass`): one block per row would leave most of the GPU idle.
+TWO_PASS_MIN = 1 << 15
+TWO_PASS_MAX_ROWS = 128
+CHUNK_PER_THREAD = 16       # elements per thread of a chunk, at least
+MAX_CHUNKS = 1024           # chunks per row, at most (the second pass's loop)
+
+
+def _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned):
     dims = out.shape.dims
     outer, inner_dims = dims[:k], dims[k:]
     n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
@@ -394,6 +187,9 @@ def _rows(b, name, comp, inputs, out, math, lo, hi, k):
     row_reduces = [i for i in reduces if i is not comp.root]
     length = min(i.operands[0].shape.size // max(n_rows, 1) for i in reduces)
     per_block = all(_trailing(i) for i in reduces) and length >= BLOCK_ROW_MIN
+    if per_block and not row_reduces and comp.root.opcode in REDUCE and \
+            length >= TWO_PASS_MIN and n_rows <= TWO_PASS_MAX_ROWS:
+        return _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned)
     smem = shared_array(b.module, f"{name}.smem", I64, 2 * WARP) if per_block else None
     em = DeviceEmitter(b, inputs, math, smem=smem)
     if per_block:
@@ -431,15 +227,99 @@ def _rows(b, name, comp, inputs, out, math, lo, hi, k):
     return DeviceKernel(name, n_rows, per_block)
 
 
+def _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned):
+    """A reduction (the root) of few long rows, in two kernels. The first's range is (row,
+    chunk) pairs, a block each: the block reduces its chunk of the row and writes the state
+    (accumulator, and index for argmax/argmin) to scratch memory, passed in the output's
+    place. The second (`<name>_p2`, arguments (scratch, out, lo, hi)) is a block per row
+    combining the row's chunk states. Scratch layout: the accumulators in 8-byte slots, then
+    the indices (int64), one per unit of the first range."""
+    root = comp.root
+    n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
+    chunks = min(MAX_CHUNKS, max(2, -(-length // (BLOCK * CHUNK_PER_THREAD))))
+    chunk = -(-length // chunks)
+    units = n_rows * chunks
+    module = b.module
+    em = DeviceEmitter(b, inputs, math,
+                       smem=shared_array(module, f"{name}.smem", I64, 2 * WARP))
+    scratch = b.bitcast(fn.args[len(inputs)], ll.PointerType(I8))
+    axes = em._reduced_axes(root)
+
+    def unit(u):
+        em.push_scope()
+        r, c = b.udiv(u, i64(chunks)), b.urem(u, i64(chunks))
+        idx = _delinearize(b, r, outer) if outer else []
+        start = b.mul(c, i64(chunk))
+        end = b.add(start, i64(chunk))
+        end = b.select(b.icmp_signed("<", end, i64(length)), end, i64(length))
+        red = Reducer(b, root)
+        state = em.block_state(red, idx, axes, start, end)
+        with b.if_then(b.icmp_unsigned("==", sreg(b, "tid.x"), i64(0))):
+            for ptr, v in zip(_state_slots(b, scratch, units, u, red), state):
+                b.store(b.zext(v, I8) if _is_bool(v.type) else v, ptr)
+        em.pop_scope()
+
+    grid_loop(b, lo, hi, unit, per_block=True, name="part")
+    b.ret_void()
+    first = DeviceKernel(name, units, True)
+
+    out_type = ll.PointerType(storage_type(root.shape.dtype))
+    fn2 = _kernel_function(module, f"{name}_p2", [ll.PointerType(I8), out_type], aligned)
+    b2 = type(b)(fn2.append_basic_block("entry"))
+    scratch2, out = fn2.args[0], Buffer(fn2.args[1], root.shape)
+    smem2 = shared_array(module, f"{name}_p2.smem", I64, 2 * WARP)
+    red2 = Reducer(b2, root)
+
+    def row(r):
+        slots = [entry_alloca(b2, v.type, name="acc") for v in red2.init]
+        for s, v in zip(slots, red2.init):
+            b2.store(v, s)
+
+        def part(c):
+            u = b2.add(b2.mul(r, i64(chunks)), c)
+            got = [b2.load(p) for p in _state_slots(b2, scratch2, units, u, red2)]
+            got = [b2.trunc(v, s.type.pointee) if _is_bool(s.type.pointee) else v
+                   for v, s in zip(got, slots)]
+            cur = [b2.load(s) for s in slots]
+            for s, v in zip(slots, red2.combine(cur, got)):
+                b2.store(v, s)
+
+        strided_loop(b2, sreg(b2, "tid.x"), i64(chunks), sreg(b2, "ntid.x"), part, name="c")
+        state = block_reduce(b2, [b2.load(s) for s in slots], red2.init, red2.combine, smem2)
+        v = red2.finish(state)
+        with b2.if_then(b2.icmp_unsigned("==", sreg(b2, "tid.x"), i64(0))):
+            _store(b2, out, _delinearize(b2, r, outer) if outer else [], v)
+
+    grid_loop(b2, i64(0), fn2.args[-1], row, per_block=True, name="row")
+    b2.ret_void()
+    first.second = DeviceKernel(f"{name}_p2", n_rows, True)
+    first.scratch_bytes = units * 16
+    return first
+
+
+def _is_bool(t):
+    return isinstance(t, ll.IntType) and t.width == 1
+
+
+def _state_slots(b, scratch, units, u, red):
+    """Pointers to unit `u`'s state in a two-pass reduction's scratch memory."""
+    ptrs = []
+    for k, v in enumerate(red.init):
+        t = I8 if _is_bool(v.type) else v.type
+        p = b.gep(scratch, [b.add(i64(k * units * 8), b.mul(u, i64(8)))], inbounds=True)
+        ptrs.append(b.bitcast(p, ll.PointerType(t)))
+    return ptrs
+
+
 # --- dot_general: shared-memory tiles --------------------------------------------------------
 
-def emit_dot(module, name, instr, builder_type=ll.IRBuilder):
+def emit_dot(module, name, instr, builder_type=ll.IRBuilder, aligned=True):
     """out[b, i, j] = sum_k lhs[b, i, k] * rhs[b, k, j]: a block per 16x16 output tile, looping
     over k in steps of 16 with both operand tiles in shared memory (converted to the
     accumulator type: float32 for float16, as NumPy's matmul accumulates)."""
     lhs, rhs = instr.operands
     out_shape = instr.shape
-    fn = declare(module, name, [lhs.shape, rhs.shape], out_shape)
+    fn = declare(module, name, [lhs.shape, rhs.shape], out_shape, aligned)
     b = builder_type(fn.append_basic_block("entry"))
     pa, pb, pc, lo, hi = fn.args
     batch, m, n, k, ta, tb = gemm_layout(instr)

@@ -1,21 +1,23 @@
-"""Running CUDA executables with pycuda: the only module that imports it (lazily, so importing
-this file never fails; using a device without pycuda or a driver raises CudaUnavailableError).
+"""The CUDA runtime with pycuda: the only module that imports it (lazily, so importing this
+file never fails; using a device without pycuda or a driver raises CudaUnavailableError).
 
-- A `Device` per GPU: its primary context (pushed around each call, so any thread may call),
-  one stream, and a caching allocator (free lists by size class: steady-state calls allocate
-  nothing from the driver).
-- `load(executable)` loads the PTX into the context, uploads the constants once and returns a
-  `Program`. A call uploads the arguments, launches each kernel step on the stream, runs host
-  steps (control flow, sort, scatter, ...) with NumPy between copies of their operands to the
-  host and results back, downloads the outputs and releases the call's memory to the cache.
+- A `Device` per GPU: its primary context (pushed around each use, so any thread may call),
+  one stream, a caching allocator (free lists by size class: steady-state calls allocate
+  nothing from the driver) and, when `libcublas` loads, a cuBLAS handle on that stream.
+- `DeviceBuffer`: device memory holding one array, the data of a GPU-resident jitcore Array;
+  its memory goes back to the allocator when the last reference to it goes. Everything runs
+  on the device's one stream, so memory freed while kernels still use it is only reused by
+  work queued after them.
+- `load(executable, device)` makes the executable's `cuda_program.Program` on a device.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 import threading
 
 import numpy as np
-
-from ops.core import PRIMITIVES
 
 BLOCKS_PER_SM = 32     # grid cap: grid-stride loops cover the rest
 _MIN_BYTES = 256
@@ -71,11 +73,14 @@ def _init_driver():
 def devices():
     """Every GPU, as `Device` objects (made on first use)."""
     global _devices
-    with _init_lock:
-        if _devices is None:
-            drv = driver()
-            _devices = [Device(drv, k) for k in range(drv.Device.count())]
-    return _devices
+    found = _devices
+    if found is None:
+        with _init_lock:
+            if _devices is None:
+                drv = driver()
+                _devices = [Device(drv, k) for k in range(drv.Device.count())]
+            found = _devices
+    return found
 
 
 def probe():
@@ -103,7 +108,8 @@ class CachingAllocator:
     def __init__(self, drv):
         self.drv = drv
         self.free = {}
-        self.lock = threading.Lock()
+        # Reentrant: a DeviceBuffer collected while this thread holds the lock releases here.
+        self.lock = threading.RLock()
 
     @staticmethod
     def size_class(nbytes):
@@ -130,8 +136,8 @@ class CachingAllocator:
 
     def empty(self):
         with self.lock:
-            blocks = [b for bs in self.free.values() for b in bs]
-            self.free = {}
+            lists, self.free = list(self.free.values()), {}
+            blocks = [b for bs in lists for b in bs]
         for b in blocks:
             b.free()
 
@@ -149,9 +155,24 @@ class Device:
         with self.active():
             self.stream = drv.Stream()
         self.allocator = CachingAllocator(drv)
+        self._cublas = None     # False once libcublas failed to load or to start
+        self.cublas_error = None
 
     def active(self):
         return _Active(self)
+
+    def cublas(self):
+        """This device's `Cublas` (None without libcublas)."""
+        if self._cublas is None:
+            lib = load_cublas()
+            self._cublas = False
+            if lib is not None:
+                with self.active():
+                    try:
+                        self._cublas = Cublas(lib, self.stream.handle)
+                    except RuntimeError as e:   # dots fall back to the tiled kernel
+                        self.cublas_error = str(e)
+        return self._cublas or None
 
     def __repr__(self):
         return f"CudaDevice(id={self.ordinal}, {self.name})"
@@ -176,135 +197,166 @@ class _Active:
 
 
 def load(executable, device=None):
+    from .cuda_program import Program
     return Program(executable, device or devices()[0])
 
 
-class Program:
-    def __init__(self, executable, device):
-        self.exe = executable
+class DeviceBuffer:
+    """One array in device memory (`block`, a `size_class` block of the device's allocator)."""
+
+    __slots__ = ("device", "size_class", "block", "ptr", "shape", "dtype")
+
+    def __init__(self, device, size_class, block, shape, dtype):
         self.device = device
-        drv = device.drv
-        plan = executable.plan
-        major, minor = device.compute_capability
-        if major * 10 + minor < executable.arch:
-            raise CudaUnavailableError(
-                f"{executable.module.name} was compiled for sm_{executable.arch} but "
-                f"{device.name} is sm_{major}{minor}; set JITCORE_CUDA_ARCH=sm_{major}{minor}")
-        self.max_blocks = max(1, device.sm_count * BLOCKS_PER_SM)
-        with device.active():
-            self.module = drv.module_from_buffer(executable.ptx.encode())
-            self.launches = {}
-            for s, kernel in executable.kernels.items():
-                fn = self.module.get_function(kernel.name)
-                step = plan.steps[s]
-                fn.prepare("P" * (len(step.inputs) + 1) + "qq")
-                self.launches[s] = (fn, kernel)
-            self.constants = {}   # buffer id -> (size class, device block), kept for good
-            for b in plan.buffers:
-                if b.kind == "const":
-                    host = np.ascontiguousarray(b.value, dtype=b.shape.dtype)
-                    size, block = device.allocator.alloc(host.nbytes)
-                    if host.nbytes:
-                        drv.memcpy_htod(block, host)
-                    self.constants[b.id] = (size, block)
+        self.size_class = size_class
+        self.block = block
+        self.ptr = int(block)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+    def to_host(self) -> np.ndarray:
+        if self.block is None:
+            raise RuntimeError("this device array's memory was donated to a jitted call")
+        out = np.empty(self.shape, self.dtype)
+        if out.nbytes:
+            dev = self.device
+            with dev.active():
+                dev.drv.memcpy_dtoh_async(out, self.ptr, dev.stream)
+                dev.stream.synchronize()
+        return out
+
+    def synchronize(self):
+        with self.device.active():
+            self.device.stream.synchronize()
+
+    def take(self):
+        """Hand this buffer's memory over (an output took a donated argument's memory)."""
+        block, self.block, self.ptr = self.block, None, 0
+        return self.size_class, block
 
     def __del__(self):
+        block = self.block
+        if block is not None:
+            self.block = None
+            self.device.allocator.release(self.size_class, block)
+
+    def __repr__(self):
+        return f"DeviceBuffer({self.dtype}{list(self.shape)} on {self.device!r})"
+
+
+def upload(device, host) -> DeviceBuffer:
+    """A copy of the host array `host` on `device`."""
+    host = np.asarray(host, order="C")   # 0-d stays 0-d
+    with device.active():
+        size, block = device.allocator.alloc(host.nbytes)
+        if host.nbytes:
+            device.drv.memcpy_htod_async(int(block), host, device.stream)
+            # The copy reads `host` after this returns only for page-locked memory; NumPy's
+            # is pageable (staged before the call returns), so `host` may go right away.
+    return DeviceBuffer(device, size, block, host.shape, host.dtype)
+
+
+# --- cuBLAS -------------------------------------------------------------------------------
+
+_CUBLAS_NAMES = ("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11")
+_OP_N, _OP_T = 0, 1
+
+
+def load_cublas():
+    """libcublas through ctypes, with its functions' argument types set (None without it;
+    `JITCORE_CUDA_CUBLAS=0` turns it off)."""
+    if os.environ.get("JITCORE_CUDA_CUBLAS", "1") == "0":
+        return None
+    names = list(_CUBLAS_NAMES)
+    found = ctypes.util.find_library("cublas")
+    if found:
+        names.insert(0, found)
+    try:
+        import nvidia.cublas as pip_cublas   # the toolkit's library from pip
+        for root in pip_cublas.__path__:
+            names += [os.path.join(root, "lib", n) for n in _CUBLAS_NAMES]
+    except ImportError:
+        pass
+    for name in names:
         try:
-            for size, block in self.constants.values():
-                self.device.allocator.release(size, block)
-        except Exception:
-            pass
-
-    def __call__(self, args):
-        dev = self.device
-        drv, stream, alloc = dev.drv, dev.stream, dev.allocator
-        plan = self.exe.plan
-        ptrs = [0] * len(plan.buffers)
-        host = {}          # buffer id -> a host copy (arguments, constants, host results)
-        taken = []         # (size class, block) of this call
-        with dev.active():
-            try:
-                for b in plan.buffers:
-                    if b.kind == "const":
-                        ptrs[b.id] = int(self.constants[b.id][1])
-                        host[b.id] = b.value
-                    elif b.kind == "param":
-                        a = np.ascontiguousarray(args[b.index], dtype=b.shape.dtype)
-                        taken.append(alloc.alloc(a.nbytes))
-                        ptrs[b.id] = int(taken[-1][1])
-                        if a.nbytes:
-                            drv.memcpy_htod_async(ptrs[b.id], a, stream)
-                        host[b.id] = a
-                    elif b.kind == "output":
-                        taken.append(alloc.alloc(b.nbytes))
-                        ptrs[b.id] = int(taken[-1][1])
-                if plan.workspace_bytes:
-                    taken.append(alloc.alloc(plan.workspace_bytes))
-                    base = int(taken[-1][1])
-                    for b in plan.buffers:
-                        if b.kind == "temp":
-                            ptrs[b.id] = base + b.offset
-                for s, step in enumerate(plan.steps):
-                    launch = self.launches.get(s)
-                    if launch is not None:
-                        self._launch(launch, step, ptrs)
-                    else:
-                        self._host_step(step, ptrs, host)
-                results = []
-                for bid in plan.outputs:
-                    b = plan.buffers[bid]
-                    r = np.empty(b.shape.dims, b.shape.dtype)
-                    if r.nbytes:
-                        drv.memcpy_dtoh_async(r, ptrs[bid], stream)
-                    results.append(r)
-                stream.synchronize()
-            finally:
-                for size, block in taken:
-                    alloc.release(size, block)
-        return results
-
-    def _launch(self, launch, step, ptrs):
-        fn, kernel = launch
-        grid = kernel.grid(self.max_blocks)
-        if grid == 0:
-            return
-        args = [ptrs[i] for i in step.inputs] + [ptrs[step.outputs[0]], 0, kernel.extent]
-        fn.prepared_async_call((grid, 1), (kernel.block, 1, 1), self.device.stream, *args)
-
-    def _host_step(self, step, ptrs, host):
-        """Run `step` with NumPy: operands come to the host, results go back."""
-        drv, stream = self.device.drv, self.device.stream
-        plan = self.exe.plan
-        operands = []
-        for bid in step.inputs:
-            a = host.get(bid)
-            if a is None:
-                b = plan.buffers[bid]
-                a = np.empty(b.shape.dims, b.shape.dtype)
-                if a.nbytes:
-                    drv.memcpy_dtoh_async(a, ptrs[bid], stream)
-            operands.append(a)
-        stream.synchronize()
-        instr = step.instr
-        with np.errstate(all="ignore"):
-            if instr.called:
-                res = _host_runner(step)(*operands)
-            else:
-                res = PRIMITIVES[instr.opcode].impl(*operands, **instr.attrs)
-        res = res if isinstance(res, tuple) else (res,)
-        for bid, r in zip(step.outputs, res):
-            b = plan.buffers[bid]
-            r = np.ascontiguousarray(np.asarray(r), dtype=b.shape.dtype).reshape(b.shape.dims)
-            host[bid] = r
-            if r.nbytes:
-                drv.memcpy_htod_async(ptrs[bid], r, stream)
+            lib = ctypes.CDLL(name)
+            _declare_cublas(lib)
+        except (OSError, AttributeError):   # not there, or too old for strided batches
+            continue
+        return lib
+    return None
 
 
-def _host_runner(step):
-    """Control flow runs its bodies with the interpreter."""
-    run = getattr(step, "runner", None)
-    if run is None:
-        from ..control_flow import interp_runner
-        from .interp import compile_computation
-        run = step.runner = interp_runner(step.instr, compile_computation)
-    return run
+def _declare_cublas(lib):
+    p, i, q = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
+    lib.cublasCreate_v2.argtypes = [ctypes.POINTER(p)]
+    lib.cublasSetStream_v2.argtypes = [p, p]
+    for prefix, t in (("S", ctypes.c_float), ("D", ctypes.c_double)):
+        tp = ctypes.POINTER(t)
+        getattr(lib, f"cublas{prefix}gemm_v2").argtypes = [
+            p, i, i, i, i, i, tp, p, i, p, i, tp, p, i]
+        getattr(lib, f"cublas{prefix}gemmStridedBatched").argtypes = [
+            p, i, i, i, i, i, tp, p, i, q, p, i, q, tp, p, i, q, i]
+
+
+class Cublas:
+    """A cuBLAS handle issuing on one stream."""
+
+    def __init__(self, lib, stream_handle):
+        self.lib = lib
+        self.handle = ctypes.c_void_p()
+        self._check("cublasCreate_v2", lib.cublasCreate_v2(ctypes.pointer(self.handle)))
+        self._check("cublasSetStream_v2",
+                    lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream_handle or 0)))
+
+    @staticmethod
+    def _check(name, status):
+        if status != 0:
+            raise RuntimeError(f"{name} failed with cuBLAS status {status}")
+
+    def gemm(self, dtype, layout, a, b, c):
+        """c[q] = op(a[q]) @ op(b[q]) for each of `batch` row-major matrices, `layout` being
+        `cpu_kernels.gemm_layout`'s (batch, m, n, k, a transposed, b transposed).
+
+        cuBLAS is column-major: a row-major matrix is its transpose there, so it computes
+        c^T (n x m) = op(b)^T op(a)^T, with b's memory as its first operand."""
+        batch, m, n, k, ta, tb = layout
+        t = ctypes.c_float if np.dtype(dtype) == np.float32 else ctypes.c_double
+        prefix = "S" if t is ctypes.c_float else "D"
+        one, zero = ctypes.pointer(t(1.0)), ctypes.pointer(t(0.0))
+        op_b, ld_b = (_OP_T, k) if tb else (_OP_N, n)
+        op_a, ld_a = (_OP_T, m) if ta else (_OP_N, k)
+        if batch == 1:
+            name = f"cublas{prefix}gemm_v2"
+            status = getattr(self.lib, name)(self.handle, op_b, op_a, n, m, k, one, b, ld_b,
+                                             a, ld_a, zero, c, n)
+        else:
+            name = f"cublas{prefix}gemmStridedBatched"
+            status = getattr(self.lib, name)(self.handle, op_b, op_a, n, m, k, one,
+                                             b, ld_b, k * n, a, ld_a, m * k, zero,
+                                             c, n, m * n, batch)
+        self._check(name, status)
+
+
+def cublas_ok(instr) -> bool:
+    """Can cuBLAS compute this dot_general: float32 or float64 throughout, nothing empty,
+    dimensions in cuBLAS's 32-bit ints?"""
+    from .cpu_kernels import gemm_layout
+    dt = instr.shape.dtype
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)) or \
+            any(o.shape.dtype != dt for o in instr.operands):
+        return False
+    batch, m, n, k, _, _ = gemm_layout(instr)
+    return 0 < min(batch, m, n, k) and max(batch, m, n, k) < 2 ** 31
