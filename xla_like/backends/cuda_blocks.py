@@ -13,8 +13,8 @@ import numpy as np
 from llvmlite import ir as ll
 
 from .cpu_kernels import _delinearize
-from .llvm_emitter import F16, F32, F64, I32, I64, ElementEmitter, const, entry_alloca, i64, \
-    value_type
+from .llvm_emitter import (F16, F32, F64, I32, I64, ElementEmitter, const, counted_loop,
+                           entry_alloca, i64, value_type)
 from .llvm_reduce import _combine, _init, _operand_index
 
 BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)
@@ -69,21 +69,7 @@ def barrier(b):
 
 def strided_loop(b, start, end, step, body, name="i"):
     """`for (i = start; i < end; i += step) body(i)`; leaves the builder after the loop."""
-    fn = b.function
-    pre = b.block
-    header = fn.append_basic_block(f"{name}.header")
-    inner = fn.append_basic_block(f"{name}.body")
-    exit_ = fn.append_basic_block(f"{name}.exit")
-    b.branch(header)
-    b.position_at_end(header)
-    i = b.phi(I64, name=name)
-    i.add_incoming(start, pre)
-    b.cbranch(b.icmp_signed("<", i, end), inner, exit_)
-    b.position_at_end(inner)
-    body(i)
-    i.add_incoming(b.add(i, step, name=f"{name}.next"), b.block)
-    b.branch(header)
-    b.position_at_end(exit_)
+    counted_loop(b, start, end, body, name=name, step=step)
 
 
 def grid_loop(b, lo, hi, body, per_block, name="u"):

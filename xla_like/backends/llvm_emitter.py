@@ -115,8 +115,9 @@ def fp_to_int_sat(b: ll.IRBuilder, x, t, signed: bool):
     return b.call(intrinsic(b.module, name, t, [x.type], [t, x.type]), [x])
 
 
-def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i"):
-    """`for (i = lo; i < hi; i++) body(i)`; leaves the builder after the loop."""
+def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i", step=None):
+    """`for (i = lo; i < hi; i += step) body(i)` (step 1 by default); leaves the builder after
+    the loop."""
     fn = b.function
     pre = b.block
     header = fn.append_basic_block(f"{name}.header")
@@ -129,7 +130,7 @@ def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i"):
     b.cbranch(b.icmp_signed("<", i, hi), inner, exit_)
     b.position_at_end(inner)
     body(i)
-    nxt = b.add(i, i64(1), name=f"{name}.next")
+    nxt = b.add(i, step if step is not None else i64(1), name=f"{name}.next")
     i.add_incoming(nxt, b.block)
     b.branch(header)
     b.position_at_end(exit_)
