@@ -9,10 +9,11 @@ it binds on the current trace: numbers with no trace active, new loops in the IR
   (one carry per iteration) in a forward scan and runs the body's VJP in a reversed scan,
   recomputing each step's intermediates from its carry. `while` has no static trip count: it
   first counts the iterations, then records the carry every `s` iterations into a tape of
-  `K + 1` slots (`s = ceil(n / K)`, `K` chosen so the tape stays under `TAPE_BYTES`), and the
+  `K` slots (`s = ceil(n / K)`, `K` chosen so the tape stays under `TAPE_BYTES`; a scan over
+  the slots, each step recording its starting carry and running `s` body steps), and the
   backward loop recomputes each step's carry from the nearest recorded one. With `n <= K`
   every carry is recorded (one carry per iteration, no recomputation); beyond that memory
-  stays at `K + 1` carries and each backward step recomputes at most `s - 1` body steps.
+  stays at `K` carries and each backward step recomputes at most `s - 1` body steps.
 - Batching: a batched `cond` index evaluates every branch and selects per example; a batched
   `while` predicate runs until every example is done and freezes the finished ones; `scan`
   batches its carries (as far as the body spreads the batch) and its xs along their second axis.
@@ -244,22 +245,20 @@ class WhileRules:
         # 1. The trip count.
         trips = while_flat(lambda i, *c: holds(c), lambda i, *c: [el.add(i, _i64(1))] + step(c),
                            [_i64(0)] + carry0, name="vjp.count")[0]
-        # 2. Record the carry every `stride` steps: slot ceil(i / stride) ends up holding
-        # carry number slot * stride (later writes to a slot overwrite earlier ones).
+        # 2. Record the carry every `stride` steps: a scan over the K slots whose step j
+        # records the carry it starts from (carry number j * stride) as its y (ys are written in
+        # place, so recording costs one carry per slot) and then runs up to `stride` body steps.
         carry_bytes = sum(a.size * a.dtype.itemsize for a in avals)
         slots = int(max(4, min(TAPE_MAX_SLOTS, TAPE_BYTES // max(carry_bytes, 1))))
         stride = el.max(el.div(el.add(trips, _i64(slots - 1)), _i64(slots)), _i64(1))
-        tape0 = [zeros_like_aval(a.update(shape=(slots + 1,) + a.shape)) for a in avals]
 
-        def record(i, *state):
-            c, tape = state[:n], state[n:]
-            slot = el.div(el.add(i, el.sub(stride, _i64(1))), stride)
-            tape = [sh.dynamic_update_slice(t, sh.reshape(x, new_sizes=(1,) + a.shape),
-                                            slot, *[_i64(0)] * len(a.shape))
-                    for t, x, a in zip(tape, c, avals)]
-            return [el.add(i, _i64(1))] + step(c) + tape
-        tape = while_flat(lambda i, *s: [el.lt(i, trips)], record, [_i64(0)] + carry0 + tape0,
-                          name="vjp.record")[1 + n:]
+        def segment(i, *c):
+            end = el.min(el.add(i, stride), trips)
+            run = while_flat(lambda k, *v: [el.lt(k, end)],
+                             lambda k, *v: [el.add(k, _i64(1))] + step(v),
+                             [i] + list(c), name="vjp.segment")
+            return list(run) + list(c)
+        tape = scan_flat(segment, [_i64(0)] + carry0, [], slots, name="vjp.record")[1 + n:]
 
         # 3. Backwards from the last step: recompute carry i from the nearest record, pull the
         # cotangent back through one body step, accumulate the consts' cotangents.
