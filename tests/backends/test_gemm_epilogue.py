@@ -24,6 +24,12 @@ def epilogues(f, *args):
     return [s.epilogue for s in plan.steps if s.kind == "dot"]
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """256 KiB blocks: several per product at test sizes, the last one partial."""
+    monkeypatch.setattr(cpu_plan, "EPILOGUE_BLOCK_BYTES", 1 << 18)
+
+
 def check(f, args, ref, blocked):
     jf = jc.jit(f)
     out = jf(*args)
@@ -43,7 +49,7 @@ def relu_affine(x, w, b, np_=jnp):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bias_and_relu_in_row_blocks(dtype):
+def test_bias_and_relu_in_row_blocks(dtype, small_blocks):
     # 3001 rows of 100: 655 rows per 256 KiB block for float32, so the last block is partial.
     x, w, b = rand(3001, 37, dtype=dtype), rand(37, 100, seed=1, dtype=dtype), \
         rand(100, seed=2, dtype=dtype)
@@ -51,20 +57,26 @@ def test_bias_and_relu_in_row_blocks(dtype):
     assert 3001 % ep.rows and ep.rows < 3001
 
 
-def test_flat_epilogue():
+def test_one_default_block():
+    x, w, b = rand(3001, 37), rand(37, 100, seed=1), rand(100, seed=2)
+    (ep,) = check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
+    assert ep.rows == 3001   # 1.2 MB: one block of the default size
+
+
+def test_flat_epilogue(small_blocks):
     x, w = rand(2999, 64), rand(64, 128, seed=1)
     (ep,) = check(lambda x, w: jnp.tanh(x @ w) * 2, (x, w), lambda x, w: np.tanh(x @ w) * 2,
                   True)
     assert ep.unit_elems == 1
 
 
-def test_rank3_lhs_blocks_by_its_outer_dimension():
+def test_rank3_lhs_blocks_by_its_outer_dimension(small_blocks):
     x, w, b = rand(7, 431, 37), rand(37, 100, seed=1), rand(100, seed=2)
     (ep,) = check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
     assert ep.rows % 431 == 0 and ep.unit_elems == 431 * 100
 
 
-def test_transposed_operands():
+def test_transposed_operands(small_blocks):
     x, w = rand(37, 3001), rand(100, 37, seed=1)
     check(lambda x, w: jnp.exp(-(x.T @ w.T) ** 2), (x, w), lambda x, w: np.exp(-(x.T @ w.T) ** 2),
           True)
@@ -78,7 +90,7 @@ def test_block_sizes(monkeypatch, block):
     assert ep.rows == min(2051, max(1, block // (130 * 4)))
 
 
-def test_donated_addend_and_epilogue_together():
+def test_donated_addend_and_epilogue_together(small_blocks):
     x, w = rand(3001, 37), rand(37, 100, seed=1)
     y = jnp.asarray(rand(3001, 100, seed=3))
     yv = np.asarray(y).copy()

@@ -36,6 +36,7 @@ from ops.core import PRIMITIVES
 from .. import ir
 from . import cpu_runtime, disk_cache, memory
 from .cpu_control import Emitter, emit_control, emit_copy
+from .cpu_scatter import emit_scatter
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .cpu_kernels import emit_dot, emit_fusion
 from .cpu_plan import Plan, cpu_pipeline
@@ -253,6 +254,8 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
+        elif step.kind == "scatter":
+            kernel = emit_scatter(mod, f"{name}.k{k}", step.instr)
         else:
             kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math,
                                  in_place=step.in_place)

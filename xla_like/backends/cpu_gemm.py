@@ -47,7 +47,7 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
                 b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
                               c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [a_off]), c(lda), b_ptr,
                               c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
-            gemm_epilogue(b, mod, step, call, (m, n, ta), int_t, ptr, math, name)
+            gemm_epilogue(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name)
             return
         for bi in range(batch) if batch <= 64 else []:
             b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
@@ -55,7 +55,6 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
                           b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
                           b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
         if batch > 64:
-
             def one(bi):
                 b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n),
                               c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
@@ -65,17 +64,16 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
             counted_loop(b, i64(0), i64(batch), one, name="batch")
 
 
-def gemm_epilogue(b, mod, step, gemm, mnt, int_t, ptr, math, name):
+def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name):
     """For each block of `ep.rows` rows: GEMM into the scratch buffer, then the epilogue
     kernel over the same rows, reading the block from the scratch buffer (still in cache)."""
     ep = step.epilogue
     ks = ep.step
-    m, n, ta = mnt
+    m, n, k, ta = mnkt
     kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
                          in_place=ks.in_place, window=(ep.window, ep.unit_elems))
     args = [ptr(i) for i in ks.inputs] + [ptr(ks.outputs[0])]
     scratch = ptr(step.outputs[0])
-    k = gemm_layout(step.instr)[3]
     blocks = -(-m // ep.rows)
 
     def block(bi):

@@ -33,6 +33,8 @@ class DevicePlan(Plan):
     def __init__(self, module, donated=frozenset()):
         super().__init__(module, donated, blas=False)
 
+    native_scatter = False   # no GPU scatter kernel yet: scatters run on the host
+
     def _make_step(self, instr, ins, outs, nested=False):
         if instr.opcode in CONTROL:
             step = make_control(self, Step("control", instr, ins, outs), nested)
