@@ -2,7 +2,8 @@
 
 After `cpu_pipeline` (inlining, CSE, layout, fusion, DCE) the entry computation is a list of
 kernels (fusion), library calls (dot_general) and a few instructions no kernel expresses (sort,
-scatter, cumulative scans), which run through their NumPy reference between native segments.
+cumulative scans), which run through their NumPy reference between native segments. Scatters
+are native kernels (`cpu_scatter`).
 Each value that is materialized gets a buffer: a parameter, a constant, an output (allocated
 per call) or a temporary (a slice of the workspace, placed by buffer assignment).
 
