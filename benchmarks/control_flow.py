@@ -142,28 +142,23 @@ def grad_rows(n=1000):
             ("while_loop of 1000 steps, grad (reverse mode)", best_of(lambda: g(0.5)))]
 
 
-def main():
-    print(f"{'per-iteration cost (1e5 steps)':58}{'ns/iter':>10}{'vs Python':>11}")
-    rows = scalar_loop_rows()
-    base = rows[2][1]
+def table(title, unit, scale, rows, base, ratio, digits=2):
+    """One block of the report: each row's time in `unit`, and its ratio to row `base`."""
+    print(f"{title:58}{unit:>10}{ratio:>11}")
     for name, t in rows:
-        print(f"{name:58}{t * 1e9:>10.1f}{t / base:>10.3f}x")
+        print(f"{name:58}{t * scale:>10.{digits}f}{t / rows[base][1]:>10.3f}x")
     print()
+
+
+def main():
+    table("per-iteration cost (1e5 steps)", "ns/iter", 1e9, scalar_loop_rows(), 2, "vs Python",
+          digits=1)
     print(f"{'compile time':58}{'ms':>10}")
     for name, t in compile_rows():
         print(f"{name:58}{t * 1e3:>10.1f}")
     print()
-    print(f"{'physics loop':58}{'ms':>10}{'vs NumPy':>11}")
-    rows = heat()
-    base = rows[1][1]
-    for name, t in rows:
-        print(f"{name:58}{t * 1e3:>10.2f}{t / base:>10.3f}x")
-    print()
-    print(f"{'reverse mode through while_loop':58}{'ms':>10}{'vs fwd':>11}")
-    rows = grad_rows()
-    base = rows[0][1]
-    for name, t in rows:
-        print(f"{name:58}{t * 1e3:>10.3f}{t / base:>10.1f}x")
+    table("physics loop", "ms", 1e3, heat(), 1, "vs NumPy")
+    table("reverse mode through while_loop", "ms", 1e3, grad_rows(), 0, "vs fwd", digits=3)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from .cpu_scatter import emit_scatter
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .cpu_kernels import emit_dot, emit_fusion
 from .cpu_plan import Plan, cpu_pipeline
-from .llvm_emitter import I8, I64, i64, intrinsic, storage_type
+from .llvm_emitter import I8, I64, i64, logistic_function, storage_type
 
 _I8P = ll.PointerType(I8)
 _I8PP = ll.PointerType(_I8P)
@@ -129,20 +129,7 @@ def _libm(module, name, ty):
     """A call to the C math library (scalar: blocks vectorization, used only as a fallback)."""
     f32 = isinstance(ty, ll.FloatType)
     if name == "logistic":
-        fname = f"jc.logistic.{'f32' if f32 else 'f64'}"
-        fn = module.globals.get(fname)
-        if fn is None:
-            fn = ll.Function(module, ll.FunctionType(ty, [ty]), fname)
-            fn.linkage = "internal"
-            b = ll.IRBuilder(fn.append_basic_block())
-            x = fn.args[0]
-            fabs = intrinsic(module, "llvm.fabs", ty, [ty], [ty])
-            e = b.call(_libm(module, "exp", ty), [b.fneg(b.call(fabs, [x]))])
-            one = ll.Constant(ty, 1.0)
-            pos = b.fdiv(one, b.fadd(one, e))
-            neg = b.fdiv(e, b.fadd(one, e))
-            b.ret(b.select(b.fcmp_ordered(">=", x, ll.Constant(ty, 0.0)), pos, neg))
-        return fn
+        return logistic_function(module, ty, _libm(module, "exp", ty))
     cname = _LIBM[name] + ("f" if f32 else "")
     fn = module.globals.get(cname)
     if fn is None:

@@ -25,8 +25,8 @@ import threading
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from .cuda_kernels import emit_dot, emit_fusion
-from .llvm_emitter import F32, F64, intrinsic
+from .cuda_kernels import emit_dot, emit_fusion, emit_scatter
+from .llvm_emitter import F32, F64, logistic_function
 
 TRIPLE = "nvptx64-nvidia-cuda"
 DEFAULT_ARCH = 80
@@ -141,7 +141,7 @@ def math_provider(module: ll.Module):
     """(name, llvm type) -> the libdevice function computing it (float32 or float64)."""
     def get(name, ty):
         if name == "logistic":
-            return _logistic(module, ty, get)
+            return logistic_function(module, ty, get("exp", ty))
         fname = "__nv_" + _LIBDEVICE[name] + ("f" if ty == F32 else "")
         fn = module.globals.get(fname)
         if fn is None:
@@ -149,24 +149,6 @@ def math_provider(module: ll.Module):
                              fname)
         return fn
     return get
-
-
-def _logistic(module, ty, get):
-    """1 / (1 + e) or e / (1 + e) with e = exp(-|x|): no overflow on either side."""
-    fname = f"jc.logistic.{'f32' if ty == F32 else 'f64'}"
-    fn = module.globals.get(fname)
-    if fn is None:
-        fn = ll.Function(module, ll.FunctionType(ty, [ty]), fname)
-        fn.linkage = "internal"
-        b = ll.IRBuilder(fn.append_basic_block())
-        x = fn.args[0]
-        fabs = intrinsic(module, "llvm.fabs", ty, [ty], [ty])
-        e = b.call(get("exp", ty), [b.fneg(b.call(fabs, [x]))])
-        one = ll.Constant(ty, 1.0)
-        d = b.fadd(one, e)
-        b.ret(b.select(b.fcmp_ordered(">=", x, ll.Constant(ty, 0.0)), b.fdiv(one, d),
-                       b.fdiv(e, d)))
-    return fn
 
 
 class DeviceBuilder(ll.IRBuilder):
@@ -204,6 +186,9 @@ def render(plan, arch: int):
                 kernels[id(step)] = (step, emit_dot(mod, kernel_name(s, "dot"), step.instr,
                                                     builder_type=DeviceBuilder,
                                                     aligned=aligned))
+            elif step.kind == "scatter":
+                kernels[id(step)] = (step, emit_scatter(mod, kernel_name(s, step.instr.opcode),
+                                                        step.instr, aligned=aligned))
             elif step.kind == "control":
                 inner = aligned and step.instr.opcode != "scan"
                 for sub in step.subs:

@@ -440,3 +440,22 @@ class ElementEmitter:
 
     _op_reduce_sum = _op_reduce_prod = _op_reduce_max = _op_reduce_min = \
         _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
+
+
+def logistic_function(module: ll.Module, ty, exp):
+    """`jc.logistic.f32/f64`: 1 / (1 + e) or e / (1 + e) with e = exp(-|x|), so neither side
+    overflows. `exp`: the function computing exp for `ty` (libm, libdevice...)."""
+    fname = f"jc.logistic.{'f32' if ty == F32 else 'f64'}"
+    fn = module.globals.get(fname)
+    if fn is None:
+        fn = ll.Function(module, ll.FunctionType(ty, [ty]), fname)
+        fn.linkage = "internal"
+        b = ll.IRBuilder(fn.append_basic_block())
+        x = fn.args[0]
+        fabs = intrinsic(module, "llvm.fabs", ty, [ty], [ty])
+        e = b.call(exp, [b.fneg(b.call(fabs, [x]))])
+        one = ll.Constant(ty, 1.0)
+        d = b.fadd(one, e)
+        b.ret(b.select(b.fcmp_ordered(">=", x, ll.Constant(ty, 0.0)), b.fdiv(one, d),
+                       b.fdiv(e, d)))
+    return fn
