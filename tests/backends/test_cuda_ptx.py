@@ -130,6 +130,17 @@ def loops(x, xs):
     return w, s, k
 
 
+def scatters(x, idx, v, h):
+    """One-thread scatter kernels: duplicates in `idx`, out-of-range rows, a 2-axis scatter
+    of windows, float16 and integers, and one in a scan body (unaligned pointers)."""
+    rows = x[:5]
+    two = lax.scatter_add(x, jnp.stack([idx, idx[::-1]], -1), v, axes=(0, 1))
+    s = lax.scan(lambda c, k: (c.at[k].add(1.0), c.at[k].get()), x[0], idx)
+    return (x.at[idx].set(rows), x.at[idx].add(rows), x.at[idx].min(rows),
+            x.at[idx].max(rows), x.at[idx].multiply(rows), two, h.at[idx].add(h[:5]),
+            (x * 100).astype(np.int32).at[idx].min(7), s)
+
+
 def long_reductions(x):
     return x.sum(), jnp.argmax(x), (x * x).max(), x.reshape(10, -1).sum(1)
 
@@ -155,6 +166,8 @@ FAMILIES = {
     "control_flow": (control_flow, (F32[:8, :16],)),
     "loops": (loops, (F32[:8, :16], F32[:9, :3])),
     "long_reductions": (long_reductions, (LONG,)),
+    "scatter": (scatters, (F32[:40, :16], np.array([3, 1, 3, 63, 0]),
+                           F32[0, :5], H[:40, :16])),
 }
 # Families whose kernels are hot and must not spill registers.
 NO_SPILLS = {"elementwise_chain", "light_chain", "softmax", "layer_norm", "float16",

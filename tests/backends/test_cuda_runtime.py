@@ -314,6 +314,23 @@ CASES = {
                                   jnp.argmax(e, 1)), (np.float32(1.5), np.zeros((0, 3)))),
     "host_steps": (lambda x: (jnp.sort(x, 1), jnp.cumsum(x, 0),
                               lax.fori_loop(0, 3, lambda k, c: c * 0.5 + k, x)), (S,)),
+    # Scatters: one-thread kernels, rows in order (duplicates: the last set wins, the others
+    # accumulate in row order), out-of-range rows dropped, NaN kept by min/max.
+    "scatter_duplicates": (lambda x, i: (
+        x.at[i].set(x[:6] * 2), x.at[i].add(x[:6]), x.at[i].min(x[::-1] - 1),
+        x.at[i].max(jnp.where(x[:6] > 0, jnp.nan, x[:6])), x.at[i].multiply(1.5),
+        (x * 10).astype(np.int32).at[i].add(3),
+        x.astype(np.float16).at[i].add(x[:6, :1].astype(np.float16))),
+        (S, np.array([2, 5, 2, 40, -1, 2]))),
+    "scatter_two_axes": (lambda x, ij, v: (
+        lax.scatter(x, ij, v, axes=(0, 2)), lax.scatter_add(x, ij, v, axes=(0, 2)),
+        lax.scatter_min(x, ij, v, axes=(2, 0)), lax.scatter_max(x, ij[:0], v[:0], axes=(0, 2))),
+        (S.reshape(3, 4, 10), np.array([[1, 9], [0, 0], [1, 9], [3, 1], [2, -11], [0, 0]]),
+         S[:, :4].copy())),
+    "scatter_in_loops": (lambda x, i: (
+        lax.fori_loop(0, 3, lambda k, c: c.at[i].add(c[k]), x),
+        lax.scan(lambda c, j: (c.at[j].set(c[j] * 2 + 1), c[j].sum()), x[:, :3], i)),
+        (S, np.array([4, 1, 4]))),
     # Control flow, driven from the host over device buffers.
     "while_loop": (lambda x, n: lax.while_loop(
         lambda c: c[0] < n,
@@ -406,3 +423,13 @@ def test_size_classes():
     sc = cuda_runtime.CachingAllocator.size_class
     assert sc(0) == 256 and sc(257) == 512 and sc(1 << 20) == 1 << 20
     assert sc((1 << 20) + 1) == 2 << 20
+
+
+def test_scatters_are_device_kernels(emulated):
+    """No host step: each scatter is a kernel launched as one block of one thread."""
+    f, args = CASES["scatter_duplicates"]
+    exe = jax.jit(f, backend="cuda").lower(*args).compile()._entry.executable
+    scatters = [k for s, k in exe.kernels.values() if s.kind == "scatter"]
+    assert len(scatters) == 7 and all(k.block == 1 and k.grid(100) == 1 for k in scatters)
+    assert not [s for s in exe.plan.steps if s.kind == "python"]
+    assert len(re.findall(r"\.visible \.entry \w+_scatter\w*\(", exe.as_text("ptx"))) == 7

@@ -38,6 +38,7 @@ from . import cpu_runtime, disk_cache, memory
 from .cpu_control import Emitter, emit_control, emit_copy
 from .cpu_scatter import emit_scatter
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
+from .cpu_gemm import can_share_blocks, one_thread_blas
 from .cpu_kernels import emit_dot, emit_fusion
 from .cpu_plan import Plan, cpu_pipeline
 from .llvm_emitter import I8, I64, i64, logistic_function, storage_type
@@ -164,6 +165,7 @@ class Segment:
         self.name = name
         self.steps = steps
         self.parallel = parallel
+        self.one_thread_blas = False   # run with BLAS on its calling threads (GEMM epilogues)
         self.fn = None
 
 
@@ -201,12 +203,17 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
     work = sum(plan.buffers[s.outputs[0]].shape.size for s, lib in zip(steps, library)
                if not lib and s.kind in ("kernel", "dot"))
+    epilogues = [s for s in steps if s.epilogue is not None]
+    work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues)
     # Library calls run on one thread (BLAS has its own); small segments are not worth the
     # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
     # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
-    # and branches run on one thread too.
-    parallel = work >= PARALLEL_MIN_WORK and not any(library) and _threads() > 1 and \
-        not any(s.kind == "control" for s in steps)
+    # and branches run on one thread too. GEMM epilogues share their blocks between threads,
+    # each calling a one-thread GEMM (`cpu_gemm`).
+    shared = bool(epilogues) and can_share_blocks()
+    parallel = work >= PARALLEL_MIN_WORK and _threads() > 1 and not any(
+        lib and not (shared and s.epilogue is not None) for s, lib in zip(steps, library)) \
+        and not any(s.kind == "control" for s in steps)
     barriers = 0
     count = [0]
 
@@ -237,7 +244,8 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             emit_copy(control, plan, step)
             return
         if lib:
-            _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}")
+            _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
+                       nthreads if parallel else None)
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
@@ -269,7 +277,9 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             _barrier(b, counter, barriers, nthreads)
         emit_step(step, lib, parallel)
     b.ret_void()
-    return Segment(name, steps, parallel)
+    seg = Segment(name, steps, parallel)
+    seg.one_thread_blas = parallel and bool(epilogues)
+    return seg
 
 
 def _min(b, x, y):
@@ -401,6 +411,10 @@ class Executable:
             seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
             return
         ws.counter.value = 0
+        if seg.one_thread_blas:
+            with one_thread_blas():
+                _pool().run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr)
+            return
         _pool().run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr)
 
 
@@ -504,7 +518,7 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
     may be written into them."""
     optimized = cpu_pipeline(module)
     blas_info = _blas()
-    plan = Plan(optimized, frozenset(donated), blas=blas_info is not None)
+    plan = Plan(optimized, frozenset(donated), blas=blas_info is not None, threads=_threads())
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
     llmod, order = render(plan, blas_sig)

@@ -1,11 +1,18 @@
 """GEMM from the CPU backend's native segments: cblas_?gemm calls, and GEMM epilogues.
 
 A dot step calls the host BLAS (its address comes in the segment's `externs` table) on thread
-0. A dot with an epilogue (see `cpu_plan.Epilogue`) calls it once per row block instead, into
-a block-sized scratch buffer, and runs the epilogue kernel on that block right after, while
-the block is still in cache.
+0, and BLAS uses its own threads. A dot with an epilogue (see `cpu_plan.Epilogue`) calls it
+once per row block instead, into a block-sized scratch buffer, and runs the epilogue kernel on
+that block right after, while the block is still in cache. The segment's threads share the
+blocks, each calling a one-thread GEMM (`one_thread_blas` around the segment): a multi-thread
+GEMM per block would start and join BLAS's threads once per block, and leave them spinning
+while the epilogue runs, which costs more than the memory pass it saves (and far more when
+the machine has other work).
 """
 from __future__ import annotations
+
+import contextlib
+import threading
 
 from llvmlite import ir as ll
 
@@ -21,9 +28,10 @@ def blas_ok(instr):
         rhs.shape.dtype == dt
 
 
-def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
+def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None):
     """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0; with
-    an epilogue, one call per row block, each followed by the epilogue kernel on its block."""
+    an epilogue, one call per row block, each followed by the epilogue kernel on its block,
+    the blocks shared by the `nthreads` threads running the segment."""
     instr = step.instr
     batch, m, n, k, ta, tb = gemm_layout(instr)
     dt = instr.shape.dtype
@@ -33,22 +41,26 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
     gemm_ty = ll.FunctionType(ll.VoidType(), [int_t, int_t, int_t, int_t, int_t, int_t, fty,
                                               pty, int_t, pty, int_t, fty, pty, int_t])
     slot = idx["dgemm" if dt.itemsize == 8 else "sgemm"]
+    c = lambda v: ll.Constant(int_t, v)  # noqa: E731
+    lda = m if ta else k
+    ldb = k if tb else n
+    if step.epilogue is not None:
+        gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
+        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
+
+        def call(rows, a_off, c_out):
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
+                          c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [a_off]), c(lda), b_ptr,
+                          c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
+        gemm_epilogue(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
+                      i64(1) if nthreads is None else nthreads)
+        return
     only0 = b.icmp_signed("==", tid, i64(0))
     with b.if_then(only0):
         raw = b.load(b.gep(externs, [i64(slot)]))
         gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
         a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
         c_ptr = ptr(step.outputs[0])
-        c = lambda v: ll.Constant(int_t, v)  # noqa: E731
-        lda = m if ta else k
-        ldb = k if tb else n
-        if step.epilogue is not None:
-            def call(rows, a_off, c_out):
-                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
-                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [a_off]), c(lda), b_ptr,
-                              c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
-            gemm_epilogue(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name)
-            return
         for bi in range(batch) if batch <= 64 else []:
             b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
                           ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
@@ -64,17 +76,21 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name):
             counted_loop(b, i64(0), i64(batch), one, name="batch")
 
 
-def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name):
+def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads):
     """For each block of `ep.rows` rows: GEMM into the scratch buffer, then the epilogue
-    kernel over the same rows, reading the block from the scratch buffer (still in cache)."""
+    kernel over the same rows, reading the block from the scratch buffer (still in cache).
+    Thread `tid` takes a contiguous share of the blocks and its own scratch block."""
     ep = step.epilogue
     ks = ep.step
     m, n, k, ta = mnkt
     kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
                          in_place=ks.in_place, window=(ep.window, ep.unit_elems))
     args = [ptr(i) for i in ks.inputs] + [ptr(ks.outputs[0])]
-    scratch = ptr(step.outputs[0])
-    blocks = -(-m // ep.rows)
+    scratch = b.gep(ptr(step.outputs[0]), [b.mul(tid, i64(ep.rows * n))])
+    blocks = i64(-(-m // ep.rows))
+    share = b.sdiv(b.add(blocks, b.sub(nthreads, i64(1))), nthreads)
+    first = _min(b, b.mul(tid, share), blocks)
+    last = _min(b, b.add(first, share), blocks)
 
     def block(bi):
         r0 = b.mul(bi, i64(ep.rows))
@@ -88,7 +104,48 @@ def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name):
             unit_rows = ep.unit_elems // n
             lo, hi = b.udiv(r0, i64(unit_rows)), b.udiv(r1, i64(unit_rows))
         b.call(kernel.fn, args + [lo, hi])
-    counted_loop(b, i64(0), i64(blocks), block, name="block")
+    counted_loop(b, first, last, block, name="block")
+
+
+_shareable = []
+
+
+def can_share_blocks() -> bool:
+    """Can segments run one-thread GEMMs on several threads (`one_thread_blas` works)?"""
+    if not _shareable:
+        from . import blas
+        try:
+            lib = blas.load()
+            n = lib.get_num_threads()
+            lib.set_num_threads(n)
+            _shareable.append(n is not None)
+        except Exception:
+            _shareable.append(False)
+    return _shareable[0]
+
+
+_threads_lock = threading.Lock()
+_threads_state = {"users": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def one_thread_blas():
+    """BLAS runs each call on its calling thread inside the block (concurrent blocks nest: the
+    thread count comes back when the last one ends)."""
+    from . import blas
+    lib = blas.load()
+    with _threads_lock:
+        if _threads_state["users"] == 0:
+            _threads_state["saved"] = lib.get_num_threads()
+            lib.set_num_threads(1)
+        _threads_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_state["users"] -= 1
+            if _threads_state["users"] == 0:
+                lib.set_num_threads(_threads_state["saved"])
 
 
 def _min(b, x, y):

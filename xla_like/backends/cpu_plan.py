@@ -154,17 +154,19 @@ class Epilogue:
 
 class Plan:
     """`donated`: parameter numbers whose memory outputs may take. `blas`: dots will call
-    BLAS (the GEMM epilogue needs it)."""
+    BLAS (the GEMM epilogue needs it). `threads`: how many threads may share an epilogue's
+    blocks (each has its own scratch block)."""
 
     native_scatter = True   # scatters as native kernels (`cpu_scatter`); a subclass may say no
 
-    def __init__(self, module: ir.Module, donated=frozenset(), blas=False):
+    def __init__(self, module: ir.Module, donated=frozenset(), blas=False, threads=1):
         self.module = module
         self.buffers: list[BufferInfo] = []
         self.steps: list[Step] = []
         self.outputs: list[int] = []   # buffer id per program output
         self.workspace_bytes = 0
         self.n_params = len(module.entry.parameters)
+        self.threads = threads
         self._build(donated, blas)
 
     def _new(self, kind, shape, **kw):
@@ -247,7 +249,7 @@ class Plan:
             unit_rows = unit_elems // n
             rows = max(unit_rows, rows // unit_rows * unit_rows)
         rows = min(rows, m)
-        res.block_bytes = rows * n * size
+        res.block_bytes = rows * n * size * self.threads
         return Epilogue(kernel, window, rows, unit_elems)
 
     def _find_donations(self, donated):

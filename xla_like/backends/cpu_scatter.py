@@ -4,7 +4,8 @@ native loops, so programs (and loop bodies: `x.at[i].set(v)` is a scatter) need 
 `out = operand`, then for each index row in order: if every index is in range, each element of
 its window is combined into `out` (`set` overwrites: the last duplicate wins, as NumPy's fancy
 assignment; the others accumulate in row order, as `ufunc.at`). Out-of-range rows are dropped
-(`ops.indexing`). One thread runs it: rows may collide.
+(`ops.indexing`). One thread runs it: rows may collide. The CUDA backend runs the same loop
+(`scatter_body`) in a one-thread kernel (`cuda_kernels.emit_scatter`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ _I8P = ll.PointerType(I8)
 
 def emit_scatter(module, name, instr) -> Kernel:
     operand, indices, updates = instr.operands
+    fn = _declare(module, name, [operand.shape, indices.shape, updates.shape], instr.shape)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    scatter_body(b, module, instr, *fn.args[:4])
+    b.ret_void()
+    return Kernel(fn, 1, False, False)
+
+
+def scatter_body(b, module, instr, src, idx_ptr, upd, out, memcpy=None):
+    """The serial scatter loop, emitted at `b` (the CPU kernel's body and the CUDA backend's
+    one-thread kernel's): `out = src`, then the rows in order. `memcpy(b, module, dst, src,
+    nbytes)` makes the copy (default: libc's `memcpy`, which a GPU has not)."""
+    operand, indices, _ = instr.operands
     dims = operand.shape.dims
     axes = tuple(a % len(dims) for a in instr.attrs["axes"])   # the IR may keep -1
     k = len(axes)
@@ -29,10 +42,7 @@ def emit_scatter(module, name, instr) -> Kernel:
     wsize = int(np.prod([dims[d] for d in window], dtype=np.int64))
     strides = [int(np.prod(dims[d + 1:], dtype=np.int64)) for d in range(len(dims))]
     dt = operand.shape.dtype
-    fn = _declare(module, name, [operand.shape, indices.shape, updates.shape], instr.shape)
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    src, idx_ptr, upd, out = fn.args[:4]
-    _memcpy(b, module, out, src, operand.shape.size * dt.itemsize)
+    (memcpy or _memcpy)(b, module, out, src, operand.shape.size * dt.itemsize)
     idt = indices.shape.dtype
     combine = SCATTERS[instr.opcode]
 
@@ -57,8 +67,6 @@ def emit_scatter(module, name, instr) -> Kernel:
                 b.store(u if combine is None else _combine(b, combine, b.load(p), u, dt), p)
             counted_loop(b, i64(0), i64(wsize), element, name="w")
     counted_loop(b, i64(0), i64(rows), row, name="r")
-    b.ret_void()
-    return Kernel(fn, 1, False, False)
 
 
 def _memcpy(b, module, dst, src, nbytes):

@@ -4,8 +4,8 @@ compile(module, donated):
 1. `cpu_plan.cpu_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE).
 2. `DevicePlan` (`cpu_plan.Plan`): buffers and steps; control flow (while/scan/cond) gets the
    CPU backend's sub-plans (`cpu_control`), driven from the host; outputs may take donated
-   parameters' memory as on the CPU; the instructions no kernel expresses (sort, scatter,
-   cumulative scans) are host steps.
+   parameters' memory as on the CPU; scatters are one-thread kernels (`cuda_kernels`); the
+   instructions no kernel expresses (sort, cumulative scans) are host steps.
 3. Render and compile (`cuda_codegen`, `cuda_kernels`, `cuda_reduce`): one PTX module, a
    kernel per fusion and per dot (two for a long reduction), sub-plans' included. This needs
    no GPU, driver or pycuda: `as_text("ptx")` works anywhere.
@@ -33,7 +33,7 @@ class DevicePlan(Plan):
     def __init__(self, module, donated=frozenset()):
         super().__init__(module, donated, blas=False)
 
-    native_scatter = False   # no GPU scatter kernel yet: scatters run on the host
+    native_scatter = True    # one-thread scatter kernels (`cuda_kernels.emit_scatter`)
 
     def _make_step(self, instr, ins, outs, nested=False):
         if instr.opcode in CONTROL:

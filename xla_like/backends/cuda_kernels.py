@@ -17,6 +17,9 @@ element computation is the CPU backend's (`ElementEmitter`); only the loop layou
   neighbouring addresses).
 - dot: 16x16 output tiles per block, operand tiles staged in shared memory (used where cuBLAS
   is not: see `cuda_runtime.cublas_ok`).
+- scatter: one block of one thread running the CPU backend's serial loop (`cpu_scatter`), so
+  duplicates resolve in row order exactly as NumPy's (the last `set` wins, accumulation in
+  row order).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from llvmlite import ir as ll
 from .. import ir
 from ..passes.fusion import REDUCE
 from .cpu_kernels import _delinearize, _store, flat_ok, gemm_layout, outer_rank
+from .cpu_scatter import scatter_body
 from .cuda_blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
                           block_reduce, grid_loop, shared_array, shared_slot, sreg,
                           strided_loop)
@@ -400,3 +404,30 @@ def _madd(b, s, x, y, dt):
         return b.or_(s, b.and_(x, y))
     return b.add(s, b.mul(x, y))
 
+
+
+# --- scatter ---------------------------------------------------------------------------------
+
+def emit_scatter(module, name, instr, aligned=True):
+    """`scatter*` as one thread's loop (launched as one block of one thread: `block` is 1).
+    Thread 0 of block 0 alone runs it, whatever the launch: rows may collide."""
+    operand, indices, updates = instr.operands
+    fn = declare(module, name, [operand.shape, indices.shape, updates.shape], instr.shape,
+                 aligned)
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    first = b.icmp_unsigned("==", b.or_(sreg(b, "tid.x"), sreg(b, "ctaid.x")), i64(0))
+    with b.if_then(first):
+        scatter_body(b, module, instr, *fn.args[:4], memcpy=_device_memcpy)
+    b.ret_void()
+    kernel = DeviceKernel(name, 1 if operand.shape.size else 0, True)
+    kernel.block = 1
+    return kernel
+
+
+def _device_memcpy(b, module, dst, src, nbytes):
+    """LLVM's memcpy intrinsic: NVPTX lowers it to a copy loop (there is no libc)."""
+    if nbytes:
+        i8p = ll.PointerType(I8)
+        fn = module.declare_intrinsic("llvm.memcpy", [i8p, i8p, I64])
+        b.call(fn, [b.bitcast(dst, i8p), b.bitcast(src, i8p), i64(nbytes),
+                    ll.Constant(ll.IntType(1), 0)])

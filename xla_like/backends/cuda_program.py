@@ -4,9 +4,9 @@
   jitcore Array) is used where it is; anything else is uploaded to memory of this call.
 - Steps: kernels launch with the plan's buffer pointers; dots on float32/float64 call cuBLAS
   when it loaded, else the tiled kernel; two-pass reductions launch their per-block pass, then
-  the combining pass, through scratch memory of this program. Steps no kernel expresses (sort,
-  scatter, cumulative scans) run with NumPy between copies of their operands to the host and
-  results back.
+  the combining pass, through scratch memory of this program; scatters launch one block of one
+  thread. Steps no kernel expresses (sort, cumulative scans) run with NumPy between copies of
+  their operands to the host and results back.
 - Control flow (`while`, `scan`, `cond`) is driven from the host over the sub-plans of
   `cpu_control`: their parameters and results are pointer slots, repointed before each
   iteration. Carries ping-pong between the instruction's results and scratch buffers (no copy
@@ -156,7 +156,7 @@ class Program:
         where slots point at different memory on each iteration)."""
         for step in steps:
             kind = step.kind
-            if kind in ("kernel", "dot"):
+            if kind in ("kernel", "dot", "scatter"):
                 self._launch(step, ptrs)
             elif kind == "copy":
                 self._copy(ptrs[step.outputs[0]], ptrs[step.inputs[0]], step.outputs[0])
