@@ -102,6 +102,36 @@ def test_donated_addend_and_epilogue_together(small_blocks):
     np.testing.assert_allclose(out, want, rtol=0, atol=2e-4 * np.abs(want).max())
 
 
+def test_one_thread_segment(monkeypatch, small_blocks):
+    # One thread runs every block (each GEMM may then use BLAS's threads).
+    monkeypatch.setenv("JITCORE_NUM_THREADS", "1")
+    x, w, b = rand(3001, 37), rand(37, 100, seed=1), rand(100, seed=2)
+    check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
+
+
+def test_blas_threads_come_back_and_concurrent_calls_agree(small_blocks):
+    import threading
+    lib = blas.load()
+    before = lib.get_num_threads()
+    f = jc.jit(relu_affine)
+    args = [(rand(3001, 37, seed=s), rand(37, 100, seed=s + 1), rand(100, seed=s + 2))
+            for s in range(4)]
+    outs = [None] * 4
+
+    def run(i):
+        for _ in range(3):
+            outs[i] = np.asarray(f(*args[i]))
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (x, w, b), o in zip(args, outs):
+        want = relu_affine(x.astype(np.float64), w, b, np)
+        np.testing.assert_allclose(o, want, rtol=0, atol=2e-4 * np.abs(want).max())
+    assert lib.get_num_threads() == before
+
+
 # --- fallbacks: one GEMM, then the kernel ----------------------------------------------------
 
 def test_small_result_is_not_blocked():

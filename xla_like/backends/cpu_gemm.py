@@ -85,8 +85,9 @@ def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthread
     m, n, k, ta = mnkt
     kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
                          in_place=ks.in_place, window=(ep.window, ep.unit_elems))
-    args = [ptr(i) for i in ks.inputs] + [ptr(ks.outputs[0])]
     scratch = b.gep(ptr(step.outputs[0]), [b.mul(tid, i64(ep.rows * n))])
+    args = [scratch if j == ep.window else ptr(i) for j, i in enumerate(ks.inputs)] + \
+        [ptr(ks.outputs[0])]
     blocks = i64(-(-m // ep.rows))
     share = b.sdiv(b.add(blocks, b.sub(nthreads, i64(1))), nthreads)
     first = _min(b, b.mul(tid, share), blocks)
