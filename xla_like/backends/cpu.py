@@ -37,6 +37,7 @@ from .. import ir
 from . import cpu_runtime, disk_cache, memory
 from .cpu_control import Emitter, emit_control, emit_copy
 from .cpu_scatter import emit_scatter
+from ..passes.fusion import iteration_shape
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .cpu_gemm import can_share_blocks, one_thread_blas
 from .cpu_kernels import emit_dot, emit_fusion
@@ -201,8 +202,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     bufs, externs, tid, nthreads, counter = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
-    work = sum(plan.buffers[s.outputs[0]].shape.size for s, lib in zip(steps, library)
-               if not lib and s.kind in ("kernel", "dot"))
+    work = sum(_work(plan, s) for s, lib in zip(steps, library) if not lib)
     epilogues = [s for s in steps if s.epilogue is not None]
     work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues)
     # Library calls run on one thread (BLAS has its own); small segments are not worth the
@@ -280,6 +280,13 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     seg = Segment(name, steps, parallel)
     seg.one_thread_blas = parallel and bool(epilogues)
     return seg
+
+
+def _work(plan, step):
+    """Elements a step touches: a reduction kernel's input, else its output."""
+    if step.kind == "kernel":
+        return int(np.prod(iteration_shape(step.instr.called[0].root), dtype=np.int64))
+    return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
 
 
 def _min(b, x, y):
