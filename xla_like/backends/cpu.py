@@ -71,6 +71,18 @@ _llvm_lock = threading.Lock()
 _initialized = False
 
 
+class _Host:
+    """The host CPU's name and features, asked of LLVM once (~1 ms each time)."""
+
+    def __getitem__(self, k):
+        if not hasattr(self, "_v"):
+            self._v = (llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
+        return self._v[k]
+
+
+_HOST = _Host()
+
+
 def target_machine():
     """A target machine for the host CPU's name and features. A new one each time: MCJIT
     takes ownership of the one it is given."""
@@ -81,12 +93,22 @@ def target_machine():
         _initialized = True
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-        opt=3, reloc="default", codemodel="jitdefault")
+        cpu=_HOST[0], features=_HOST[1], opt=3, reloc="default", codemodel="jitdefault")
 
 
-def optimize(mod: llvm.ModuleRef, tm):
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+# Programs touching fewer elements than this (and without loops) are optimized at LLVM's O1:
+# their run time is call overhead either way, and O3 costs ~30% more compile time.
+SMALL_WORK = 1 << 16
+QUICK_MARK = "\n; jitcore: small program, optimized at O1\n"
+
+
+def _small(plan) -> bool:
+    return all(s.kind in ("kernel", "dot", "python", "scatter") for s in plan.steps) and \
+        sum(_work(plan, s) for s in plan.steps) < SMALL_WORK
+
+
+def optimize(mod: llvm.ModuleRef, tm, speed_level=3):
+    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     pto.loop_interleaving = True
     pto.loop_unrolling = True
     pto.loop_vectorization = True
@@ -530,7 +552,10 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
     llmod, order = render(plan, blas_sig)
     names = [seg.name for kind, seg in order if kind == "native"]
-    engine, opt_text, addresses = _machine_code(str(llmod), names)
+    text = str(llmod)
+    if _small(plan):
+        text += QUICK_MARK
+    engine, opt_text, addresses = _machine_code(text, names)
     for kind, seg in order:
         if kind == "native":
             seg.cfunc = _SEG_CFUNC(addresses[seg.name])
@@ -572,7 +597,7 @@ def _compile_object(text, names, disk_key):
     cpu_runtime.install(target_machine())
     mod = llvm.parse_assembly(text)
     mod.verify()
-    optimize(mod, tm)
+    optimize(mod, tm, 1 if text.endswith(QUICK_MARK) else 3)
     cpu_runtime.check_symbols(mod)
     opt_text = str(mod)
     imports = sorted(f.name for f in mod.functions
