@@ -57,10 +57,10 @@ def test_bias_and_relu_in_row_blocks(dtype, small_blocks):
     assert 3001 % ep.rows and ep.rows < 3001
 
 
-def test_one_default_block():
+def test_default_blocks():
     x, w, b = rand(3001, 37), rand(37, 100, seed=1), rand(100, seed=2)
     (ep,) = check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
-    assert ep.rows == 3001   # 1.2 MB: one block of the default size
+    assert ep.rows == cpu_plan.EPILOGUE_BLOCK_BYTES // (100 * 4) < 3001
 
 
 def test_flat_epilogue(small_blocks):

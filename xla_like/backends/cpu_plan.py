@@ -41,12 +41,11 @@ CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("li
 EPILOGUE_MIN_BYTES = 1 << 20
 # ...and its right-hand matrix (re-read by each block's GEMM) at most this;
 EPILOGUE_MAX_RHS_BYTES = 1 << 20
-# each block's result is about this large: it stays in cache between the GEMM and the kernel,
-# and there are few blocks, since each GEMM call costs BLAS's thread start-up. Measured on a
-# 2-core Zen 4 (relu(x @ W + b), 32 MiB result, 9-10 ms unblocked, idle machine): 256 KiB
-# blocks 10 ms, 1 MiB 8.8 ms, 2 MiB 8.0-8.2 ms, 4 MiB 8.0-8.2 ms; on one thread (and one
-# BLAS thread) 256 KiB saves 3%, 1-2 MiB 7%.
-EPILOGUE_BLOCK_BYTES = 1 << 21
+# each block's result is about this large (per thread: threads share the blocks, see
+# cpu_gemm); it stays in cache between the GEMM and the kernel. On one core of a Zen 4 (1 MiB
+# L2), relu(x @ W + b) with a 32 MiB result: 15.0-15.4 ms without blocks, 256 KiB blocks 14.6,
+# 512 KiB 14.3, 1 MiB 14.1, 2-4 MiB 14.0-14.3.
+EPILOGUE_BLOCK_BYTES = 1 << 20
 
 
 def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
