@@ -1,4 +1,4 @@
-"""Backends share one small interface: `compile(module) -> Executable`.
+"""Backends share one small interface: `compile(module, donated=frozenset()) -> Executable` (`donated`: parameter numbers whose buffers outputs may take).
 
 An Executable is called with the flat list of input arrays (in the entry computation's parameter
 order) and returns the flat list of output arrays.
