@@ -12,6 +12,7 @@
 | num_threads   | JITCORE_NUM_THREADS     | cores   | threads the CPU backend splits large kernels over  |
 | blas_coretype | JITCORE_BLAS_CORETYPE   | auto    | OpenBLAS kernel family for dots (e.g. SKYLAKEX, HASWELL) |
 | explain_cache_misses | JITCORE_EXPLAIN_CACHE_MISSES | 0 | 1: at each compile, print why the call missed the cache (what changed) |
+| auto_dynamic  | JITCORE_AUTO_DYNAMIC    | 3       | after this many distinct sizes on one axis of one argument (nothing else changed), `jit` makes that axis dynamic (bucketed); 0: never |
 | cache         | JITCORE_CACHE           | 1       | 0: no persistent compilation cache (in-memory caches stay) |
 | cache_dir     | JITCORE_CACHE_DIR       | ""      | its folder; "" is $XDG_CACHE_HOME/jitcore or ~/.cache/jitcore |
 | cache_max_bytes | JITCORE_CACHE_MAX_BYTES | 1 GiB | size cap; least recently used files go first      |
@@ -33,6 +34,7 @@ class Settings:
     num_threads: int = 0
     blas_coretype: str = ""
     explain_cache_misses: int = 0
+    auto_dynamic: int = 3
     cache: int = 1
     cache_dir: str = ""
     cache_max_bytes: int = 1 << 30
@@ -41,7 +43,8 @@ class Settings:
 ENV = {"backend": "JITCORE_BACKEND", "debug": "JITCORE_DEBUG", "dump": "JITCORE_DUMP",
        "print_after": "JITCORE_PRINT_AFTER",
        "num_threads": "JITCORE_NUM_THREADS", "blas_coretype": "JITCORE_BLAS_CORETYPE",
-       "explain_cache_misses": "JITCORE_EXPLAIN_CACHE_MISSES", "cache": "JITCORE_CACHE", "cache_dir": "JITCORE_CACHE_DIR",
+       "explain_cache_misses": "JITCORE_EXPLAIN_CACHE_MISSES",
+       "auto_dynamic": "JITCORE_AUTO_DYNAMIC", "cache": "JITCORE_CACHE", "cache_dir": "JITCORE_CACHE_DIR",
        "cache_max_bytes": "JITCORE_CACHE_MAX_BYTES"}
 
 

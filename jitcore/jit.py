@@ -21,6 +21,7 @@ import numpy as np
 
 from ops import core, dtypes
 from ops.core import ShapedArray, Tracer
+from ops.dims import SizeDependentError, Symbol, SymbolTable
 from ops.errors import InvalidArgumentError, NonHashableStaticArgError
 from xla_like import backends, passes
 
@@ -29,7 +30,7 @@ from .array import Array
 from .devices import device_leaf, exclusive_on_device, host_inputs
 from .tracing import leaf_names, trace_to_module
 
-from . import config
+from . import bucketing, config
 
 
 class CacheInfo(NamedTuple):
@@ -38,6 +39,10 @@ class CacheInfo(NamedTuple):
     compiles: int
     trace_seconds: float
     compile_seconds: float
+    # Dynamic sizes: {"x.shape[0]": (capacities of the buckets compiled, ascending)}.
+    buckets: dict = {}
+    # Buckets whose program depended on the true size: their calls compile exact shapes.
+    exact_fallbacks: int = 0
 
     @property
     def seconds(self):
@@ -96,13 +101,15 @@ def _aval_from_sig(sig) -> ShapedArray:
 class _Entry:
     """One compiled specialization."""
 
-    __slots__ = ("executable", "out_tree", "out_weak", "module")
+    __slots__ = ("executable", "out_tree", "out_weak", "module", "out_cut", "buckets")
 
     def __init__(self, executable, out_tree, out_weak, module):
         self.executable = executable
         self.out_tree = out_tree
         self.out_weak = out_weak
         self.module = module
+        self.out_cut = None    # bucketed: per output, the true sizes to cut it back to
+        self.buckets = ()      # bucketed: ((symbol name, lo, hi), ...)
 
 
 def _normalize_argnums(argnums, name):
@@ -129,7 +136,7 @@ class JitFunction:
     """A jitted function: call it like the original; `.lower(*args)`, `.cache_info()`."""
 
     def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
-                 backend=None):
+                 backend=None, dynamic_axes=None, buckets=None, auto_dynamic=None):
         if not callable(fun):
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
         self.fun = fun
@@ -159,6 +166,18 @@ class JitFunction:
             backends.get_backend(backend)  # an unknown name fails here, not at the first call
         self._simple = not self.static_argnums and not self.static_argnames
         self._fast = self._simple and not self.donate_argnums
+        # Dynamic axes (jitcore.bucketing): declared, and made dynamic after `auto_dynamic`
+        # distinct sizes ({(treedef, statics): {(leaf, axis)}}).
+        self.dynamic_axes = bucketing.normalize_dynamic_axes(dynamic_axes, positional,
+                                                             self._name)
+        self.buckets = bucketing.check_buckets(buckets, self._name)
+        self.auto_dynamic = auto_dynamic
+        self._auto: dict = {}
+        self._sizes_seen: dict = {}
+        self._declared_cache: dict = {}
+        self._bucketing = bool(self.dynamic_axes)
+        if self._bucketing:
+            self._fast = False
         self._cache: dict = {}
         self._hits = self._misses = self._compiles = 0
         self._trace_s = self._compile_s = self._last_trace_s = 0.0
@@ -188,6 +207,10 @@ class JitFunction:
                    _NO_DONATION)
         else:
             key, vals = self._key_and_values(args, kwargs)
+            if self._bucketing:
+                out = self._call_bucketed(key, vals, args, kwargs)
+                if out is not _EXACT:
+                    return out
         entry = self._cache.get(key)
         if entry is None:
             entry = self._miss(key, args, kwargs)
@@ -344,18 +367,187 @@ class JitFunction:
         entry = self._compile(module, out_tree, out_avals, key[4], log)
         entry.executable = host_inputs(entry.executable, key[2])
         self._cache[key] = entry
+        self._note_sizes(key, args, kwargs)
         return entry
+
+    # -- dynamic axes: bucketing ---------------------------------------------------------------
+
+    def _call_bucketed(self, key, vals, args, kwargs):
+        """Run the call through its bucket's specialization, or return _EXACT when it has no
+        dynamic size >= 2, passes device arrays, or its bucket fell back to exact shapes."""
+        treedef, statics, sigs, backend, donated = key
+        declared = self._declared_for(treedef, statics, args, kwargs)
+        auto = self._auto.get((treedef, statics), frozenset())
+        if not auto and not any(declared):
+            return _EXACT
+        bsigs, symbols = bucketing.bucket_key(
+            sigs, declared, auto, self.buckets, lambda j: self._leaf_name(args, kwargs, j),
+            self._name)
+        if bsigs is None or any(type(s) is not tuple and s not in _SCALAR_AVAL for s in sigs):
+            return _EXACT
+        bkey = (treedef, statics, bsigs, backend, _NO_DONATION, "bucketed")
+        entry = self._cache.get(bkey)
+        if entry is None:
+            entry = self._miss_bucketed(bkey, symbols, args, kwargs)
+        elif type(entry) is _Entry:
+            self._hits += 1
+        if type(entry) is not _Entry:
+            return _EXACT
+        sizes = {k: s[2] for k, s in enumerate(symbols)}
+        inputs = [np.array(s[2], np.int64) for s in symbols]
+        for v, bs, s in zip(vals, bsigs, sigs):
+            if bs is s:
+                inputs.append(v)
+            else:
+                inputs.append(bucketing.pad_input(
+                    np.asarray(v), tuple(d[3] if type(d) is tuple else d for d in bs[0])))
+        outs = entry.executable(inputs)
+        if self.donate_argnums:
+            self._donate(args)
+        wrap = Array._wrap
+        return tree_util.tree_unflatten(entry.out_tree, [
+            wrap(o if c is None else bucketing.cut(o, c, sizes), w)
+            for o, w, c in zip(outs, entry.out_weak, entry.out_cut)])
+
+    def _declared_for(self, treedef, statics, args, kwargs):
+        k = (treedef, statics)
+        hit = self._declared_cache.get(k)
+        if hit is None:
+            if not self.dynamic_axes:
+                hit = ()
+            else:
+                positions = [i for i in range(len(args)) if i not in self.static_argnums]
+                groups = [(i, args[i]) for i in positions] + \
+                    [(n, kwargs[n]) for n in sorted(kwargs) if n not in self.static_argnames]
+                hit = tuple(bucketing.declared_axes(self.dynamic_axes, groups,
+                                                    self._arg_names))
+            self._declared_cache[k] = hit
+        return hit
+
+    def _leaf_names(self, args, kwargs):
+        _, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
+        return leaf_names(dyn_args, dyn_kwargs, [n for i, n in enumerate(self._arg_names)
+                                                 if i not in self.static_argnums])
+
+    def _leaf_name(self, args, kwargs, j):
+        names = self._leaf_names(args, kwargs)
+        return names[j] if j < len(names) else f"argument leaf {j}"
+
+    def _miss_bucketed(self, bkey, symbols, args, kwargs):
+        self._misses += 1
+        names = self._leaf_names(args, kwargs)
+        sym_names = [f"{names[j] if j < len(names) else j}.shape[{a}]"
+                     for (j, a, n, lo, hi) in symbols]
+        if config.settings.explain_cache_misses:
+            what = ", ".join(f"{nm} = {n}: bucket {lo}..{hi}"
+                             for nm, (j, a, n, lo, hi) in zip(sym_names, symbols))
+            print(f"jitcore: compiling {self._name} for a bucket: {what}")
+        t0 = time.perf_counter()
+        fun, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
+        _, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+
+        def table(extra):
+            syms = [Symbol(nm, lo, hi, k)
+                    for k, (nm, (j, a, n, lo, hi)) in enumerate(zip(sym_names, symbols))]
+            return SymbolTable(syms, {k: s.hi + extra for k, s in enumerate(syms)})
+
+        def trace(tab, rewrite):
+            avals = bucketing.symbolic_avals(bkey[2], tab, _aval_from_sig)
+            return trace_to_module(fun, avals, in_tree, self._name, names, sizes=tab,
+                                   rewrite=rewrite)
+
+        seen = []
+
+        def check_and_mask(module):
+            fp = bucketing.fingerprint(module)
+            if fp != seen[0]:
+                raise SizeDependentError(
+                    "the traced program changes with the size itself (first at "
+                    f"{bucketing.first_difference(fp, seen[0], module)}): the function uses "
+                    "a dynamic size as a Python int (range(), len(), a shape-dependent "
+                    "branch or NumPy arithmetic on it)")
+            return bucketing.mask_padding(module, len(symbols))
+
+        try:
+            # Traced at capacity hi + 1 first, only to be compared with the real trace.
+            trace(table(1), lambda m: seen.append(bucketing.fingerprint(m)))
+            with _PassLog.start(self._name) as log:
+                module, out_tree, out_avals = trace(table(0), check_and_mask)
+        except Exception as e:  # any failure under symbolic sizes: exact shapes decide
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if not isinstance(e, SizeDependentError):
+                reason = f"{type(e).__name__}: {reason}"
+            if config.settings.debug:
+                import traceback
+                traceback.print_exc()
+            fb = bucketing.Fallback(reason)
+            self._cache[bkey] = fb
+            if config.settings.explain_cache_misses:
+                print(f"jitcore: {self._name}: bucket {', '.join(sym_names)} falls back to "
+                      f"exact shapes: {reason}")
+            return fb
+        t1 = time.perf_counter()
+        self._trace_s += t1 - t0
+        self._last_trace_s = t1 - t0
+        entry = self._compile(module, out_tree, out_avals, frozenset(), log)
+        entry.out_cut = bucketing.out_slicer(out_avals)
+        entry.buckets = tuple((nm, lo, hi) for nm, (j, a, n, lo, hi) in zip(sym_names, symbols))
+        self._cache[bkey] = entry
+        return entry
+
+    def _note_sizes(self, key, args, kwargs):
+        """Automatic dynamic axes: count the distinct sizes seen on each axis of each leaf
+        among specializations that differ from another only there."""
+        limit = self.auto_dynamic if self.auto_dynamic is not None else \
+            config.settings.auto_dynamic
+        if not limit or limit < 2:
+            return
+        treedef, statics, sigs = key[0], key[1], key[2]
+        made = []
+        for k in list(self._cache):
+            if len(k) != 5 or k is key or k[0] != treedef or k[1] != statics or \
+                    k[3:] != key[3:]:
+                continue
+            diff = [j for j, (a, b) in enumerate(zip(sigs, k[2])) if a != b]
+            if len(diff) != 1:
+                continue
+            j = diff[0]
+            a, b = sigs[j], k[2][j]
+            if type(a) is not tuple or type(b) is not tuple or a[1:] != b[1:] or \
+                    len(a[0]) != len(b[0]):
+                continue
+            axes = [i for i, (x, y) in enumerate(zip(a[0], b[0])) if x != y]
+            if len(axes) != 1:
+                continue
+            seen = self._sizes_seen.setdefault((treedef, statics, j, axes[0]), set())
+            seen |= {a[0][axes[0]], b[0][axes[0]]}
+            auto = self._auto.setdefault((treedef, statics), set())
+            declared = self._declared_cache.get((treedef, statics)) or ()
+            if j < len(declared) and any(ax % len(a[0]) == axes[0] for ax in declared[j]):
+                continue      # declared dynamic already (these were its sizes 0 and 1)
+            if len(seen) >= limit and (j, axes[0]) not in auto:
+                auto.add((j, axes[0]))
+                made.append((j, axes[0], sorted(seen)))
+        if made:
+            self._bucketing = True
+            self._fast = False
+            if config.settings.explain_cache_misses:
+                for j, ax, sizes in made:
+                    print(f"jitcore: {self._name}: axis {ax} of {self._leaf_name(args, kwargs, j)} "
+                          f"is dynamic from now on (sizes {', '.join(map(str, sizes))} seen); "
+                          "later calls share bucketed specializations")
 
     def _why(self, key, args, kwargs):
         """Why `key` missed the cache: what differs from the closest earlier specialization
         (argument structure, static arguments, or which array leaves changed type)."""
-        if not self._cache:
-            return "first call"
+        exact = [k for k in self._cache if len(k) == 5]   # not the bucketed ones
+        if not exact:
+            return "first call" if len(exact) == len(self._cache) else \
+                "first call with exact shapes"
         treedef, statics, sigs = key[0], key[1], key[2]
-        same_tree = [k for k in self._cache if k[0] == treedef]
+        same_tree = [k for k in exact if k[0] == treedef]
         if not same_tree:
-            return (f"the arguments' structure changed: {treedef} (before: "
-                    f"{next(iter(self._cache))[0]})")
+            return (f"the arguments' structure changed: {treedef} (before: {exact[0][0]})")
         _, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
         names = leaf_names(dyn_args, dyn_kwargs, [n for i, n in enumerate(self._arg_names)
                                                   if i not in self.static_argnums])
@@ -406,8 +598,16 @@ class JitFunction:
         return lowered
 
     def cache_info(self) -> CacheInfo:
+        buckets: dict = {}
+        fallbacks = 0
+        for e in self._cache.values():
+            fallbacks += type(e) is bucketing.Fallback
+            if type(e) is _Entry:
+                for name, lo, hi in e.buckets:
+                    buckets.setdefault(name, set()).add(hi)
         return CacheInfo(self._hits, self._misses, self._compiles, self._trace_s,
-                         self._compile_s)
+                         self._compile_s, {k: tuple(sorted(v)) for k, v in buckets.items()},
+                         fallbacks)
 
     def clear_cache(self):
         self._cache.clear()
@@ -424,7 +624,8 @@ class JitFunction:
         # Rebuilt from the function, which cloudpickle pickles by value when it is a lambda, a
         # closure or defined in __main__ (plain pickle only by reference).
         return (JitFunction, (self.fun, self.static_argnums, self.static_argnames,
-                              self.donate_argnums, self.backend))
+                              self.donate_argnums, self.backend, self.dynamic_axes or None,
+                              self.buckets, self.auto_dynamic))
 
     def __get__(self, obj, objtype=None):
         # Jitted methods bind `self` like plain functions do.
@@ -434,6 +635,7 @@ class JitFunction:
 
 
 _NO_DONATION = frozenset()
+_EXACT = object()   # a call that bucketing does not serve: it runs its exact-shape specialization
 _LIVE: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()   # for `clear_cache`
 
 
@@ -622,11 +824,22 @@ def _describe_key(key):
     return f"({', '.join(parts)})" + (f" static={statics}" if statics else "")
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):
-    """Compile `fun` once per input signature; usable as `@jit` and `@jit(static_argnums=...)`."""
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None,
+        dynamic_axes=None, buckets=None, auto_dynamic=None):
+    """Compile `fun` once per input signature; usable as `@jit` and `@jit(static_argnums=...)`.
+
+    `dynamic_axes={"x": 0, "mask": (0, 1)}` (argument names or positions: an axis or a tuple
+    of axes, for every array leaf of that argument): sizes along those axes share one
+    specialization per bucket (powers of two, or `buckets=[16, 64, 256]`), with results
+    identical to exact shapes. `auto_dynamic`: after this many distinct sizes on one axis
+    (nothing else changed) the axis becomes dynamic; 0 never; None: the `auto_dynamic`
+    setting (3)."""
+    def make(f):
+        return JitFunction(f, static_argnums, static_argnames, donate_argnums, backend,
+                           dynamic_axes, buckets, auto_dynamic)
     if fun is None:
-        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums, backend)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, backend)
+        return make
+    return make(fun)
 
 
 def make_hlo(fun, *, static_argnums=(), static_argnames=()):

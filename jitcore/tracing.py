@@ -6,7 +6,7 @@ Eager execution (no trace active) goes through `EagerTrace`, which returns `jitc
 """
 from __future__ import annotations
 
-from ops import core
+from ops import core, dtypes
 from ops.core import ShapedArray, Tracer
 from ops.errors import InvalidArgumentError
 from xla_like import ir
@@ -74,24 +74,40 @@ def _is_arraylike(x):
 
 
 def trace_to_module(fun, in_avals: list[ShapedArray], in_tree, name: str,
-                    param_names: list[str] | None = None):
+                    param_names: list[str] | None = None, *, sizes=None, rewrite=None):
     """Trace `fun(*args, **kwargs)` (args/kwargs = `in_tree` unflattened over `in_avals`).
 
-    Returns (module, out_tree, out_avals).
+    `sizes`: the SymbolTable of a bucketed trace (ops.dims): one leading int64 parameter per
+    symbol holds its true size, and `in_avals` hold the symbols' Dims. `rewrite(module)` runs
+    on the module as traced, before the pipeline (bucketing masks padding there, while the
+    shapes still say which sizes are symbolic; returning None stops there). Returns (module, out_tree, out_avals).
     """
     module = ir.Module(name)
     trace = BuilderTrace(module, name)
     names = param_names if param_names and len(param_names) == len(in_avals) else [""] * len(in_avals)
     with core.new_trace(trace):
-        tracers = [trace.new_parameter(a, n) for a, n in zip(in_avals, names)]
-        args, kwargs = tree_util.tree_unflatten(in_tree, tracers)
-        out = fun(*args, **kwargs)
-        out_leaves, out_tree = tree_util.tree_flatten(out)
-        for leaf in out_leaves:
-            check_leaf(leaf, f"the output of {name}")
-        out_avals = [core.get_aval(o) for o in out_leaves]
-        comp = trace.finish(out_leaves)
+        if sizes is not None:
+            for sym in sizes.symbols:
+                sym.tracer = trace.new_parameter(ShapedArray((), dtypes.int64, True),
+                                                 f"size.{sym.name}")
+        try:
+            tracers = [trace.new_parameter(a, n) for a, n in zip(in_avals, names)]
+            args, kwargs = tree_util.tree_unflatten(in_tree, tracers)
+            out = fun(*args, **kwargs)
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            for leaf in out_leaves:
+                check_leaf(leaf, f"the output of {name}")
+            out_avals = [core.get_aval(o) for o in out_leaves]
+            comp = trace.finish(out_leaves)
+        finally:
+            if sizes is not None:
+                for sym in sizes.symbols:
+                    sym.tracer = None
     module.set_entry(comp)
+    if rewrite is not None:
+        module = rewrite(module)
+        if module is None:      # the caller only wanted to look at the traced program
+            return None, out_tree, out_avals
     report("traced", module)
     module, _ = run_pipeline(module)
     ir.module_built(module)

@@ -9,11 +9,13 @@ the IR; the builder lives in `xla_like` and is pushed onto this module's trace s
 from __future__ import annotations
 
 import abc
+import math
 from contextlib import contextmanager
 
 import numpy as np
 
 from . import dtypes
+from .dims import Dim
 from .errors import (ConcretizationTypeError, TracerArrayConversionError,
                      TracerIntegerConversionError, UnexpectedTracerError, DtypeError)
 
@@ -24,7 +26,8 @@ class ShapedArray:
     __slots__ = ("shape", "dtype", "weak_type")
 
     def __init__(self, shape, dtype, weak_type=False):
-        self.shape = tuple(int(d) for d in shape)
+        # A Dim (a bucketed trace's symbolic size) stays one; other sizes become plain ints.
+        self.shape = tuple(d if type(d) is Dim else int(d) for d in shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
 
@@ -34,7 +37,7 @@ class ShapedArray:
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def update(self, shape=None, dtype=None, weak_type=None):
         return ShapedArray(self.shape if shape is None else shape,

@@ -143,4 +143,6 @@ def python_scalar_dtype(x):
         return default_float, True
     if t is complex:
         raise DtypeError("complex numbers are not supported by jitcore yet")
+    if isinstance(x, int) and not isinstance(x, np.generic):   # a symbolic size (ops.dims)
+        return default_int, True
     return None

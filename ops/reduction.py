@@ -9,6 +9,7 @@ derivative equally, and cumprod/cummax/cummin differentiate through JAX's prefix
 """
 from __future__ import annotations
 
+import math
 import numpy as np
 
 from . import dtypes
@@ -113,7 +114,7 @@ def _products_of_others(x, axes):
     kept = _kept(a.ndim, axes)
     perm = kept + axes
     kept_shape = tuple(a.shape[d] for d in kept)
-    n = int(np.prod([a.shape[d] for d in axes], dtype=np.int64))
+    n = math.prod(a.shape[d] for d in axes)
     last = len(kept_shape)
     y = _reshape(_transpose(x, perm), kept_shape + (n,))
     one = np.array(1, a.dtype)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import builtins
 
+import math
 import numpy as np
 
 from . import dtypes
 from .autodiff import deflinear, is_float, move_batch_to_front, shift_axes, zeros_like_aval
+from .dims import Dim
 from .core import Primitive, ShapedArray, bind, get_aval
 from .errors import DtypeError, ShapeError
 from .rules import as_function, canonical_axes, canonical_axis
@@ -40,7 +42,7 @@ def _defbatch_unary(prim, batched_params):
 
 def _static_dims(op, what, dims):
     try:
-        return tuple(int(d) for d in dims)
+        return tuple(d if type(d) is Dim else int(d) for d in dims)   # Dim: ops.dims
     except TypeError:
         raise TypeError(f"{op}: {what} must be a tuple of static ints, got {dims!r}",
                         ) from None
@@ -98,7 +100,7 @@ _defbatch_unary(broadcast_in_dim_p, lambda nd, size, *, shape, broadcast_dimensi
 
 def _reshape_rule(x, *, new_sizes):
     new_sizes = _static_dims("reshape", "new_sizes", new_sizes)
-    if any(d < 0 for d in new_sizes) or int(np.prod(new_sizes, dtype=np.int64)) != x.size:
+    if any(d < 0 for d in new_sizes) or math.prod(new_sizes) != x.size:
         raise ShapeError(f"reshape: cannot reshape {x.str_short()} ({x.size} elements) "
                          f"into shape {new_sizes}")
     return ShapedArray(new_sizes, x.dtype, x.weak_type)

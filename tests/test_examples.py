@@ -220,3 +220,13 @@ def test_examples_have_docstring_and_small_flag(name):
         text = f.read()
     assert text.startswith('"""') and "--small" in text
     assert 'main(small="--small" in sys.argv[1:])' in text
+
+
+# --- variable_length --------------------------------------------------------------------------
+
+def test_variable_length(capsys):
+    r = load("variable_length").main(small=True)
+    assert r["err"] < 1e-5 and r["same"] < 1e-5
+    assert r["exact"].compiles == r["distinct"]
+    assert r["bucketed"].compiles <= 9 and r["bucketed"].exact_fallbacks == 0
+    assert "buckets in use" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ops import dtypes
+from ops.dims import Dim
 
 # Opcodes that are not primitives: they shape the graph rather than compute.
 PARAMETER = "parameter"
@@ -27,7 +28,7 @@ class Shape:
 
     def __init__(self, dtype, dims):
         self.dtype = np.dtype(dtype)
-        self.dims = tuple(int(d) for d in dims)
+        self.dims = tuple(d if type(d) is Dim else int(d) for d in dims)  # see ops.dims
 
     @property
     def rank(self):

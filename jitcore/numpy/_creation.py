@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from ops.dims import Dim
+
 from ops import core, dtypes
 from ops import elementwise as el
 from ops import shape as sh
@@ -240,6 +242,10 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
     start, stop, step = bounds.get("start", 0), bounds["stop"], bounds.get("step", 1)
     if step == 0:
         raise ValueError("arange: step must not be zero")
+    if (type(start) is Dim or type(stop) is Dim) and type(step) is int and step == 1:
+        # A bucketed trace's symbolic size (ops.dims): the length stays symbolic.
+        return _affine_range(max(0, stop - start), np.array(start).astype(d),
+                             np.array(start + 1).astype(d), d)
     with np.errstate(all="ignore"):
         span = (stop - start) / step
         if not math.isfinite(float(span)):

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import operator
 
+import math
 import numpy as np
+
+from ops.dims import Dim, SizeDependentError
 
 from ops import dtypes
 from ops import elementwise as el
@@ -36,7 +39,7 @@ _I64 = dtypes.int64
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)   # keeps a symbolic size (ops.dims) symbolic
 
 
 def _full(value, dtype, shape, weak_type=False):
@@ -126,6 +129,8 @@ def _slice_part(v, op):
             f"{op}: slice bounds must be static, got a traced {v.aval.str_short()}",
             hint="use lax.dynamic_slice(x, start_indices, slice_sizes) for a window at a traced "
                  "position, or mark the argument static")
+    if type(v) is Dim:
+        return v
     try:
         return operator.index(v)
     except TypeError:
@@ -236,6 +241,8 @@ def _parse(aval, idx, mode, op="getitem"):
 
 def _slice_window(s: slice, n: int):
     """(start, limit, stride, reversed, count) of a forward slice covering `s` on size n."""
+    if type(n) is Dim:
+        return _symbolic_window(s, n)
     start, stop, step = s.indices(n)
     count = len(range(start, stop, step))
     if count == 0:
@@ -245,6 +252,25 @@ def _slice_window(s: slice, n: int):
     if step > 0:
         return start, start + (count - 1) * step + 1, step, False, count
     return start + (count - 1) * step, start + 1, -step, True, count
+
+
+def _symbolic_window(s: slice, n: Dim):
+    """`_slice_window` on a symbolic size (ops.dims): bounds stay symbolic, and a question
+    only the true size can answer (is 5 < n?) raises SizeDependentError."""
+    if s.step not in (None, 1):
+        raise SizeDependentError("a strided slice of the dynamic size " + n.text())
+
+    def bound(v, default):
+        if v is None:
+            return default
+        v = operator.index(v)
+        return max(0, n + v) if v < 0 else min(v, n)
+
+    start, stop = bound(s.start, 0), bound(s.stop, n)
+    count = max(0, stop - start)
+    if count == 0:
+        return 0, 0, 1, False, 0
+    return start, start + count, 1, False, count
 
 
 def _basic(x, entries):

@@ -12,6 +12,7 @@ from ops import core, dtypes
 from ops import elementwise as el
 from ops import shape as sh
 from ops.core import ShapedArray, Tracer
+from ops.dims import Dim
 from ops.errors import DtypeError, ShapeError
 
 from ..array import Array
@@ -43,6 +44,9 @@ def asarray(x, dtype=None):
         if dtype is None or x.dtype == dtype:
             return x
         return el.convert_element_type(x, new_dtype=dtype)
+    if type(x) is Dim:
+        v = size_value(x)
+        return v if dtype is None else el.convert_element_type(v, new_dtype=dtype)
     if is_scalar(x):
         d, weak = dtypes.python_scalar_dtype(x)
         if dtype is not None:
@@ -60,6 +64,23 @@ def asarray(x, dtype=None):
     if hasattr(x, "__array__") and not isinstance(x, type):
         return asarray(np.asarray(x), dtype)
     raise TypeError(f"{type(x).__name__} is not a valid array: {x!r:.80}",)
+
+
+def size_value(d: Dim):
+    """The traced value of a symbolic size (a weak int64 scalar computed from the true sizes
+    the bucketed executable receives), so `x.sum(0) / x.shape[0]` divides by the true size."""
+    def const(c):
+        return Array._wrap(np.array(c, dtypes.int64), True)
+
+    total = None
+    for mono, coeff in d.poly.terms.items():
+        term = None
+        for s in mono:
+            t = d.table.symbols[s].tracer
+            term = t if term is None else el.mul(term, t)
+        term = const(coeff) if term is None else term if coeff == 1 else el.mul(term, const(coeff))
+        total = term if total is None else el.add(total, term)
+    return total
 
 
 def result_dtype(*args):
@@ -114,7 +135,7 @@ def broadcast_to(x, shape):
     """`x` broadcast to `shape` with NumPy's rule (trailing dimensions aligned)."""
     a = aval_of(x)
     shape = tuple(shape)
-    if a.shape == shape:
+    if len(a.shape) == len(shape) and a.shape == shape:
         return x
     if len(a.shape) > len(shape):
         raise ShapeError(f"broadcast_to: cannot broadcast {a.str_short()} to shape {shape} "

@@ -10,6 +10,7 @@ Quantiles and medians, which sort, live in `_quantiles.py`.
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from ops.indexing import gather
 from ops.errors import DtypeError, ShapeError
 from ops.rules import canonical_axes, canonical_axis
 
-from ._promotion import aval_of, asarray, broadcast_to, convert
+from ._promotion import aval_of, asarray, broadcast_to, convert, size_value
+from ops.dims import Dim
 
 __all__ = [
     "sum", "prod", "max", "min", "amax", "amin", "mean", "var", "std", "argmax",
@@ -233,8 +235,10 @@ def _count(op, av, axes, where, dtype, weak, keepdims, ddof=0):
     out_shape = tuple(1 if i in axes else s for i, s in enumerate(av.shape)) if keepdims else \
         tuple(s for i, s in enumerate(av.shape) if i not in axes)
     if where is None:
-        n = int(np.prod([av.shape[a] for a in axes], dtype=np.int64))
-        return full(out_shape, n - ddof, dtype, weak)
+        n = math.prod(av.shape[a] for a in axes) - ddof
+        if type(n) is Dim:   # a bucketed size: its true value arrives at run time
+            return broadcast_to(convert(size_value(n), dtype, weak), out_shape)
+        return full(out_shape, n, dtype, weak)
     w = convert(_where_mask(op, where, av.shape), dtype, weak)
     n = _reduce(op, "sum", w, axes, keepdims)
     return el.sub(n, full(out_shape, ddof, dtype, weak)) if ddof else n

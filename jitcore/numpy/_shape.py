@@ -12,6 +12,7 @@ import operator
 from ops import dtypes
 from ops import shape as sh
 from ops.core import Tracer
+from ops.dims import Dim
 from ops.errors import AxisError, ConcretizationTypeError, DtypeError, ShapeError
 from ops.rules import canonical_axes, canonical_axis
 
@@ -36,6 +37,8 @@ def static_int(op: str, what: str, v) -> int:
         raise ConcretizationTypeError(
             f"{op}: {what} must be static, but got a traced value {v.aval.str_short()}",
             hint=_STATIC_HINT)
+    if type(v) is Dim:
+        return v          # a bucketed trace's symbolic size (ops.dims) stays symbolic
     try:
         return operator.index(v)
     except TypeError:
@@ -48,6 +51,8 @@ def static_ints(op: str, what: str, v) -> tuple:
         raise ConcretizationTypeError(
             f"{op}: {what} must be static, but got a traced value {v.aval.str_short()}",
             hint=_STATIC_HINT)
+    if type(v) is Dim:
+        return (v,)
     try:
         return (operator.index(v),)
     except TypeError:
@@ -104,7 +109,7 @@ def permute(x, perm):
 
 
 def reshape_to(x, new_shape):
-    new_shape = tuple(int(d) for d in new_shape)
+    new_shape = tuple(d if type(d) is Dim else int(d) for d in new_shape)   # Dim: ops.dims
     if aval_of(x).shape == new_shape:
         return x
     return sh.reshape(x, new_sizes=new_shape)

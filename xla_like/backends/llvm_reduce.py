@@ -60,8 +60,44 @@ def _nested(b, extents, body, vars_=()):
     if not extents:
         body(list(vars_))
         return
-    counted_loop(b, i64(0), i64(extents[0]),
+    hi = extents[0]
+    counted_loop(b, i64(0), i64(hi) if isinstance(hi, int) else hi,
                  lambda i: _nested(b, extents[1:], body, vars_ + (i,)), name="r")
+
+
+def bounded_operand(em, x, axes, identity):
+    """Loop bounds instead of a mask: `x` = select(iota_a < n, y, identity) with `a` a reduced
+    axis (the padding mask of a bucketed program, xla_like.passes.masking) reduces `y` over
+    positions < n along `a` only, so the padding is never read. Returns (operand, {axis:
+    runtime extent}); ({}) when `x` is no such mask."""
+    if x.opcode != "select":
+        return x, {}
+    pred, y, fill = x.operands
+    if pred.opcode != "lt" or not _is_fill(fill, identity, x.shape.dtype):
+        return x, {}
+    pos, lim = pred.operands
+    if pos.opcode != "iota" or lim.opcode != "broadcast_in_dim" or lim.operands[0].shape.dims:
+        return x, {}
+    a = pos.attrs["dimension"]
+    if a not in axes or pos.shape.dtype.kind not in "iu":
+        return x, {}
+    b = em.b
+    n = em.value(lim.operands[0], [])
+    if n.type.width < 64:
+        n = b.sext(n, I64) if pos.shape.dtype.kind == "i" else b.zext(n, I64)
+    n = b.select(b.icmp_signed("<", n, i64(0)), i64(0), n)
+    n = b.select(b.icmp_signed(">", n, i64(x.shape.dims[a])), i64(x.shape.dims[a]), n)
+    return y, {a: n}
+
+
+def _is_fill(fill, identity, dtype):
+    import numpy as np
+    while fill.opcode == "broadcast_in_dim":
+        fill = fill.operands[0]
+    if fill.opcode != "constant" or fill.shape.dims:
+        return False
+    v = np.asarray(fill.attrs["value"])
+    return bool(v == np.asarray(identity).astype(dtype))
 
 
 def emit_reduction(em, instr, out_index, axes):
@@ -77,7 +113,8 @@ def emit_reduction(em, instr, out_index, axes):
     slot = entry_alloca(b, acc_t, name=op)
     init = const(dtype, _init(op, dtype))
     b.store(b.fpext(init, F32) if t == F16 else init, slot)
-    extents = [x.shape.dims[a] for a in axes]
+    x, bounds = bounded_operand(em, x, axes, _init(op, dtype))
+    extents = [bounds.get(a, x.shape.dims[a]) for a in axes]
 
     def body(red_vars):
         em.push_scope()
@@ -99,6 +136,8 @@ def _emit_arg(em, instr, out_index, axis):
     dtype = x.shape.dtype
     t = value_type(dtype)
     rank = len(x.shape.dims)
+    fill = _init("reduce_max" if instr.opcode == "argmax" else "reduce_min", dtype)
+    x, bounds = bounded_operand(em, x, (axis,), fill)
     best = entry_alloca(b, t, name="best")
     best_i = entry_alloca(b, I64, name="best_i")
     first = em.value(x, _operand_index(out_index, (axis,), [i64(0)], rank))
@@ -124,7 +163,7 @@ def _emit_arg(em, instr, out_index, axis):
         b.store(b.select(better, i, b.load(best_i)), best_i)
         em.pop_scope()
 
-    counted_loop(b, i64(1), i64(x.shape.dims[axis]), body, name="a")
+    counted_loop(b, i64(1), bounds.get(axis, i64(x.shape.dims[axis])), body, name="a")
     out_t = value_type(instr.shape.dtype)
     r = b.load(best_i)
     return b.trunc(r, out_t) if out_t.width < 64 else r

@@ -1,0 +1,366 @@
+"""Masking: a bucketed trace's program made exact for every true size of its bucket.
+
+A bucketed specialization runs at the bucket's capacity (say 64 rows) for any true size n in
+its range (33..64); the entry's first parameters hold the true sizes. Its shapes, as traced,
+still carry `Dim`s (ops.dims) on every axis whose extent is a true size, so this pass knows
+which axes hold padding. The invariant it keeps: along every such axis the valid data is the
+prefix of length n, and what lies beyond never reaches a valid position. Most instructions
+keep it by themselves (elementwise math, broadcasts, transposes, dots over other axes). The
+ones that mix positions along a padded axis are rewritten:
+
+- reductions, arg-reductions, reversed cumulative scans and sorts along it read the padding
+  replaced by a value that cannot change the answer (0 for sums, -inf for max, NaN or the
+  largest value for sorts, which therefore leave it at the end);
+- dot_general contracting it reads zeros there in both operands;
+- concatenation along it places each operand at the true end of the previous one;
+- reshapes are accepted when the padded axis leads the axes it merges with (the valid data
+  stays a prefix).
+
+Anything else that touches a padded axis (reversal, padding, gathers and scatters over it,
+control flow) raises SizeDependentError, and `jit` compiles that call for its exact shapes.
+At the end every Dim becomes a plain int: later passes and the backends see an ordinary
+module with static shapes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ops import dtypes
+from ops.dims import Dim, Poly, SizeDependentError, has_dim, plain
+
+from .. import ir
+from .inline import inline_calls
+
+ELEMENTWISE = {
+    "abs", "acos", "acosh", "add", "and", "asin", "asinh", "atan", "atan2", "atanh",
+    "bitcast_convert_type", "cbrt", "ceil", "clamp", "convert_element_type", "cos", "cosh",
+    "div", "eq", "erf", "exp", "exp2", "expm1", "floor", "ge", "gt", "integer_pow",
+    "is_finite", "le", "log", "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg",
+    "not", "or", "pow", "rem", "round", "rsqrt", "select", "shift_left",
+    "shift_right_arithmetic", "shift_right_logical", "sign", "sin", "sinh", "sqrt", "sub",
+    "tan", "tanh", "xor", "stop_gradient"}
+# Position-preserving along every axis (or producing values that depend only on position).
+KEEPS_PREFIX = ELEMENTWISE | {"iota", "broadcast_in_dim", "transpose", "squeeze",
+                              ir.PARAMETER, ir.CONSTANT, ir.TUPLE, ir.GET_TUPLE_ELEMENT}
+REDUCE_FILL = {"reduce_sum": "zero", "reduce_prod": "one", "reduce_max": "lowest",
+               "reduce_min": "highest", "reduce_and": "one", "reduce_or": "zero"}
+CUMULATIVE_FILL = {"cumsum": "zero", "cumprod": "one", "cummax": "lowest", "cummin": "highest"}
+ARG_FILL = {"argmax": "lowest", "argmin": "highest"}
+
+
+def padded_axes(shape) -> dict[int, Poly]:
+    """{axis: true-size polynomial} of the axes of `shape` whose extent is symbolic."""
+    if isinstance(shape, tuple):
+        return {}
+    return {a: d.poly for a, d in enumerate(shape.dims) if type(d) is Dim}
+
+
+def mask_padding(module: ir.Module, num_sizes: int) -> ir.Module:
+    """Rewrite the entry of a bucketed trace (its first `num_sizes` parameters are the true
+    sizes) so that padding never reaches valid data; then make every shape static."""
+    module = inline_calls(module)
+    comp = module.entry
+    m = _Masker(module, comp, num_sizes)
+    for instr in list(comp.instructions):
+        m.visit(instr)
+    comp.instructions = m.out
+    for c in module.computations.values():
+        if c is not comp:
+            _check_static(c)
+        for instr in c.instructions:
+            instr.shape = _static_shape(instr.shape)
+            if has_dim(instr.attrs):
+                instr.attrs = plain(instr.attrs)
+    return module
+
+
+def _static_shape(shape):
+    if isinstance(shape, tuple):
+        return tuple(_static_shape(s) for s in shape)
+    if any(type(d) is Dim for d in shape.dims):
+        return ir.Shape(shape.dtype, [int(d) for d in shape.dims])
+    return shape
+
+
+def _check_static(comp):
+    for instr in comp.instructions:
+        if _any_dim(instr.shape) or has_dim(instr.attrs):
+            _unsupported(instr, "inside a called computation")
+
+
+def _any_dim(shape):
+    if isinstance(shape, tuple):
+        return any(_any_dim(s) for s in shape)
+    return any(type(d) is Dim for d in shape.dims)
+
+
+def _unsupported(instr, why=""):
+    loc = f" at {instr.location}" if instr.location else ""
+    raise SizeDependentError(
+        f"{instr.opcode}{loc} {why or 'moves data along a dynamic axis'}; "
+        "bucketing does not cover it", )
+
+
+class _Masker:
+    def __init__(self, module, comp, num_sizes):
+        self.module = module
+        self.comp = comp
+        self.out: list[ir.Instruction] = []
+        self.sizes = comp.parameters[:num_sizes]
+        self._size_cache: dict = {}
+
+    # -- building instructions ---------------------------------------------------------------
+
+    def emit(self, opcode, operands, shape, attrs=None, location=""):
+        instr = ir.Instruction(self.module.fresh_id(), opcode, operands, shape, attrs or {},
+                               (), location)
+        self.out.append(instr)
+        return instr
+
+    def scalar(self, value, dtype):
+        return self.emit(ir.CONSTANT, [], ir.Shape(dtype, ()),
+                         {"value": np.array(value, dtype)})
+
+    def size(self, poly: Poly):
+        """An s64[] instruction computing `poly` from the size parameters."""
+        key = poly
+        hit = self._size_cache.get(key)
+        if hit is not None:
+            return hit
+        s64 = ir.Shape(dtypes.int64, ())
+        total = None
+        for mono, coeff in sorted(poly.terms.items()):
+            term = None
+            for s in mono:
+                p = self.sizes[s]
+                term = p if term is None else self.emit("mul", [term, p], s64)
+            if term is None:
+                term = self.scalar(coeff, dtypes.int64)
+            elif coeff != 1:
+                term = self.emit("mul", [term, self.scalar(coeff, dtypes.int64)], s64)
+            total = term if total is None else self.emit("add", [total, term], s64)
+        if total is None:
+            total = self.scalar(0, dtypes.int64)
+        self._size_cache[key] = total
+        return total
+
+    def broadcast(self, scalar, shape):
+        return self.emit("broadcast_in_dim", [scalar],
+                         ir.Shape(scalar.shape.dtype, shape.dims),
+                         {"shape": shape.dims, "broadcast_dimensions": ()})
+
+    def valid(self, shape, axes: dict[int, Poly]):
+        """pred[shape]: true at positions inside the true sizes along `axes`."""
+        pred = None
+        for axis, poly in sorted(axes.items()):
+            pos = self.emit("iota", [], ir.Shape(dtypes.int64, shape.dims),
+                            {"dtype": dtypes.int64, "shape": shape.dims, "dimension": axis})
+            n = self.broadcast(self.size(poly), ir.Shape(dtypes.int64, shape.dims))
+            lt = self.emit("lt", [pos, n], ir.Shape(dtypes.bool_, shape.dims))
+            pred = lt if pred is None else \
+                self.emit("and", [pred, lt], ir.Shape(dtypes.bool_, shape.dims))
+        return pred
+
+    def masked(self, x, axes, fill):
+        """`x` with the padding along `axes` replaced by `fill` (a name of a value)."""
+        axes = {a: p for a, p in axes.items()}
+        if not axes:
+            return x
+        value = _fill_value(fill, x.shape.dtype)
+        f = self.broadcast(self.scalar(value, x.shape.dtype), x.shape)
+        return self.emit("select", [self.valid(x.shape, axes), x, f], x.shape,
+                         location=x.location)
+
+    # -- the rules ---------------------------------------------------------------------------
+
+    def visit(self, instr):
+        op = instr.opcode
+        touched = bool(padded_axes(instr.shape) if not isinstance(instr.shape, tuple)
+                       else any(padded_axes(s) for s in instr.shape)) or \
+            any(padded_axes(o.shape) for o in instr.operands)
+        if not touched or op in KEEPS_PREFIX:
+            self.out.append(instr)
+            return
+        rule = getattr(self, "rule_" + op, None)
+        if rule is None:
+            _unsupported(instr)
+        rule(instr)
+        self.out.append(instr)
+
+    def _along(self, x, axes):
+        pads = padded_axes(x.shape)
+        return {a: pads[a] for a in axes if a in pads}
+
+    def _reduce(self, instr, fill):
+        x = instr.operands[0]
+        along = self._along(x, instr.attrs["axes"])
+        if along:
+            instr.operands = [self.masked(x, along, fill)] + instr.operands[1:]
+
+    def rule_reduce_sum(self, instr):
+        self._reduce(instr, REDUCE_FILL[instr.opcode])
+
+    rule_reduce_prod = rule_reduce_max = rule_reduce_min = rule_reduce_and = \
+        rule_reduce_or = rule_reduce_sum
+
+    def rule_argmax(self, instr):
+        x = instr.operands[0]
+        along = self._along(x, [instr.attrs["axis"]])
+        if along:
+            instr.operands = [self.masked(x, along, ARG_FILL[instr.opcode])]
+
+    rule_argmin = rule_argmax
+
+    def rule_cumsum(self, instr):
+        # A forward scan's valid prefix reads only the valid prefix; a reversed one starts
+        # in the padding, so that must hold the operation's identity.
+        if instr.attrs.get("reverse"):
+            x = instr.operands[0]
+            along = self._along(x, [instr.attrs["axis"]])
+            if along:
+                instr.operands = [self.masked(x, along, CUMULATIVE_FILL[instr.opcode])]
+
+    rule_cumprod = rule_cummax = rule_cummin = rule_cumsum
+
+    def rule_sort(self, instr):
+        # Stable sort: padding filled with what sorts last goes after every valid element
+        # (NaN after a valid NaN, the largest value after a valid largest value).
+        d = instr.attrs["dimension"] % instr.operands[0].shape.rank
+        nk = instr.attrs.get("num_keys", 1)
+        ops = list(instr.operands)
+        for i in range(nk):
+            along = self._along(ops[i], [d])
+            if along:
+                ops[i] = self.masked(ops[i], along, "last")
+        instr.operands = ops
+
+    def rule_dot_general(self, instr):
+        (lc, rc), _ = instr.attrs["dimension_numbers"]
+        lhs, rhs = instr.operands[:2]
+        la, ra = self._along(lhs, lc), self._along(rhs, rc)
+        if la or ra:
+            # Zero in both: padding holding inf or NaN would otherwise make 0 * inf = NaN.
+            la = {a: p for a, p in zip(lc, [padded_axes(lhs.shape).get(a) or
+                                            padded_axes(rhs.shape).get(b)
+                                            for a, b in zip(lc, rc)]) if p is not None}
+            ra = {b: p for b, p in zip(rc, [padded_axes(rhs.shape).get(b) or
+                                            padded_axes(lhs.shape).get(a)
+                                            for a, b in zip(lc, rc)]) if p is not None}
+            instr.operands = [self.masked(lhs, la, "zero"), self.masked(rhs, ra, "zero")]
+
+    def rule_reshape(self, instr):
+        if not _reshape_keeps_prefix(instr.operands[0].shape.dims, instr.shape.dims):
+            _unsupported(instr, "merges or splits a dynamic axis that does not lead the "
+                                "axes it is merged with")
+
+    def rule_slice(self, instr):
+        x = instr.operands[0]
+        starts, limits = instr.attrs["start_indices"], instr.attrs["limit_indices"]
+        strides = instr.attrs.get("strides") or (1,) * len(starts)
+        for a, poly in padded_axes(x.shape).items():
+            s, lim, st = starts[a], limits[a], strides[a]
+            if type(s) is Dim or st != 1:
+                _unsupported(instr, "starts at a size-dependent position or strides along "
+                                    "a dynamic axis")
+            if type(lim) is Dim:
+                continue                        # x[s:n-k] keeps the prefix (shifted by s)
+            if type(lim) is not Dim and lim <= x.shape.dims[a].table.bounds(poly)[0]:
+                continue                        # a static window inside every true size
+            _unsupported(instr, "ends at a size-dependent position")
+
+    def rule_concatenate(self, instr):
+        d = instr.attrs["dimension"]
+        ops = instr.operands
+        if not any(type(o.shape.dims[d]) is Dim for o in ops):
+            return                              # joined along a static axis
+        # Each operand lands at the true end of those before it; later writes overwrite
+        # the padding of earlier ones (the result's capacity fits every placement).
+        acc = self.broadcast(self.scalar(0, instr.shape.dtype), instr.shape)
+        offset = Poly.const(0)
+        zero = self.scalar(0, dtypes.int64)
+        for k, o in enumerate(ops):
+            starts = [zero] * instr.shape.rank
+            starts[d] = self.size(offset)
+            if k == len(ops) - 1:
+                instr.opcode = "dynamic_update_slice"
+                instr.operands = [acc, o] + starts
+                instr.attrs = {}
+                return
+            acc = self.emit("dynamic_update_slice", [acc, o] + starts, instr.shape,
+                            location=instr.location)
+            offset = offset + Poly.of(o.shape.dims[d])
+
+    def rule_pad(self, instr):
+        cfg = instr.attrs["padding_config"]
+        for a in padded_axes(instr.operands[0].shape):
+            if any(cfg[a]):
+                _unsupported(instr, "pads a dynamic axis")
+
+    def rule_rev(self, instr):
+        if any(a in padded_axes(instr.operands[0].shape) for a in instr.attrs["dimensions"]):
+            _unsupported(instr, "reverses a dynamic axis")
+
+    def rule_gather(self, instr):
+        # Gathering rows of a static table at positions that come from a padded array (an
+        # embedding lookup) keeps the prefix: padded positions only read some row.
+        if padded_axes(instr.operands[0].shape) or \
+                instr.attrs.get("mode", "clip") not in ("clip", "fill"):
+            _unsupported(instr, "indexes into a dynamic axis")
+
+
+def _reshape_keeps_prefix(src, dst) -> bool:
+    """Whether reshaping `src` to `dst` (dims, Dims symbolic) keeps every valid region a
+    prefix: the axes are grouped where their products agree, and within each group only the
+    leading axis may be symbolic."""
+    src = [d for d in src if not (type(d) is not Dim and d == 1)]
+    dst = [d for d in dst if not (type(d) is not Dim and d == 1)]
+    i = j = 0
+    while i < len(src) or j < len(dst):
+        if i >= len(src) or j >= len(dst):
+            return False
+        gs, gd = [src[i]], [dst[j]]
+        i += 1
+        j += 1
+        ps, pd = Poly.of(gs[0]), Poly.of(gd[0])
+        while ps != pd:
+            # Grow the side whose product is smaller at capacity.
+            if int(_cap(ps, gs)) < int(_cap(pd, gd)) and i < len(src):
+                gs.append(src[i])
+                ps = ps * Poly.of(src[i])
+                i += 1
+            elif j < len(dst):
+                gd.append(dst[j])
+                pd = pd * Poly.of(dst[j])
+                j += 1
+            elif i < len(src):
+                gs.append(src[i])
+                ps = ps * Poly.of(src[i])
+                i += 1
+            else:
+                return False
+        if any(type(d) is Dim for d in gs[1:]) or any(type(d) is Dim for d in gd[1:]):
+            return False
+    return True
+
+
+def _cap(poly, group):
+    out = 1
+    for d in group:
+        out *= int(d)
+    return out
+
+
+def _fill_value(name, dtype):
+    dtype = np.dtype(dtype)
+    if name == "zero":
+        return np.zeros((), dtype)
+    if name == "one":
+        return np.ones((), dtype)
+    if dtype == np.bool_:
+        return np.bool_(name in ("highest", "last"))
+    if dtype.kind == "f":
+        if name == "last":
+            return np.array(np.nan, dtype)
+        return np.array(-np.inf if name == "lowest" else np.inf, dtype)
+    info = np.iinfo(dtype)
+    return np.array(info.min if name == "lowest" else info.max, dtype)
