@@ -234,13 +234,13 @@ def test_runtime_routines_are_installed_for_objects_that_call_them(cache_dir, mo
           ret i16 %b
         }}
         """)
-    cpu._machine_code(text, ["conv"])
-    cpu._machine_cache.clear()
+    disk_key = disk_cache.key(text, "cpu", cpu._target_id())
+    cpu._compile_object(text, ["conv"], disk_key, {"conv": (False, False)})  # stored
     installs = []
     original = cpu_runtime.install
     monkeypatch.setattr(cpu_runtime, "install", lambda tm: (installs.append(1), original(tm)))
     hits = disk_cache.stats["hits"]
-    _, _, addresses = cpu._machine_code(text, ["conv"])
+    engine, _, addresses, _ = cpu._load_object(disk_key, ["conv"])   # engine: keeps the code
     assert disk_cache.stats["hits"] == hits + 1
     (path,) = files(cache_dir)
     key = path.name[:-len(disk_cache.SUFFIX)]

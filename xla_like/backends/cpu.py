@@ -34,6 +34,7 @@ from llvmlite import ir as ll
 from ops.core import PRIMITIVES
 
 from .. import ir
+from ..printer import instruction_to_text
 from . import cpu_runtime, disk_cache, memory
 from .cpu_control import Emitter, emit_control, emit_copy
 from .cpu_scatter import emit_scatter
@@ -198,19 +199,8 @@ def render(plan: Plan, blas_sig):
     mod = ll.Module(name=plan.module.name)
     mod.triple = llvm.get_process_triple()
     math = math_provider(mod)
-    order, current = [], []
-    for s, step in enumerate(plan.steps):
-        if step.kind == "python":
-            if current:
-                order.append(("native", current))
-                current = []
-            order.append(("python", step))
-        else:
-            current.append(step)
-    if current:
-        order.append(("native", current))
     out = []
-    for j, (kind, item) in enumerate(order):
+    for j, (kind, item) in enumerate(_segments(plan)):
         if kind == "python":
             out.append(("python", item))
             continue
@@ -550,16 +540,69 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
     plan = Plan(optimized, frozenset(donated), blas=blas_info is not None, threads=_threads())
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
-    llmod, order = render(plan, blas_sig)
-    names = [seg.name for kind, seg in order if kind == "native"]
-    text = str(llmod)
-    if _small(plan):
-        text += QUICK_MARK
-    engine, opt_text, addresses = _machine_code(text, names)
+    engine, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
     for kind, seg in order:
         if kind == "native":
             seg.cfunc = _SEG_CFUNC(addresses[seg.name])
     return Executable(module, optimized, plan, order, engine, opt_text, externs)
+
+
+def _segments(plan):
+    """The plan's steps grouped as render() groups them: [("native", [steps]) | ("python",
+    step)], native groups named seg{j} by their position."""
+    order, current = [], []
+    for step in plan.steps:
+        if step.kind == "python":
+            if current:
+                order.append(("native", current))
+                current = []
+            order.append(("python", step))
+        else:
+            current.append(step)
+    if current:
+        order.append(("native", current))
+    return order
+
+
+def program_key(plan, blas_sig, donated) -> str:
+    """What decides the machine code of `plan`, without rendering it: the optimized module's
+    text (every constant's bytes, which the text elides when large), the plan's inputs
+    (donation, threads, BLAS), and the code generator itself (its source files' sizes and
+    modification times, LLVM set-up, host; `disk_cache.key` adds versions)."""
+    h = hashlib.sha256()
+    module = plan.module
+    for comp in module.computations.values():
+        h.update(f"{comp.name} root %{comp.root.id}\n".encode())
+        for instr in comp.instructions:
+            text = instruction_to_text(instr)
+            if instr.location:     # where the user wrote it does not change the code
+                text = text[:-len(str(instr.location)) - 4]
+            h.update(text.encode() + b"\n")
+            if instr.opcode == ir.CONSTANT:
+                v = np.asarray(instr.attrs["value"])
+                h.update(f"{v.dtype.str}:{v.shape}".encode())
+                h.update(np.ascontiguousarray(v).tobytes())
+    h.update(repr((sorted(donated), blas_sig is not None and sorted(blas_sig[1].items()),
+                   plan.threads, _small(plan), _source_stamp(),
+                   os.environ.get("JITCORE_NO_VECTOR_MATH", ""))).encode())
+    return h.hexdigest()
+
+
+_stamp = None
+
+
+def _source_stamp():
+    """Sizes and modification times of the code generator's files (read once)."""
+    global _stamp
+    if _stamp is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = []
+        for name in sorted(os.listdir(here)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(here, name))
+                parts.append((name, st.st_size, st.st_mtime_ns))
+        _stamp = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+    return _stamp
 
 
 # Machine code by LLVM text: programs that render the same text (the same function jitted
@@ -572,27 +615,43 @@ disk_cache.ON_CLEAR.append(_machine_cache.clear)
 _RECIPE = (target_machine, optimize)
 
 
-def _machine_code(text, names):
-    """(engine, optimized LLVM text, {function name: address}) for the module `text`: from
-    memory, else from the disk cache (no LLVM optimization or code generation at all), else
-    compiled, and then saved to the disk cache."""
-    key = hashlib.sha256(text.encode()).digest()
+def _machine_code(plan, blas_sig, donated):
+    """(engine, optimized LLVM text, {function name: address}, segments) for `plan`: from
+    memory, else from the disk cache (neither renders LLVM text nor runs LLVM), else
+    rendered and compiled, and then saved to the disk cache."""
+    key = program_key(plan, blas_sig, donated)
+    groups = _segments(plan)
+    names = [f"seg{j}" for j, (kind, _) in enumerate(groups) if kind == "native"]
     with _llvm_lock:
         hit = _machine_cache.get(key)
         if hit is not None:
             _machine_cache.move_to_end(key)
-            return hit
-        disk_key = disk_cache.key(text, "cpu", _target_id()) if disk_cache.enabled() else None
-        entry = _load_object(disk_key, names) if disk_key else None
-        if entry is None:
-            entry = _compile_object(text, names, disk_key)
-        _machine_cache[key] = entry
-        if len(_machine_cache) > _MAX_CACHED:
-            _machine_cache.popitem(last=False)   # executables using it keep its engine alive
-        return entry
+        else:
+            disk_key = disk_cache.key(key, "cpu", _target_id()) if disk_cache.enabled() \
+                else None
+            hit = _load_object(disk_key, names) if disk_key else None
+            if hit is None:
+                llmod, order = render(plan, blas_sig)
+                text = str(llmod) + (QUICK_MARK if _small(plan) else "")
+                flags = {seg.name: (seg.parallel, seg.one_thread_blas)
+                         for kind, seg in order if kind == "native"}
+                hit = _compile_object(text, names, disk_key, flags)
+            _machine_cache[key] = hit
+            if len(_machine_cache) > _MAX_CACHED:
+                _machine_cache.popitem(last=False)  # executables using it keep its engine alive
+    engine, opt_text, addresses, flags = hit
+    order = []
+    for j, (kind, item) in enumerate(groups):
+        if kind == "python":
+            order.append(("python", item))
+            continue
+        seg = Segment(f"seg{j}", item, flags[f"seg{j}"][0])
+        seg.one_thread_blas = flags[f"seg{j}"][1]
+        order.append(("native", seg))
+    return engine, opt_text, addresses, order
 
 
-def _compile_object(text, names, disk_key):
+def _compile_object(text, names, disk_key, flags):
     tm = target_machine()
     cpu_runtime.install(target_machine())
     mod = llvm.parse_assembly(text)
@@ -613,8 +672,9 @@ def _compile_object(text, names, disk_key):
         disk_cache.store(disk_key, {
             "backend": "cpu", "names": list(names), "imports": imports,
             "runtime": [n for n in cpu_runtime.ROUTINES if n.encode() in obj],
-            "target": _target_id(), "llvm_text_bytes": len(text)}, obj, opt_text)
-    return engine, opt_text, addresses
+            "target": _target_id(), "llvm_text_bytes": len(text),
+            "segments": {n: list(f) for n, f in flags.items()}}, obj, opt_text)
+    return engine, opt_text, addresses, flags
 
 
 def _load_object(disk_key, names):
@@ -625,10 +685,15 @@ def _load_object(disk_key, names):
         return None
     meta, obj = cached.meta, cached.obj
     imports = meta.get("imports")
+    segs = meta.get("segments")
     if meta.get("names") != list(names) or not isinstance(imports, list) or \
-            not all(isinstance(n, str) for n in imports):
+            not all(isinstance(n, str) for n in imports) or not isinstance(segs, dict) or \
+            sorted(segs) != sorted(names) or not all(
+                isinstance(f, list) and len(f) == 2 and all(type(v) is bool for v in f)
+                for f in segs.values()):
         disk_cache.reject(cached.path, "metadata does not match the program")
         return None
+    flags = {n: tuple(f) for n, f in segs.items()}
     if any(n.encode() in obj for n in cpu_runtime.ROUTINES):
         cpu_runtime.install(target_machine())
     missing = [n for n in imports if not cpu_runtime.resolvable(n)]
@@ -642,7 +707,7 @@ def _load_object(disk_key, names):
     if not all(addresses.values()):
         disk_cache.reject(cached.path, "an entry point is missing from the object code")
         return None
-    return engine, cached.text, addresses
+    return engine, cached.text, addresses, flags
 
 
 _target = None
