@@ -457,8 +457,10 @@ class JitFunction:
                                    rewrite=rewrite)
 
         seen = []
+        tracing = [True]   # False once the program is traced (errors no longer have a line)
 
         def check_and_mask(module):
+            tracing[0] = False
             fp = bucketing.fingerprint(module)
             if fp != seen[0]:
                 raise SizeDependentError(
@@ -474,9 +476,12 @@ class JitFunction:
             with _PassLog.start(self._name) as log:
                 module, out_tree, out_avals = trace(table(0), check_and_mask)
         except Exception as e:  # any failure under symbolic sizes: exact shapes decide
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            reason = getattr(e, "bare_message", None) or str(e).splitlines()[0] if str(e) \
+                else type(e).__name__
             if not isinstance(e, SizeDependentError):
                 reason = f"{type(e).__name__}: {reason}"
+            if tracing[0] and getattr(e, "location", ""):
+                reason += f" (at {e.location})"
             if config.settings.debug:
                 import traceback
                 traceback.print_exc()

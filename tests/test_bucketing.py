@@ -113,9 +113,9 @@ def test_nan_and_inf_along_dynamic_axis():
 
 
 def test_slices_and_indexing_of_the_dynamic_axis():
-    # x[0] reads a row every size has; its other uses must stay exact either way.
-    check_exact(lambda x: (x[0], x[:, 1], x[1:].sum(0)), rows, sizes=[2, 3, 63, 64, 65],
-                bucketed=False)
+    # x[0] reads a row every size has; x[-1] and x[-3:] read at the true end.
+    check_exact(lambda x: (x[0], x[:, 1], x[1:].sum(0), x[-1], x[-3:].sum(0), x[1:-1].max(0)),
+                rows, sizes=[3, 4, 5, 63, 64, 65, 1000])
 
 
 def test_integer_and_float32_data():
@@ -315,7 +315,7 @@ def test_size_dependent_branch_falls_back_only_where_the_bucket_is_split(capsys)
             x = rows(n)[0]
             np.testing.assert_allclose(g(x), x.sum() if n > 40 else -x.sum(), rtol=1e-12)
     out = capsys.readouterr().out
-    assert "compares (>)" in out and "x.shape[0]" in out
+    assert "compares (>)" in out and "x.shape[0]" in out and "test_bucketing.py:" in out
     info = g.cache_info()
     assert info.exact_fallbacks == 1          # bucket 33..64 only
     assert info.buckets == {"x.shape[0]": (8, 128)}

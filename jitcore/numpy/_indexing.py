@@ -17,7 +17,7 @@ import operator
 import math
 import numpy as np
 
-from ops.dims import Dim, SizeDependentError
+from ops.dims import Dim, Poly, SizeDependentError
 
 from ops import dtypes
 from ops import elementwise as el
@@ -264,13 +264,23 @@ def _symbolic_window(s: slice, n: Dim):
         if v is None:
             return default
         v = operator.index(v)
-        return max(0, n + v) if v < 0 else min(v, n)
+        if v < 0:
+            return n + v if n + v >= 0 else 0
+        return v if v <= n else n
 
     start, stop = bound(s.start, 0), bound(s.stop, n)
-    count = max(0, stop - start)
+    count = stop - start if stop - start >= 0 else 0
     if count == 0:
         return 0, 0, 1, False, 0
     return start, start + count, 1, False, count
+
+
+def _same(a, b):
+    """Equal lists of sizes, symbolic sizes (ops.dims) compared as polynomials: whether a
+    window is the whole array must not depend on where the true size lies in its bucket."""
+    return len(a) == len(b) and all(
+        Poly.of(u) == Poly.of(v) if type(u) is Dim or type(v) is Dim else u == v
+        for u, v in zip(a, b))
 
 
 def _basic(x, entries):
@@ -298,7 +308,7 @@ def _basic(x, entries):
         strides.append(s)
         d += 1
     y = x
-    if lo != [0] * av.ndim or hi != list(av.shape) or strides != [1] * av.ndim:
+    if not (_same(lo, [0] * av.ndim) and _same(hi, av.shape) and strides == [1] * av.ndim):
         y = sh.slice(y, start_indices=tuple(lo), limit_indices=tuple(hi),
                      strides=tuple(strides) if any(s != 1 for s in strides) else None)
     if revs:

@@ -257,6 +257,17 @@ class _Masker:
         x = instr.operands[0]
         starts, limits = instr.attrs["start_indices"], instr.attrs["limit_indices"]
         strides = instr.attrs.get("strides") or (1,) * len(starts)
+        if any(type(s) is Dim for s in starts) and all(st == 1 for st in strides) and all(
+                type(s) is not Dim or type(lim - s) is not Dim
+                for s, lim in zip(starts, limits)):
+            # x[-1], x[n-3:]: a window of static size at a position the true size gives.
+            zero = self.scalar(0, dtypes.int64)
+            instr.opcode = "dynamic_slice"
+            instr.operands = [x] + [self.size(s.poly) if type(s) is Dim else
+                                    (self.scalar(s, dtypes.int64) if s else zero)
+                                    for s in starts]
+            instr.attrs = {"slice_sizes": tuple(lim - s for s, lim in zip(starts, limits))}
+            return
         for a, poly in padded_axes(x.shape).items():
             s, lim, st = starts[a], limits[a], strides[a]
             if type(s) is Dim or st != 1:
