@@ -38,7 +38,7 @@ def encode_np(tokens, w):
 
 def main(small=False):
     rng = np.random.default_rng(0)
-    d, calls, max_len = (16, 60, 200) if small else (32, 400, 1000)
+    d, calls, max_len = (16, 24, 120) if small else (32, 400, 1000)
     w = {k: (rng.standard_normal((d, d)) / np.sqrt(d)).astype(np.float32) for k in "qkv"}
     lengths = rng.integers(1, max_len + 1, calls)
     sentences = [rng.standard_normal((int(n), d)).astype(np.float32) for n in lengths]
