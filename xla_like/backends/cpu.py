@@ -582,7 +582,8 @@ def program_key(plan, blas_sig, donated) -> str:
                 v = np.asarray(instr.attrs["value"])
                 h.update(f"{v.dtype.str}:{v.shape}".encode())
                 h.update(np.ascontiguousarray(v).tobytes())
-    h.update(repr((sorted(donated), blas_sig is not None and sorted(blas_sig[1].items()),
+    h.update(repr((sorted(donated), blas_sig is not None and (
+        repr(blas_sig[0]), sorted(blas_sig[1].items())),
                    plan.threads, _small(plan), _source_stamp(),
                    os.environ.get("JITCORE_NO_VECTOR_MATH", ""))).encode())
     return h.hexdigest()
@@ -592,15 +593,18 @@ _stamp = None
 
 
 def _source_stamp():
-    """Sizes and modification times of the code generator's files (read once)."""
+    """Sizes and modification times of the code generator's files: the backends and the
+    passes and IR they build on (read once per process)."""
     global _stamp
     if _stamp is None:
-        here = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         parts = []
-        for name in sorted(os.listdir(here)):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(here, name))
-                parts.append((name, st.st_size, st.st_mtime_ns))
+        for sub in ("backends", "passes", ""):
+            folder = os.path.join(root, sub)
+            for name in sorted(os.listdir(folder)):
+                if name.endswith(".py"):
+                    st = os.stat(os.path.join(folder, name))
+                    parts.append((sub, name, st.st_size, st.st_mtime_ns))
         _stamp = hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
     return _stamp
 
