@@ -22,13 +22,20 @@ STRUCTURAL = (PARAMETER, CONSTANT, TUPLE, GET_TUPLE_ELEMENT)
 
 
 class Shape:
-    """An array type: a dtype and static dimensions. Printed `f32[64,128]`."""
+    """An array type: a dtype and static dimensions. Printed `f32[64,128]`.
 
-    __slots__ = ("dtype", "dims")
+    `valid_rows`, set by bucketing (passes/masking.py) on values whose leading axis holds a
+    true size below its capacity: (entry parameter index, coefficient, constant), the valid
+    rows being coefficient * that parameter's value + constant. Rows past it are padding no
+    valid result reads, so a backend may skip computing them. Not part of the type: equality,
+    hashing and the text ignore it."""
 
-    def __init__(self, dtype, dims):
+    __slots__ = ("dtype", "dims", "valid_rows")
+
+    def __init__(self, dtype, dims, valid_rows=None):
         self.dtype = np.dtype(dtype)
         self.dims = tuple(d if type(d) is Dim else int(d) for d in dims)  # see ops.dims
+        self.valid_rows = valid_rows
 
     @property
     def rank(self):

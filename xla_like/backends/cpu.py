@@ -245,6 +245,20 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
                       _blas_ok(step.instr), False)
 
     control = Emitter(b, mod, ptr, lambda bid: b.gep(bufs, [i64(bid)]), emit_steps)
+    params = {info.index: info.id for info in plan.buffers if info.kind == "param"}
+
+    def valid_rows(shape):
+        """The true row count of a value whose padded rows need no computing (a bucketed
+        program's `Shape.valid_rows`), read from its size parameter; else None."""
+        hint = getattr(shape, "valid_rows", None)
+        if hint is None or hint[0] not in params or not shape.dims:
+            return None
+        p, coeff, const = hint
+        v = b.load(ptr(params[p]))
+        v = b.add(b.mul(v, i64(coeff)), i64(const))
+        v = b.select(b.icmp_signed("<", v, i64(0)), i64(0), v)
+        cap = i64(shape.dims[0])
+        return b.select(b.icmp_signed(">", v, cap), cap, v)
 
     def emit_step(step, lib, parallel):
         k = count[0]
@@ -257,7 +271,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             return
         if lib:
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
-                       nthreads if parallel else None)
+                       nthreads if parallel else None, rows=valid_rows(step.instr.shape))
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
@@ -268,6 +282,10 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
                                  in_place=step.in_place)
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         n = i64(kernel.extent)
+        rows = valid_rows(step.instr.shape)
+        if rows is not None and kernel.extent and kernel.extent % step.instr.shape.dims[0] == 0:
+            # A bucketed program: the padded rows of this value are never read (ir.Shape).
+            n = b.mul(rows, i64(kernel.extent // step.instr.shape.dims[0]))
         if not parallel:
             b.call(kernel.fn, args + [i64(0), n])
         elif kernel.splittable:
@@ -578,6 +596,8 @@ def program_key(plan, blas_sig, donated) -> str:
             if instr.location:     # where the user wrote it does not change the code
                 text = text[:-len(str(instr.location)) - 4]
             h.update(text.encode() + b"\n")
+            if getattr(instr.shape, "valid_rows", None):
+                h.update(f"rows {instr.shape.valid_rows}\n".encode())
             if instr.opcode == ir.CONSTANT:
                 v = np.asarray(instr.attrs["value"])
                 h.update(f"{v.dtype.str}:{v.shape}".encode())

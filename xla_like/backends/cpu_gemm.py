@@ -28,10 +28,12 @@ def blas_ok(instr):
         rhs.shape.dtype == dt
 
 
-def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None):
+def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None,
+              rows=None):
     """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0; with
     an epilogue, one call per row block, each followed by the epilogue kernel on its block,
-    the blocks shared by the `nthreads` threads running the segment."""
+    the blocks shared by the `nthreads` threads running the segment. `rows`: a runtime count
+    of the output rows anything reads (a bucketed program's true size), for a 2-d product."""
     instr = step.instr
     batch, m, n, k, ta, tb = gemm_layout(instr)
     dt = instr.shape.dtype
@@ -61,8 +63,12 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
         a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
         c_ptr = ptr(step.outputs[0])
+        m_rows = c(m)
+        if rows is not None and batch == 1 and len(instr.shape.dims) == 2:
+            m_rows = b.trunc(rows, int_t) if int_t.width < 64 else rows
         for bi in range(batch) if batch <= 64 else []:
-            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n), c(k),
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), m_rows, c(n),
+                          c(k),
                           ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
                           b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
                           b.gep(c_ptr, [i64(bi * m * n)]), c(n)])

@@ -61,24 +61,41 @@ def mask_padding(module: ir.Module, num_sizes: int) -> ir.Module:
     module = inline_calls(module)
     comp = module.entry
     m = _Masker(module, comp, num_sizes)
-    for instr in list(comp.instructions):
+    original = list(comp.instructions)
+    for instr in original:
         m.visit(instr)
     comp.instructions = m.out
+    # The program's own values may skip their padded rows; the masks this pass built (and
+    # what they read as fill) must compute them.
+    hinted = ({i.id for i in original} | m.rows_free) - m.must_fill
     for c in module.computations.values():
         if c is not comp:
             _check_static(c)
         for instr in c.instructions:
-            instr.shape = _static_shape(instr.shape)
+            hint = _row_hint(instr.shape, m.sizes) if c is comp and instr.id in hinted and \
+                instr.opcode not in (ir.PARAMETER, ir.CONSTANT) else None
+            instr.shape = _static_shape(instr.shape, hint)
             if has_dim(instr.attrs):
                 instr.attrs = plain(instr.attrs)
     return module
 
 
-def _static_shape(shape):
+def _row_hint(shape, sizes):
+    """(parameter index, coefficient, constant) of a leading axis of a*n + b rows."""
+    if isinstance(shape, tuple) or not shape.dims or type(shape.dims[0]) is not Dim:
+        return None
+    terms = shape.dims[0].poly.terms
+    monos = [m for m in terms if m]
+    if len(monos) != 1 or len(monos[0]) != 1:
+        return None
+    return (sizes[monos[0][0]].attrs["index"], terms[monos[0]], terms.get((), 0))
+
+
+def _static_shape(shape, hint=None):
     if isinstance(shape, tuple):
         return tuple(_static_shape(s) for s in shape)
-    if any(type(d) is Dim for d in shape.dims):
-        return ir.Shape(shape.dtype, [int(d) for d in shape.dims])
+    if any(type(d) is Dim for d in shape.dims) or hint:
+        return ir.Shape(shape.dtype, [int(d) for d in shape.dims], hint)
     return shape
 
 
@@ -108,6 +125,11 @@ class _Masker:
         self.out: list[ir.Instruction] = []
         self.sizes = comp.parameters[:num_sizes]
         self._size_cache: dict = {}
+        # Program values rewritten into ones whose padded rows are read: a concatenation
+        # turned into dynamic_update_slice.
+        self.must_fill: set = set()
+        # Masks along other axes than the leading one: their padded rows are not read either.
+        self.rows_free: set = set()
 
     # -- building instructions ---------------------------------------------------------------
 
@@ -168,8 +190,11 @@ class _Masker:
             return x
         value = _fill_value(fill, x.shape.dtype)
         f = self.broadcast(self.scalar(value, x.shape.dtype), x.shape)
-        return self.emit("select", [self.valid(x.shape, axes), x, f], x.shape,
-                         location=x.location)
+        sel = self.emit("select", [self.valid(x.shape, axes), x, f], x.shape,
+                        location=x.location)
+        if 0 not in axes:
+            self.rows_free.add(sel.id)   # its fill lies in valid rows only
+        return sel
 
     # -- the rules ---------------------------------------------------------------------------
 
@@ -293,6 +318,7 @@ class _Masker:
             starts = [zero] * instr.shape.rank
             starts[d] = self.size(offset)
             if k == len(ops) - 1:
+                self.must_fill.add(instr.id)
                 instr.opcode = "dynamic_update_slice"
                 instr.operands = [acc, o] + starts
                 instr.attrs = {}
