@@ -367,3 +367,29 @@ def test_pickled_function_keeps_its_dynamic_axes():
         np.testing.assert_allclose(h(np.arange(2.0 * n).reshape(n, 2)),
                                    np.arange(2.0 * n).reshape(n, 2).mean(0))
     assert h.cache_info().buckets == {"x.shape[0]": (8, 32)}
+
+
+def test_padded_rows_are_not_computed():
+    """Values whose padded rows nothing reads carry their true row count to the backend
+    (ir.Shape.valid_rows); masks along the leading axis, which must write their fill there,
+    do not."""
+    g = jax.jit(lambda x: (jax.nn.softmax(x @ x.T, axis=-1) @ x).sum(0),
+                dynamic_axes={"x": 0})
+    x = rows(37)[0]
+    np.testing.assert_allclose(g(x), reference(lambda x: (jax.nn.softmax(x @ x.T, axis=-1)
+                                                          @ x).sum(0), x), rtol=1e-12)
+    (entry,) = [e for e in g._cache.values() if getattr(e, "buckets", ())]
+    optimized = entry.executable.optimized.entry.instructions
+    hinted = [i for i in optimized if getattr(i.shape, "valid_rows", None)]
+    assert hinted, "no value skips its padded rows"
+    size_param = entry.module.entry.parameters[0].attrs["index"]
+    assert all(i.shape.valid_rows == (size_param, 1, 0) for i in hinted)
+    row_masks = 0
+    for i in optimized:
+        if i.opcode == "fusion" and i.called[0].root.opcode == "select":
+            pos = i.called[0].root.operands[0]
+            if pos.opcode == "lt" and pos.operands[0].opcode == "iota" and \
+                    pos.operands[0].attrs["dimension"] == 0:
+                row_masks += 1
+                assert i.shape.valid_rows is None   # writes zeros in the padded rows
+    assert row_masks == 1    # x's rows, zeroed for the product contracting them
