@@ -250,6 +250,11 @@ class WhileRules:
         # place, so recording costs one carry per slot) and then runs up to `stride` body steps.
         carry_bytes = sum(a.size * a.dtype.itemsize for a in avals)
         slots = int(max(4, min(TAPE_MAX_SLOTS, TAPE_BYTES // max(carry_bytes, 1))))
+        known = getattr(trips, "concrete", None) if isinstance(trips, core.Tracer) else trips
+        if known is not None:
+            # Evaluated eagerly, the trip count is known: no more slots than steps (the scan
+            # runs slot by slot in Python there). Any slot count is exact: the stride adapts.
+            slots = max(1, min(slots, int(np.asarray(known))))
         stride = el.max(el.div(el.add(trips, _i64(slots - 1)), _i64(slots)), _i64(1))
 
         def segment(i, *c):

@@ -86,7 +86,12 @@ def test_fori_loop_traced_bounds_reverse_mode_while(on):
     close(on(jc.jacrev(fori_dynamic, argnums=1))(np.int64(0), x), np.eye(3))
 
 
-def test_fori_loop_second_derivatives(on):
+def test_fori_loop_second_derivatives(on, monkeypatch):
+    # Reverse mode of the traced-bound loop records into a tape of up to TAPE_MAX_SLOTS slots;
+    # nested twice and interpreted, 1024 slots take seconds. Any slot count is exact (the
+    # stride adapts; test_while_longer_than_the_tape_is_exact covers strides).
+    monkeypatch.setattr(control_flow_rules, "TAPE_MAX_SLOTS", 16)
+
     def f(x):
         return lax.fori_loop(0, 4, lambda i, c: jnp.sin(c) * x, x)
 
