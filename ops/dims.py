@@ -103,6 +103,26 @@ class Poly:
             return Poly({m: c // k for m, c in self.terms.items()})
         return None
 
+    def ratio(self, other):
+        """The polynomial self / other when that is one (other divides every term the same
+        way: (6n*m + 3m) / (2n + 1) = 3m), else None. Only monomial quotients are tried."""
+        if not other.terms:
+            return None
+        (m0, c0), = list(other.terms.items())[:1]
+        for m, c in self.terms.items():
+            rest = list(m)
+            try:
+                for s in m0:
+                    rest.remove(s)
+            except ValueError:
+                continue
+            if c % c0 == 0:
+                q = Poly({tuple(rest): c // c0})
+                if q * other == self:
+                    return q
+            break
+        return None
+
     def text(self, names):
         parts = []
         for m, c in sorted(self.terms.items(), key=lambda mc: (-len(mc[0]), mc[0])):
@@ -206,21 +226,31 @@ class Dim(int):
         _raise("takes the absolute value", self)
 
     def __floordiv__(self, other):
-        if isinstance(other, int) and not isinstance(other, Dim):
+        if isinstance(other, Dim):
+            q = self.poly.ratio(other.poly)
+        elif isinstance(other, int):
             q = self.poly.divide(other)
-            if q is not None:
-                return self._make(q)
-        elif isinstance(other, Dim) and other.poly == self.poly:
-            return 1
+        else:
+            return NotImplemented
+        if q is not None:
+            return self._make(q)
         _raise("divides", self, other)
 
     def __mod__(self, other):
-        if isinstance(other, int) and not isinstance(other, Dim) and \
-                self.poly.divide(other) is not None:
+        if isinstance(other, Dim):
+            q = self.poly.ratio(other.poly)
+        elif isinstance(other, int):
+            q = self.poly.divide(other)
+        else:
+            return NotImplemented
+        if q is not None:
             return 0
         _raise("takes a remainder", self, other)
 
     def __rfloordiv__(self, other):
+        # A plain int divided by a size: exact only when it is a multiple of the whole size.
+        if isinstance(other, int) and other == 0:
+            return 0
         _raise("divides by", self, other)
 
     def __rmod__(self, other):
@@ -265,10 +295,14 @@ class Dim(int):
         if d.is_const():
             return op(d.constant(), 0)
         lo, hi = self.table.bounds(d)
-        a, b = op(lo, 0), op(hi, 0)
-        if a == b and all(op(v, 0) == a for v in (lo, hi)):
-            # Monotone in each size: the extremes agreeing means every size agrees.
-            return a
+        if lo == hi:
+            return lo == 0 if what == "==" else op(lo, 0)   # one value over the bucket
+        if what == "==":
+            if lo > 0 or hi < 0:
+                return False          # never zero over the bucket
+        elif op(lo, 0) == op(hi, 0):
+            # An order: monotone in each size, so the extremes agreeing means all sizes do.
+            return op(lo, 0)
         _raise(f"compares ({what})", self, other)
 
     def __eq__(self, other):

@@ -393,3 +393,46 @@ def test_padded_rows_are_not_computed():
                 row_masks += 1
                 assert i.shape.valid_rows is None   # writes zeros in the padded rows
     assert row_masks == 1    # x's rows, zeroed for the product contracting them
+
+
+# Compositions: a shape-keeping op along the dynamic axis, then a reduction over it.
+KEEP = {
+    "cumsum": lambda x: jnp.cumsum(x, 0),
+    "softmax": lambda x: jax.nn.softmax(x, axis=0),
+    "sort": lambda x: jnp.sort(x, 0),
+    "rowwise": lambda x: jnp.tanh(x) * x[:, :1],
+    "concat_trim": lambda x: jnp.concatenate([x, -x], 0)[1:],
+    "reshape_roundtrip": lambda x: x.reshape(-1).reshape(x.shape[0], -1) ** 2,
+    "gram": lambda x: (x @ x.T) @ x / x.shape[0],
+}
+REDUCE = {
+    "sum": lambda y: y.sum(0),
+    "max": lambda y: y.max(0),
+    "argmin": lambda y: jnp.argmin(y, 0),
+    "var": lambda y: y.var(0),
+}
+
+
+@pytest.mark.parametrize("keep", sorted(KEEP))
+def test_compositions_stay_exact(keep):
+    rng = np.random.default_rng(len(keep))
+    red = REDUCE[sorted(REDUCE)[rng.integers(len(REDUCE))]]
+    f = KEEP[keep]
+    check_exact(lambda x: red(f(x)), rows, sizes=[2, 5, 64, 65])
+
+
+def test_symbolic_sizes_answer_only_what_the_bucket_decides():
+    from ops.dims import Dim, SizeDependentError, Symbol, SymbolTable
+    t = SymbolTable([Symbol("n", 33, 64, 0), Symbol("m", 2, 2, 1)])
+    n, m = t.dim(t.symbols[0]), t.dim(t.symbols[1])
+    assert int(n) == 64 and isinstance(n, int)
+    k = 4 * n + 3
+    assert type(k) is Dim and int(k) == 259 and k.text() == "4*n + 3"
+    assert (k - 3) // 4 == n and (k - 3) % 4 == 0 and (n * m * 6) // (n * 2) == 3 * m
+    assert n - n == 0 and type(n - n) is int
+    assert n != 1 and n > 32 and n <= 64 and not (n < 33) and n == n and m == 2
+    assert (n, 4) == (t.dim(t.symbols[0]), 4)
+    for question in (lambda: n > 40, lambda: n == 50, lambda: n // 3, lambda: n / 2,
+                     lambda: (n + 1) % 2, lambda: float(n)):
+        with pytest.raises(SizeDependentError, match="dynamic size n"):
+            question()
