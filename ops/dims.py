@@ -16,6 +16,8 @@ exact-shape specialization. Uses Python cannot intercept on an `int` (`range(n)`
 from __future__ import annotations
 
 import itertools
+
+import numpy as np
 from dataclasses import dataclass, field
 
 from .errors import JitcoreError
@@ -151,8 +153,13 @@ class SymbolTable:
         return Dim(self.capacities[symbol.index], Poly({(symbol.index,): 1}), self)
 
     def bounds(self, poly):
-        """(min, max) of `poly` over the buckets' ranges (its value at the corners: every
-        polynomial a shape rule builds is monotone in each size)."""
+        """(min, max) of `poly` over the buckets' ranges: its value at the corners, exact for
+        polynomials of degree one in each size and for those with no negative coefficient
+        (every one shape rules build); others get an unbounded range (no question about
+        them is answered)."""
+        if any(len(set(m)) < len(m) for m in poly.terms) and \
+                any(c < 0 for c in poly.terms.values()):
+            return -float("inf"), float("inf")
         syms = poly.symbols()
         vals = [poly.evaluate({s: v for s, v in zip(syms, corner)})
                 for corner in itertools.product(*[(self.symbols[s].lo, self.symbols[s].hi)
@@ -189,8 +196,8 @@ class Dim(int):
     def _other(self, other):
         if isinstance(other, Dim):
             return other.poly
-        if isinstance(other, int):
-            return Poly.const(other)
+        if isinstance(other, (int, np.integer)) and not isinstance(other, (bool, np.bool_)):
+            return Poly.const(int(other))
         return None
 
     def __add__(self, other):
@@ -285,16 +292,24 @@ class Dim(int):
     def __float__(self):
         _raise("converts to float", self)
 
+    def __bool__(self):
+        return self != 0
+
     # -- comparisons: answered only when the whole bucket agrees ----------------------------
 
     def _compare(self, other, op, what):
         p = self._other(other)
-        if p is None:
+        if p is not None:
+            d = self.poly - p
+            if d.is_const():
+                return op(d.constant(), 0)
+            lo, hi = self.table.bounds(d)
+        elif isinstance(other, (float, np.floating)):
+            # n > 10.5: compared over the bucket like an int, never by the capacity's value.
+            lo, hi = self.table.bounds(self.poly)
+            lo, hi = lo - float(other), hi - float(other)
+        else:
             return NotImplemented
-        d = self.poly - p
-        if d.is_const():
-            return op(d.constant(), 0)
-        lo, hi = self.table.bounds(d)
         if lo == hi:
             return lo == 0 if what == "==" else op(lo, 0)   # one value over the bucket
         if what == "==":

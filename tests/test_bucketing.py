@@ -432,7 +432,9 @@ def test_symbolic_sizes_answer_only_what_the_bucket_decides():
     assert n - n == 0 and type(n - n) is int
     assert n != 1 and n > 32 and n <= 64 and not (n < 33) and n == n and m == 2
     assert (n, 4) == (t.dim(t.symbols[0]), 4)
+    assert n > 10.5 and n > np.int64(5) and type(n + np.int64(3)) is Dim and bool(n)
     for question in (lambda: n > 40, lambda: n == 50, lambda: n // 3, lambda: n / 2,
-                     lambda: (n + 1) % 2, lambda: float(n)):
+                     lambda: (n + 1) % 2, lambda: float(n), lambda: n > 40.5,
+                     lambda: bool(n - 40), lambda: n * n - 100 * n > 0):
         with pytest.raises(SizeDependentError, match="dynamic size n"):
             question()
