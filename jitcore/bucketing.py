@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ops import core
 from ops.core import ShapedArray
-from ops.dims import Dim, Poly, SizeDependentError, SymbolTable
+from ops.dims import Dim
 from xla_like import ir
-from xla_like.passes.masking import mask_padding
+from xla_like.passes.masking import mask_padding  # noqa: F401  (jit calls it from here)
 
 from . import tree_util
 

@@ -436,7 +436,7 @@ class JitFunction:
     def _miss_bucketed(self, bkey, symbols, args, kwargs):
         self._misses += 1
         names = self._leaf_names(args, kwargs)
-        sym_names = [f"{names[j] if j < len(names) else j}.shape[{a}]"
+        sym_names = [f"{self._leaf_name(args, kwargs, j)}.shape[{a}]"
                      for (j, a, n, lo, hi) in symbols]
         if config.settings.explain_cache_misses:
             what = ", ".join(f"{nm} = {n}: bucket {lo}..{hi}"

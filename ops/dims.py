@@ -232,27 +232,23 @@ class Dim(int):
             return self
         _raise("takes the absolute value", self)
 
+    def _quotient(self, other, what):
+        """self / other as a polynomial when it divides exactly for every size, else raise."""
+        q = self.poly.ratio(other.poly) if isinstance(other, Dim) else self.poly.divide(other)
+        if q is None:
+            _raise(what, self, other)
+        return q
+
     def __floordiv__(self, other):
-        if isinstance(other, Dim):
-            q = self.poly.ratio(other.poly)
-        elif isinstance(other, int):
-            q = self.poly.divide(other)
-        else:
+        if not isinstance(other, int):
             return NotImplemented
-        if q is not None:
-            return self._make(q)
-        _raise("divides", self, other)
+        return self._make(self._quotient(other, "divides"))
 
     def __mod__(self, other):
-        if isinstance(other, Dim):
-            q = self.poly.ratio(other.poly)
-        elif isinstance(other, int):
-            q = self.poly.divide(other)
-        else:
+        if not isinstance(other, int):
             return NotImplemented
-        if q is not None:
-            return 0
-        _raise("takes a remainder", self, other)
+        self._quotient(other, "takes a remainder")
+        return 0
 
     def __rfloordiv__(self, other):
         # A plain int divided by a size: exact only when it is a multiple of the whole size.

@@ -77,7 +77,7 @@ class Program:
             for size, block in self.owned:
                 self.device.allocator.release(size, block)
         except Exception:
-            pass
+            pass   # a finalizer must not raise (at exit the allocator may already be gone)
 
     # -- a call ---------------------------------------------------------------------------
 

@@ -288,7 +288,7 @@ def load_cublas():
         for root in pip_cublas.__path__:
             names += [os.path.join(root, "lib", n) for n in _CUBLAS_NAMES]
     except ImportError:
-        pass
+        pass   # optional: the system's libcublas names above are tried either way
     for name in names:
         try:
             lib = ctypes.CDLL(name)

@@ -23,6 +23,8 @@ module with static shapes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ops import dtypes
@@ -185,7 +187,6 @@ class _Masker:
 
     def masked(self, x, axes, fill):
         """`x` with the padding along `axes` replaced by `fill` (a name of a value)."""
-        axes = {a: p for a, p in axes.items()}
         if not axes:
             return x
         value = _fill_value(fill, x.shape.dtype)
@@ -262,15 +263,10 @@ class _Masker:
     def rule_dot_general(self, instr):
         (lc, rc), _ = instr.attrs["dimension_numbers"]
         lhs, rhs = instr.operands[:2]
+        # The shape rule made contracted sizes equal, so both sides are padded alike. Zeros
+        # in both: padding holding inf or NaN would otherwise make 0 * inf = NaN.
         la, ra = self._along(lhs, lc), self._along(rhs, rc)
         if la or ra:
-            # Zero in both: padding holding inf or NaN would otherwise make 0 * inf = NaN.
-            la = {a: p for a, p in zip(lc, [padded_axes(lhs.shape).get(a) or
-                                            padded_axes(rhs.shape).get(b)
-                                            for a, b in zip(lc, rc)]) if p is not None}
-            ra = {b: p for b, p in zip(rc, [padded_axes(rhs.shape).get(b) or
-                                            padded_axes(lhs.shape).get(a)
-                                            for a, b in zip(lc, rc)]) if p is not None}
             instr.operands = [self.masked(lhs, la, "zero"), self.masked(rhs, ra, "zero")]
 
     def rule_reshape(self, instr):
@@ -361,7 +357,7 @@ def _reshape_keeps_prefix(src, dst) -> bool:
         ps, pd = Poly.of(gs[0]), Poly.of(gd[0])
         while ps != pd:
             # Grow the side whose product is smaller at capacity.
-            if int(_cap(ps, gs)) < int(_cap(pd, gd)) and i < len(src):
+            if math.prod(map(int, gs)) < math.prod(map(int, gd)) and i < len(src):
                 gs.append(src[i])
                 ps = ps * Poly.of(src[i])
                 i += 1
@@ -378,13 +374,6 @@ def _reshape_keeps_prefix(src, dst) -> bool:
         if any(type(d) is Dim for d in gs[1:]) or any(type(d) is Dim for d in gd[1:]):
             return False
     return True
-
-
-def _cap(poly, group):
-    out = 1
-    for d in group:
-        out *= int(d)
-    return out
 
 
 def _fill_value(name, dtype):
