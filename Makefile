@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 test: $(STAMP)
-	$(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest tests -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/cpu.py

@@ -23,10 +23,10 @@ from . import random, nn, scipy  # noqa: F401,E402
 
 __version__ = "0.1.0"
 
-from xla_like.backends import disk_cache as _disk_cache  # noqa: E402
+from xla_like.backends import runtime as _backend_runtime  # noqa: E402
 
-# The backends' persistent cache reads jitcore's settings, and keys on its version.
-_disk_cache.configure(lambda: config.settings, __version__)
+# The backends' persistent cache keys on jitcore's version.
+_backend_runtime.set_producer_version(__version__)
 
 __all__ = ["Array", "jit", "make_hlo", "numpy", "lax", "tree_util", "tree", "errors",
            "CacheInfo", "clear_cache", "grad", "value_and_grad", "vjp", "jvp", "linearize",

@@ -4,7 +4,7 @@ On the CPU it wraps a read-only NumPy array, so `np.asarray(x)` is free (no copy
 operators and methods it shares with traced values come from `array_methods`.
 
 An Array on a GPU (a result of `jit(f, backend="cuda")`, or `device_put`) holds a device buffer
-in `_buf` and no host array (`_value` is None) until something reads its values: the first
+(`xla_like.backends.runtime.DeviceBuffer`) in `_buf` and no host array (`_value` is None) until something reads its values: the first
 read copies them to the host and keeps that copy. Shape and dtype come from the buffer.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from ops import core, dtypes
 from ops.core import ShapedArray
+from xla_like.backends.runtime import DeviceBuffer
 
 
 class _ArrayMeta(type):
@@ -42,8 +43,11 @@ class Array(metaclass=_ArrayMeta):
         try:
             if value.flags.writeable:
                 value.flags.writeable = False
-        except AttributeError:   # a device buffer: its values come to the host when read
-            self._buf, value = value, None
+        except AttributeError:
+            # Checked here, off the host path, which this keeps at one attribute read.
+            if not isinstance(value, DeviceBuffer):
+                raise
+            self._buf, value = value, None   # its values come to the host when read
         self._value = value
         self.weak_type = weak_type
         return self
@@ -193,7 +197,3 @@ class Array(metaclass=_ArrayMeta):
     def __format__(self, spec):
         v = self._check_alive()
         return format(v.item(), spec) if v.ndim == 0 else format(str(v), spec)
-
-
-def is_array_like(x) -> bool:
-    return isinstance(x, (Array, np.ndarray, np.generic, core.Tracer))

@@ -89,6 +89,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
                 continue
             o = move_batch_to_front(o, b, size)
             nd = core.get_aval(o).ndim
+            if not -nd <= ax < nd:
+                raise BatchingError(
+                    f"{name}: out_axes {ax} is out of bounds for an output of rank {nd - 1} "
+                    f"per example ({core.get_aval(o).str_short()} with the mapped axis): it "
+                    f"must be in [{-nd}, {nd})")
             ax = ax % nd
             final.append(_moveaxis(o, 0, ax) if ax != 0 else _wrap(o))
         return tree_util.tree_unflatten(traced.out_tree, final)

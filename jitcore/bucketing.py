@@ -12,17 +12,28 @@ Exactness has two guards. A Dim raises when the program asks something its bucke
 answer (`n < 40`); and the function is traced twice, at capacities hi and hi + 1, and the two
 programs must be the same but for their symbolic sizes, which catches the size used as a
 Python int (`range(x.shape[0])`, `len(x)`). Either way that call compiles for its exact shape.
+
+Here: `Policy` (per jitted function, which axes are dynamic and the sizes seen so far), the
+bucketed signatures of a call, `trace_bucket` (the two traces and the masking), and the
+padding of inputs and cutting of outputs; `jit` keeps the cache and runs the calls.
 """
 from __future__ import annotations
+
+import traceback
 
 import numpy as np
 
 from ops.core import ShapedArray
-from ops.dims import Dim
-from xla_like import ir
-from xla_like.passes.masking import mask_padding  # noqa: F401  (jit calls it from here)
+from ops.dims import Dim, SizeDependentError, Symbol, SymbolTable
+from ops.errors import (AxisError, CompilerError, ConcretizationTypeError, InvalidArgumentError,
+                        InvalidOptionError)
+from xla_like import ir, passes
+from xla_like.passes.masking import mask_padding
 
-from . import tree_util
+from . import config, tree_util
+from .cache_key import NO_DONATION, SCALAR_AVAL, aval_from_sig, as_key
+from .jit_observe import PassLog
+from .tracing import trace_to_module
 
 
 class Fallback:
@@ -32,43 +43,155 @@ class Fallback:
         self.reason = reason
 
 
-def normalize_dynamic_axes(dynamic_axes, arg_names, fun_name):
-    """{position or name: tuple of axes}; names of positional parameters map to positions."""
+class Policy:
+    """Which axes of one jitted function's arguments are dynamic: those the user declared,
+    and those made dynamic after `auto_dynamic` distinct sizes (None: the `auto_dynamic`
+    setting) among specializations that differ from another only there."""
+
+    def __init__(self, declared, buckets, auto_dynamic, arg_names, static_argnums,
+                 static_argnames, fun_name):
+        self.declared = declared        # {position or name: tuple of axes}
+        self.buckets = buckets
+        self.auto_dynamic = auto_dynamic
+        self._arg_names = arg_names
+        self._static_argnums = static_argnums
+        self._static_argnames = static_argnames
+        self._fun_name = fun_name
+        self._auto: dict = {}           # {(treedef, statics): {(leaf, axis)}} made dynamic
+        self._sizes_seen: dict = {}     # {(treedef, statics, leaf, axis): {sizes}}
+        self._declared_cache: dict = {}  # {(treedef, statics): per leaf, its declared axes}
+
+    def bucket(self, key, args, kwargs, leaf_name):
+        """(the bucketed key, its symbols [(leaf, axis, n, lo, hi)]) that serves the call of
+        exact `key`, or None when it has no dynamic size >= 2 or passes device arrays (it
+        runs its exact-shape specialization). `leaf_name(j)`: leaf j's name, for errors."""
+        declared = self._declared_for(key.treedef, key.statics, args, kwargs)
+        auto = self._auto.get((key.treedef, key.statics), frozenset())
+        if not auto and not any(declared):
+            return None
+        bsigs, symbols = bucket_key(key.sigs, declared, auto, self.buckets, leaf_name,
+                                    self._fun_name)
+        if bsigs is None or any(type(s) is not tuple and s not in SCALAR_AVAL
+                                for s in key.sigs):
+            return None
+        return as_key((key.treedef, key.statics, bsigs, key.backend, NO_DONATION, True)), \
+            symbols
+
+    def _declared_for(self, treedef, statics, args, kwargs):
+        k = (treedef, statics)
+        hit = self._declared_cache.get(k)
+        if hit is None:
+            if not self.declared:
+                hit = ()
+            else:
+                positions = [i for i in range(len(args)) if i not in self._static_argnums]
+                groups = [(i, args[i]) for i in positions] + \
+                    [(n, kwargs[n]) for n in sorted(kwargs) if n not in self._static_argnames]
+                hit = tuple(declared_axes(self.declared, groups, self._arg_names))
+            self._declared_cache[k] = hit
+        return hit
+
+    def note_sizes(self, key, keys):
+        """Count the sizes seen on each axis of each leaf, now that exact `key` joined the
+        specializations `keys` (the caller holds the jitted function's lock); returns the
+        [(leaf, axis, sizes seen)] that became dynamic just now."""
+        limit = self.auto_dynamic if self.auto_dynamic is not None else \
+            config.settings.auto_dynamic
+        if not limit or limit < 2:
+            return []
+        treedef, statics, sigs = key.treedef, key.statics, key.sigs
+        made = []
+        for k in keys:
+            if k.bucketed or k is key or k.treedef != treedef or k.statics != statics or \
+                    (k.backend, k.donated) != (key.backend, key.donated):
+                continue
+            diff = [j for j, (a, b) in enumerate(zip(sigs, k.sigs)) if a != b]
+            if len(diff) != 1:
+                continue
+            j = diff[0]
+            a, b = sigs[j], k.sigs[j]
+            if type(a) is not tuple or type(b) is not tuple or a[1:] != b[1:] or \
+                    len(a[0]) != len(b[0]):
+                continue
+            axes = [i for i, (x, y) in enumerate(zip(a[0], b[0])) if x != y]
+            if len(axes) != 1:
+                continue
+            seen = self._sizes_seen.setdefault((treedef, statics, j, axes[0]), set())
+            seen |= {a[0][axes[0]], b[0][axes[0]]}
+            auto = self._auto.setdefault((treedef, statics), set())
+            declared = self._declared_cache.get((treedef, statics)) or ()
+            if j < len(declared) and any(ax % len(a[0]) == axes[0] for ax in declared[j]):
+                continue      # declared dynamic already (these were its sizes 0 and 1)
+            if len(seen) >= limit and (j, axes[0]) not in auto:
+                auto.add((j, axes[0]))
+                made.append((j, axes[0], sorted(seen)))
+        return made
+
+
+def normalize_dynamic_axes(dynamic_axes, params, fun_name, static_argnums, static_argnames):
+    """{position or name: tuple of axes}; names of positional parameters map to positions.
+    `params` (jit's view of the signature) checks that each position or name is a parameter
+    of the function; a static argument has no axes, so naming one is an error too."""
     if dynamic_axes is None:
         return {}
     if not isinstance(dynamic_axes, dict):
-        raise TypeError(f"jit({fun_name}): dynamic_axes must be a dict {{argument name or "
-                        f"position: axis or tuple of axes}}, got {dynamic_axes!r}")
+        raise InvalidArgumentError(
+            f"jit({fun_name}): dynamic_axes must be a dict {{argument name or position: axis "
+            f"or tuple of axes}}, got {dynamic_axes!r:.60}")
     out = {}
     for k, axes in dynamic_axes.items():
-        if isinstance(axes, int):
-            axes = (axes,)
-        try:
-            axes = tuple(int(a) for a in axes)
-        except TypeError:
-            raise TypeError(f"jit({fun_name}): dynamic_axes[{k!r}] must be an axis or a tuple "
-                            f"of axes, got {axes!r}") from None
+        axes = _axes(axes, k, fun_name)
         if isinstance(k, str):
-            if k in arg_names:
-                k = arg_names.index(k)
-        elif not isinstance(k, int):
-            raise TypeError(f"jit({fun_name}): dynamic_axes keys are argument names or "
-                            f"positions, got {k!r}")
+            params.check_names((k,), "dynamic_axes", fun_name)
+            if k in params.positional:
+                k = params.positional.index(k)
+        elif _is_int(k):
+            (k,) = params.positions((int(k),), "dynamic_axes", fun_name)
+        else:
+            raise InvalidArgumentError(f"jit({fun_name}): dynamic_axes keys are argument names "
+                                       f"or positions, got {k!r:.60}")
+        if k in static_argnums or k in static_argnames:
+            name = params.positional[k] if isinstance(k, int) and \
+                k < len(params.positional) else k
+            raise InvalidOptionError(
+                f"jit({fun_name}): dynamic_axes names {name!r}, which is a static argument",
+                hint="a static argument is a Python value, not an array with axes: drop it "
+                     "from dynamic_axes or from static_argnums/static_argnames")
         out[k] = axes
     return out
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _axes(axes, key, fun_name):
+    """An axis or a sequence of axes, as a tuple of ints."""
+    items = (axes,) if _is_int(axes) else axes
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = None
+    if items is None or isinstance(axes, (str, bytes)) or not all(map(_is_int, items)):
+        raise InvalidArgumentError(f"jit({fun_name}): dynamic_axes[{key!r}] must be an axis or "
+                                   f"a tuple of axes, got {axes!r:.60}")
+    return tuple(int(a) for a in items)
 
 
 def check_buckets(buckets, fun_name):
     if buckets is None:
         return None
     try:
-        b = sorted({int(x) for x in buckets})
+        items = None if isinstance(buckets, (str, bytes)) else list(buckets)
     except TypeError:
-        raise TypeError(f"jit({fun_name}): buckets must be a list of sizes, got "
-                        f"{buckets!r}") from None
+        items = None
+    if items is None or not all(map(_is_int, items)):
+        raise InvalidArgumentError(f"jit({fun_name}): buckets must be a list of sizes, got "
+                                   f"{buckets!r:.60}")
+    b = sorted({int(x) for x in items})
     if not b or b[0] < 2:
-        raise ValueError(f"jit({fun_name}): bucket sizes must be >= 2 (sizes 0 and 1 always "
-                         f"compile exactly), got {buckets!r}")
+        raise InvalidOptionError(f"jit({fun_name}): bucket sizes must be >= 2 (sizes 0 and 1 "
+                                 f"always compile exactly), got {buckets!r:.60}")
     return tuple(b)
 
 
@@ -119,8 +242,8 @@ def bucket_key(sigs, declared, auto, buckets, names, fun_name):
         chosen = set()
         for ax in axes:
             if not -ndim <= ax < ndim:
-                raise ValueError(f"jit({fun_name}): dynamic_axes names axis {ax} of "
-                                 f"{names(j)}, which has shape {tuple(shape)}")
+                raise AxisError(f"jit({fun_name}): dynamic_axes names axis {ax} of "
+                                f"{names(j)}, which has shape {tuple(shape)}")
             chosen.add(ax % ndim)
         chosen |= {ax for (leaf, ax) in auto if leaf == j and ax < ndim}
         for a in sorted(chosen):
@@ -234,3 +357,90 @@ def out_slicer(out_avals):
 def cut(x, polys, sizes):
     return x[tuple(slice(0, p.evaluate(sizes)) if p is not None else slice(None)
                    for p in polys)]
+
+
+def trace_bucket(fun, in_tree, bsigs, symbols, sym_names, fun_name, names, trace_exact):
+    """Trace `fun` (of the flat leaves `in_tree` describes) for the bucket of `bsigs`, and
+    mask its padding: (module, out_tree, out_avals, pass log), or a Fallback when the program
+    needs the true sizes. `names`: the leaves' names; `sym_names`: the symbols'.
+    `trace_exact()` traces at the call's exact shapes: any other error is either a mistake
+    in the function, which raises again there with the true sizes in its message, or a bug
+    in tracing with symbolic sizes, which must not hide behind a fallback."""
+    def table(extra):
+        syms = [Symbol(nm, lo, hi, k)
+                for k, (nm, (j, a, n, lo, hi)) in enumerate(zip(sym_names, symbols))]
+        return SymbolTable(syms, {k: s.hi + extra for k, s in enumerate(syms)})
+
+    def trace(tab, rewrite):
+        avals = symbolic_avals(bsigs, tab, aval_from_sig)
+        return trace_to_module(fun, avals, in_tree, fun_name, names, sizes=tab,
+                               rewrite=rewrite)
+
+    seen = []
+    tracing = [True]   # False once the program is traced (errors no longer have a line)
+
+    def fingerprint_pass(module):
+        return passes.run_pass("bucketing fingerprint", fingerprint, module)
+
+    def check_and_mask(module):
+        tracing[0] = False
+        fp = fingerprint_pass(module)
+        if fp != seen[0]:
+            raise SizeDependentError(
+                "the traced program changes with the size itself (first at "
+                f"{first_difference(fp, seen[0], module)}): the function uses "
+                "a dynamic size as a Python int (range(), len(), a shape-dependent "
+                "branch or NumPy arithmetic on it)")
+        return passes.run_pass("masking", lambda m: mask_padding(m, len(symbols)), module)
+
+    failure = None
+    try:
+        # Traced at capacity hi + 1 first, only to be compared with the real trace.
+        trace(table(1), lambda m: seen.append(fingerprint_pass(m)))
+        with PassLog.start(fun_name) as log:
+            module, out_tree, out_avals = trace(table(0), check_and_mask)
+    except (SizeDependentError, ConcretizationTypeError) as e:
+        # The program needs the true size (as a Python value, or a traced size where a
+        # concrete one is needed): this bucket compiles exact shapes.
+        return _fallback(e, tracing[0])
+    except CompilerError:
+        raise
+    except Exception as e:
+        failure = e
+    if failure is not None:
+        trace_exact()
+        first = str(failure).splitlines()[0] if str(failure) else ""
+        raise CompilerError(
+            f"jit({fun_name}): tracing with symbolic sizes ({', '.join(sym_names)}) "
+            f"raised {type(failure).__name__}: {first}; at exact shapes the trace "
+            "succeeds", "symbolic trace",
+            hint="this is a bug in jitcore, not in your program; until it is fixed, leave "
+                 "these axes out of dynamic_axes") from failure
+    return module, out_tree, out_avals, log
+
+
+def _fallback(e, traced_line):
+    """The Fallback for error `e` (raised at the user's line when `traced_line`); called
+    while `e` is handled, so the `debug` setting can print its traceback."""
+    reason = getattr(e, "bare_message", None) or str(e).splitlines()[0] if str(e) \
+        else type(e).__name__
+    if not isinstance(e, SizeDependentError):
+        reason = f"{type(e).__name__}: {reason}"
+    if traced_line and getattr(e, "location", ""):
+        reason += f" (at {e.location})"
+    if config.settings.debug:
+        traceback.print_exc()
+    return Fallback(reason)
+
+
+def pad_inputs(symbols, vals, bsigs, sigs):
+    """The executable's inputs for a call with flat `vals` of exact signatures `sigs`: the
+    true size of each symbol, then each value padded to its bucketed signature."""
+    inputs = [np.array(s[2], np.int64) for s in symbols]
+    for v, bs, s in zip(vals, bsigs, sigs):
+        if bs is s:
+            inputs.append(v)
+        else:
+            inputs.append(pad_input(
+                np.asarray(v), tuple(d[3] if type(d) is tuple else d for d in bs[0])))
+    return inputs

@@ -80,10 +80,6 @@ def _avals(leaves):
     return [core.get_aval(x) for x in leaves]
 
 
-def _strong(a):
-    return ShapedArray(a.shape, a.dtype)
-
-
 # --- cond / switch --------------------------------------------------------------------------------
 
 def switch(index, branches, *operands, operand=None):

@@ -4,13 +4,16 @@ pass GPU-resident Arrays to the backends.
 `cpu:0` always exists; `cuda:N` exist when a GPU can run the CUDA backend (asking imports the
 CUDA runtime, and pycuda, only then). An Array on a GPU holds a device buffer (see
 `jitcore.array`); `jit(f, backend="cuda")` takes such Arrays without a copy and returns its
-results as such Arrays. Any other backend gets their values copied to the host.
+results as such Arrays. Any other backend gets their values copied to the host. Everything
+about GPUs and their memory comes through the backends' runtime interface,
+`xla_like.backends.runtime`.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ops.core import Tracer
+from xla_like.backends import runtime
 
 from .array import Array
 
@@ -28,12 +31,7 @@ class Device:
     def device_kind(self):
         if self.platform == "cpu":
             return "cpu"
-        return self._runtime().name
-
-    def _runtime(self):
-        """The CUDA runtime's device object (GPUs only)."""
-        from xla_like.backends import cuda_runtime
-        return cuda_runtime.devices()[self.id]
+        return runtime.gpu_name(self.id)
 
     def __repr__(self):
         return f"{self.platform}:{self.id}"
@@ -62,9 +60,7 @@ def devices(backend: str | None = None) -> list:
     "cpu" or "cuda" for those alone)."""
     out = [] if backend in ("cuda", "gpu") else [CPU]
     if backend in (None, "cuda", "gpu"):
-        from xla_like.backends import cuda_runtime
-        if cuda_runtime.probe() is None:
-            out += [_cuda_device(d.ordinal) for d in cuda_runtime.devices()]
+        out += [_cuda_device(k) for k in runtime.gpu_ordinals()]
     elif backend != "cpu":
         raise ValueError(f"devices: unknown backend {backend!r}; use 'cpu' or 'cuda'")
     return out
@@ -72,7 +68,7 @@ def devices(backend: str | None = None) -> list:
 
 def device_of(buf) -> Device:
     """The Device of an Array's device buffer (None: the host)."""
-    return CPU if buf is None else _cuda_device(buf.device.ordinal)
+    return CPU if buf is None else _cuda_device(buf.ordinal)
 
 
 def _resolve(device) -> Device:
@@ -92,8 +88,7 @@ def _resolve(device) -> Device:
                 gpus = devices("cuda")
                 if k < len(gpus):
                     return gpus[k]
-                from xla_like.backends import cuda_runtime
-                why = cuda_runtime.probe()
+                why = runtime.gpu_unavailable_reason()
                 raise ValueError(f"device_put: there is no device {device!r}" +
                                  (f" ({why})" if why else f"; this machine has {len(gpus)} "
                                   "GPU(s)"))
@@ -116,16 +111,13 @@ def _put(x, target: Device):
     if type(x) is not Array and not isinstance(x, Array):
         from .numpy._promotion import asarray
         x = asarray(x)
-    buf = getattr(x, "_buf", None)
-    here = device_of(buf)
-    if here == target and not x.is_deleted():
+    if x.device == target and not x.is_deleted():
         return x
     weak = x.weak_type
     host = np.asarray(x)    # a GPU array comes to the host first (no peer copies)
     if target.platform == "cpu":
         return Array._wrap(host, weak)
-    from xla_like.backends import cuda_runtime
-    return Array._wrap(cuda_runtime.upload(target._runtime(), host), weak)
+    return Array._wrap(runtime.to_gpu(host, target.id), weak)
 
 
 # --- jit's side: device Arrays as arguments -------------------------------------------------

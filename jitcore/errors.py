@@ -4,13 +4,14 @@ Every message names the op, the shapes and dtypes involved and the user's source
 suggests a fix.
 """
 from ops.errors import (  # noqa: F401
-    AxisError, ConcretizationTypeError, ControlFlowError, DtypeError, IndexOutOfRangeError, InvalidArgumentError,
-    IRParseError, IRVerificationError, JitcoreError, NonHashableStaticArgError, ShapeError,
+    AxisError, CompilerError, ConcretizationTypeError, ControlFlowError, DtypeError,
+    IndexOutOfRangeError, InvalidArgumentError, InvalidOptionError, IRParseError,
+    IRVerificationError, JitcoreError, NonHashableStaticArgError, ShapeError,
     TracerArrayConversionError, TracerIntegerConversionError, UnexpectedTracerError)
 
 __all__ = [
-    "AxisError", "ConcretizationTypeError", "ControlFlowError", "DtypeError", "IndexOutOfRangeError",
-    "InvalidArgumentError", "IRParseError", "IRVerificationError", "JitcoreError",
-    "NonHashableStaticArgError", "ShapeError", "TracerArrayConversionError",
-    "TracerIntegerConversionError", "UnexpectedTracerError",
+    "AxisError", "CompilerError", "ConcretizationTypeError", "ControlFlowError", "DtypeError",
+    "IndexOutOfRangeError", "InvalidArgumentError", "InvalidOptionError", "IRParseError",
+    "IRVerificationError", "JitcoreError", "NonHashableStaticArgError", "ShapeError",
+    "TracerArrayConversionError", "TracerIntegerConversionError", "UnexpectedTracerError",
 ]

@@ -20,6 +20,7 @@ from ops.rules import canonical_axis
 from ops.core import PRIMITIVES, Primitive, Tracer  # noqa: F401
 
 from .numpy._promotion import aval_of, convert, is_scalar
+from .numpy._shape import static_axis
 from .control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
 
 
@@ -69,7 +70,8 @@ sin, cos, tan, asin, acos, atan = (_unary(f) for f in (_el.sin, _el.cos, _el.tan
                                                         _el.acos, _el.atan))
 sinh, cosh, tanh, asinh, acosh, atanh = (_unary(f) for f in (_el.sinh, _el.cosh, _el.tanh,
                                                               _el.asinh, _el.acosh, _el.atanh))
-logistic, erf, is_finite = (_unary(f) for f in (_el.logistic, _el.erf, _el.is_finite))
+logistic, erf, erf_inv, is_finite = (_unary(f) for f in (_el.logistic, _el.erf, _el.erf_inv,
+                                                         _el.is_finite))
 bitwise_not = not_ = _unary(_el.not_)
 
 add, sub, mul, div, rem, pow = (_binary(f) for f in (_el.add, _el.sub, _el.mul, _el.div,
@@ -219,27 +221,29 @@ def reduce_or(operand, axes):
 
 
 def argmax(operand, axis, index_dtype=dtypes.int64):
-    return _red.argmax(operand, axis=int(axis), index_dtype=dtypes.canonicalize(index_dtype))
+    return _red.argmax(operand, axis=static_axis("argmax", axis),
+                       index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(operand, axis, index_dtype=dtypes.int64):
-    return _red.argmin(operand, axis=int(axis), index_dtype=dtypes.canonicalize(index_dtype))
+    return _red.argmin(operand, axis=static_axis("argmin", axis),
+                       index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def cumsum(operand, axis=0, reverse=False):
-    return _red.cumsum(operand, axis=int(axis), reverse=bool(reverse))
+    return _red.cumsum(operand, axis=static_axis("cumsum", axis), reverse=bool(reverse))
 
 
 def cumprod(operand, axis=0, reverse=False):
-    return _red.cumprod(operand, axis=int(axis), reverse=bool(reverse))
+    return _red.cumprod(operand, axis=static_axis("cumprod", axis), reverse=bool(reverse))
 
 
 def cummax(operand, axis=0, reverse=False):
-    return _red.cummax(operand, axis=int(axis), reverse=bool(reverse))
+    return _red.cummax(operand, axis=static_axis("cummax", axis), reverse=bool(reverse))
 
 
 def cummin(operand, axis=0, reverse=False):
-    return _red.cummin(operand, axis=int(axis), reverse=bool(reverse))
+    return _red.cummin(operand, axis=static_axis("cummin", axis), reverse=bool(reverse))
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):

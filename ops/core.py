@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import math
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from . import dtypes
 from .dims import Dim
 from .errors import (ConcretizationTypeError, TracerArrayConversionError,
-                     TracerIntegerConversionError, UnexpectedTracerError, DtypeError)
+                     TracerIntegerConversionError, UnexpectedTracerError)
 
 
 class ShapedArray:
@@ -82,14 +83,16 @@ class Primitive:
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):
-        return _trace_stack[-1].process_primitive(self, args, params)
+        traces = _state.traces
+        return (traces[-1] if traces else _bottom).process_primitive(self, args, params)
 
     def __repr__(self):
         return f"Primitive({self.name})"
 
 
 def bind(prim: Primitive, *args, **params):
-    return _trace_stack[-1].process_primitive(prim, args, params)
+    traces = _state.traces
+    return (traces[-1] if traces else _bottom).process_primitive(prim, args, params)
 
 
 # --- abstract values of anything array-like ------------------------------------------------
@@ -176,38 +179,53 @@ def independent_of(value: np.ndarray, inputs) -> np.ndarray:
     return value
 
 
-_trace_stack: list[Trace] = [EvalTrace()]
+class _ThreadTraces(threading.local):
+    """The traces active on this thread, above the shared bottom one, innermost last.
+
+    Per thread: two threads tracing at once each see only their own builder, so neither binds
+    onto the other's computation nor takes the other's tracers for escaped ones."""
+
+    def __init__(self):
+        self.traces: list[Trace] = []
+
+
+_state = _ThreadTraces()
+# The bottom of every thread's stack: one for the process, installed once by the runtime.
+_bottom: EvalTrace = EvalTrace()
 
 
 def current_trace() -> Trace:
-    return _trace_stack[-1]
+    traces = _state.traces
+    return traces[-1] if traces else _bottom
 
 
 def eval_trace() -> EvalTrace:
-    return _trace_stack[0]
+    return _bottom
 
 
 def set_eval_trace(trace: EvalTrace):
     """Install the bottom-of-stack trace (the runtime's, which wraps results in `Array`)."""
-    _trace_stack[0] = trace
+    global _bottom
+    _bottom = trace
 
 
 def is_tracing() -> bool:
-    return len(_trace_stack) > 1
+    return bool(_state.traces)
 
 
 def trace_is_live(trace: Trace) -> bool:
-    return any(t is trace for t in _trace_stack)
+    return trace is _bottom or any(t is trace for t in _state.traces)
 
 
 @contextmanager
 def new_trace(trace: Trace):
-    trace.level = len(_trace_stack)
-    _trace_stack.append(trace)
+    traces = _state.traces
+    trace.level = len(traces) + 1   # the bottom trace is level 0
+    traces.append(trace)
     try:
         yield trace
     finally:
-        popped = _trace_stack.pop()
+        popped = traces.pop()
         assert popped is trace, "trace stack corrupted"
 
 
@@ -293,8 +311,3 @@ class Tracer:
 
     def __repr__(self):
         return f"Traced<{self.aval.str_short()}{', weak' if self.aval.weak_type else ''}>"
-
-
-def check_dtype(op: str, aval: ShapedArray, ok, what: str):
-    if not ok(aval.dtype):
-        raise DtypeError(f"{op} requires {what}, got {aval.str_short()}")

@@ -52,18 +52,6 @@ def is_int(d) -> bool:
     return np.dtype(d).kind in "iu"
 
 
-def is_signed_int(d) -> bool:
-    return np.dtype(d).kind == "i"
-
-
-def is_unsigned_int(d) -> bool:
-    return np.dtype(d).kind == "u"
-
-
-def is_bool(d) -> bool:
-    return np.dtype(d).kind == "b"
-
-
 # --- the promotion lattice -----------------------------------------------------------------
 # Nodes are dtypes plus the two weak categories "i*" (Python int) and "f*" (Python float).
 _I, _F = "i*", "f*"

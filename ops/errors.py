@@ -101,7 +101,14 @@ class NonHashableStaticArgError(JitcoreError, ValueError):
 
 
 class InvalidArgumentError(JitcoreError, TypeError):
-    """An argument that is neither an array nor a pytree of arrays was passed to a transform."""
+    """An argument of the wrong type: a non-array where arrays go (an argument of a transform),
+    or an option that is not of the kind it names (`axis=1.5`, `static_argnums="a"`)."""
+
+
+class InvalidOptionError(JitcoreError, ValueError):
+    """An option of `jit` or a transform that does not fit the function it is given:
+    `static_argnums` past its parameters, a `static_argnames` or `dynamic_axes` name it does
+    not have, an argument both static and donated, `out_axes` past an output's rank."""
 
 
 class ControlFlowError(JitcoreError, TypeError):
@@ -114,3 +121,12 @@ class IRVerificationError(JitcoreError):
 
 class IRParseError(JitcoreError, ValueError):
     """HLO-like text that the parser cannot read; the message names the line."""
+
+
+class CompilerError(JitcoreError):
+    """A compiler pass failed on a program it should have handled: a bug in jitcore, not in the
+    user's code. The message names the pass; the pass's own exception is the `__cause__`."""
+
+    def __init__(self, message: str, pass_name: str, hint: str | None = None):
+        self.pass_name = pass_name
+        super().__init__(message, hint)

@@ -8,11 +8,13 @@ function that binds it (`ops.elementwise.exp(x)`), for use in rules and in `jitc
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 
 from .core import Primitive, ShapedArray, bind
-from .errors import DtypeError, ShapeError, AxisError
+from .errors import (AxisError, ConcretizationTypeError, DtypeError, InvalidArgumentError,
+                     ShapeError)
 
 KIND_NAMES = {"f": "a floating-point", "i": "a signed integer", "u": "an unsigned integer",
               "b": "a boolean"}
@@ -105,20 +107,36 @@ def as_function(p: Primitive, doc: str | None = None):
     return f
 
 
-def canonical_axis(op: str, axis: int, ndim: int, shape=None) -> int:
-    """`axis` in [0, ndim), or an AxisError that names the op and the shape."""
+def canonical_axis(op: str, axis, ndim: int, shape=None, what: str = "axis") -> int:
+    """`axis` in [0, ndim), or an AxisError that names the op and the shape. Every axis
+    argument comes through here: an axis that is not an int (a float, a string, a bool, as
+    NumPy's reductions refuse them) is an InvalidArgumentError (a TypeError) naming the op
+    and the argument, `what`."""
+    if isinstance(axis, (bool, np.bool_)):
+        index = None
+    else:
+        try:
+            index = operator.index(axis)
+        except ConcretizationTypeError:
+            raise    # a traced value: its own error says how to make it static
+        except TypeError:
+            index = None
+    if index is None:
+        raise InvalidArgumentError(f"{op}: {what} must be an int, got {axis!r:.60} "
+                                   f"({type(axis).__name__})")
+    if not -ndim <= index < ndim:
+        where = f"shape {tuple(shape)}" if shape is not None else f"ndim {ndim}"
+        raise AxisError(f"{op}: {what} {index} is out of bounds for an array of {where}")
+    return index % ndim if ndim else 0
+
+
+def canonical_axes(op: str, axes, ndim: int, shape=None, what: str = "axis") -> tuple:
     try:
-        axis = int(axis)
+        items = tuple(axes)
     except TypeError:
-        raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
-    if not -ndim <= axis < ndim:
-        what = f"shape {tuple(shape)}" if shape is not None else f"ndim {ndim}"
-        raise AxisError(f"{op}: axis {axis} is out of bounds for an array of {what}")
-    return axis % ndim if ndim else 0
-
-
-def canonical_axes(op: str, axes, ndim: int, shape=None) -> tuple:
-    out = tuple(canonical_axis(op, a, ndim, shape) for a in axes)
+        raise InvalidArgumentError(f"{op}: {what} must be a sequence of ints, got "
+                                   f"{axes!r:.60} ({type(axes).__name__})") from None
+    out = tuple(canonical_axis(op, a, ndim, shape, what) for a in items)
     if len(set(out)) != len(out):
-        raise AxisError(f"{op}: repeated axis in {tuple(axes)}")
+        raise AxisError(f"{op}: repeated {what} in {items}")
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import sys
 import tempfile
 
 import pytest
@@ -21,16 +20,7 @@ _CACHE_DIR = tempfile.mkdtemp(prefix="jitcore-test-cache-")
 os.environ["JITCORE_CACHE_DIR"] = _CACHE_DIR
 atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
-# Make the repository's packages importable when pytest is run as `pytest` from anywhere (it puts
-# only tests/ on sys.path), not just as `python -m pytest` from the root.
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-# Shared test utilities (check_grads) live in tests/ itself.
-_TESTS = os.path.dirname(os.path.abspath(__file__))
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
+# Imported only now, so that no setting is read before the cache folder above is in place.
 from ops.errors import IRParseError  # noqa: E402
 from xla_like import ir  # noqa: E402
 from xla_like.ir_compare import assert_modules_equal  # noqa: E402

@@ -33,7 +33,7 @@ def test_unknown_setting_is_an_error():
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("JITCORE_DEBUG", "2")
     monkeypatch.setenv("JITCORE_BACKEND", "interp")
-    s = config._from_env()
+    s = config.from_env()
     assert s.debug == 2 and s.backend == "interp"
 
 

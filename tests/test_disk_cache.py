@@ -298,7 +298,7 @@ def test_default_directory_and_settings_from_the_environment(monkeypatch, tmp_pa
     monkeypatch.setenv("JITCORE_CACHE", "0")
     monkeypatch.setenv("JITCORE_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("JITCORE_CACHE_MAX_BYTES", "12345")
-    s = config._from_env()
+    s = config.from_env()
     assert (s.cache, s.cache_dir, s.cache_max_bytes) == (0, str(tmp_path / "c"), 12345)
     assert config.Settings().cache == 1 and config.Settings().cache_max_bytes == 1 << 30
 

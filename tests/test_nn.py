@@ -14,8 +14,8 @@ import jitcore as jax
 import jitcore.numpy as jnp
 from jitcore import nn
 from jitcore.nn import initializers as init
-from check_grads import check_grads
 from ops.errors import AxisError, ConcretizationTypeError
+from tests.helpers import check_grads
 
 _erfc = np.vectorize(math.erfc)
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946

@@ -13,8 +13,8 @@ import jitcore as jax
 import jitcore.numpy as jnp
 from jitcore.scipy import special
 from jitcore.scipy.stats import norm
-from check_grads import check_grads
 from ops.errors import AxisError, ShapeError
+from tests.helpers import check_grads, erfinv_reference
 
 ND = statistics.NormalDist()
 v_erf, v_erfc, v_lgamma = (np.vectorize(f) for f in (math.erf, math.erfc, math.lgamma))
@@ -62,6 +62,38 @@ def test_erfinv():
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, v_ppf((1 + y32.astype(np.float64)) / 2) / math.sqrt(2),
                                rtol=2e-6)
+
+
+def _ulps(got, want):
+    got, want = np.asarray(got), np.asarray(want).astype(got.dtype)
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    with np.errstate(invalid="ignore"):   # inf - inf where both are inf: `same` covers it
+        return np.where(same, 0, np.abs(got.astype(np.float64) - want) / np.spacing(np.abs(want)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_erfinv_is_the_erf_inv_primitive_within_ulps(dtype):
+    """lax.erf_inv against the bisection inverse of math.erf (itself within 1 ULP of exact):
+    eagerly (NumPy reference, Newton-polished: <= 1 ULP, so <= 2 apart) and compiled (Giles'
+    polynomials: <= 4 ULP in float64, so <= 5 apart; float32 computed in float64 and rounded
+    once), with the edge values exact."""
+    rng = np.random.default_rng(0)
+    tail = 1 - 10.0 ** -rng.uniform(0.3, 16 if dtype == np.float64 else 7, 500)
+    x = np.concatenate([rng.uniform(-1, 1, 1500), tail, -tail, 10.0 ** -rng.uniform(0, 300, 50),
+                        [0.0, -0.0, 1.0, -1.0, 1.5, -2.0, np.inf, np.nan]]).astype(dtype)
+    want = erfinv_reference(x).astype(dtype)
+    eager, jitted = np.asarray(jax.lax.erf_inv(x)), np.asarray(jax.jit(special.erfinv)(x))
+    assert eager.dtype == jitted.dtype == dtype
+    assert _ulps(eager, want).max() <= (2 if dtype == np.float64 else 1)
+    assert _ulps(jitted, want).max() <= (5 if dtype == np.float64 else 1)
+    for got in (eager, jitted):
+        np.testing.assert_array_equal(got[-8:-4], [0.0, -0.0, np.inf, -np.inf])
+        assert np.signbit(got[-7]) and np.all(np.isnan(got[-4:]))
+    # d/dx erfinv = sqrt(pi)/2 exp(erfinv^2), and its own derivative, by finite differences.
+    check_grads(special.erfinv, (np.array([-0.8, -0.3, 0.0, 0.5, 0.7]),), order=2)
+    g = jax.jit(jax.vmap(jax.grad(jax.lax.erf_inv)))(x[:50].astype(np.float64))
+    np.testing.assert_allclose(g, math.sqrt(math.pi) / 2 * np.exp(want[:50].astype(np.float64) ** 2),
+                               rtol=1e-13 if dtype == np.float64 else 1e-6)
 
 
 def test_gammaln_and_digamma():

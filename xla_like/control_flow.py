@@ -28,10 +28,6 @@ def aval_of(x) -> ShapedArray:
     return core.get_aval(x)
 
 
-def comp_avals(comp, start=0, stop=None):
-    return [ShapedArray(p.shape.dims, p.shape.dtype) for p in comp.parameters[start:stop]]
-
-
 def out_avals_of(comp):
     root = comp.root
     shapes = root.shape if isinstance(root.shape, tuple) else (root.shape,)

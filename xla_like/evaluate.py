@@ -63,10 +63,6 @@ def replay(module: ir.Module, comp: ir.Computation, args) -> dict:
     return env
 
 
-def eval_module(module: ir.Module, args) -> list:
-    return eval_computation(module, module.entry, args)
-
-
 def rebuild(module: ir.Module) -> ir.Module:
     """A new Module computing the same as `module`, re-emitted through the builder (so its
     simplifications apply and instructions no output needs are dropped)."""

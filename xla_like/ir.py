@@ -110,14 +110,6 @@ class Computation:
             self.parameters.append(instr)
         return instr
 
-    @property
-    def parameter_shapes(self):
-        return [p.shape for p in self.parameters]
-
-    @property
-    def result_shape(self):
-        return self.root.shape
-
     def __repr__(self):
         return f"<Computation {self.name}: {len(self.instructions)} instructions>"
 
@@ -133,6 +125,7 @@ class Module:
             self.set_entry(entry)
         self._next_id = 0
         self._promised_names: set[str] = set()
+        self._next_suffix: dict[str, int] = {}   # base name -> first suffix not yet tried
 
     def add_computation(self, comp: Computation) -> Computation:
         if comp.name in self.computations and self.computations[comp.name] is not comp:
@@ -153,9 +146,14 @@ class Module:
     def fresh_computation_name(self, base: str) -> str:
         """A name no computation of this module has or has been promised (builders take their
         name before their computation is added)."""
-        name, k = base, 1
+        # Suffixes resume where the last name of this base stopped: a program of n kernels
+        # names them in O(n), not O(n^2).
+        k = self._next_suffix.get(base, 0)
+        name = base if k == 0 else f"{base}.{k}"
         while name in self.computations or name in self._promised_names:
-            name, k = f"{base}.{k}", k + 1
+            k += 1
+            name = f"{base}.{k}"
+        self._next_suffix[base] = k + 1
         self._promised_names.add(name)
         return name
 
@@ -193,6 +191,7 @@ def clone_module(module: Module) -> Module:
     new = Module(module.name)
     new._next_id = module._next_id
     new._promised_names = set(module._promised_names)
+    new._next_suffix = dict(module._next_suffix)
     comps = {}
     for name, comp in module.computations.items():
         comps[name] = Computation(comp.name)

@@ -31,6 +31,11 @@ _INT = re.compile(r"[-+]?\d+\Z")
 # than float(), which would also take `1_0` or `infinity`.
 _FLOAT = re.compile(r"[-+]?((\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?|inf|nan)\Z")
 _LITERAL_TOKEN = re.compile(r"\s*([{},]|[^\s{},)]+)")
+# The common forms, read in one step (anything else takes the general path, which also
+# explains errors): an array type `f64[3,4]`, and an instruction's `ROOT %12 = `.
+_ARRAY_TYPE = re.compile(r"\s*([a-z]+[0-9]*)\[([0-9]+(?:,[0-9]+)*)?\]")
+_INSTRUCTION_HEAD = re.compile(r"\s*(ROOT\s+)?%([0-9]+)\s*=")
+_OPCODE_AND_OPERANDS = re.compile(r"\s*([A-Za-z0-9_.+\-]+)\(((?:%[0-9]+)(?:, %[0-9]+)*)?\)")
 
 
 class _Ref:
@@ -115,6 +120,12 @@ class _Line:
     # -- types and values --------------------------------------------------------------------
 
     def shape(self):
+        m = _ARRAY_TYPE.match(self.text, self.i)
+        if m is not None and m.group(1) in dtypes.FROM_IR_NAME:
+            self.i = m.end()
+            dims = m.group(2)
+            return ir.Shape(dtypes.FROM_IR_NAME[m.group(1)],
+                            [int(d) for d in dims.split(",")] if dims else [])
         if self.accept("("):
             if self.accept(")"):
                 return ()
@@ -290,29 +301,40 @@ def _parse_header(line: _Line):
 
 def _parse_instruction(line: _Line):
     """One instruction line -> (_PendingInstr, is_root)."""
-    is_root = line.accept("ROOT")
-    line.expect("%", "before the instruction id")
-    iid = line.integer("an instruction id")
-    line.expect("=")
+    head = _INSTRUCTION_HEAD.match(line.text, line.i)
+    if head is not None:
+        is_root, iid = head.group(1) is not None, int(head.group(2))
+        line.i = head.end()
+    else:
+        is_root = line.accept("ROOT")
+        line.expect("%", "before the instruction id")
+        iid = line.integer("an instruction id")
+        line.expect("=")
     shape = line.shape()
-    opcode = line.word("an opcode")
-    line.expect("(", f"after {opcode}")
     attrs, operand_ids = {}, []
-    if opcode == ir.PARAMETER:
-        attrs["index"] = line.integer("a parameter index")
-        line.expect(")")
-    elif opcode == ir.CONSTANT:
-        if not isinstance(shape, ir.Shape):
-            raise line.error("a constant must have an array type, not a tuple type")
-        attrs["value"] = line.literal(shape)
-        line.expect(")")
-    elif not line.accept(")"):
-        while True:
-            line.expect("%", "before an operand id")
-            operand_ids.append(line.integer("an operand id"))
-            if line.accept(")"):
-                break
-            line.expect(",", "between operands")
+    fast = _OPCODE_AND_OPERANDS.match(line.text, line.i)
+    if fast is not None and fast.group(1) not in (ir.PARAMETER, ir.CONSTANT):
+        opcode, operands = fast.group(1), fast.group(2)
+        operand_ids = [int(o[1:]) for o in operands.split(", ")] if operands else []
+        line.i = fast.end()
+    else:
+        opcode = line.word("an opcode")
+        line.expect("(", f"after {opcode}")
+        if opcode == ir.PARAMETER:
+            attrs["index"] = line.integer("a parameter index")
+            line.expect(")")
+        elif opcode == ir.CONSTANT:
+            if not isinstance(shape, ir.Shape):
+                raise line.error("a constant must have an array type, not a tuple type")
+            attrs["value"] = line.literal(shape)
+            line.expect(")")
+        elif not line.accept(")"):
+            while True:
+                line.expect("%", "before an operand id")
+                operand_ids.append(line.integer("an operand id"))
+                if line.accept(")"):
+                    break
+                line.expect(",", "between operands")
     callee_names = []
     while line.accept(","):
         key = line.word("an attribute name")
@@ -351,6 +373,7 @@ def parse_module(text: str) -> ir.Module:
     blocks = []       # _Block per computation, in text order
     pending = []      # _PendingInstr, in text order
     by_id = {}        # instruction id -> (Computation, Instruction)
+    defined = set()   # computation names
     current = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
@@ -367,8 +390,9 @@ def parse_module(text: str) -> ir.Module:
         if current is None:
             is_entry, name, params, result = _parse_header(line)
             comp = ir.Computation(name)
-            if any(b.comp.name == name for b in blocks):
+            if name in defined:
                 raise line.error(f"computation %{name} is defined twice")
+            defined.add(name)
             current = _Block(comp, is_entry, line, params, result)
             blocks.append(current)
             continue
@@ -396,8 +420,9 @@ def parse_module(text: str) -> ir.Module:
         raise current.header.error(f"computation %{current.comp.name} is not closed with '}}'")
 
     comp_by_name = {b.comp.name: b.comp for b in blocks}
+    local_by_comp = {id(b.comp): {i.id: i for i in b.comp.instructions} for b in blocks}
     for comp, p in pending:
-        local = {i.id: i for i in comp.instructions}
+        local = local_by_comp[id(comp)]
         for oid in p.operand_ids:
             # Operands normally live in the same computation; a reference elsewhere is kept so
             # the verifier can report it instead of the parser hiding it.

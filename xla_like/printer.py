@@ -169,7 +169,7 @@ def _shape_text(shape) -> str:
     if isinstance(shape, tuple):
         return "(" + ", ".join(_shape_text(s) for s in shape) + ")"
     if isinstance(shape, ir.Shape):
-        name = dtypes.IR_NAME.get(shape.dtype, str(shape.dtype))
+        name = dtypes.IR_NAME.get(shape.dtype) or str(shape.dtype)
         return f"{name}[{','.join(map(str, shape.dims))}]"
     try:
         text = repr(shape)

@@ -16,6 +16,7 @@ from .. import lax
 from .. import numpy as jnp
 from ..custom_derivatives import custom_jvp
 from ..numpy._promotion import aval_of, asarray, promote_to_inexact
+from ..numpy._reductions import reduction_axes
 from ..numpy._shape import axis_of, static_int
 from ..scipy.special import erfc as _erfc
 from ..scipy.special import logsumexp
@@ -179,13 +180,13 @@ def _softmax_jvp(axis, where, primals, tangents):
 def softmax(x, axis=-1, where=None):
     """exp(x) / sum(exp(x)) along `axis`, computed with the maximum subtracted."""
     x = _inexact("softmax", x)
-    axis = tuple(axis) if isinstance(axis, list) else axis
-    return _softmax(x, axis, where)
+    return _softmax(x, reduction_axes("softmax", axis, aval_of(x).shape), where)
 
 
 def log_softmax(x, axis=-1, where=None):
     """x - logsumexp(x) along `axis`, stable for large inputs."""
     x = _inexact("log_softmax", x)
+    axis = reduction_axes("log_softmax", axis, aval_of(x).shape)
     x_max = jnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
     x_safe = x if where is None else jnp.where(where, x, -np.inf)
     shifted = x_safe - lax.stop_gradient(x_max)
@@ -215,6 +216,7 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, 
     """(x - mean) / sqrt(variance + epsilon), the statistics taken along `axis` unless given.
     algorithm='fast' (JAX's default) uses E[x^2] - E[x]^2 clipped at 0; 'stable' E[(x-m)^2]."""
     x = asarray(x)
+    axis = reduction_axes("standardize", axis, aval_of(x).shape)
     if mean is None:
         mean = jnp.mean(x, axis, keepdims=True, where=where)
     if variance is None:

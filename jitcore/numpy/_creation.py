@@ -25,7 +25,7 @@ from ops.errors import AxisError, ConcretizationTypeError, DtypeError, ShapeErro
 from ..array import Array
 from . import _promotion
 from ._promotion import aval_of, convert, result_dtype
-from ._shape import ravel, reshape_to, stack, static_int, static_shape
+from ._shape import ravel, reshape_to, stack, static_axis, static_int, static_shape
 
 __all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "identity",
@@ -144,19 +144,19 @@ def asarray(a, dtype=None, order=None, *, copy=None):
 # --- filled arrays -------------------------------------------------------------------------
 
 def zeros(shape, dtype=None, *, device=None):
-    return _fill(static_shape("zeros", shape), _scalar(0, _dtype_arg("zeros", dtype)
-                                                       or dtypes.default_float))
+    d = _dtype_arg("zeros", dtype) or dtypes.default_float
+    return _fill(static_shape("zeros", shape, d), _scalar(0, d))
 
 
 def ones(shape, dtype=None, *, device=None):
-    return _fill(static_shape("ones", shape), _scalar(1, _dtype_arg("ones", dtype)
-                                                      or dtypes.default_float))
+    d = _dtype_arg("ones", dtype) or dtypes.default_float
+    return _fill(static_shape("ones", shape, d), _scalar(1, d))
 
 
 def empty(shape, dtype=None, *, device=None):
     """Zeros: jitcore never hands out uninitialized memory."""
-    return _fill(static_shape("empty", shape), _scalar(0, _dtype_arg("empty", dtype)
-                                                       or dtypes.default_float))
+    d = _dtype_arg("empty", dtype) or dtypes.default_float
+    return _fill(static_shape("empty", shape, d), _scalar(0, d))
 
 
 def _filled(op, shape, fill_value, dtype, weak):
@@ -178,15 +178,16 @@ def full(shape, fill_value, dtype=None, *, device=None):
     """An array of `shape` filled with `fill_value` (broadcast when it is an array); its dtype
     by default, weakly typed for a Python scalar, as in JAX."""
     d = _dtype_arg("full", dtype)
-    return _filled("full", static_shape("full", shape), fill_value, d,
-                   d is None and aval_of(fill_value).weak_type)
+    fv = aval_of(fill_value)
+    return _filled("full", static_shape("full", shape, d or fv.dtype), fill_value, d,
+                   d is None and fv.weak_type)
 
 
 def _like(op, a, fill_value, dtype, shape):
     # As in JAX, the result is weakly typed when `a` is and no dtype is given.
     av = aval_of(a)
     d = _dtype_arg(op, dtype)
-    out_shape = av.shape if shape is None else static_shape(op, shape)
+    out_shape = av.shape if shape is None else static_shape(op, shape, d or av.dtype)
     return _filled(op, out_shape, fill_value, d or av.dtype, d is None and av.weak_type)
 
 
@@ -287,7 +288,7 @@ def _affine_range(n, first, second, d):
 
 
 def _axis_for_new(op, axis, nd):
-    axis = static_int(op, "axis", axis)
+    axis = static_axis(op, axis)
     if not -nd <= axis < nd:
         raise AxisError(f"{op}: axis {axis} is out of bounds for a result of {nd} dimensions")
     return axis % nd

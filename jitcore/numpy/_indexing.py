@@ -216,7 +216,8 @@ def _parse(aval, idx, mode, op="getitem"):
                 if 0 <= i < n:
                     out.append(("int", i))
                 elif mode == "fill":
-                    out.append(("adv", np.array(v, np.int64)))
+                    # Out of bounds either way; a uint64 past int64's range must not overflow.
+                    out.append(("adv", np.array(min(v, n), np.int64)))
                 elif mode == "clip" and n > 0:
                     out.append(("int", min(max(i, 0), n - 1)))
                 else:
@@ -429,7 +430,8 @@ def _prepare_indices(op, idx, n, mode):
     if mode == "clip":
         # Clip mode does not wrap negatives (NumPy and JAX): they clamp to 0.
         if not isinstance(idx, Tracer):
-            return Array._wrap(np.maximum(np.asarray(idx), 0).astype(np.int64)), "clip"
+            # np.asarray: on a 0-d index np.maximum returns a NumPy scalar, not an array.
+            return Array._wrap(np.asarray(np.maximum(np.asarray(idx), 0), np.int64)), "clip"
         i = convert(idx, _I64)
         return el.max(i, _scalar_like(i, 0)), "clip"
     return _wrapped_index(idx, n), "fill"

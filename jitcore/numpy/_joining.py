@@ -19,7 +19,7 @@ from ops.rules import canonical_axis
 from ..array import Array
 from ._promotion import aval_of, asarray, convert, result_dtype
 from ._shape import (atleast_1d, atleast_2d, atleast_3d, axis_of, moveaxis, ravel, reshape_to,
-                     slice_axis, static_int, static_ints)
+                     slice_axis, static_axis, static_int, static_ints)
 
 __all__ = ["concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "split",
            "array_split", "tile", "repeat"]
@@ -64,7 +64,7 @@ def _concatenate_array(x, axis, dtype):
         raise ShapeError(f"concatenate: zero-dimensional arrays cannot be concatenated (the "
                          f"rows of {av.str_short()})")
     rest = av.shape[1:]
-    k = canonical_axis("concatenate", static_int("concatenate", "axis", axis), len(rest), rest)
+    k = canonical_axis("concatenate", static_axis("concatenate", axis), len(rest), rest)
     new_shape = rest[:k] + (av.shape[0] * rest[k],) + rest[k + 1:]
     return reshape_to(moveaxis(x, 0, k), new_shape)
 
@@ -122,7 +122,7 @@ def stack(arrays, axis=0, out=None, dtype=None):
         raise ShapeError("stack: all input arrays must have the same shape, got "
                          + _shapes_text(avals))
     out_nd = first.ndim + 1
-    ax = static_int("stack", "axis", axis)
+    ax = static_axis("stack", axis)
     if not -out_nd <= ax < out_nd:
         raise AxisError(f"stack: axis {ax} is out of bounds for stacking arrays of shape "
                         f"{first.shape} (the result has {out_nd} dimensions)")

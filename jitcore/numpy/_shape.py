@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from ops import dtypes
 from ops import shape as sh
 from ops.core import Tracer
 from ops.dims import Dim
-from ops.errors import AxisError, ConcretizationTypeError, DtypeError, ShapeError
+from ops.errors import (AxisError, ConcretizationTypeError, DtypeError, InvalidArgumentError,
+                        ShapeError)
 from ops.rules import canonical_axes, canonical_axis
 
 from . import _promotion
@@ -42,7 +45,8 @@ def static_int(op: str, what: str, v) -> int:
     try:
         return operator.index(v)
     except TypeError:
-        raise TypeError(f"{op}: {what} must be an int, got {v!r:.60}") from None
+        raise InvalidArgumentError(f"{op}: {what} must be an int, got {v!r:.60} "
+                                   f"({type(v).__name__})") from None
 
 
 def static_ints(op: str, what: str, v) -> tuple:
@@ -57,31 +61,73 @@ def static_ints(op: str, what: str, v) -> tuple:
         return (operator.index(v),)
     except TypeError:
         pass
-    try:
-        items = list(v)
-    except TypeError:
-        raise TypeError(f"{op}: {what} must be an int or a sequence of ints, "
-                        f"got {v!r:.60}") from None
+    if isinstance(v, (str, bytes)):
+        items = None
+    else:
+        try:
+            items = list(v)
+        except TypeError:
+            items = None
+    if items is None:
+        raise InvalidArgumentError(f"{op}: {what} must be an int or a sequence of ints, "
+                                   f"got {v!r:.60} ({type(v).__name__})")
     return tuple(static_int(op, what, d) for d in items)
 
 
-def static_shape(op: str, shape) -> tuple:
-    """A shape argument (an int or a sequence of ints >= 0) as a tuple of ints."""
+def static_axis(op: str, v, what: str = "axis") -> int:
+    """An axis argument as a Python int (see `static_int`); a bool is refused, as NumPy's
+    reductions refuse it: a flag where an axis belongs is a mistake, not axis 0 or 1."""
+    _refuse_bool(op, what, v)
+    return static_int(op, what, v)
+
+
+def static_axes(op: str, v, what: str = "axis") -> tuple:
+    """An axis or a sequence of axes as a tuple of ints (see `static_axis`)."""
+    for a in v if isinstance(v, (tuple, list)) else (v,):
+        _refuse_bool(op, what, a)
+    return static_ints(op, what, v)
+
+
+def _refuse_bool(op, what, v):
+    if isinstance(v, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{op}: {what} must be an int, got {v!r} (bool)")
+
+
+# NumPy's limit on an array's size in bytes (and on each dimension).
+_MAX_BYTES = np.iinfo(np.intp).max
+
+
+def static_shape(op: str, shape, dtype=None) -> tuple:
+    """A shape argument (an int or a sequence of ints >= 0) as a tuple of ints, small enough
+    for an array (of `dtype`, when given) to exist."""
     dims = static_ints(op, "shape", shape)
     if any(d < 0 for d in dims):
         raise ShapeError(f"{op}: negative dimensions are not allowed, got shape {dims}")
-    return dims
+    sizes = tuple(int(d) for d in dims)
+    count = 1
+    for d in sizes:
+        count *= d
+    itemsize = 1 if dtype is None else np.dtype(dtype).itemsize
+    if max(sizes, default=0) > _MAX_BYTES:
+        why = f"dimension {max(sizes)} is more than the largest an array can have ({_MAX_BYTES})"
+    elif count * itemsize > _MAX_BYTES:
+        why = f"{count} elements" + (f" of {itemsize} bytes" if dtype is not None else "") + \
+            f" are more than the {_MAX_BYTES} bytes an array can address"
+    else:
+        return dims
+    raise ShapeError(f"{op}: shape {sizes} is too large: {why}",
+                     hint="check the shape for a wrong size or an overflowed product")
 
 
 def axis_of(op: str, axis, av) -> int:
-    return canonical_axis(op, static_int(op, "axis", axis), av.ndim, av.shape)
+    return canonical_axis(op, static_axis(op, axis), av.ndim, av.shape)
 
 
 def axes_of(op: str, axis, av) -> tuple:
     """None (every axis), an int or a sequence of ints, canonical and free of repeats."""
     if axis is None:
         return tuple(range(av.ndim))
-    return canonical_axes(op, static_ints(op, "axis", axis), av.ndim, av.shape)
+    return canonical_axes(op, static_axes(op, axis), av.ndim, av.shape)
 
 
 def check_order(op: str, order):
@@ -160,7 +206,7 @@ def transpose(a, axes=None):
     av = aval_of(a)
     if axes is None:
         return permute(a, reversed(range(av.ndim)))
-    axes = static_ints("transpose", "axes", axes)
+    axes = static_axes("transpose", axes, "axes")
     if len(axes) != av.ndim:
         raise AxisError(f"transpose: axes {axes} don't match an array of shape {av.shape} "
                         f"(need a permutation of its {av.ndim} axes)")
@@ -179,8 +225,8 @@ def swapaxes(a, axis1, axis2):
 def moveaxis(a, source, destination):
     a = asarray(a)
     av = aval_of(a)
-    src = static_ints("moveaxis", "source", source)
-    dst = static_ints("moveaxis", "destination", destination)
+    src = static_axes("moveaxis", source, "source")
+    dst = static_axes("moveaxis", destination, "destination")
     if len(src) != len(dst):
         raise AxisError(f"moveaxis: source {src} and destination {dst} must have the same "
                         "number of elements")
@@ -196,7 +242,7 @@ def expand_dims(a, axis):
     """`a` with size-1 axes inserted at `axis` (positions in the result; may be negative)."""
     a = asarray(a)
     av = aval_of(a)
-    axes = static_ints("expand_dims", "axis", axis)
+    axes = static_axes("expand_dims", axis)
     out_nd = av.ndim + len(axes)
     for ax in axes:
         if not -out_nd <= ax < out_nd:
@@ -284,7 +330,7 @@ def roll(a, shift, axis=None):
     av = aval_of(a)
     if axis is None:
         return reshape_to(roll(ravel(a), shift, 0), av.shape)
-    axes = static_ints("roll", "axis", axis)
+    axes = static_axes("roll", axis)
     if isinstance(shift, Tracer):
         sv = aval_of(shift)
         if sv.dtype.kind not in "iu":
@@ -316,7 +362,7 @@ def rot90(m, k=1, axes=(0, 1)):
     second)."""
     m = asarray(m)
     av = aval_of(m)
-    axes = static_ints("rot90", "axes", axes)
+    axes = static_axes("rot90", axes, "axes")
     k = static_int("rot90", "k", k)
     if len(axes) != 2:
         raise AxisError(f"rot90: axes must name two axes, got {axes}")

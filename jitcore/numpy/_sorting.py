@@ -22,6 +22,7 @@ from ._promotion import aval_of, asarray, convert, result_dtype
 from ._quantiles import (median, nanmedian, nanpercentile, nanquantile,  # noqa: F401
                          percentile, quantile)
 from ._reductions import flatten, full, take_along_last
+from ._shape import static_axis
 
 __all__ = [
     "sort", "argsort", "lexsort", "partition", "argpartition", "searchsorted", "unique",
@@ -282,6 +283,9 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     length, padded with `fill_value` (default: the smallest value), and works under jit.
     """
     ar = asarray(ar)
+    if axis is not None:
+        av = aval_of(ar)
+        axis = canonical_axis("unique", static_axis("unique", axis), av.ndim, av.shape)
     if size is None or axis is not None:
         if not _is_concrete(ar):
             raise ConcretizationTypeError(

@@ -512,9 +512,11 @@ radians, degrees = deg2rad, rad2deg
 def heaviside(x1, x2, /):
     x1, x2 = promote_to_inexact("heaviside", x1, x2)
     zero = _const_like(x1, 0)
-    # JAX's order of tests: a NaN x1 is neither < 0 nor > 0, so it gives x2.
+    # 0 below zero, 1 above, x2 at zero, and a NaN x1 (none of the three) stays NaN, as in
+    # NumPy and JAX.
     return el.select(el.lt(x1, zero), zero,
-                     el.select(el.gt(x1, zero), _const_like(x1, 1), x2))
+                     el.select(el.gt(x1, zero), _const_like(x1, 1),
+                               el.select(el.eq(x1, zero), x2, x1)))
 
 
 def sinc(x, /):

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from jitcore import config
 from xla_like.backends import blas as blas_mod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,19 +217,22 @@ def test_missing_package_raises_clear_error():
     assert "jitcore_no_such_openblas: not installed" in str(e.value)
 
 
-def test_choose_coretype_rules():
+def test_choose_coretype_rules(monkeypatch):
     avx512 = dict.fromkeys(["avx2", "fma", "avx512f", "avx512vl", "avx512bw", "avx512dq"], True)
     avx2 = {"avx2": True, "fma": True, "avx512f": False}
-    assert blas_mod.choose_coretype(avx512, {})[0] == "SkylakeX"
-    assert blas_mod.choose_coretype(dict(avx512, avx512bw=False), {})[0] == "Haswell"
-    assert blas_mod.choose_coretype(avx2, {})[0] == "Haswell"
-    assert blas_mod.choose_coretype({"avx2": True, "fma": False}, {})[0] is None
-    assert blas_mod.choose_coretype({"sse4.2": True}, {})[0] is None
-    env = {blas_mod.ENV_OVERRIDE: "Sandybridge", "OPENBLAS_CORETYPE": "Haswell"}
-    assert blas_mod.choose_coretype(avx512, env) == ("Sandybridge", "JITCORE_BLAS_CORETYPE=Sandybridge")
-    assert blas_mod.choose_coretype(avx512, {blas_mod.ENV_OVERRIDE: "auto"})[0] is None
+    assert blas_mod.choose_coretype(avx512, "")[0] == "SkylakeX"
+    assert blas_mod.choose_coretype(dict(avx512, avx512bw=False), "")[0] == "Haswell"
+    assert blas_mod.choose_coretype(avx2, "")[0] == "Haswell"
+    assert blas_mod.choose_coretype({"avx2": True, "fma": False}, "")[0] is None
+    assert blas_mod.choose_coretype({"sse4.2": True}, "")[0] is None
+    assert blas_mod.choose_coretype(avx512, "Sandybridge") == ("Sandybridge", "JITCORE_BLAS_CORETYPE=Sandybridge")
+    assert blas_mod.choose_coretype(avx512, "auto")[0] is None
+    # The setting is read when no value is passed.
+    with config.override(blas_coretype="Sandybridge"):
+        assert blas_mod.choose_coretype(avx512)[0] == "Sandybridge"
     # OPENBLAS_CORETYPE alone is what this module exists to override.
-    assert blas_mod.choose_coretype(avx512, {"OPENBLAS_CORETYPE": "Haswell"})[0] == "SkylakeX"
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert blas_mod.choose_coretype(avx512, "")[0] == "SkylakeX"
 
 
 def _host_core():
@@ -241,8 +245,8 @@ def _host_core():
 
 
 def test_host_gets_its_best_core(blas):
-    if blas_mod.ENV_OVERRIDE in os.environ:
-        pytest.skip(f"{blas_mod.ENV_OVERRIDE} is set in this environment")
+    if config.settings.blas_coretype:
+        pytest.skip("JITCORE_BLAS_CORETYPE is set in this environment")
     want = _host_core()
     if want is None:
         pytest.skip("host has neither AVX-512 nor AVX2+FMA: OpenBLAS detects the core itself")
@@ -262,7 +266,7 @@ print(json.dumps(dict(corename=b.corename, coretype=b.coretype, preloaded=b.prel
 
 
 def _probe(env_updates, pre=""):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", blas_mod.ENV_OVERRIDE)}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", config.ENV["blas_coretype"])}
     env.update(env_updates)
     r = subprocess.run([sys.executable, "-c", _PROBE.format(pre=pre)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
@@ -272,7 +276,7 @@ def _probe(env_updates, pre=""):
 def test_override_is_honoured_and_environment_restored(blas):
     if _host_core() is None:
         pytest.skip("forcing Haswell needs AVX2+FMA")
-    r = _probe({blas_mod.ENV_OVERRIDE: "Haswell", "OPENBLAS_CORETYPE": "Prescott"})
+    r = _probe({config.ENV["blas_coretype"]: "Haswell", "OPENBLAS_CORETYPE": "Prescott"})
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)
     assert got == dict(corename="Haswell", coretype="Haswell", preloaded=False, env="Prescott")

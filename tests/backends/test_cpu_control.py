@@ -9,12 +9,9 @@ import pytest
 import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import lax
+from tests.helpers import plan_of
 
 RNG = np.random.default_rng(7)
-
-
-def plan_of(f, *args):
-    return f.lower(*args).compile()._entry.executable.plan
 
 
 def control_steps(plan):

@@ -9,6 +9,7 @@ import pytest
 
 import jitcore as jc
 from ops.core import PRIMITIVES
+from tests.helpers import plan_of
 
 RNG = np.random.default_rng(3)
 KINDS = ["scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max"]
@@ -19,8 +20,7 @@ def run_both(name, operand, indices, updates, axes):
     want = prim.impl(operand, indices, updates, axes=axes)
     f = jc.jit(lambda o, i, u: prim.bind(o, i, u, axes=axes))
     got = np.asarray(f(operand, indices, updates))
-    steps = [s.kind for s in f.lower(operand, indices, updates).compile()._entry.executable
-             .plan.steps]
+    steps = [s.kind for s in plan_of(f, operand, indices, updates).steps]
     assert "scatter" in steps, steps
     return got, want
 
@@ -82,5 +82,5 @@ def test_at_set_in_a_loop_runs_natively():
         want[i] = want[i] * 2 + i
     jf = jc.jit(f)
     np.testing.assert_allclose(np.asarray(jf(x)), want, rtol=1e-15)
-    (loop,) = jf.lower(x).compile()._entry.executable.plan.steps
+    (loop,) = plan_of(jf, x).steps
     assert loop.kind == "control"

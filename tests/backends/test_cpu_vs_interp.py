@@ -4,8 +4,8 @@ Every number the compiled code produces must be the interpreter's: exactly for i
 booleans, and for floats up to the last bits where the compiled code legitimately reorders a
 sum (reductions and dots may reassociate) or evaluates a transcendental function with a
 different (correctly bounded) polynomial. Deterministic tests cover each kind of kernel the
-fusion pass makes on edge shapes (empty, size-1 dimensions, scalars); a hypothesis test runs
-random programs built from jitcore.numpy functions.
+fusion pass makes on edge shapes (empty, size-1 dimensions, scalars); seeded random programs
+(jitcore.testing) add edge values, control flow, grad and vmap.
 """
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import lax  # noqa: E402
-from jitcore.errors import DtypeError, ShapeError  # noqa: E402
+from jitcore.testing.differential import Mismatch, check  # noqa: E402
+from jitcore.testing.differential import compare as compare_values  # noqa: E402
+from jitcore.testing.random_ops import BINARY, COMPARE, UNARY, edge_values  # noqa: E402
+from jitcore.testing.random_programs import program_from_steps, random_program  # noqa: E402
+from ops.core import PRIMITIVES  # noqa: E402
 
 # Float tolerance relative to the largest magnitude in the result: reassociated sums of n
 # terms differ by about n ulps of the largest partial sum, not of each element.
@@ -319,155 +320,131 @@ def test_scalar_programs_and_constant_outputs():
 
 
 # --- random programs -----------------------------------------------------------------------
+# Seeded random programs (jitcore.testing.random_programs): edge values, every kind of kernel,
+# control flow, grad and vmap. Each module groups several independent programs (fragments) to
+# share a compile; a failure names the seed and `benchmarks/fuzz.py` finds the fragment.
 
-UNARY = {
-    "f": [jnp.sin, jnp.cos, jnp.tanh, jnp.abs, jnp.negative, jnp.floor,
-          lambda a: jnp.sqrt(jnp.abs(a)), lambda a: jnp.log1p(jnp.abs(a)),
-          lambda a: jnp.exp(jnp.tanh(a) * 3), lambda a: a * a, jnp.sign],
-    "i": [jnp.abs, jnp.negative, lambda a: a * a, lambda a: a // 3, lambda a: a % 5,
-          lambda a: a >> 2, jnp.sign],
-    "b": [jnp.logical_not],
-}
-BINARY = {
-    "f": [jnp.add, jnp.subtract, jnp.multiply, jnp.maximum, jnp.minimum,
-          lambda a, b: a / (1.0 + jnp.abs(b))],
-    "i": [jnp.add, jnp.subtract, jnp.multiply, jnp.maximum, jnp.minimum, jnp.bitwise_xor,
-          lambda a, b: a // jnp.where(b == 0, 1, b), jnp.bitwise_and],
-    "b": [jnp.logical_and, jnp.logical_or, jnp.logical_xor],
-}
-COMPARE = [jnp.less, jnp.greater_equal, jnp.equal, jnp.not_equal]
-REDUCE = {"f": [jnp.sum, jnp.max, jnp.min, jnp.mean], "i": [jnp.sum, jnp.max, jnp.min],
-          "b": [jnp.any, jnp.all]}
-DTYPES = ["float32", "float64", "int32", "bool"]
+def _check_random(kind, seed, fragments):
+    program = random_program(seed, kind, range(fragments))
+    try:
+        check(program)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{program.describe()}") from None
 
 
-def _kind(a):
-    return a.dtype.kind if a.dtype.kind != "u" else "i"
+@pytest.mark.parametrize("seed", range(16))
+def test_random_programs_match_the_interpreter(seed):
+    _check_random("plain", seed, 8)
 
 
-def _broadcastable(s, t):
-    return all(a == b or a == 1 or b == 1 for a, b in zip(s[::-1], t[::-1]))
+@pytest.mark.parametrize("seed", range(8))
+def test_random_vmapped_programs_match_a_loop_on_the_interpreter(seed):
+    _check_random("vmap", seed, 8)
 
 
-class Program:
-    """A list of steps over a pool of values; run eagerly to learn shapes, then jitted."""
-
-    def __init__(self, inputs):
-        self.inputs = inputs
-        self.steps = []
-
-    def run(self, *args):
-        pool = list(args)
-        for fn, idx in self.steps:
-            pool.append(fn(*[pool[i] for i in idx]))
-        return pool[len(self.inputs):][-3:]
+@pytest.mark.parametrize("seed", range(8))
+def test_random_gradients_match_the_interpreter_and_finite_differences(seed):
+    _check_random("grad", seed, 6)
 
 
-def _step(data, pool):
-    """Draw one step: (function, operand indices); evaluated on the eager pool."""
-    i = data.draw(st.integers(0, len(pool) - 1))
-    a = pool[i]
-    k = _kind(a)
-    shape = a.shape
-    ops = ["unary", "binary", "compare", "reduce", "transpose", "reshape", "slice", "astype"]
-    if a.ndim >= 1:
-        ops += ["matmul", "softmax", "concat"]
-    op = data.draw(st.sampled_from(ops))
-    if op == "unary":
-        return data.draw(st.sampled_from(UNARY[k])), (i,)
-    if op in ("binary", "compare"):
-        partners = [j for j, b in enumerate(pool) if _broadcastable(b.shape, shape)
-                    and (op == "compare" or _kind(b) == k)]
-        j = data.draw(st.sampled_from(partners))
-        if op == "binary":
-            return data.draw(st.sampled_from(BINARY[k])), (i, j)
-        cmp = data.draw(st.sampled_from(COMPARE))
-        others = [m for m, b in enumerate(pool) if _broadcastable(b.shape, shape)]
-        m = data.draw(st.sampled_from(others))
-        return (lambda x, y, z: jnp.where(cmp(x, y), x, z)), (i, j, m)
-    if op == "reduce":
-        fn = data.draw(st.sampled_from(REDUCE[k]))
-        if a.ndim == 0:
-            return fn, (i,)
-        axes = tuple(sorted(data.draw(st.sets(st.integers(0, a.ndim - 1), min_size=1))))
-        keep = data.draw(st.booleans())
-        if fn in (jnp.max, jnp.min) and any(shape[d] == 0 for d in axes):
-            fn = jnp.sum if k != "b" else jnp.any
-        return (lambda x: fn(x, axis=axes, keepdims=keep)), (i,)
-    if op == "transpose":
-        perm = tuple(data.draw(st.permutations(range(a.ndim))))
-        return (lambda x: jnp.transpose(x, perm)), (i,)
-    if op == "reshape":
-        n = a.size
-        divisors = [d for d in range(1, n + 1) if n % d == 0] or [1]
-        d = data.draw(st.sampled_from(divisors))
-        new = (d, n // d) if n else (0, data.draw(st.integers(1, 3)))
-        return (lambda x: x.reshape(new)), (i,)
-    if op == "slice":
-        if a.ndim == 0:
-            return (lambda x: x[None]), (i,)
-        ax = data.draw(st.integers(0, a.ndim - 1))
-        lo = data.draw(st.integers(0, shape[ax]))
-        step = data.draw(st.sampled_from([1, 1, 2, -1]))
-        sl = [slice(None)] * a.ndim
-        sl[ax] = slice(lo, None, step) if step > 0 else slice(None, None, -1)
-        return (lambda x: x[tuple(sl)]), (i,)
-    if op == "astype":
-        dt = data.draw(st.sampled_from(DTYPES))
-        return (lambda x: x.astype(dt) if dt != "int32" or k != "f" else
-                jnp.clip(x * 10, -1e6, 1e6).astype(dt)), (i,)
-    if op == "matmul":
-        n = shape[-1]
-        partners = [j for j, b in enumerate(pool) if b.ndim >= 1 and
-                    (b.shape[0] if b.ndim <= 2 else b.shape[-2]) == n and
-                    (b.ndim <= 2 or a.ndim <= 2 or _broadcastable(b.shape[:-2], shape[:-2]))]
-        if not partners:
-            return (lambda x: x @ x.swapaxes(-1, -2) if x.ndim >= 2 else x @ x), (i,)
-        j = data.draw(st.sampled_from(partners))
-        if k == "b" or _kind(pool[j]) == "b":
-            return (lambda x, y: x.astype(np.int32) @ y.astype(np.int32)), (i, j)
-        return jnp.matmul, (i, j)
-    if op == "softmax":
-        def softmax(x):
-            x = x.astype(np.float32) if x.dtype.kind != "f" else x
-            if x.shape[-1] == 0:
-                return x
-            e = jnp.exp(x - x.max(axis=-1, keepdims=True))
-            return e / e.sum(axis=-1, keepdims=True)
-        return softmax, (i,)
-    ax = data.draw(st.integers(0, a.ndim - 1))
-    return (lambda x: jnp.concatenate([x, x[::-1] * 2 if k != "b" else ~x], axis=ax)), (i,)
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "int32", "int64",
+                                   "uint8", "uint32", "bool"])
+def test_every_op_on_every_pair_of_edge_values(dtype):
+    # NaN, infinities, signed zeros, subnormals, integer extremes, -1 and 0 as divisors,
+    # over-wide and negative shift counts: each op of the random programs on all pairs.
+    edges = edge_values(dtype)
+    x, y = (a.reshape(-1) for a in np.meshgrid(edges, edges))
+    k = "i" if np.dtype(dtype).kind == "u" else np.dtype(dtype).kind
+    steps = [(op.name, op.fn, (0,), op.approx) for op in UNARY if k in op.kinds]
+    steps += [(op.name, op.fn, (0, 1), op.approx) for op in BINARY if k in op.kinds]
+    steps += [(f.__name__, f, (0, 1)) for f in COMPARE]
+    check(program_from_steps("plain", steps, [x, y]))
 
 
-SHAPE_POOL = [(), (1,), (3,), (4, 1), (1, 3), (4, 3), (2, 4, 3), (0, 3), (3, 1, 1)]
+def test_random_fragments_reproduce_alone():
+    # benchmarks/fuzz.py names a failing fragment of a module by drawing it alone.
+    group = random_program(7, "vmap", range(4))
+    for f in (0, 3):
+        alone = random_program(7, "vmap", [f]).parts[0]
+        assert alone.fragment.describe() == group.parts[f].fragment.describe()
+        for x, y in zip(alone.inputs, group.parts[f].inputs):
+            for a, b in zip(x, y):
+                np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.data())
-def test_random_programs_match_the_interpreter(data):
-    n_in = data.draw(st.integers(1, 3))
-    inputs = []
-    for s in range(n_in):
-        shape = data.draw(st.sampled_from(SHAPE_POOL))
-        dtype = data.draw(st.sampled_from(DTYPES))
-        inputs.append(rand(shape, dtype, seed=s))
-    prog = Program(inputs)
-    pool = [jnp.asarray(x) for x in inputs]
-    for _ in range(data.draw(st.integers(5, 15))):
-        fn, idx = _step(data, pool)
-        try:
-            out = fn(*[pool[i] for i in idx])
-        except (ShapeError, DtypeError):
-            continue     # an invalid combination drawn (e.g. matmul sizes): skip that step
-        if out.size > 4096:
-            continue
-        prog.steps.append((fn, idx))
-        pool.append(out)
-    # A float64 result may have passed through float32 on the way: the least precise float
-    # anywhere in the program bounds the error.
-    tol = max((TOL[v.dtype] for v in pool if v.dtype.kind == "f"), default=None)
-    compare(prog.run, *inputs, tol=tol)
+def test_steps_that_two_correct_backends_could_disagree_on_are_dropped():
+    x = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+    sums = [("sum(axis=0)", lambda a: jnp.sum(a, axis=0), (0,), "abs_in"),
+            ("sum(a.T, axis=1)", lambda a: jnp.sum(a.T, axis=1), (0,), "abs_in")]
+    # The two sums are equal as computed here, but may differ in the last bits elsewhere.
+    prog = program_from_steps("plain", sums + [("subtract", jnp.subtract, (1, 2))], [x])
+    assert prog.out_err[0] is not None and prog.out_err[0][0].min() > 0
+    with pytest.raises(ValueError, match="unstable"):
+        program_from_steps("plain", sums + [("less_equal", jnp.less_equal, (1, 2))], [x])
+
+
+def test_the_checker_sees_a_wrong_result(monkeypatch):
+    # The interpreter is made to round the other way: the compiled code is now "wrong".
+    prog = program_from_steps("plain", [("floor", jnp.floor, (0,))],
+                              [np.array([0.5, -1.5, 2.0])])
+    check(prog)
+    monkeypatch.setattr(PRIMITIVES["floor"], "impl", np.ceil)
+    with pytest.raises(Mismatch, match="output 0"):
+        check(prog)
+
+
+def test_finite_differences_see_a_wrong_derivative(monkeypatch):
+    from ops import elementwise as el
+    from ops.autodiff import defvjp
+    prog = program_from_steps("grad", [("tanh", jnp.tanh, (0,))],
+                              [np.array([0.3, -1.2, 0.8])])
+    check(prog)
+    monkeypatch.setattr(el.tanh_p, "vjp", el.tanh_p.vjp)
+    defvjp(el.tanh_p, lambda g, ans, x: el.mul(g, ans))      # d tanh = tanh: wrong
+    with pytest.raises(Mismatch, match="finite differences give"):
+        check(prog)
+
+
+def test_compare_rules():
+    compare_values(np.array([0.0, np.nan, -np.inf]), np.array([-0.0, np.nan, -np.inf]))
+    for got, want in (([np.nan], [1.0]), ([np.inf], [-np.inf]), ([1.0], [np.inf]),
+                      ([1.0 + 1e-15], [1.0])):
+        with pytest.raises(Mismatch):
+            compare_values(np.array(got), np.array(want))
+    compare_values(np.array([1.0 + 1e-15]), np.array([1.0]), err=np.array([1e-15]))
+    with pytest.raises(Mismatch, match="int32"):
+        compare_values(np.array([1], np.int32), np.array([1], np.int64))
+
+
+# --- cases the random programs found ---------------------------------------------------------
+
+def test_loop_invariant_sort_in_a_scan_body():
+    # The sort reads only a captured value: hoisting it out of the loop must hoist its
+    # element, not the multi-result sort itself (a tuple is no loop operand).
+    def f(x, y):
+        return lax.scan(lambda c, xv: (lax.cummin(jnp.sort(y), reverse=True), xv), x, x)
+    x = np.array([3, 1, 2], np.int32)
+    compare(f, x, x[::-1].copy())
+
+
+def test_dynamic_slice_with_a_uint64_start_past_int64_range():
+    # 2**64 - 64 is a large start (clamped to the last position), not -64 (clamped to 0).
+    x, u = rand((5, 4), np.float64), rand((2, 3), np.float64, 1)
+    start = np.uint64(2 ** 64 - 64)
+    compare(lambda a, b, s: (lax.dynamic_slice(a, (s, s), (2, 2)),
+                             lax.dynamic_update_slice(a, b, (s, np.uint64(1)))), x, u, start)
+
+
+def test_scatter_at_a_uint64_index_past_int64_range_is_dropped():
+    x, big = np.arange(3.0), np.uint64(2 ** 64 - 1)
+    np.testing.assert_array_equal(jnp.asarray(x).at[big].multiply(2.0), x)
+    compare(lambda a, i: (a.at[i].multiply(2.0), a.at[i].set(9.0)), x, big)
+
+
+def test_take_clip_with_a_scalar_index():
+    x, i = np.array([[1, 5, 11]], np.uint32), np.array(0, np.int32)
+    np.testing.assert_array_equal(jnp.take(x, i, axis=1, mode="clip"), [1])
+    compare(lambda a, k: jnp.take(a, k, axis=0, mode="clip"), x, i)
 
 
 # --- runtime routines ------------------------------------------------------------------------

@@ -16,10 +16,10 @@ pytest.importorskip("llvmlite")
 
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
-from jitcore import lax  # noqa: E402
+from jitcore import config, lax  # noqa: E402
 from xla_like.backends import cuda_runtime  # noqa: E402
 
-from test_cuda_runtime import _check, emulated, runtime  # noqa: E402,F401  (fixtures)
+from tests.backends.test_cuda_runtime import _check, emulated, runtime  # noqa: E402,F401  (fixtures)
 
 rng = np.random.default_rng(7)
 X = rng.standard_normal((6, 40)).astype(np.float32)
@@ -317,7 +317,7 @@ def test_dots_cublas_cannot_do_use_the_kernel(emulated, monkeypatch):
 
 
 def test_cublas_without_the_library(emulated, monkeypatch):
-    monkeypatch.setenv("JITCORE_CUDA_CUBLAS", "0")
+    monkeypatch.setattr(config.settings, "cuda_cublas", 0)
     assert cuda_runtime.load_cublas() is None
     a = rng.standard_normal((5, 7)).astype(np.float32)
     _check(jax.jit(lambda x: x @ x.T, backend="cuda")(a), a @ a.T)

@@ -15,8 +15,8 @@ pytest.importorskip("hypothesis")
 
 import jitcore as jax  # noqa: E402
 
-import test_cpu_vs_interp as cpu_cases  # noqa: E402
-from test_cuda_runtime import emulated, runtime  # noqa: E402,F401  (fixtures)
+from tests.backends import test_cpu_vs_interp as cpu_cases  # noqa: E402
+from tests.backends.test_cuda_runtime import emulated, runtime  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture

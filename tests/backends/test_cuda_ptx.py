@@ -21,7 +21,7 @@ pytest.importorskip("llvmlite")
 
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
-from jitcore import lax  # noqa: E402
+from jitcore import config, lax  # noqa: E402
 from xla_like.backends import cuda, cuda_codegen  # noqa: E402
 
 ARCHS = ("sm_80", "sm_90")
@@ -180,15 +180,8 @@ def ptx_of(family, arch):
     key = (family, arch)
     if key not in _ptx_cache:
         f, args = FAMILIES[family]
-        old = os.environ.get("JITCORE_CUDA_ARCH")
-        os.environ["JITCORE_CUDA_ARCH"] = arch
-        try:
+        with config.override(cuda_arch=arch):
             _ptx_cache[key] = jax.jit(f, backend="cuda").lower(*args).compile().as_text("ptx")
-        finally:
-            if old is None:
-                del os.environ["JITCORE_CUDA_ARCH"]
-            else:
-                os.environ["JITCORE_CUDA_ARCH"] = old
     return _ptx_cache[key]
 
 
@@ -266,12 +259,12 @@ def test_as_text_kinds():
         c.as_text("sass")
 
 
-def test_arch_setting(monkeypatch):
+def test_arch_setting():
     assert cuda_codegen.cuda_arch("sm_86") == 86
     assert cuda_codegen.cuda_arch("8.6") == 86
     assert cuda_codegen.cuda_arch("90") == 90
-    monkeypatch.setenv("JITCORE_CUDA_ARCH", "sm_90")
-    assert cuda.target_arch() == 90
+    with config.override(cuda_arch="sm_90"):
+        assert cuda.target_arch() == 90
     with pytest.raises(cuda_codegen.CudaArchError, match="older than sm_75"):
         cuda_codegen.cuda_arch("sm_70")
     with pytest.raises(cuda_codegen.CudaArchError, match="not a compute capability"):

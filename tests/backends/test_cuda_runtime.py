@@ -304,6 +304,10 @@ CASES = {
     "float16": (lambda h: (jnp.exp(h) * h, h.sum(1), _softmax(h)), (H,)),
     "integers": (lambda a: (a // 3, a % 7, a << 2, (a > 0).sum(1), a.max(0), a * a - a),
                  (I,)),
+    # A NaN x1 is neither < 0, > 0 nor == 0: it must come out NaN, as NumPy gives.
+    "heaviside_nan": (jnp.heaviside, (
+        np.array([np.nan, -0.0, 0.0, 2.0, -2.0, np.inf, -np.inf, 0.0], np.float32),
+        np.array([0.5, 0.25, 0.75, 3.0, 3.0, 3.0, 3.0, np.nan], np.float32))),
     "indexing": (lambda x, i: (x[i], x[1:5:2, ::3], jnp.concatenate([x, -x], 1),
                                jnp.pad(x, ((1, 0), (0, 2)))), (S, np.array([5, 0, 2]))),
     "dot": (lambda x, y: (x @ y, (x @ y).sum()), (S, S.T[:, :7].copy())),

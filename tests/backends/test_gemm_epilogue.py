@@ -8,6 +8,8 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
+from jitcore import config
+from tests.helpers import plan_of
 from xla_like.backends import blas, cpu_plan
 
 pytestmark = pytest.mark.skipif(not blas.available(), reason="no BLAS: dots use loop kernels")
@@ -20,8 +22,7 @@ def rand(*shape, seed=0, dtype=np.float32):
 
 
 def epilogues(f, *args):
-    plan = f.lower(*args).compile()._entry.executable.plan
-    return [s.epilogue for s in plan.steps if s.kind == "dot"]
+    return [s.epilogue for s in plan_of(f, *args).steps if s.kind == "dot"]
 
 
 @pytest.fixture
@@ -102,11 +103,11 @@ def test_donated_addend_and_epilogue_together(small_blocks):
     np.testing.assert_allclose(out, want, rtol=0, atol=2e-4 * np.abs(want).max())
 
 
-def test_one_thread_segment(monkeypatch, small_blocks):
+def test_one_thread_segment(small_blocks):
     # One thread runs every block (each GEMM may then use BLAS's threads).
-    monkeypatch.setenv("JITCORE_NUM_THREADS", "1")
     x, w, b = rand(3001, 37), rand(37, 100, seed=1), rand(100, seed=2)
-    check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
+    with config.override(num_threads=1):
+        check(relu_affine, (x, w, b), lambda x, w, b: relu_affine(x, w, b, np), True)
 
 
 def test_blas_threads_come_back_and_concurrent_calls_agree(small_blocks):
@@ -116,19 +117,24 @@ def test_blas_threads_come_back_and_concurrent_calls_agree(small_blocks):
     f = jc.jit(relu_affine)
     args = [(rand(3001, 37, seed=s), rand(37, 100, seed=s + 1), rand(100, seed=s + 2))
             for s in range(4)]
-    outs = [None] * 4
+    outs = [[] for _ in range(4)]
+    start = threading.Barrier(4, timeout=120)   # the calls overlap, the first ones included
 
     def run(i):
+        start.wait()
         for _ in range(3):
-            outs[i] = np.asarray(f(*args[i]))
+            outs[i].append(np.asarray(f(*args[i])))
     threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for (x, w, b), o in zip(args, outs):
+    for (x, w, b), results in zip(args, outs):
         want = relu_affine(x.astype(np.float64), w, b, np)
-        np.testing.assert_allclose(o, want, rtol=0, atol=2e-4 * np.abs(want).max())
+        assert len(results) == 3
+        for o in results:
+            np.testing.assert_allclose(o, want, rtol=0, atol=2e-4 * np.abs(want).max())
+    assert f.cache_info().compiles == 1
     assert lib.get_num_threads() == before
 
 

@@ -4,11 +4,8 @@ import numpy as np
 
 import jitcore as jc
 from jitcore import lax
+from tests.helpers import plan_of
 from xla_like.backends import cpu
-
-
-def plan_of(f, *args):
-    return f.lower(*args).compile()._entry.executable.plan
 
 
 def test_which_programs_are_small():

@@ -8,20 +8,9 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import lax
 from xla_like import control_flow_rules
-from check_grads import check_grads
+from tests.helpers import check_grads, fd_grad
 
 RNG = np.random.default_rng(2)
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central differences of a scalar NumPy function of one float64 array (or scalar)."""
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (float(f(x + d)) - float(f(x - d))) / (2 * eps)
-    return g
 
 
 def fd_jacobian(f, x, eps=1e-6):

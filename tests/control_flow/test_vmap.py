@@ -270,8 +270,10 @@ def test_loops_independent_of_the_batch_with_out_axes_none(on):
 
 def test_vmap_in_axes_1_out_axes_1(on):
     xs = RNG.normal(size=(4, 3))            # examples along axis 1, the scan runs over axis 0
+    # the carry is a scalar per example, so only its axis 0 exists (out_axes=1 for it raises,
+    # as in JAX); the stacked ys take the examples along axis 1
     c, ys = on(jc.vmap(lambda x: lax.scan(lambda c, v: (c + v, c * v), 0.0, x), in_axes=1,
-                       out_axes=1))(xs)
+                       out_axes=(0, 1)))(xs)
     assert ys.shape == (4, 3)
     for b in range(3):
         cc, want = 0.0, []

@@ -1,7 +1,5 @@
 """Array creation in jitcore.numpy against NumPy: values, shapes, dtypes (JAX-x64 defaults) and
 weak types, eagerly and under jit, the IR it builds (no large constants), and the error paths."""
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -9,41 +7,15 @@ import jitcore as jax
 import jitcore.numpy as jnp
 from ops import dtypes
 from ops.errors import AxisError, ConcretizationTypeError, DtypeError, ShapeError
+from tests.helpers import assert_same, raises
 
-HERE = "test_creation.py"
 DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_]
-
-
-def assert_same(got, want, weak=None):
-    if isinstance(want, (list, tuple)):
-        assert isinstance(got, (list, tuple)) and len(got) == len(want)
-        for g, w in zip(got, want):
-            assert_same(g, w, weak)
-        return
-    assert isinstance(got, jax.Array), type(got)
-    g = np.asarray(got)
-    want = np.asarray(want)
-    assert g.shape == want.shape, (g.shape, want.shape)
-    assert g.dtype == want.dtype, (g.dtype, want.dtype)
-    np.testing.assert_array_equal(g, want)
-    if weak is not None:
-        assert got.weak_type == weak
 
 
 def check(f, want, *args, weak=None):
     """`f(*args)` eagerly and under jit (static values closed over in `f`) equals `want`."""
     assert_same(f(*args), want, weak)
     assert_same(jax.jit(f)(*args), want, weak)
-
-
-@contextlib.contextmanager
-def raises(exc, *words):
-    """pytest.raises that also checks the message names `words` and this test file."""
-    with pytest.raises(exc) as info:
-        yield info
-    msg = str(info.value)
-    for w in words + (HERE,):
-        assert w in msg, f"{w!r} not in {msg!r}"
 
 
 def constants(module):

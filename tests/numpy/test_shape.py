@@ -1,7 +1,5 @@
 """Shape manipulation in jitcore.numpy against NumPy: values, shapes and dtypes, eagerly and under
 jit (shape arguments closed over or static), plus the error paths."""
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -9,34 +7,10 @@ import jitcore as jax
 import jitcore.numpy as jnp
 from ops import dtypes
 from ops.errors import AxisError, ConcretizationTypeError, ShapeError
+from tests.helpers import assert_same, rand, raises
 
-HERE = "test_shape.py"
 DTYPES = [np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8, np.bool_]
 SHAPES = [(), (0,), (5,), (2, 3), (3, 0, 2), (2, 3, 4)]
-
-
-def rand(shape, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return rng.random(shape) > 0.5
-    if dtype.kind in "iu":
-        return rng.integers(0, 100, shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def assert_same(got, want):
-    if isinstance(want, (list, tuple)):
-        assert isinstance(got, (list, tuple)) and len(got) == len(want)
-        for g, w in zip(got, want):
-            assert_same(g, w)
-        return
-    assert isinstance(got, jax.Array), type(got)
-    g = np.asarray(got)
-    want = np.asarray(want)
-    assert g.shape == want.shape, (g.shape, want.shape)
-    assert g.dtype == want.dtype, (g.dtype, want.dtype)
-    np.testing.assert_array_equal(g, want)
 
 
 def check(f, g, *arrays):
@@ -44,16 +18,6 @@ def check(f, g, *arrays):
     want = g(*arrays)
     assert_same(f(*[jnp.asarray(a) for a in arrays]), want)
     assert_same(jax.jit(f)(*arrays), want)
-
-
-@contextlib.contextmanager
-def raises(exc, *words):
-    """pytest.raises that also checks the message names `words` and this test file."""
-    with pytest.raises(exc) as info:
-        yield info
-    msg = str(info.value)
-    for w in words + (HERE,):
-        assert w in msg, f"{w!r} not in {msg!r}"
 
 
 # --- reshape, ravel ------------------------------------------------------------------------

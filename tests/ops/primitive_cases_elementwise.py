@@ -2,7 +2,8 @@
 
 Every reference is written independently of the primitive's `impl`: float math in float64 then
 rounded to the tested dtype, integer math on Python ints wrapped to the dtype's width, rounding
-with `decimal`, erf with `math.erf`, bit reinterpretation with `struct`.
+with `decimal`, erf with `math.erf`, erf_inv by bisection on `math.erf`, bit reinterpretation
+with `struct`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ops.errors import DtypeError, ShapeError
+from tests.helpers import erfinv_reference
 
 F64, F32, F16 = np.dtype("float64"), np.dtype("float32"), np.dtype("float16")
 BOOL = np.dtype("bool")
@@ -150,7 +152,10 @@ UNARY_FLOAT = {
     "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
     "logistic": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "erf": lambda x: pymap(math.erf, F64, x),
+    "erf_inv": erfinv_reference,
 }
+# erf_inv's domain is [-1, 1]: most of FLOAT_EDGES lie outside it (NaN there).
+ERF_INV_VALUES = [0.3, -0.3, 0.75, -0.999, 0.9999999, 1 - 2.0 ** -24, -(1 - 2.0 ** -53), 1e-20]
 
 UNARY_INT = {  # on Python ints; wrapped to the dtype
     "neg": operator.neg,
@@ -170,6 +175,8 @@ def unary_cases():
             x = float_values(dt)
             if name == "logistic":
                 x = np.concatenate([x, np.array([-1000.0, 1000.0, -700.0, 40.0], dt)])
+            if name == "erf_inv":
+                x = np.concatenate([x, np.array(ERF_INV_VALUES, dt)])
             cases.append(Case(name, (x,), {}, in_f64(fn), RTOL[dt], label=str(dt)))
     for dt in FLOATS:
         x = np.array(ROUND_VALUES, dt)

@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from ops.errors import AxisError, DtypeError, ShapeError
-from primitive_cases_elementwise import (BOOL, F32, F64, RTOL, Bad, Case, pymap, wrap)
+from tests.ops.primitive_cases_elementwise import (BOOL, F32, F64, RTOL, Bad, Case, pymap, wrap)
 
 I32, I64, U8, I8 = (np.dtype(t) for t in ("int32", "int64", "uint8", "int8"))
 RNG = np.random.default_rng(7)

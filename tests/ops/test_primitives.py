@@ -7,8 +7,6 @@ for any registered primitive that has no entry in either.
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -17,13 +15,8 @@ import jitcore
 from ops import core
 from ops.core import PRIMITIVES
 from ops.errors import JitcoreError
-
-# The case tables sit beside this file; make them importable under any pytest import mode.
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import primitive_cases_elementwise as ew  # noqa: E402
-import primitive_cases_structural as st  # noqa: E402
+from tests.ops import primitive_cases_elementwise as ew
+from tests.ops import primitive_cases_structural as st
 
 # stop_gradient is the identity on values (its point is its derivative, tested with the
 # transforms); the reference is a copy of the input.

@@ -6,18 +6,11 @@ bad operand) per primitive.
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 import ops  # noqa: F401  (registers every primitive family)
 from ops.core import PRIMITIVES
-
-if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from test_primitives import ERROR_CASES, VALUE_CASES  # noqa: E402
+from tests.ops.test_primitives import ERROR_CASES, VALUE_CASES
 
 # Rules every primitive must define. The kernel rule joins this tuple when the compiled
 # backends land.

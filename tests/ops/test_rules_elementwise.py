@@ -75,7 +75,7 @@ SPECS = [
     Spec("asin", (UNIT,)), Spec("acos", (UNIT,)), Spec("atan", (ANY,)),
     Spec("sinh", (ANY,)), Spec("cosh", (ANY,)), Spec("tanh", (ANY,)),
     Spec("asinh", (ANY,)), Spec("acosh", (fl(1.2, 3),)), Spec("atanh", (UNIT,)),
-    Spec("logistic", (fl(-4, 4),)), Spec("erf", (ANY,)),
+    Spec("logistic", (fl(-4, 4),)), Spec("erf", (ANY,)), Spec("erf_inv", (UNIT,)),
     Spec("is_finite", (ANY,)), Spec("not", (ints(-5, 6),)), Spec("not", (bools,), label="bool"),
     Spec("add", (ANY, ANY)), Spec("add", (ints(-5, 6), ints(-5, 6)), label="int"),
     Spec("add", (bools, bools), label="bool"),

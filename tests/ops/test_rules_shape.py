@@ -9,9 +9,6 @@ and the semantics JAX documents (ties split, last write wins, clamped windows, p
 from __future__ import annotations
 
 import itertools
-import os
-import sys
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,13 +16,7 @@ import pytest
 
 import jitcore
 from ops.core import PRIMITIVES, bind
-
-# check_grads (the transforms' finite-difference checker) lives in tests/.
-_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from check_grads import check_grads  # noqa: E402
+from tests.helpers import check_grads, rng_for
 
 F64, F32, I64, I32 = np.float64, np.float32, np.int64, np.int32
 EPS = 1e-6
@@ -172,7 +163,7 @@ def _close(got, want, tol=1e-6, what=""):
 
 
 def _rng(case):
-    return np.random.default_rng(zlib.crc32(_case_id(case).encode()))
+    return rng_for(_case_id(case))
 
 
 def _tangent_patterns(args):

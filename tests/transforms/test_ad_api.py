@@ -4,20 +4,9 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
-from check_grads import check_grads, numerical_jvp
+from tests.helpers import check_grads, fd_grad, numerical_jvp
 
 RNG = np.random.default_rng(0)
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central-difference gradient of a scalar function of one float64 array."""
-    x = np.asarray(x, np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (float(f(x + d)) - float(f(x - d))) / (2 * eps)
-    return g
 
 
 def loss(params, x, y):

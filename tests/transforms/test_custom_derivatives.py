@@ -4,7 +4,7 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
-from check_grads import check_grads
+from tests.helpers import check_grads
 
 
 @jc.custom_jvp

@@ -8,9 +8,6 @@ for log/sqrt, away from integer jumps), as in `transform_cases.py`, whose makers
 """
 from __future__ import annotations
 
-import os
-import sys
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +16,9 @@ import pytest
 import jitcore
 import jitcore.numpy as jnp
 from jitcore import tree_util
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from check_grads import check_grads  # noqa: E402
-from transform_cases import (apart, away, distinct, frac, normal, rem_operands,  # noqa: E402
-                             uniform)
+from tests.helpers import check_grads, rng_for
+from tests.transforms.transform_cases import (apart, away, distinct, frac, normal,
+                                              rem_operands, uniform)
 
 BATCH = 5
 
@@ -381,7 +375,7 @@ ORDER2 = [c for c in GRAD_CASES if c.order2]
 
 
 def _rng(case, salt=""):
-    return np.random.default_rng(zlib.crc32((case.name + salt).encode()))
+    return rng_for(case.name + salt)
 
 
 def _args(case, rng):

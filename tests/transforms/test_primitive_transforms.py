@@ -11,9 +11,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import sys
-import zlib
 
 import numpy as np
 import pytest
@@ -21,18 +18,15 @@ import pytest
 import jitcore
 from ops import core
 from ops.core import PRIMITIVES
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from check_grads import check_grads  # noqa: E402
-from transform_cases import (CASES, NAMES, ZERO_DERIVATIVE, differentiable,  # noqa: E402
-                             has_float_operand)
+from tests.helpers import check_grads, rng_for
+from tests.transforms.transform_cases import (CASES, NAMES, ZERO_DERIVATIVE, differentiable,
+                                              has_float_operand)
 
 BATCH = 5  # unlike most case dims (2, 3, 4), so a batch axis mistaken for another shows
 
 
 def _rng(case, salt=""):
-    return np.random.default_rng(zlib.crc32((case.id + salt).encode()))
+    return rng_for(case.id + salt)
 
 
 def _fn(case):

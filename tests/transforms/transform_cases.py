@@ -128,6 +128,7 @@ UNARY_DOMAINS = {
     "sqrt": lambda *s: uniform(0.5, 2, *s), "rsqrt": lambda *s: uniform(0.5, 2, *s),
     "asin": lambda *s: uniform(-0.8, 0.8, *s), "acos": lambda *s: uniform(-0.8, 0.8, *s),
     "atanh": lambda *s: uniform(-0.8, 0.8, *s), "acosh": lambda *s: uniform(1.2, 3, *s),
+    "erf_inv": lambda *s: uniform(-0.8, 0.8, *s),
 }
 
 

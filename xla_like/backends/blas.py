@@ -25,6 +25,7 @@ the C signature); `Blas.gemm` is the NumPy-level convenience used by tests and f
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -33,7 +34,9 @@ import warnings
 
 import numpy as np
 
-ENV_OVERRIDE = "JITCORE_BLAS_CORETYPE"
+from ..settings import ENV, settings
+
+_SETTING = ENV["blas_coretype"]    # named in the reasons `choose_coretype` gives
 
 # CBLAS enum values (cblas.h): the generated code passes these as i32.
 ROW_MAJOR = 101
@@ -68,14 +71,15 @@ def host_cpu_features() -> dict | None:
         return None
 
 
-def choose_coretype(features: dict | None = None, environ=None) -> tuple[str | None, str]:
-    """(OpenBLAS core name to force or None for OpenBLAS's own detection, why)."""
-    environ = os.environ if environ is None else environ
-    override = environ.get(ENV_OVERRIDE, "").strip()
-    if override:
-        if override.lower() == "auto":
-            return None, f"{ENV_OVERRIDE}=auto: OpenBLAS's own CPU detection"
-        return override, f"{ENV_OVERRIDE}={override}"
+def choose_coretype(features: dict | None = None,
+                    requested: str | None = None) -> tuple[str | None, str]:
+    """(OpenBLAS core name to force or None for OpenBLAS's own detection, why). `requested`:
+    the `blas_coretype` setting's form (default: the setting)."""
+    requested = (settings.blas_coretype if requested is None else requested).strip()
+    if requested:
+        if requested.lower() == "auto":
+            return None, f"{_SETTING}=auto: OpenBLAS's own CPU detection"
+        return requested, f"{_SETTING}={requested}"
     if features is None:
         features = host_cpu_features()
     if features is None:
@@ -232,6 +236,11 @@ class Blas:
         self._get_corename = self._optional("openblas_get_corename", ctypes.c_char_p, [])
         self._set_threads = self._optional("openblas_set_num_threads", None, [ctypes.c_int])
         self._get_threads = self._optional("openblas_get_num_threads", ctypes.c_int, [])
+        # OpenBLAS has one thread count per process; `one_thread` blocks on several threads
+        # share the change (see there).
+        self._threads_lock = threading.Lock()
+        self._one_thread_users = 0
+        self._threads_after = None
         self.corename = self._text(self._get_corename)
 
     # -- symbols -------------------------------------------------------------------------------
@@ -309,15 +318,42 @@ class Blas:
         }
 
     def set_num_threads(self, n: int) -> None:
-        """Threads OpenBLAS uses from now on (it starts with OPENBLAS_NUM_THREADS or all cores)."""
+        """Threads OpenBLAS uses from now on (it starts with OPENBLAS_NUM_THREADS or all cores);
+        inside `one_thread` blocks, from when the last one ends."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"jitcore BLAS: set_num_threads needs an int >= 1, got {n!r}")
         if self._set_threads is None:
             raise BlasUnavailableError(f"{self.path} exports no openblas_set_num_threads")
-        self._set_threads(int(n))
+        with self._threads_lock:
+            if self._one_thread_users:
+                self._threads_after = int(n)
+            else:
+                self._set_threads(int(n))
 
     def get_num_threads(self) -> int | None:
         return None if self._get_threads is None else int(self._get_threads())
+
+    @property
+    def controls_threads(self) -> bool:
+        """Whether this build lets `one_thread` (and `set_num_threads`) change its threads."""
+        return self._set_threads is not None and self._get_threads is not None
+
+    @contextlib.contextmanager
+    def one_thread(self):
+        """Every GEMM runs on its calling thread inside the block. Blocks on several threads
+        at once share one change: the count comes back when the last of them ends."""
+        with self._threads_lock:
+            if self._one_thread_users == 0:
+                self._threads_after = self.get_num_threads()
+                self._set_threads(1)
+            self._one_thread_users += 1
+        try:
+            yield
+        finally:
+            with self._threads_lock:
+                self._one_thread_users -= 1
+                if self._one_thread_users == 0:
+                    self._set_threads(self._threads_after)
 
     # -- NumPy convenience ---------------------------------------------------------------------
 

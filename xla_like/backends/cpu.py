@@ -12,16 +12,20 @@ compile(module, donated):
    several threads run it (segments too small for threads call each kernel on its whole
    range, with constant bounds). Dots call BLAS (`externs`) for float32/float64, else a loop
    kernel.
-4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, MCJIT;
-   machine code is shared by programs that render the same LLVM text, and kept on disk for
-   other processes (`disk_cache`). Runtime routines LLVM may call but Python does not load
+4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, by one
+   target machine; the object code is linked into an MCJIT engine of the program's own, freed
+   when no executable runs it (`llvm_native`). Machine code is shared by programs that render
+   the same LLVM text (an in-memory cache bounded in bytes), and kept on disk for other
+   processes (`disk_cache`). Runtime routines LLVM may call but Python does not load
    come from `cpu_runtime`.
 5. Load: ctypes entry points; a call fills the buffer pointer table and calls each segment
-   once (on one thread, or on several when the work is large enough to pay for the hand-off).
+   once (on one thread, or on several when the work is large enough to pay for the hand-off
+   and no other call holds the worker pool). Calls from several Python threads each get their
+   own workspace (`_Workspace`), and keep their arrays alive until their last share is done.
 """
 from __future__ import annotations
 
-import collections
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -35,14 +39,17 @@ from ops.core import PRIMITIVES
 
 from .. import ir
 from ..printer import instruction_to_text
-from . import cpu_runtime, disk_cache, memory
+from ..settings import settings
+from . import cpu_runtime, disk_cache, llvm_native, memory, object_check
 from .cpu_control import Emitter, emit_control, emit_copy
 from .cpu_scatter import emit_scatter
 from ..passes.fusion import iteration_shape
 from .cpu_gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .cpu_gemm import can_share_blocks, one_thread_blas
 from .cpu_kernels import emit_dot, emit_fusion
+from .code_cache import CodeCache
 from .cpu_plan import Plan, cpu_pipeline
+from .cpu_pool import pool as _pool, threads as _threads
 from .llvm_emitter import I8, I64, i64, logistic_function, storage_type
 
 _I8P = ll.PointerType(I8)
@@ -68,7 +75,7 @@ DATA_OFFSET = _find_data_offset()
 
 # --- LLVM set-up ------------------------------------------------------------------------------
 
-_llvm_lock = threading.Lock()
+_llvm_lock = llvm_native.LLVM_LOCK   # LLVM's global state is not thread-safe
 _initialized = False
 
 
@@ -97,6 +104,20 @@ def target_machine():
         cpu=_HOST[0], features=_HOST[1], opt=3, reloc="default", codemodel="jitdefault")
 
 
+_codegen = None
+
+
+def _codegen_machine():
+    """The target machine that optimizes and emits every program (under `_llvm_lock`). One
+    for the process: it builds its subtarget tables (~0.7 MB) once, where a machine per
+    program built them at each compile, and an engine generating code kept them as long as
+    the program lived (`llvm_native`)."""
+    global _codegen
+    if _codegen is None:
+        _codegen = target_machine()
+    return _codegen
+
+
 # Programs touching fewer elements than this (and without loops) are optimized at LLVM's O1:
 # their run time is call overhead either way, and O3 costs ~30% more compile time.
 SMALL_WORK = 1 << 16
@@ -109,23 +130,18 @@ def _small(plan) -> bool:
 
 
 def optimize(mod: llvm.ModuleRef, tm, speed_level=3):
-    pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
-    pto.loop_interleaving = True
-    pto.loop_unrolling = True
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
-    pb = llvm.create_pass_builder(tm, pto)
-    pm = pb.getModulePassManager()
-    pm.run(mod, pb)
+    llvm_native.run_pipeline(mod, tm, speed_level, loop_interleaving=True, loop_unrolling=True,
+                             loop_vectorization=True, slp_vectorization=True)
 
 
 def math_provider(module: ll.Module):
     """(name, llvm type) -> the function computing it (vectorizable bodies where available).
 
-    `JITCORE_NO_VECTOR_MATH=1` uses the C math library for everything: a reference to tell an
-    accuracy problem of the vectorized bodies from one elsewhere."""
+    The `no_vector_math` setting (`JITCORE_NO_VECTOR_MATH=1`) uses the C math library for
+    everything: a reference to tell an accuracy problem of the vectorized bodies from one
+    elsewhere."""
     llvm_math = None
-    if os.environ.get("JITCORE_NO_VECTOR_MATH", "") in ("", "0"):
+    if not settings.no_vector_math:
         try:
             from . import llvm_math
         except ImportError:
@@ -134,6 +150,9 @@ def math_provider(module: ll.Module):
     def get(name, ty):
         if llvm_math is not None and name in llvm_math.SUPPORTED and name not in BOUNDED_RANGE:
             return llvm_math.math_function(module, name, ty)
+        if name in NO_LIBM:
+            from . import llvm_math as ours
+            return ours.math_function(module, name, ty)
         return _libm(module, name, ty)
     return get
 
@@ -141,6 +160,8 @@ def math_provider(module: ll.Module):
 # The vectorized sin/cos/tan reduce their argument exactly only for |x| < 2**53; NumPy is
 # exact for every argument, so these call the C library (exact, but not vectorized).
 BOUNDED_RANGE = {"sin", "cos", "tan"}
+# Functions the C library lacks: ours serve even when the vectorized bodies are turned off.
+NO_LIBM = {"erf_inv"}
 
 
 _LIBM = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",
@@ -330,7 +351,9 @@ _SEG_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_i
 
 
 class _Workspace:
-    """Per-call state: the temporaries' memory, the pointer table, the barrier counter."""
+    """Per-call state: the temporaries' memory, the pointer table, the barrier counter. A call
+    holds one (`lock`) from filling the table until its last segment is done; calls from
+    other threads meanwhile take another, or make their own."""
 
     def __init__(self, plan: Plan):
         self.memory = np.empty(max(plan.workspace_bytes, 64) + 64, np.uint8)
@@ -362,7 +385,9 @@ class Executable:
         self.optimized = optimized
         self.plan = plan
         self._order = order
-        self._engine = engine   # keeps the machine code alive
+        # The segments' entry points are bare addresses: this keeps their code mapped (the
+        # `llvm_native.NativeCode`, freed with the last executable and cache that hold it).
+        self._engine = engine
         self._llvm_text = llvm_text
         self._asm_text = None
         self._externs = externs
@@ -374,7 +399,7 @@ class Executable:
                             b.alias) for b in plan.buffers if b.kind == "output"]
         self._all_fresh = len(set(plan.outputs)) == len(plan.outputs) and all(
             plan.buffers[bid].kind == "output" for bid in plan.outputs)
-        self._threads = _threads()
+        self._threads = plan.threads   # epilogue scratch has one block per thread
         self._single = len(order) == 1 and order[0][0] == "native"
 
     def as_text(self, kind: str = "hlo") -> str:
@@ -406,8 +431,8 @@ class Executable:
             raise TypeError(f"{self.module.name} expects {plan.n_params} arguments, "
                             f"got {len(args)}")
         ws = self._workspace()
+        arrays, ptrs = ws.arrays, ws.ptrs
         try:
-            arrays, ptrs = ws.arrays, ws.ptrs
             for bid, index, dtype in self._param_slots:
                 a = args[index]
                 if a.dtype is not dtype or not a.flags.c_contiguous:
@@ -434,25 +459,31 @@ class Executable:
                     else:
                         _run_python(item, arrays)
             results = [arrays[bid] for bid in plan.outputs]
+        finally:
+            # The table holds the addresses of these arrays: it keeps them alive until every
+            # segment, on every thread, is done with them, and no longer (the output pool
+            # reuses an output once nothing else refers to it).
             for bid, _, _ in self._param_slots:
                 arrays[bid] = None
             for bid, _, _, _, _ in self._out_slots:
                 arrays[bid] = None
-        finally:
             ws.lock.release()
         return results if self._all_fresh else _own(results, plan)
 
     def _run_segment(self, seg, ws):
-        n = self._threads if seg.parallel else 1
+        # The plan's threads, or fewer when the caller's `num_threads` is lower now: the
+        # native code takes any thread count up to the plan's.
+        n = min(self._threads, _threads()) if seg.parallel else 1
         if n == 1:
             seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
             return
-        ws.counter.value = 0
-        if seg.one_thread_blas:
-            with one_thread_blas():
-                _pool().run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr)
-            return
-        _pool().run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr)
+        with one_thread_blas() if seg.one_thread_blas else contextlib.nullcontext():
+            pool = _pool(n)
+            ws.counter.value = 0
+            if not pool.try_run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr):
+                # Another call has the workers: this one runs all shares itself (the native
+                # code takes any thread count up to the plan's; with one, it skips barriers).
+                seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
 
 
 def _own(results, plan):
@@ -491,48 +522,6 @@ def _control_flow_runner(step):
     return run
 
 
-def _threads():
-    env = os.environ.get("JITCORE_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-class _ThreadPool:
-    """Workers that each run one share of a segment; the caller runs share 0."""
-
-    def __init__(self, n):
-        import queue
-        self.tasks = [queue.SimpleQueue() for _ in range(n)]
-        self.done = queue.SimpleQueue()
-        for k in range(n):
-            t = threading.Thread(target=self._work, args=(k,), daemon=True)
-            t.start()
-
-    def _work(self, k):
-        while True:
-            fn, ptrs, externs, tid, nthreads, counter = self.tasks[k].get()
-            fn(ptrs, externs, tid, nthreads, counter)
-            self.done.put(tid)
-
-    def run(self, fn, ptrs, externs, nthreads, counter):
-        for tid in range(1, nthreads):
-            self.tasks[tid - 1].put((fn, ptrs, externs, tid, nthreads, counter))
-        fn(ptrs, externs, 0, nthreads, counter)
-        for _ in range(nthreads - 1):
-            self.done.get()
-
-
-_pool_instance = None
-
-
-def _pool():
-    global _pool_instance
-    if _pool_instance is None:
-        _pool_instance = _ThreadPool(_threads())
-    return _pool_instance
-
-
 # --- compile --------------------------------------------------------------------------------------
 
 def _blas():
@@ -558,11 +547,11 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
     plan = Plan(optimized, frozenset(donated), blas=blas_info is not None, threads=_threads())
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
-    engine, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
+    code, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
     for kind, seg in order:
         if kind == "native":
             seg.cfunc = _SEG_CFUNC(addresses[seg.name])
-    return Executable(module, optimized, plan, order, engine, opt_text, externs)
+    return Executable(module, optimized, plan, order, code, opt_text, externs)
 
 
 def _segments(plan):
@@ -605,7 +594,7 @@ def program_key(plan, blas_sig, donated) -> str:
     h.update(repr((sorted(donated), blas_sig is not None and (
         repr(blas_sig[0]), sorted(blas_sig[1].items())),
                    plan.threads, _small(plan), _source_stamp(),
-                   os.environ.get("JITCORE_NO_VECTOR_MATH", ""))).encode())
+                   bool(settings.no_vector_math))).encode())
     return h.hexdigest()
 
 
@@ -629,28 +618,26 @@ def _source_stamp():
     return _stamp
 
 
-# Machine code by LLVM text: programs that render the same text (the same function jitted
-# again, the same shapes traced by another wrapper) share one engine. The target is always
-# this host, so the text alone is the key.
-_MAX_CACHED = 256
-_machine_cache: collections.OrderedDict = collections.OrderedDict()
+# Machine code by program (`program_key`): programs that render the same text (the same
+# function jitted again, the same shapes traced by another wrapper) share one engine. Bounded
+# in bytes (the `memory_cache_max_bytes` setting); an evicted program's code is freed when no
+# executable runs it any more.
+_machine_cache = CodeCache(disk_cache.memory_cap)
 disk_cache.ON_CLEAR.append(_machine_cache.clear)
 # What the key records of the code generation recipe (captured here, before anything wraps them).
 _RECIPE = (target_machine, optimize)
 
 
 def _machine_code(plan, blas_sig, donated):
-    """(engine, optimized LLVM text, {function name: address}, segments) for `plan`: from
-    memory, else from the disk cache (neither renders LLVM text nor runs LLVM), else
+    """(native code, optimized LLVM text, {function name: address}, segments) for `plan`:
+    from memory, else from the disk cache (neither renders LLVM text nor runs LLVM), else
     rendered and compiled, and then saved to the disk cache."""
     key = program_key(plan, blas_sig, donated)
     groups = _segments(plan)
     names = [f"seg{j}" for j, (kind, _) in enumerate(groups) if kind == "native"]
-    with _llvm_lock:
+    with llvm_native.locked():
         hit = _machine_cache.get(key)
-        if hit is not None:
-            _machine_cache.move_to_end(key)
-        else:
+        if hit is None:
             disk_key = disk_cache.key(key, "cpu", _target_id()) if disk_cache.enabled() \
                 else None
             hit = _load_object(disk_key, names) if disk_key else None
@@ -660,10 +647,8 @@ def _machine_code(plan, blas_sig, donated):
                 flags = {seg.name: (seg.parallel, seg.one_thread_blas)
                          for kind, seg in order if kind == "native"}
                 hit = _compile_object(text, names, disk_key, flags)
-            _machine_cache[key] = hit
-            if len(_machine_cache) > _MAX_CACHED:
-                _machine_cache.popitem(last=False)  # executables using it keep its engine alive
-    engine, opt_text, addresses, flags = hit
+            _machine_cache.put(key, hit, hit[0].nbytes + len(hit[1]))
+    code, opt_text, addresses, flags = hit
     order = []
     for j, (kind, item) in enumerate(groups):
         if kind == "python":
@@ -672,33 +657,30 @@ def _machine_code(plan, blas_sig, donated):
         seg = Segment(f"seg{j}", item, flags[f"seg{j}"][0])
         seg.one_thread_blas = flags[f"seg{j}"][1]
         order.append(("native", seg))
-    return engine, opt_text, addresses, order
+    return code, opt_text, addresses, order
 
 
 def _compile_object(text, names, disk_key, flags):
-    tm = target_machine()
+    """(native code, optimized LLVM text, {name: address}, `flags`) of the LLVM module `text`,
+    stored in the disk cache under `disk_key` (unless None). Caller holds `_llvm_lock`."""
+    tm = _codegen_machine()
     cpu_runtime.install(target_machine())
-    mod = llvm.parse_assembly(text)
-    mod.verify()
-    optimize(mod, tm, 1 if text.endswith(QUICK_MARK) else 3)
-    cpu_runtime.check_symbols(mod)
-    opt_text = str(mod)
-    imports = sorted(f.name for f in mod.functions
-                     if f.is_declaration and not f.name.startswith("llvm."))
-    engine = llvm.create_mcjit_compiler(mod, target_machine())
-    objects = []
+    with llvm_native.parsed(text) as mod:
+        mod.verify()
+        optimize(mod, tm, 1 if text.endswith(QUICK_MARK) else 3)
+        cpu_runtime.check_symbols(mod)
+        opt_text = str(mod)
+        imports = sorted(f.name for f in mod.functions
+                         if f.is_declaration and not f.name.startswith("llvm."))
+        obj = tm.emit_object(mod)
+        code = llvm_native.link_emitted(mod, obj, names, target_machine())
     if disk_key:
-        engine.set_object_cache(lambda _mod, buf: objects.append(buf))
-    engine.finalize_object()
-    addresses = {n: engine.get_function_address(n) for n in names}
-    if len(objects) == 1:
-        obj = objects[0]
         disk_cache.store(disk_key, {
             "backend": "cpu", "names": list(names), "imports": imports,
             "runtime": [n for n in cpu_runtime.ROUTINES if n.encode() in obj],
             "target": _target_id(), "llvm_text_bytes": len(text),
             "segments": {n: list(f) for n, f in flags.items()}}, obj, opt_text)
-    return engine, opt_text, addresses, flags
+    return code, opt_text, code.addresses, flags
 
 
 def _load_object(disk_key, names):
@@ -718,20 +700,22 @@ def _load_object(disk_key, names):
         disk_cache.reject(cached.path, "metadata does not match the program")
         return None
     flags = {n: tuple(f) for n, f in segs.items()}
+    try:   # LLVM's linker trusts its input; imports are read from the object, not the metadata
+        imports = object_check.check_object(obj, names, object_check.cpu_imports())
+    except object_check.BadObject as e:
+        disk_cache.reject(cached.path, f"object code refused: {e}")
+        return None
     if any(n.encode() in obj for n in cpu_runtime.ROUTINES):
         cpu_runtime.install(target_machine())
     missing = [n for n in imports if not cpu_runtime.resolvable(n)]
     if missing:
         disk_cache.reject(cached.path, f"calls {', '.join(missing)}, not in this process")
         return None
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
-    addresses = {n: engine.get_function_address(n) for n in names}
-    if not all(addresses.values()):
+    code = llvm_native.link_object(obj, names, target_machine())
+    if not all(code.addresses.values()):
         disk_cache.reject(cached.path, "an entry point is missing from the object code")
         return None
-    return engine, cached.text, addresses, flags
+    return code, cached.text, code.addresses, flags
 
 
 _target = None

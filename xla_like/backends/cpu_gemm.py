@@ -11,9 +11,6 @@ the machine has other work).
 """
 from __future__ import annotations
 
-import contextlib
-import threading
-
 from llvmlite import ir as ll
 
 from .cpu_kernels import emit_fusion, gemm_layout
@@ -114,45 +111,19 @@ def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthread
     counted_loop(b, first, last, block, name="block")
 
 
-_shareable = []
-
-
 def can_share_blocks() -> bool:
     """Can segments run one-thread GEMMs on several threads (`one_thread_blas` works)?"""
-    if not _shareable:
-        from . import blas
-        try:
-            lib = blas.load()
-            n = lib.get_num_threads()
-            lib.set_num_threads(n)
-            _shareable.append(n is not None)
-        except Exception:
-            _shareable.append(False)
-    return _shareable[0]
-
-
-_threads_lock = threading.Lock()
-_threads_state = {"users": 0, "saved": None}
-
-
-@contextlib.contextmanager
-def one_thread_blas():
-    """BLAS runs each call on its calling thread inside the block (concurrent blocks nest: the
-    thread count comes back when the last one ends)."""
     from . import blas
-    lib = blas.load()
-    with _threads_lock:
-        if _threads_state["users"] == 0:
-            _threads_state["saved"] = lib.get_num_threads()
-            lib.set_num_threads(1)
-        _threads_state["users"] += 1
     try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_state["users"] -= 1
-            if _threads_state["users"] == 0:
-                lib.set_num_threads(_threads_state["saved"])
+        return blas.load().controls_threads
+    except blas.BlasUnavailableError:
+        return False
+
+
+def one_thread_blas():
+    """A block in which BLAS runs each call on its calling thread (`blas.Blas.one_thread`)."""
+    from . import blas
+    return blas.load().one_thread()
 
 
 def _min(b, x, y):

@@ -212,23 +212,30 @@ class Plan:
         self._assign_temps()
 
     def _find_epilogues(self):
+        # How many steps read each buffer (counted once, not per candidate: a program of n
+        # dots would otherwise cost n^2).
+        readers = {}
+        for step in self.steps:
+            for bid in set(step.reads()):
+                readers[bid] = readers.get(bid, 0) + 1
         steps = []
         for step in self.steps:
             prev = steps[-1] if steps else None
             if prev is not None and prev.epilogue is None and step.kind == "kernel":
-                ep = self._epilogue(prev, step)
+                ep = self._epilogue(prev, step, readers)
                 if ep is not None:
                     prev.epilogue = ep
                     continue
             steps.append(step)
         self.steps = steps
 
-    def _epilogue(self, dot, kernel):
+    def _epilogue(self, dot, kernel, readers):
         if dot.kind != "dot" or not blas_ok(dot.instr):
             return None
         res = self.buffers[dot.outputs[0]]
-        if res.kind != "temp" or kernel.inputs.count(res.id) != 1 or any(
-                res.id in s.reads() for s in self.steps if s is not kernel):
+        # The kernel must be the result's only reader (an epilogue found earlier is a step
+        # that reads its own inputs, counted as such).
+        if res.kind != "temp" or kernel.inputs.count(res.id) != 1 or readers[res.id] != 1:
             return None
         batch, m, n, k, _, _ = gemm_layout(dot.instr)
         size = res.shape.dtype.itemsize
@@ -254,6 +261,10 @@ class Plan:
     def _find_donations(self, donated):
         """Give outputs the memory of donated parameters (see the module docstring)."""
         taken = set(self.outputs)    # a returned parameter must keep its value
+        last_read = {}
+        for s, step in enumerate(self.steps):
+            for bid in step.reads():
+                last_read[bid] = s
         for s, step in enumerate(self.steps):
             kernels = [step] if step.kind == "kernel" else []
             if step.epilogue is not None:
@@ -269,7 +280,7 @@ class Plan:
                         continue
                     if bid in step.inputs and step is not kernel:
                         continue   # the dot of an epilogue reads it block by block
-                    if any(bid in later.reads() for later in self.steps[s + 1:]):
+                    if last_read[bid] > s:   # read after this step
                         continue
                     if not reads_at_output_position(kernel.instr.called[0], j):
                         continue

@@ -17,10 +17,10 @@ compile(module, donated):
 from __future__ import annotations
 
 import collections
-import os
 import threading
 
 from .. import ir
+from ..settings import settings
 from .cpu_control import CONTROL, make_control
 from .cpu_plan import Plan, Step, cpu_pipeline
 from .cuda_codegen import PTX_ISA, MIN_ARCH, compile_ptx, cuda_arch, render
@@ -97,9 +97,9 @@ class Executable:
 
 
 def target_arch(arch=None) -> int:
-    """`arch`, else `JITCORE_CUDA_ARCH`, else the first GPU's compute capability (the newest
-    architecture LLVM knows at most), else sm_80."""
-    if arch is None and not os.environ.get("JITCORE_CUDA_ARCH"):
+    """`arch`, else the `cuda_arch` setting (`JITCORE_CUDA_ARCH`), else the first GPU's compute
+    capability (the newest architecture LLVM knows at most), else sm_80."""
+    if arch is None and not settings.cuda_arch:
         from . import cuda_runtime
         found = cuda_runtime.device_arch()
         if found is not None and found >= MIN_ARCH:

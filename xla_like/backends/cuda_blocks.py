@@ -13,8 +13,8 @@ import numpy as np
 from llvmlite import ir as ll
 
 from .cpu_kernels import _delinearize
-from .llvm_emitter import (F16, F32, F64, I32, I64, ElementEmitter, const, counted_loop,
-                           entry_alloca, i64, value_type)
+from .llvm_emitter import (F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
+                           counted_loop, entry_alloca, i64, open_loop, value_type)
 from .llvm_reduce import _combine, _init, _operand_index
 
 BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)
@@ -228,13 +228,14 @@ class DeviceEmitter(ElementEmitter):
 
     def reduction(self, instr, out_index):
         if instr.id != self.block_for:
-            return super().reduction(instr, out_index)
+            return (yield from super().reduction(instr, out_index))
         self.block_for = None
         axes = self._reduced_axes(instr)
         x = instr.operands[0]
         total = int(np.prod([x.shape.dims[a] for a in axes], dtype=np.int64))
         red = Reducer(self.b, instr)
-        return red.finish(self.block_state(red, out_index, axes, i64(0), i64(total)))
+        state = yield from self._block_state(red, out_index, axes, i64(0), i64(total))
+        return red.finish(state)
 
     _op_reduce_sum = _op_reduce_prod = _op_reduce_max = _op_reduce_min = \
         _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
@@ -242,6 +243,11 @@ class DeviceEmitter(ElementEmitter):
     def block_state(self, red: Reducer, out_index, axes, start, end):
         """The state of `red`'s reduction at `out_index` over the linear positions [start,
         end) of its reduced axes, accumulated by the whole block; every thread gets it."""
+        return self.run(self._block_state(red, out_index, axes, start, end))
+
+    def _block_state(self, red, out_index, axes, start, end):
+        # A handler-style generator (see ElementEmitter): it suspends inside the loop body
+        # while the element it reduces is emitted.
         b = self.b
         x = red.instr.operands[0]
         rank = len(x.shape.dims)
@@ -249,15 +255,15 @@ class DeviceEmitter(ElementEmitter):
         slots = [entry_alloca(b, v.type, name=f"{red.op}.acc") for v in red.init]
         for s, v in zip(slots, red.init):
             b.store(v, s)
-
-        def body(j):
-            self.push_scope()
-            pos = _delinearize(b, j, extents) if len(extents) > 1 else [j]
-            v = self.value(x, _operand_index(out_index, axes, pos, rank))
-            cur = [b.load(s) for s in slots]
-            for s, v in zip(slots, red.combine(cur, red.element(v, j))):
-                b.store(v, s)
-            self.pop_scope()
-
-        strided_loop(b, b.add(start, sreg(b, "tid.x")), end, sreg(b, "ntid.x"), body, name="r")
+        loop = open_loop(b, b.add(start, sreg(b, "tid.x")), end, name="r",
+                         step=sreg(b, "ntid.x"))
+        j = loop.i
+        self.push_scope()
+        pos = _delinearize(b, j, extents) if len(extents) > 1 else [j]
+        v = yield x, _operand_index(out_index, axes, pos, rank)
+        cur = [b.load(s) for s in slots]
+        for s, v in zip(slots, red.combine(cur, red.element(v, j))):
+            b.store(v, s)
+        self.pop_scope()
+        close_loop(b, loop)
         return block_reduce(b, [b.load(s) for s in slots], red.init, red.combine, self.smem)

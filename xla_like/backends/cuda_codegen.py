@@ -25,6 +25,8 @@ import threading
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
+from ..settings import settings
+from . import llvm_native
 from .cuda_kernels import emit_dot, emit_fusion, emit_scatter
 from .llvm_emitter import F32, F64, logistic_function
 
@@ -42,8 +44,8 @@ class CudaArchError(ValueError):
 
 def cuda_arch(arch=None) -> int:
     """The compute capability to compile for, as an int (80 for sm_80): `arch` (same forms as
-    the setting), else `JITCORE_CUDA_ARCH`, else sm_80."""
-    raw = arch if arch is not None else os.environ.get("JITCORE_CUDA_ARCH", "")
+    the setting), else the `cuda_arch` setting (`JITCORE_CUDA_ARCH`), else sm_80."""
+    raw = arch if arch is not None else settings.cuda_arch
     if raw in ("", None):
         return DEFAULT_ARCH
     text = str(raw).strip().lower()
@@ -95,7 +97,7 @@ _LIBDEVICE = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log
               "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
               "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
               "acosh": "acosh", "atanh": "atanh", "erf": "erf", "cbrt": "cbrt", "pow": "pow",
-              "atan2": "atan2", "fmod": "fmod"}
+              "atan2": "atan2", "fmod": "fmod", "erf_inv": "erfinv"}
 _BINARY = {"pow", "atan2", "fmod"}
 
 
@@ -223,10 +225,7 @@ def compile_ptx(text: str, arch: int, kernels):
         for gv in mod.global_variables:
             if not gv.is_declaration:
                 gv.linkage = llvm.Linkage.internal
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
-        pto.loop_unrolling = True
-        pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(mod, pb)
+        llvm_native.run_pipeline(mod, tm, 3, loop_unrolling=True)   # frees its pass manager
         opt_text = str(mod)
         entry = (tm.emit_assembly(mod), opt_text)
         _ptx_cache[key] = entry

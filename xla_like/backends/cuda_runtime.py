@@ -19,6 +19,9 @@ import threading
 
 import numpy as np
 
+from ..settings import settings
+from . import runtime
+
 BLOCKS_PER_SM = 32     # grid cap: grid-stride loops cover the rest
 _MIN_BYTES = 256
 
@@ -201,7 +204,7 @@ def load(executable, device=None):
     return Program(executable, device or devices()[0])
 
 
-class DeviceBuffer:
+class DeviceBuffer(runtime.DeviceBuffer):
     """One array in device memory (`block`, a `size_class` block of the device's allocator)."""
 
     __slots__ = ("device", "size_class", "block", "ptr", "shape", "dtype")
@@ -213,6 +216,10 @@ class DeviceBuffer:
         self.ptr = int(block)
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+
+    @property
+    def ordinal(self):
+        return self.device.ordinal
 
     @property
     def ndim(self):
@@ -276,8 +283,8 @@ _OP_N, _OP_T = 0, 1
 
 def load_cublas():
     """libcublas through ctypes, with its functions' argument types set (None without it;
-    `JITCORE_CUDA_CUBLAS=0` turns it off)."""
-    if os.environ.get("JITCORE_CUDA_CUBLAS", "1") == "0":
+    the `cuda_cublas` setting, `JITCORE_CUDA_CUBLAS=0`, turns it off)."""
+    if not settings.cuda_cublas:
         return None
     names = list(_CUBLAS_NAMES)
     found = ctypes.util.find_library("cublas")

@@ -3,44 +3,71 @@
 A backend hands over the text it compiles plus what else decides the machine code (target,
 library versions); `key` hashes them. `load(key)` returns what `store(key, ...)` saved: the
 object code, the optimized LLVM text and plain JSON metadata. Nothing read here is unpickled or
-run before it has been checked byte for byte.
+run before it has been checked byte for byte (and the backend checks the object code itself,
+`object_check`, before linking it).
 
 One file per key, `<sha256 hex>.jco`, in a directory private to the user:
 
     magic (8 bytes) | format version (u32) | sha256 of the payload (32) | payload length (u64)
     payload: metadata length (u32) | metadata (JSON) | object code | optimized LLVM text (zlib)
 
-A file that is truncated, corrupted, foreign (bad magic, another version, another key) or not a
-regular file is reported (one line under JITCORE_DEBUG), removed, and the program recompiled.
-Files are written to a temporary file in the same directory, fsynced and renamed over the final
-name, so a reader (in any process) sees a whole file or none. Least recently used files (mtime,
-touched on each hit) go when the directory grows past its cap.
+Whoever can write to the directory or a file in it can make this process run their code, so:
 
-Settings come from `configure(provider, version)` (jitcore passes its `config.settings`); without
-it, from the JITCORE_CACHE, JITCORE_CACHE_DIR, JITCORE_CACHE_MAX_BYTES and JITCORE_DEBUG
-environment variables.
+- The directory is opened once (`O_DIRECTORY | O_NOFOLLOW`) and checked on that handle: a
+  directory owned by this (effective) user that no one else may write to. Every file is then
+  opened, created, renamed and removed relative to the handle, so swapping the path for a
+  symbolic link after the check changes nothing. The handle is held, re-checked (owner, mode)
+  at each use and re-opened when the configured path changes or names another directory.
+- A cache file is opened `O_NOFOLLOW | O_NONBLOCK` (a FIFO cannot block the open) and used only
+  if it is a regular file owned by this user, with one link, that no one else may write to, and
+  exactly as long as its header says (so nothing unbounded is read).
+
+A file that fails any check, or is truncated, corrupted or foreign (bad magic, another version,
+another key), is reported (one line under JITCORE_DEBUG), removed, and the program recompiled.
+Files are written to a temporary file created exclusively (0o600) in the directory, fsynced and
+renamed over the final name, so a reader (in any process) sees a whole file or none. Least
+recently used files (mtime, touched on each hit) go when the directory grows past its cap.
+
+Settings (`cache`, `cache_dir`, `cache_max_bytes`, `debug`, and `memory_cache_max_bytes`, which
+`memory_cap` passes on to the backends' in-memory caches of code) come from the settings table,
+`xla_like.settings`; `configure(version)` names the producer's version, part of every key.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
+import secrets
 import stat
 import struct
-import tempfile
+import threading
 import time
 import zlib
-from types import SimpleNamespace
+
+from ..settings import settings as _table
 
 MAGIC = b"JCOBJ\x00\r\n"   # the \r\n catches files mangled by a text-mode copy
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".jco"
 _HEADER = struct.Struct("<8sI32sQ")
 _META_LEN = struct.Struct("<I")
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_SECONDS = 3600     # a temporary file this old belongs to a process that died
-DEFAULT_MAX_BYTES = 1 << 30
+_ZLIB_MAX_RATIO = 1032         # no zlib stream inflates more: a larger claimed size is a lie
+_KEY = re.compile(r"[0-9a-f]{64}\Z")
+
+# Without these (not POSIX), files cannot be opened relative to a checked directory handle, and
+# the cache is off.
+_SUPPORTED = all(hasattr(os, f) for f in ("O_DIRECTORY", "O_NOFOLLOW", "O_NONBLOCK")) and \
+    {os.open, os.unlink, os.rename, os.rmdir, os.utime} <= os.supports_dir_fd
+if _SUPPORTED:
+    _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    _CREATE_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # What happened since the process started (tests and `JITCORE_DEBUG` read these).
 stats = collections.Counter()
@@ -48,7 +75,10 @@ stats = collections.Counter()
 # Called by `clear()`: backends register their in-memory caches of machine code here.
 ON_CLEAR: list = []
 
-_provider = None
+# Called with the directory's path after the directory is checked and before any file in it is
+# opened. Nothing sets it in normal use: it lets a test land a race in exactly that window.
+AFTER_DIRECTORY_CHECK = None
+
 _version = "unknown"
 _refused: set = set()      # directories already reported as unusable
 
@@ -71,26 +101,16 @@ class Rejected(Exception):
 
 # --- settings ---------------------------------------------------------------------------------
 
-def configure(provider, version: str):
-    """`provider()` returns an object with `cache`, `cache_dir`, `cache_max_bytes` and `debug`;
-    `version` (of the producer, jitcore) is part of every key."""
-    global _provider, _version
-    _provider = provider
+def configure(version: str):
+    """`version` (of the producer, jitcore) is part of every key."""
+    global _version
     _version = str(version)
 
 
-def _env_settings():
-    def num(name, default):
-        raw = os.environ.get(name, "")
-        return int(raw) if raw else default
-    return SimpleNamespace(cache=num("JITCORE_CACHE", 1),
-                           cache_dir=os.environ.get("JITCORE_CACHE_DIR", ""),
-                           cache_max_bytes=num("JITCORE_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES),
-                           debug=num("JITCORE_DEBUG", 0))
-
-
-def _settings():
-    return _provider() if _provider is not None else _env_settings()
+def memory_cap() -> int:
+    """Bytes of compiled code the backends may keep in memory for reuse (the
+    `memory_cache_max_bytes` setting)."""
+    return int(_table.memory_cache_max_bytes)
 
 
 def default_dir() -> str:
@@ -101,12 +121,12 @@ def default_dir() -> str:
 
 
 def configured_dir(settings=None) -> str:
-    settings = settings or _settings()
+    settings = settings or _table
     return os.path.abspath(os.path.expanduser(settings.cache_dir or default_dir()))
 
 
 def enabled() -> bool:
-    return bool(_settings().cache)
+    return bool(_table.cache)
 
 
 def _report(settings, message):
@@ -116,30 +136,134 @@ def _report(settings, message):
 
 # --- the directory ----------------------------------------------------------------------------
 
-def directory(create: bool = True, settings=None):
-    """The cache directory if it is safe to use, else None (said once under JITCORE_DEBUG).
+class _Handle:
+    """The checked cache directory, held open. `ident` (device, inode) tells whether its path
+    still names it."""
 
-    Safe: a directory owned by this user that no one else may write to (created 0o700). Anyone
-    who can write there can make this process run their code, so anything else is refused."""
-    settings = settings or _settings()
+    __slots__ = ("path", "fd", "ident")
+
+    def __init__(self, path, fd, ident):
+        self.path, self.fd, self.ident = path, fd, ident
+
+
+_lock = threading.Lock()    # guards `_handle`
+_handle = None
+
+
+@contextlib.contextmanager
+def _directory(settings, create):
+    """Yields (path, fd): a descriptor of the configured directory, checked safe, valid until
+    the block ends; fd None where there is none (or, with `create`, none could be made) or it
+    is unsafe (said once under JITCORE_DEBUG).
+
+    Safe: a directory owned by this user that no one else may write to (created 0o700). The fd
+    is a duplicate of the held handle, so another thread replacing the handle meanwhile cannot
+    leave this one with a closed (or reused) descriptor."""
     path = configured_dir(settings)
+    with _lock:
+        try:
+            fd = _checked_handle(path, create, settings)
+            fd = os.dup(fd) if fd is not None else None
+        except OSError as e:   # out of descriptors, say: no cache this time
+            fd = _refuse(settings, path, f"cannot use it ({e.strerror or e})")
     try:
-        if create and not os.path.lexists(path):
-            os.makedirs(path, mode=0o700, exist_ok=True)
-            os.chmod(path, 0o700)   # the umask may have left other bits
-        st = os.stat(path)
+        yield path, fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _checked_handle(path, create, settings):
+    global _handle
+    if _handle is not None and (_handle.path != path or not _names(path, _handle.ident)):
+        _drop_handle()
+    if _handle is None:
+        opened = _open_directory(path, create, settings)
+        if opened is None:
+            return None
+        fd, created = opened
+        st = os.fstat(fd)
+        if created and st.st_uid == _euid():
+            os.fchmod(fd, 0o700)   # exactly: the umask may have taken bits we need
+        _handle = _Handle(path, fd, (st.st_dev, st.st_ino))
+    why = _unsafe_directory(os.fstat(_handle.fd))   # each use: its mode may have changed
+    if why:
+        _drop_handle()
+        return _refuse(settings, path, why)
+    return _handle.fd
+
+
+def _drop_handle():
+    global _handle
+    os.close(_handle.fd)
+    _handle = None
+
+
+def _names(path, ident) -> bool:
+    """Whether `path` (not following a final symbolic link) is the directory `ident`."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == ident
+
+
+def _open_directory(path, create, settings):
+    """(fd, created) of the directory at `path`, never through a symbolic link in its last
+    component; None if it is missing (or refused)."""
+    if not _SUPPORTED:
+        return _refuse(settings, path, "this system cannot open files relative to a directory")
+    created = False
+    if create:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.mkdir(path, 0o700)
+            created = True
+        except FileExistsError:
+            pass
+        except OSError as e:
+            return _refuse(settings, path, f"cannot create it ({e.strerror})")
+    try:
+        return os.open(path, _OPEN_DIR), created
     except FileNotFoundError:
         return None
     except OSError as e:
-        return _refuse(settings, path, f"cannot create it ({e.strerror})")
+        if e.errno in (errno.ENOTDIR, errno.ELOOP):
+            why = "it is a symbolic link (set the cache directory to where it points)" \
+                if os.path.islink(path) else "it is not a directory"
+        else:
+            why = f"cannot open it ({e.strerror})"
+        return _refuse(settings, path, why)
+
+
+def _euid():
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _unsafe_directory(st):
+    """Why the directory `st` describes must not be used, or None."""
     if not stat.S_ISDIR(st.st_mode):
-        return _refuse(settings, path, "it is not a directory")
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        return _refuse(settings, path, f"it is owned by uid {st.st_uid}, not by this user")
+        return "it is not a directory"
+    if st.st_uid != _euid():
+        return f"it is owned by uid {st.st_uid}, not by this user"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return _refuse(settings, path, f"others may write to it (mode {st.st_mode & 0o777:o}); "
-                                       "chmod 700 it to use it")
-    return path
+        return f"others may write to it (mode {st.st_mode & 0o777:o}); chmod 700 it to use it"
+    return None
+
+
+def _unsafe_file(st):
+    """Why the cache file `st` describes must not be read, or None."""
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory, not a cache file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (a FIFO, socket or device)"
+    if st.st_uid != _euid():
+        return f"owned by uid {st.st_uid}, not by this user"
+    if st.st_nlink != 1:
+        return f"{st.st_nlink} hard links to it, where a cache file has one"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others may write to it (mode {st.st_mode & 0o777:o})"
+    return None
 
 
 def _refuse(settings, path, why):
@@ -148,6 +272,12 @@ def _refuse(settings, path, why):
         _refused.add(path)
         _report(settings, f"not using {path}: {why}")
     return None
+
+
+def _after_check(path):
+    hook = AFTER_DIRECTORY_CHECK
+    if hook is not None:
+        hook(path)
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -163,25 +293,28 @@ def key(text: str, backend: str, target: dict) -> str:
     return h.hexdigest()
 
 
-def path_for(key_hex: str, folder: str) -> str:
-    return os.path.join(folder, key_hex + SUFFIX)
+def _file_name(key_hex: str) -> str:
+    if not isinstance(key_hex, str) or not _KEY.match(key_hex):
+        raise ValueError(f"disk cache: a key is 64 lowercase hex digits, got {key_hex!r}")
+    return key_hex + SUFFIX
 
 
 # --- the file format ----------------------------------------------------------------------------
 
 def encode(key_hex: str, meta: dict, obj: bytes, text: str) -> bytes:
-    packed_text = zlib.compress(text.encode(), 6)
+    raw_text = text.encode()
+    packed_text = zlib.compress(raw_text, 6)
     meta = dict(meta, key=key_hex, format=FORMAT_VERSION, producer_version=_version,
-                object_size=len(obj), text_size=len(packed_text),
-                text_sha256=hashlib.sha256(text.encode()).hexdigest())
+                object_size=len(obj), text_size=len(packed_text), text_bytes=len(raw_text),
+                text_sha256=hashlib.sha256(raw_text).hexdigest())
     meta_bytes = json.dumps(meta, sort_keys=True).encode()
     payload = b"".join([_META_LEN.pack(len(meta_bytes)), meta_bytes, obj, packed_text])
     digest = hashlib.sha256(payload).digest()
     return _HEADER.pack(MAGIC, FORMAT_VERSION, digest, len(payload)) + payload
 
 
-def decode(data: bytes, key_hex: str):
-    """(metadata, object code, optimized text) of a file's bytes; raises Rejected."""
+def _parse_header(data):
+    """(payload checksum, payload length) from a file's first bytes; raises Rejected."""
     if len(data) == 0:
         raise Rejected("empty file")
     if len(data) < _HEADER.size:
@@ -191,6 +324,12 @@ def decode(data: bytes, key_hex: str):
         raise Rejected("not a jitcore cache file (bad magic)")
     if version != FORMAT_VERSION:
         raise Rejected(f"format version {version}, this jitcore reads {FORMAT_VERSION}")
+    return digest, length
+
+
+def decode(data: bytes, key_hex: str):
+    """(metadata, object code, optimized text) of a file's bytes; raises Rejected."""
+    digest, length = _parse_header(data)
     payload = memoryview(data)[_HEADER.size:]
     if len(payload) != length:
         raise Rejected(f"truncated or padded (payload {len(payload)} bytes, header says "
@@ -209,16 +348,24 @@ def decode(data: bytes, key_hex: str):
         raise Rejected("unreadable metadata")
     if meta.get("key") != key_hex:
         raise Rejected("written for another key (a foreign file)")
-    obj_size, text_size = meta.get("object_size"), meta.get("text_size")
-    if not isinstance(obj_size, int) or not isinstance(text_size, int) or \
-            min(obj_size, text_size) < 0 or end + obj_size + text_size != length:
+    obj_size, text_size, text_bytes = (meta.get(k) for k in
+                                       ("object_size", "text_size", "text_bytes"))
+    if not all(type(n) is int and n >= 0 for n in (obj_size, text_size, text_bytes)) or \
+            end + obj_size + text_size != length:
         raise Rejected("section sizes do not add up")
+    if text_bytes > _ZLIB_MAX_RATIO * text_size + 64:
+        raise Rejected(f"LLVM text claims {text_bytes} bytes, more than {text_size} packed "
+                       f"bytes can hold")
     obj = bytes(payload[end:end + obj_size])
-    try:
-        text = zlib.decompress(payload[end + obj_size:]).decode()
+    try:   # bounded: a corrupted stream cannot inflate past what the metadata says
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(payload[end + obj_size:], text_bytes)
+        text = raw.decode() if len(raw) == text_bytes and inflate.eof else None
     except (zlib.error, UnicodeDecodeError):
-        raise Rejected("unreadable LLVM text") from None
-    if hashlib.sha256(text.encode()).hexdigest() != meta.get("text_sha256"):
+        text = None
+    if text is None:
+        raise Rejected("unreadable LLVM text")
+    if hashlib.sha256(raw).hexdigest() != meta.get("text_sha256"):
         raise Rejected("LLVM text checksum mismatch")
     return meta, obj, text
 
@@ -227,96 +374,137 @@ def decode(data: bytes, key_hex: str):
 
 def load(key_hex: str):
     """The Entry stored under `key_hex`, or None (a miss, or a bad file, which is removed)."""
-    settings = _settings()
+    settings = _table
     if not settings.cache:
         return None
-    folder = directory(create=False, settings=settings)
-    if folder is None:
-        return None
-    path = path_for(key_hex, folder)
-    try:
-        data = _read_regular(path, settings)
-    except FileNotFoundError:
-        stats["misses"] += 1
-        return None
-    except Rejected as e:
-        reject(path, str(e), settings)
-        return None
-    except OSError as e:
-        stats["misses"] += 1
-        _report(settings, f"cannot read {path}: {e.strerror or e}")
-        return None
-    try:
-        meta, obj, text = decode(data, key_hex)
-    except Rejected as e:
-        reject(path, str(e), settings)
-        return None
-    try:
-        os.utime(path)   # least recently used goes first
-    except OSError:
-        pass
+    name = _file_name(key_hex)
+    with _directory(settings, create=False) as (folder, dfd):
+        if dfd is None:
+            return None
+        _after_check(folder)
+        path = os.path.join(folder, name)
+        try:
+            data = _read_entry(dfd, name, settings)
+            meta, obj, text = decode(data, key_hex)
+        except FileNotFoundError:
+            stats["misses"] += 1
+            return None
+        except Rejected as e:
+            _reject_in(dfd, path, str(e), settings)
+            return None
+        except OSError as e:
+            stats["misses"] += 1
+            _report(settings, f"cannot read {path}: {e.strerror or e}")
+            return None
+        try:
+            os.utime(name, dir_fd=dfd, follow_symlinks=False)   # least recently used goes first
+        except OSError:
+            pass
     stats["hits"] += 1
-    _report(settings, f"loaded {os.path.basename(path)} ({len(data) >> 10} KiB)")
+    _report(settings, f"loaded {name} ({len(data) >> 10} KiB)")
     return Entry(meta, obj, text, path)
 
 
-def _read_regular(path, settings):
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+def _read_entry(dfd, name, settings) -> bytes:
+    """The bytes of the cache file `name` in the directory `dfd`, after the checks on the file
+    itself; raises Rejected, or OSError (FileNotFoundError: a miss)."""
     try:
-        fd = os.open(path, flags)
-    except IsADirectoryError:
-        raise Rejected("a directory, not a cache file") from None
+        fd = os.open(name, _OPEN_FILE, dir_fd=dfd)
     except OSError as e:
-        if os.path.isdir(path):   # some systems open directories read-only
-            raise Rejected("a directory, not a cache file") from None
-        if os.path.islink(path):
+        if e.errno == errno.ELOOP:
             raise Rejected("a symbolic link, not a cache file") from None
-        raise e
+        if e.errno in (errno.ENXIO, errno.EACCES, errno.EPERM):
+            raise Rejected(f"cannot be opened ({e.strerror})") from None
+        raise
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise Rejected("not a regular file")
-        limit = max(int(settings.cache_max_bytes), 0) + _HEADER.size
-        if st.st_size > limit:
-            raise Rejected(f"larger ({st.st_size} bytes) than the cache's cap")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
+        why = _unsafe_file(st)
+        if why:
+            raise Rejected(why)
+        header = _read_exactly(fd, _HEADER.size)
+        _, length = _parse_header(header)
+        size = _HEADER.size + length
+        if size > max(int(settings.cache_max_bytes), 0) + _HEADER.size:
+            raise Rejected(f"larger ({size} bytes) than the cache's cap")
+        if st.st_size != size:
+            raise Rejected(f"truncated or padded ({st.st_size} bytes, the header says {size})")
+        payload = _read_exactly(fd, length)
+        if len(payload) != length:
+            raise Rejected("shrank while being read")
+        return header + payload
     finally:
         os.close(fd)
 
 
+def _read_exactly(fd, n) -> bytes:
+    """Up to `n` bytes of `fd` (fewer only at its end)."""
+    chunks, got = [], 0
+    while got < n:
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def reject(path, why, settings=None):
     """Report a cache file that will not be used and remove it, so the recompile replaces it."""
-    settings = settings or _settings()
+    settings = settings or _table
+    with _directory(settings, create=False) as (folder, dfd):
+        # Removed only from the directory it was read from (if that is still the cache's).
+        _reject_in(dfd if os.path.dirname(path) == folder else None, path, why, settings)
+
+
+def _reject_in(dfd, path, why, settings):
     stats["rejected"] += 1
-    _report(settings, f"ignoring {os.path.basename(path)}: {why}; recompiling")
+    name = os.path.basename(path)
+    _report(settings, f"ignoring {name}: {why}; recompiling")
+    if dfd is None:
+        return
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.rmdir(path)   # only an empty one: a directory's contents are not ours to delete
-        else:
-            os.unlink(path)
+        os.unlink(name, dir_fd=dfd)   # a link or FIFO itself, never what it points to
+    except IsADirectoryError:
+        try:
+            os.rmdir(name, dir_fd=dfd)   # only an empty one: its contents are not ours
+        except OSError:
+            pass
     except OSError:
         pass
 
 
 def store(key_hex: str, meta: dict, obj: bytes, text: str) -> bool:
     """Save one compiled program; True if written. Never raises for an unusable directory."""
-    settings = _settings()
+    settings = _table
     if not settings.cache:
         return False
-    folder = directory(create=True, settings=settings)
-    if folder is None:
-        return False
-    data = encode(key_hex, meta, obj, text)
-    final = path_for(key_hex, folder)
-    tmp = None
+    name = _file_name(key_hex)
+    with _directory(settings, create=True) as (folder, dfd):
+        if dfd is None:
+            return False
+        _after_check(folder)
+        try:
+            _write_new(dfd, name, encode(key_hex, meta, obj, text))
+        except OSError as e:
+            _report(settings, f"cannot write {os.path.join(folder, name)}: {e.strerror or e}")
+            return False
+        stats["stores"] += 1
+        _evict_in(dfd, int(settings.cache_max_bytes))
+    return True
+
+
+def _write_new(dfd, name, data):
+    """Write `data` to a fresh private temporary file in `dfd`, then rename it to `name`."""
+    for _ in range(3):
+        tmp = f"{_TEMP_PREFIX}{secrets.token_hex(8)}{SUFFIX}"
+        try:
+            fd = os.open(tmp, _CREATE_FILE, 0o600, dir_fd=dfd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no fresh temporary file name")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=SUFFIX, dir=folder)
         try:
             view = memoryview(data)
             while view:
@@ -324,56 +512,70 @@ def store(key_hex: str, meta: dict, obj: bytes, text: str) -> bool:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, final)
-        tmp = None
-    except OSError as e:
-        _report(settings, f"cannot write {final}: {e.strerror or e}")
-        return False
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    stats["stores"] += 1
-    evict(folder, int(settings.cache_max_bytes))
-    return True
+        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dfd)
+        except OSError:
+            pass
+        raise
 
 
-def _entries(folder):
-    """(mtime, size, path) of the cache files in `folder`; stale temporaries are removed."""
+def _entries(dfd):
+    """(mtime, size, name) of the cache files in the directory `dfd`; stale temporaries are
+    removed."""
     out = []
     now = time.time()
     try:
-        it = os.scandir(folder)
+        # A descriptor of its own: duplicates of one handle share a read position, which two
+        # threads listing at once would move under each other.
+        scan = os.open(".", _OPEN_DIR, dir_fd=dfd)
     except OSError:
         return out
-    with it:
-        for e in it:
-            try:
-                if not e.is_file(follow_symlinks=False):
-                    continue
-                st = e.stat(follow_symlinks=False)
-                if e.name.startswith(_TEMP_PREFIX):
-                    if now - st.st_mtime > _STALE_TEMP_SECONDS:
-                        os.unlink(e.path)
-                    continue
-                if e.name.endswith(SUFFIX):
-                    out.append((st.st_mtime, st.st_size, e.path))
-            except OSError:
-                continue   # another process removed it meanwhile
+    try:
+        with os.scandir(scan) as it:
+            for e in it:
+                try:
+                    if not e.is_file(follow_symlinks=False):
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    if e.name.startswith(_TEMP_PREFIX):
+                        if now - st.st_mtime > _STALE_TEMP_SECONDS:
+                            os.unlink(e.name, dir_fd=dfd)
+                        continue
+                    if e.name.endswith(SUFFIX):
+                        out.append((st.st_mtime, st.st_size, e.name))
+                except OSError:
+                    continue   # another process removed it meanwhile
+    finally:
+        os.close(scan)
     return out
 
 
 def evict(folder: str, max_bytes: int):
-    """Remove least recently used files until the directory holds at most `max_bytes`."""
-    entries = _entries(folder)
+    """Remove least recently used files from `folder` (if it is a safe cache directory) until
+    it holds at most `max_bytes`."""
+    if not _SUPPORTED:
+        return
+    try:
+        dfd = os.open(folder, _OPEN_DIR)
+    except OSError:
+        return
+    try:
+        if _unsafe_directory(os.fstat(dfd)) is None:
+            _evict_in(dfd, max_bytes)
+    finally:
+        os.close(dfd)
+
+
+def _evict_in(dfd, max_bytes):
+    entries = _entries(dfd)
     total = sum(size for _, size, _ in entries)
     if total <= max_bytes:
         return
-    for _, size, path in sorted(entries):
+    for _, size, name in sorted(entries):
         try:
-            os.unlink(path)
+            os.unlink(name, dir_fd=dfd)
             stats["evicted"] += 1
         except OSError:
             pass
@@ -388,17 +590,11 @@ def clear(memory: bool = True):
     if memory:
         for fn in ON_CLEAR:
             fn()
-    folder = directory(create=False)
-    if folder is None:
-        return
-    for _, _, path in _entries(folder):   # a fresh temporary is another process's write
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def size_on_disk() -> int:
-    """Bytes held by the cache files in the configured directory."""
-    folder = directory(create=False)
-    return sum(size for _, size, _ in _entries(folder)) if folder else 0
+    with _directory(_table, create=False) as (_, dfd):
+        if dfd is None:
+            return
+        for _, _, name in _entries(dfd):   # a fresh temporary is another process's write
+            try:
+                os.unlink(name, dir_fd=dfd)
+            except OSError:
+                pass

@@ -12,7 +12,7 @@ from .llvm_emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp,
 
 FLOAT_UNARY_MATH = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos",
                     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                    "erf", "cbrt"}
+                    "erf", "cbrt", "erf_inv"}
 INTRINSIC_UNARY = {"floor": "llvm.floor", "ceil": "llvm.ceil", "sqrt": "llvm.sqrt",
                    "abs": "llvm.fabs"}
 
@@ -332,10 +332,6 @@ def convert_value(b, x, src, dst, t):
 
 def _bitcast(em, instr, a):
     return em.b.bitcast(a[0], value_type(instr.shape.dtype))
-
-
-def _iota(em, instr, a):
-    return em._op_iota(instr, [])
 
 
 _SPECIAL = {"select": _select, "clamp": _clamp, "convert_element_type": _convert,

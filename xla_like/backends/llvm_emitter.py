@@ -1,11 +1,16 @@
 """The LLVM IR emitter shared by the compiled backends: one output element at a time.
 
 `ElementEmitter.value(instr, index)` returns the LLVM value of `instr`'s element at `index`
-(a list of i64 values, one per dimension), recursively from its operands' elements: data
-movement (broadcast, reshape, transpose, slice, pad, ...) is index arithmetic, elementwise ops
-are one or a few instructions, reductions are loops. Results are cached per index within the
-current loop body, so a value used twice is computed once, and a row reduction computed before
-an inner loop is reused by every element of that row.
+(a list of i64 values, one per dimension), from its operands' elements: data movement
+(broadcast, reshape, transpose, slice, pad, ...) is index arithmetic, elementwise ops are one or
+a few instructions, reductions are loops. Results are cached per index within the current loop
+body, so a value used twice is computed once, and a row reduction computed before an inner loop
+is reused by every element of that row.
+
+Each instruction's handler is a generator that yields `(operand, index)` for every operand
+element it needs and is sent that element's value; `run` serves those requests from an explicit
+stack. A fused expression is as deep as the program that made it (a 10,000-step chain is one
+kernel), so walking it by Python recursion would hit the interpreter's recursion limit.
 
 Semantics follow the NumPy references in `ops/` exactly where IEEE allows: NaN-propagating
 max/min with NumPy's tie rule, C integer division with x/0 = 0, saturating float->int
@@ -115,9 +120,20 @@ def fp_to_int_sat(b: ll.IRBuilder, x, t, signed: bool):
     return b.call(intrinsic(b.module, name, t, [x.type], [t, x.type]), [x])
 
 
-def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i", step=None):
-    """`for (i = lo; i < hi; i += step) body(i)` (step 1 by default); leaves the builder after
-    the loop."""
+class Loop:
+    """A counted loop opened by `open_loop`: its induction variable `i`, and the blocks and
+    step `close_loop` needs."""
+
+    __slots__ = ("i", "header", "exit", "step", "name")
+
+    def __init__(self, i, header, exit_, step, name):
+        self.i, self.header, self.exit, self.step, self.name = i, header, exit_, step, name
+
+
+def open_loop(b: ll.IRBuilder, lo, hi, name="i", step=None) -> Loop:
+    """Start `for (i = lo; i < hi; i += step)` (step 1 by default), leaving the builder in its
+    body; `close_loop` ends it. For emitters that produce a body piecewise (a handler of
+    `ElementEmitter` suspends inside the body while its operands are emitted)."""
     fn = b.function
     pre = b.block
     header = fn.append_basic_block(f"{name}.header")
@@ -129,11 +145,23 @@ def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i", step=None):
     i.add_incoming(lo, pre)
     b.cbranch(b.icmp_signed("<", i, hi), inner, exit_)
     b.position_at_end(inner)
-    body(i)
-    nxt = b.add(i, step if step is not None else i64(1), name=f"{name}.next")
-    i.add_incoming(nxt, b.block)
-    b.branch(header)
-    b.position_at_end(exit_)
+    return Loop(i, header, exit_, step if step is not None else i64(1), name)
+
+
+def close_loop(b: ll.IRBuilder, loop: Loop):
+    """End the body of `loop` where the builder is, and leave the builder after the loop."""
+    nxt = b.add(loop.i, loop.step, name=f"{loop.name}.next")
+    loop.i.add_incoming(nxt, b.block)
+    b.branch(loop.header)
+    b.position_at_end(loop.exit)
+
+
+def counted_loop(b: ll.IRBuilder, lo, hi, body, name="i", step=None):
+    """`for (i = lo; i < hi; i += step) body(i)` (step 1 by default); leaves the builder after
+    the loop."""
+    loop = open_loop(b, lo, hi, name, step)
+    body(loop.i)
+    close_loop(b, loop)
 
 
 def entry_alloca(b: ll.IRBuilder, t, name=""):
@@ -159,7 +187,11 @@ class Buffer:
 
 
 class ElementEmitter:
-    """Emits the elements of a fused computation's instructions at given indices."""
+    """Emits the elements of a fused computation's instructions at given indices.
+
+    Handlers (`_op_<opcode>`, `reduction`, `_elementwise`) are generators: they yield
+    `(instr, index)` for each element they need and receive its value (see the module
+    docstring)."""
 
     def __init__(self, builder: ll.IRBuilder, inputs: list, math, flat_size=None):
         self.b = builder
@@ -168,7 +200,7 @@ class ElementEmitter:
         self.flat_size = flat_size    # set: every index is one linear position (flat loop)
         self.scopes = [{}]
 
-    # -- caching ---------------------------------------------------------------------------
+    # -- caching and the request loop ------------------------------------------------------
 
     def push_scope(self):
         self.scopes.append({})
@@ -183,15 +215,45 @@ class ElementEmitter:
             parts.append(("c", v.constant) if isinstance(v, ll.Constant) else id(v))
         return (instr.id, tuple(parts))
 
-    def value(self, instr, index):
-        key = self._key(instr, index)
+    def _cached(self, key):
         for scope in reversed(self.scopes):
             hit = scope.get(key)
             if hit is not None:
                 return hit[0]
-        v = self._emit(instr, index)
-        self.scopes[-1][key] = (v, index)  # keep `index` alive so ids stay unique
-        return v
+        return None
+
+    def value(self, instr, index):
+        """The LLVM value of `instr`'s element at `index`, emitted at the builder's position
+        (or the one already emitted in an enclosing scope)."""
+        return self.run(_request(instr, index))
+
+    def run(self, steps):
+        """Drive the generator `steps` (a handler, or any code written like one) to its return
+        value, emitting every element it requests, and theirs, in the order asked for."""
+        stack = [(steps, None, None)]      # (generator, cache key of its result, its index)
+        sent = None
+        while True:
+            gen, key, index = stack[-1]
+            try:
+                instr, want = gen.send(sent)
+            except StopIteration as done:
+                stack.pop()
+                sent = done.value
+                if not stack:
+                    return sent
+                # Cached in the scope open when it finished, as a call returning would be;
+                # `index` is kept alive so the ids in the key stay unique.
+                self.scopes[-1][key] = (sent, index)
+                continue
+            key = self._key(instr, want)
+            sent = self._cached(key)
+            if sent is not None:
+                continue
+            if instr.opcode in _LEAVES:
+                sent = self._leaf(instr, want)
+                self.scopes[-1][key] = (sent, want)
+                continue
+            stack.append((self._handler(instr, want), key, want))
 
     # -- addressing ----------------------------------------------------------------------------
 
@@ -224,28 +286,36 @@ class ElementEmitter:
 
     # -- instructions --------------------------------------------------------------------------
 
-    def _emit(self, instr, index):
-        op = instr.opcode
-        if op == ir.PARAMETER:
+    def _leaf(self, instr, index):
+        """An element that reads no other element: a parameter's, a constant's, an iota's."""
+        if instr.opcode == ir.PARAMETER:
             return self.load(self.inputs[instr.attrs["index"]], index)
-        if op == ir.CONSTANT:
-            value = instr.attrs["value"]
-            return const(instr.shape.dtype, value.reshape(-1)[0])
-        handler = getattr(self, "_op_" + op, None)
+        if instr.opcode == ir.CONSTANT:
+            return const(instr.shape.dtype, instr.attrs["value"].reshape(-1)[0])
+        return self._iota(instr, index)
+
+    def _handler(self, instr, index):
+        handler = getattr(self, "_op_" + instr.opcode, None)
         if handler is not None:
             return handler(instr, index)
+        return self._elementwise(instr, index)
+
+    def _elementwise(self, instr, index):
         from . import llvm_elementwise
-        return llvm_elementwise.emit(self, instr, [self.value(o, index) for o in instr.operands])
+        args = []
+        for o in instr.operands:
+            args.append((yield o, index))
+        return llvm_elementwise.emit(self, instr, args)
 
     # data movement: each maps the output index to an operand index
 
     def _op_broadcast_in_dim(self, instr, index):
         x = instr.operands[0]
         if self.flat_size is not None:
-            return self.value(x, index if x.shape.size == self.flat_size else [])
+            return (yield x, index if x.shape.size == self.flat_size else [])
         dims = instr.attrs["broadcast_dimensions"]
-        return self.value(x, [i64(0) if x.shape.dims[k] == 1 else index[d]
-                              for k, d in enumerate(dims)])
+        return (yield x, [i64(0) if x.shape.dims[k] == 1 else index[d]
+                          for k, d in enumerate(dims)])
 
     def _delinearize(self, lin, dims):
         out = []
@@ -267,35 +337,35 @@ class ElementEmitter:
     def _op_reshape(self, instr, index):
         x = instr.operands[0]
         if self.flat_size is not None:
-            return self.value(x, index)
+            return (yield x, index)
         if x.shape.dims == instr.shape.dims:
-            return self.value(x, index)
+            return (yield x, index)
         # Dropping or adding size-1 dims keeps the other indices as they are.
         a = [d for d in instr.shape.dims if d != 1]
         c = [d for d in x.shape.dims if d != 1]
         if a == c:
             src = iter([v for v, d in zip(index, instr.shape.dims) if d != 1])
-            return self.value(x, [i64(0) if d == 1 else next(src) for d in x.shape.dims])
+            return (yield x, [i64(0) if d == 1 else next(src) for d in x.shape.dims])
         lin = self._linearize(index, instr.shape.dims)
-        return self.value(x, self._delinearize(lin, x.shape.dims))
+        return (yield x, self._delinearize(lin, x.shape.dims))
 
     _op_squeeze = _op_reshape
 
     def _op_stop_gradient(self, instr, index):
-        return self.value(instr.operands[0], index)
+        return (yield instr.operands[0], index)
 
     def _op_transpose(self, instr, index):
         perm = instr.attrs["permutation"]
         src = [None] * len(perm)
         for i, p in enumerate(perm):
             src[p] = index[i]
-        return self.value(instr.operands[0], src)
+        return (yield instr.operands[0], src)
 
     def _op_rev(self, instr, index):
         n = instr.shape.dims
         dims = {d % len(n) for d in instr.attrs["dimensions"]}
-        return self.value(instr.operands[0], [self.b.sub(i64(n[d] - 1), v) if d in dims else v
-                                              for d, v in enumerate(index)])
+        return (yield instr.operands[0], [self.b.sub(i64(n[d] - 1), v) if d in dims else v
+                                          for d, v in enumerate(index)])
 
     def _op_slice(self, instr, index):
         starts = instr.attrs["start_indices"]
@@ -304,9 +374,9 @@ class ElementEmitter:
         for v, s, st in zip(index, starts, strides):
             w = self.b.mul(v, i64(st)) if st != 1 else v
             src.append(self.b.add(w, i64(s)) if s else w)
-        return self.value(instr.operands[0], src)
+        return (yield instr.operands[0], src)
 
-    def _op_iota(self, instr, index):
+    def _iota(self, instr, index):
         d = instr.attrs["dimension"]
         v = index[d] if self.flat_size is None else index[0]
         dt = instr.shape.dtype
@@ -315,12 +385,12 @@ class ElementEmitter:
             return int_to_fp(self.b, v, t, signed=False)
         return self.b.trunc(v, t) if t.width < 64 else v
 
-    def _scalar(self, instr):
-        """A scalar operand (start index, padding value) loaded once."""
-        return self.value(instr, [])
-
     def _as_i64(self, v, dtype):
         if v.type.width == 64:
+            if dtype.kind == "u":
+                # A uint64 index past int64's range is still past every size: saturate it
+                # rather than let it read as negative (a clamp would then pick 0).
+                return self.b.select(self.b.icmp_signed("<", v, i64(0)), i64(2 ** 63 - 1), v)
             return v
         return self.b.sext(v, I64) if dtype.kind == "i" else self.b.zext(v, I64)
 
@@ -333,25 +403,25 @@ class ElementEmitter:
         sizes = instr.attrs["slice_sizes"]
         src = []
         for d, (v, s_instr) in enumerate(zip(index, instr.operands[1:])):
-            start = self._as_i64(self._scalar(s_instr), s_instr.shape.dtype)
+            start = self._as_i64((yield s_instr, []), s_instr.shape.dtype)
             start = self._clamp_i64(start, 0, x.shape.dims[d] - sizes[d])
             src.append(self.b.add(v, start))
-        return self.value(x, src)
+        return (yield x, src)
 
     def _op_dynamic_update_slice(self, instr, index):
         x, upd = instr.operands[0], instr.operands[1]
         inside = ll.Constant(I1, 1)
         src = []
         for d, (v, s_instr) in enumerate(zip(index, instr.operands[2:])):
-            start = self._as_i64(self._scalar(s_instr), s_instr.shape.dtype)
+            start = self._as_i64((yield s_instr, []), s_instr.shape.dtype)
             start = self._clamp_i64(start, 0, x.shape.dims[d] - upd.shape.dims[d])
             rel = self.b.sub(v, start)
             ok = self.b.and_(self.b.icmp_signed(">=", rel, i64(0)),
                              self.b.icmp_signed("<", rel, i64(upd.shape.dims[d])))
             inside = self.b.and_(inside, ok)
             src.append(self.b.select(ok, rel, i64(0)))
-        u = self.value(upd, src)
-        o = self.value(x, index)
+        u = yield upd, src
+        o = yield x, index
         return self.b.select(inside, u, o)
 
     def _op_pad(self, instr, index):
@@ -369,7 +439,9 @@ class ElementEmitter:
                                                         i64(0)))
             inside = self.b.and_(inside, ok)
             src.append(self.b.select(ok, q, i64(0)))
-        return self.b.select(inside, self.value(x, src), self._scalar(pv))
+        inner = yield x, src
+        fill = yield pv, []
+        return self.b.select(inside, inner, fill)
 
     def _op_concatenate(self, instr, index):
         d = instr.attrs["dimension"] % len(instr.shape.dims)
@@ -379,7 +451,7 @@ class ElementEmitter:
             if n:
                 rel = self.b.sub(index[d], i64(off)) if off else index[d]
                 safe = self._clamp_i64(rel, 0, n - 1)
-                v = self.value(o, index[:d] + [safe] + index[d + 1:])
+                v = yield o, index[:d] + [safe] + index[d + 1:]
                 # Operands are in order: from its offset on, a later operand's value wins.
                 result = v if result is None else \
                     self.b.select(self.b.icmp_signed(">=", index[d], i64(off)), v, result)
@@ -398,7 +470,7 @@ class ElementEmitter:
         ok = ll.Constant(I1, 1)
         picked = []
         for k, a in enumerate(axes):
-            v = self._as_i64(self.value(idx, batch + [i64(k)]), idx.shape.dtype)
+            v = self._as_i64((yield idx, batch + [i64(k)]), idx.shape.dtype)
             n = x.shape.dims[a]
             if idx.shape.dtype.kind == "u":
                 in_range = self.b.icmp_unsigned("<", v, i64(n))
@@ -414,7 +486,7 @@ class ElementEmitter:
         src, w = [], iter(window)
         for d in range(len(x.shape.dims)):
             src.append(picked[axes.index(d)] if d in axes else next(w))
-        v = self.value(x, src)
+        v = yield x, src
         if mode == "fill":
             from ops.indexing import default_fill_value
             fv = instr.attrs.get("fill_value")
@@ -436,10 +508,19 @@ class ElementEmitter:
     def reduction(self, instr, out_index):
         """Emit the loop computing `instr` (a reduction) at `out_index`; returns the value."""
         from . import llvm_reduce
-        return llvm_reduce.emit_reduction(self, instr, out_index, self._reduced_axes(instr))
+        return (yield from llvm_reduce.emit_reduction(self, instr, out_index,
+                                                      self._reduced_axes(instr)))
 
     _op_reduce_sum = _op_reduce_prod = _op_reduce_max = _op_reduce_min = \
         _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
+
+
+_LEAVES = (ir.PARAMETER, ir.CONSTANT, "iota")
+
+
+def _request(instr, index):
+    """The generator asking for one element (what `ElementEmitter.value` runs)."""
+    return (yield instr, index)
 
 
 def logistic_function(module: ll.Module, ty, exp):

@@ -24,7 +24,9 @@ on the widened argument and rounds once. All vectorize; all measure <= 1 ULP aga
 result rounded to float32, except tanh (<= 2 ULP: one expm1 and one division, for speed).
 float64: everything is vectorized except erf and pow, which call libm's `erf` / `pow` (resolved
 in-process by MCJIT, since Python has libm loaded; a CUDA backend must map them to libdevice's
-__nv_erf / __nv_pow). All measure <= 2 ULP against a long double reference.
+__nv_erf / __nv_pow). All measure <= 2 ULP against a long double reference, except erf_inv:
+Giles' float64 polynomials, the reference's starting point without its Newton step on libm's
+erf (which would not vectorize), <= 4 ULP.
 
 Range limit: sin/cos/tan reduce with pi/2 in three doubles (~160 bits); accurate for
 |x| < 2**53 (~9e15) in both dtypes. Beyond that there is no Payne-Hanek reduction: sin and cos
@@ -33,6 +35,8 @@ return some value in [-1, 1] and tan some finite value, not the true result.
 from __future__ import annotations
 
 from llvmlite import ir
+
+from ops.elementwise import ERF_INV64_A, ERF_INV64_B, ERF_INV64_C
 
 from .llvm_math_core import F32 as _F32, F64 as _F64, INF as _INF, LN2 as _LN2, NAN as _NAN
 from .llvm_math_core import Emitter as _Emitter, widen as _widen
@@ -44,7 +48,8 @@ from .llvm_math_core import logistic as _logistic, tanh as _tanh
 __all__ = ["SUPPORTED", "LIBM_FLOAT64", "math_function", "is_vectorizable"]
 
 _UNARY = ("exp", "exp2", "expm1", "log", "log1p", "log2", "tanh", "logistic", "sin", "cos",
-          "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "cbrt")
+          "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "cbrt",
+          "erf_inv")
 _BINARY = ("atan2", "pow")  # atan2(y, x) as numpy.arctan2; pow(x, y) as numpy.power
 SUPPORTED = frozenset(_UNARY + _BINARY)
 # float64 names that call the C library (so a loop using them stays scalar).
@@ -422,12 +427,28 @@ def _pow(E, x, y):
     return E.b.fptrunc(res, _F32)
 
 
+@_via_f64
+def _erf_inv(D, x):
+    a = D.fabs(x)
+    # w = -log(1 - a^2), with (1 - a) exact for a >= 1/2, where 1 - a^2 would cancel.
+    w = D.neg(_log(D, D.mul(D.sub(1.0, a), D.add(1.0, a))))
+    sw = D.sqrt(D.sel(D.lt(w, 6.25), 6.25, w))
+    # Giles' tables are highest degree first; D.poly takes the lowest first.
+    p = D.sel(D.lt(w, 6.25), D.poly(D.sub(w, 3.125), ERF_INV64_A[::-1]),
+              D.sel(D.lt(w, 16.0), D.poly(D.sub(sw, 3.25), ERF_INV64_B[::-1]),
+                    D.poly(D.sub(sw, 5.0), ERF_INV64_C[::-1])))
+    y = D.sel(D.eq(a, 1.0), _INF, D.mul(p, a))
+    y = D.sel(D.gt(a, 1.0), _NAN, y)
+    return D.copysign(y, x)  # keeps -0.0; NaN stays NaN through the arithmetic
+
+
 # -- public API -----------------------------------------------------------------------------------
 _IMPLS = {
     "exp": _exp, "exp2": _exp2, "expm1": _expm1, "log": _log, "log1p": _log1p, "log2": _log2,
     "tanh": _tanh, "logistic": _logistic, "sin": _sin, "cos": _cos, "tan": _tan,
     "asin": _asin, "acos": _acos, "atan": _atan, "atan2": _atan2, "sinh": _sinh, "cosh": _cosh,
     "asinh": _asinh, "acosh": _acosh, "atanh": _atanh, "erf": _erf, "cbrt": _cbrt, "pow": _pow,
+    "erf_inv": _erf_inv,
 }
 assert set(_IMPLS) == SUPPORTED
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from .llvm_emitter import (F16, F32, I1, I64, const, counted_loop, entry_alloca, i64,
-                           intrinsic, value_type)
+from .llvm_emitter import (F16, F32, I1, I64, close_loop, const, entry_alloca, i64,
+                           intrinsic, open_loop, value_type)
 
 REASSOC = ("reassoc",)
 
@@ -56,20 +56,12 @@ def _operand_index(out_index, red_axes, red_vars, rank):
     return [next(it_red) if d in red_axes else next(it_out) for d in range(rank)]
 
 
-def _nested(b, extents, body, vars_=()):
-    if not extents:
-        body(list(vars_))
-        return
-    hi = extents[0]
-    counted_loop(b, i64(0), i64(hi) if isinstance(hi, int) else hi,
-                 lambda i: _nested(b, extents[1:], body, vars_ + (i,)), name="r")
-
-
 def bounded_operand(em, x, axes, identity):
     """Loop bounds instead of a mask: `x` = select(iota_a < n, y, identity) with `a` a reduced
     axis (the padding mask of a bucketed program, xla_like.passes.masking) reduces `y` over
-    positions < n along `a` only, so the padding is never read. Returns (operand, {axis:
-    runtime extent}); ({}) when `x` is no such mask."""
+    positions < n along `a` only, so the padding is never read. A generator in the element
+    emitter's manner (it requests `n`); returns (operand, {axis: runtime extent}), ({}) when
+    `x` is no such mask."""
     if x.opcode != "select":
         return x, {}
     pred, y, fill = x.operands
@@ -82,7 +74,7 @@ def bounded_operand(em, x, axes, identity):
     if a not in axes or pos.shape.dtype.kind not in "iu":
         return x, {}
     b = em.b
-    n = em.value(lim.operands[0], [])
+    n = yield lim.operands[0], []
     if n.type.width < 64:
         n = b.sext(n, I64) if pos.shape.dtype.kind == "i" else b.zext(n, I64)
     n = b.select(b.icmp_signed("<", n, i64(0)), i64(0), n)
@@ -101,30 +93,34 @@ def _is_fill(fill, identity, dtype):
 
 
 def emit_reduction(em, instr, out_index, axes):
+    """The loop nest reducing `instr`'s operand over `axes` at `out_index`: a generator in the
+    element emitter's manner (it suspends inside the innermost body while the operand's element
+    is emitted)."""
     b = em.b
     x = instr.operands[0]
     rank = len(x.shape.dims)
     op = instr.opcode
     if op in ("argmax", "argmin"):
-        return _emit_arg(em, instr, out_index, axes[0])
+        return (yield from _emit_arg(em, instr, out_index, axes[0]))
     dtype = x.shape.dtype
     t = value_type(dtype)
     acc_t = F32 if t == F16 else t
     slot = entry_alloca(b, acc_t, name=op)
     init = const(dtype, _init(op, dtype))
     b.store(b.fpext(init, F32) if t == F16 else init, slot)
-    x, bounds = bounded_operand(em, x, axes, _init(op, dtype))
-    extents = [bounds.get(a, x.shape.dims[a]) for a in axes]
-
-    def body(red_vars):
-        em.push_scope()
-        v = em.value(x, _operand_index(out_index, axes, red_vars, rank))
-        if t == F16:
-            v = b.fpext(v, F32)
-        b.store(_combine(b, op, b.load(slot), v, dtype), slot)
-        em.pop_scope()
-
-    _nested(b, extents, body)
+    x, bounds = yield from bounded_operand(em, x, axes, _init(op, dtype))
+    loops = []
+    for a in axes:
+        hi = bounds.get(a, x.shape.dims[a])
+        loops.append(open_loop(b, i64(0), i64(hi) if isinstance(hi, int) else hi, name="r"))
+    em.push_scope()
+    v = yield x, _operand_index(out_index, axes, [lp.i for lp in loops], rank)
+    if t == F16:
+        v = b.fpext(v, F32)
+    b.store(_combine(b, op, b.load(slot), v, dtype), slot)
+    em.pop_scope()
+    for lp in reversed(loops):
+        close_loop(b, lp)
     r = b.load(slot)
     return b.fptrunc(r, F16) if t == F16 else r
 
@@ -137,33 +133,33 @@ def _emit_arg(em, instr, out_index, axis):
     t = value_type(dtype)
     rank = len(x.shape.dims)
     fill = _init("reduce_max" if instr.opcode == "argmax" else "reduce_min", dtype)
-    x, bounds = bounded_operand(em, x, (axis,), fill)
+    x, bounds = yield from bounded_operand(em, x, (axis,), fill)
     best = entry_alloca(b, t, name="best")
     best_i = entry_alloca(b, I64, name="best_i")
-    first = em.value(x, _operand_index(out_index, (axis,), [i64(0)], rank))
+    first = yield x, _operand_index(out_index, (axis,), [i64(0)], rank)
     b.store(first, best)
     b.store(i64(0), best_i)
     is_max = instr.opcode == "argmax"
 
-    def body(i):
-        em.push_scope()
-        v = em.value(x, _operand_index(out_index, (axis,), [i], rank))
-        cur = b.load(best)
-        if dtype.kind == "f":
-            better = b.fcmp_ordered(">" if is_max else "<", v, cur)
-            cur_nan = b.fcmp_unordered("uno", cur, cur)
-            v_nan = b.fcmp_unordered("uno", v, v)
-            better = b.and_(b.not_(cur_nan), b.or_(better, v_nan))
-        elif dtype.kind == "b":
-            better = b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
-        else:
-            cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
-            better = cmp(">" if is_max else "<", v, cur)
-        b.store(b.select(better, v, cur), best)
-        b.store(b.select(better, i, b.load(best_i)), best_i)
-        em.pop_scope()
-
-    counted_loop(b, i64(1), bounds.get(axis, i64(x.shape.dims[axis])), body, name="a")
+    loop = open_loop(b, i64(1), bounds.get(axis, i64(x.shape.dims[axis])), name="a")
+    i = loop.i
+    em.push_scope()
+    v = yield x, _operand_index(out_index, (axis,), [i], rank)
+    cur = b.load(best)
+    if dtype.kind == "f":
+        better = b.fcmp_ordered(">" if is_max else "<", v, cur)
+        cur_nan = b.fcmp_unordered("uno", cur, cur)
+        v_nan = b.fcmp_unordered("uno", v, v)
+        better = b.and_(b.not_(cur_nan), b.or_(better, v_nan))
+    elif dtype.kind == "b":
+        better = b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
+    else:
+        cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
+        better = cmp(">" if is_max else "<", v, cur)
+    b.store(b.select(better, v, cur), best)
+    b.store(b.select(better, i, b.load(best_i)), best_i)
+    em.pop_scope()
+    close_loop(b, loop)
     out_t = value_type(instr.shape.dtype)
     r = b.load(best_i)
     return b.trunc(r, out_t) if out_t.width < 64 else r

@@ -10,27 +10,37 @@ INLINABLE = {"custom_jvp_call": "num_fun_consts", "custom_vjp_call": "num_fun_co
 def inline_calls(module: ir.Module) -> ir.Module:
     """Replace custom_jvp_call/custom_vjp_call by the body of the function they call, so
     compiled backends see only primitives. Sub-computations left unused are dropped."""
-    changed = True
-    while changed:
-        changed = False
-        for comp in list(module.computations.values()):
-            new_instrs, dropped = [], set()
-            for instr in comp.instructions:
-                if instr.id in dropped:
-                    continue
-                if instr.opcode in INLINABLE and instr.called:
-                    body, gtes = _inline(module, comp, instr)
-                    new_instrs.extend(body)
-                    dropped |= gtes
-                    changed = True
-                else:
-                    new_instrs.append(instr)
-            comp.instructions = new_instrs
+    for comp in list(module.computations.values()):
+        _inline_in(module, comp)
     _drop_unreachable(module)
     return module
 
 
-def _inline(module, comp, call):
+def _inline_in(module, comp):
+    """Inline every call of `comp` in one walk: a call's body is walked next, so calls inside
+    it are inlined too, and its results replace the get_tuple_elements reading the call."""
+    repl = {}       # id of a get_tuple_element of an inlined call -> the value it reads
+    results = {}    # id of an inlined call -> its body's outputs
+    out = []
+    todo = list(reversed(comp.instructions))   # a stack: the next instruction is last
+    while todo:
+        instr = todo.pop()
+        instr.operands = [repl.get(o.id, o) for o in instr.operands]
+        if instr.opcode == ir.GET_TUPLE_ELEMENT and instr.operands[0].id in results:
+            value = results[instr.operands[0].id][instr.attrs["index"]]
+            repl[instr.id] = repl.get(value.id, value)
+        elif instr.opcode in INLINABLE and instr.called:
+            body, results[instr.id] = _inline(module, instr)
+            todo.extend(reversed(body))
+        else:
+            out.append(instr)
+    comp.instructions = out
+    comp.root = repl.get(comp.root.id, comp.root)
+
+
+def _inline(module, call):
+    """Copies of the callee's instructions reading the call's arguments, and the copies of
+    its outputs."""
     callee = call.called[0]
     n = call.attrs["num_primals"] + call.attrs[INLINABLE[call.opcode]]
     args = call.operands[:n]
@@ -46,21 +56,9 @@ def _inline(module, comp, call):
                              dict(instr.attrs), instr.called, instr.location)
         mapping[instr.id] = new
         out.append(new)
-    results = ([mapping[o.id] for o in callee.root.operands]
+    outputs = ([mapping[o.id] for o in callee.root.operands]
                if callee.root.opcode == ir.TUPLE else [mapping[callee.root.id]])
-    return out, _rewire(comp, call, results)
-
-
-def _rewire(comp, call, results):
-    """The call's uses are get_tuple_element instructions: point their users at the results.
-    Returns the ids of those get_tuple_elements, which are dropped."""
-    repl = {i.id: results[i.attrs["index"]] for i in comp.instructions
-            if i.opcode == ir.GET_TUPLE_ELEMENT and i.operands and i.operands[0] is call}
-    for instr in comp.instructions:
-        instr.operands = [repl.get(o.id, o) for o in instr.operands]
-    if comp.root.id in repl:
-        comp.root = repl[comp.root.id]
-    return set(repl)
+    return out, outputs
 
 
 def _drop_unreachable(module):

@@ -52,8 +52,8 @@ def _hoist(module, loop):
                 invariant.add(instr.id)
         elif op == ir.CONSTANT:
             invariant.add(instr.id)
-        elif op not in ir.STRUCTURAL and not instr.called and instr.operands and \
-                all(o.id in invariant for o in instr.operands):
+        elif (op not in ir.STRUCTURAL or op == ir.GET_TUPLE_ELEMENT) and not instr.called \
+                and instr.operands and all(o.id in invariant for o in instr.operands):
             invariant.add(instr.id)
     outputs = body.root.operands if body.root.opcode == ir.TUPLE else [body.root]
     out_ids = {o.id for o in outputs}
@@ -64,9 +64,11 @@ def _hoist(module, loop):
         if stays(instr):
             used_by_variant.update(o.id for o in instr.operands)
     # Values the loop needs from outside: invariant, worth computing once, used by what stays.
+    # A multi-result op (sort) is never one: a loop const is one array, so its elements are.
     frontier = [i for i in body.instructions
                 if i.id in invariant and i.opcode not in (ir.PARAMETER, ir.CONSTANT)
-                and i.opcode not in FREE and (i.id in used_by_variant or i.id in out_ids)]
+                and i.opcode not in FREE and not isinstance(i.shape, tuple)
+                and (i.id in used_by_variant or i.id in out_ids)]
     if not frontier:
         return []
     needed = set()
@@ -89,27 +91,24 @@ def _hoist(module, loop):
             mapping[instr.id] = copy
             hoisted.append(copy)
     # Each frontier value becomes a new const of the loop: an operand, and a parameter of
-    # every sub-computation (replacing the body's own copy).
+    # every sub-computation (replacing the body's own copy). New parameters are numbered
+    # last and placed first, so every use comes after them.
     for f in frontier:
         loop.operands.append(mapping[f.id])
-        for comp in loop.called:
-            p = ir.Instruction(module.fresh_id(), ir.PARAMETER, [], f.shape,
-                               {"index": len(comp.parameters)}, (), "")
-            _add_parameter(comp, p)
-            if comp is body:
-                _replace_uses(body, f, p)
+    for comp in loop.called:
+        params = [ir.Instruction(module.fresh_id(), ir.PARAMETER, [], f.shape,
+                                 {"index": len(comp.parameters) + k}, (), "")
+                  for k, f in enumerate(frontier)]
+        comp.instructions[:0] = params
+        comp.parameters.extend(params)
+        if comp is body:
+            _replace_uses(body, {f.id: p for f, p in zip(frontier, params)})
     dce_computation(body)
     return hoisted
 
 
-def _add_parameter(comp, p):
-    """Add parameter `p` (numbered last), placed first so every use comes after it."""
-    comp.instructions.insert(0, p)
-    comp.parameters.append(p)
-
-
-def _replace_uses(comp, old, new):
+def _replace_uses(comp, new_for):
+    """Read `new_for[id]` wherever `comp` reads the instruction `id` (one walk for all)."""
     for instr in comp.instructions:
-        instr.operands = [new if o is old else o for o in instr.operands]
-    if comp.root is old:
-        comp.root = new
+        instr.operands = [new_for.get(o.id, o) for o in instr.operands]
+    comp.root = new_for.get(comp.root.id, comp.root)
