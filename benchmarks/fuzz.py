@@ -1,18 +1,20 @@
 """Differential fuzzing: random programs on the CPU backend against the reference interpreter.
 
     python benchmarks/fuzz.py [--n 10000] [--seed 0] [--minutes 40] [--group 4] [--jobs 1]
+                              [--memory-gb 8]
 
 Runs `--n` random programs (`jitcore.testing.random_programs`: elementwise math on edge values,
 reductions, data movement, gathers and scatters, cond/switch/fori/while/scan; a quarter of
-them differentiated with `grad`, a quarter mapped with `vmap`, 3% of the rest on arrays of
-~1e5 elements, where kernels run on threads) and checks each with
+them differentiated with `grad`, a quarter mapped with `vmap`, 3% of the plain ones on arrays
+of ~1e5 elements, where kernels run on threads) and checks each with
 `jitcore.testing.differential.check`. Program `k` is fragment `k % group` of seed
 `seed + k // group`, of kind plain, vmap, plain, grad by that seed modulo 4: `--group`
 programs are compiled as one module.
 
-Batches run in child processes, so a crash (a segfault in generated code, an abort in LLVM) is
-counted, the crashing module's programs are retried one by one to name the culprit, and the run
-goes on. Compiles go to a fresh cache folder, removed at the end. Prints one table (programs,
+Batches run in child processes (each limited to `--memory-gb` of address space), so a crash (a
+segfault in generated code, an abort in LLVM) is counted, the crashing module's programs are
+retried one by one to name the culprit, and the run goes on; it stops early if workers keep
+dying (a broken checkout). Compiles go to a fresh cache folder, removed at the end. Prints one table (programs,
 modules, mismatches, errors (an exception from tracing, a pass or the backend), crashes,
 failures of the generator itself, programs per second) and, for every failure, a reproducer:
 the `random_program(...)` call, the message, the program's steps and its IR.

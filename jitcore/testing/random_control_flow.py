@@ -16,7 +16,7 @@ from .. import numpy as jnp
 from .random_steps import coerce
 from .random_values import Value
 
-MAX_DEPTH = 2
+MAX_DEPTH = 2          # control flow nests at most this deep
 MAX_BODY_STEPS = 5
 MAX_TRIPS = 4
 

@@ -18,9 +18,6 @@ from .. import numpy as jnp
 from .. import nn
 from .random_ops import BINARY, COMPARE, CUMULATIVE, REDUCE, SMOOTH_REDUCE, UNARY, kind
 
-MAX_DEPTH = 2          # control flow nests at most this deep
-MAX_CARRIES = 2
-
 
 def _broadcastable(s, t):
     return all(a == b or a == 1 or b == 1 for a, b in zip(s[::-1], t[::-1]))
