@@ -19,8 +19,10 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
+from xla_like.backends.cpu_plan import cpu_pipeline
 from xla_like.ir_compare import assert_modules_equal
 from xla_like.parser import parse_module
+from xla_like.passes.fusion import MAX_KERNEL_COST
 from xla_like.printer import module_to_text
 from xla_like.verifier import verify_module
 
@@ -95,11 +97,19 @@ def softmax_chain(n, xp):
 
 
 def movement_chain(n, xp):
-    """Data movement: each step reads its operand at other indices (one at two)."""
+    """Data movement: each step reads its operand at another index (one kernel holds about
+    a hundred steps)."""
     def f(x):
         for i in range(n):
-            x = xp.roll(x, 1, axis=0)[::-1] if i % 2 else xp.pad(x[1:], (0, 1)) + 0.5
+            x = x[::-1] + 0.5 if i % 2 else xp.pad(x[1:], (0, 1))
         return x
+    return f
+
+
+def softmax_of_chain(n, xp):
+    """A deep elementwise chain, then row reductions."""
+    def f(x):
+        return softmax_chain(1, xp)(mixed_chain(n, xp)(x))
     return f
 
 
@@ -128,6 +138,16 @@ def test_sum_of_10000_traced_scalars():
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
+def test_long_chain_becomes_kernels_of_bounded_size():
+    # One kernel per chain would cost LLVM time quadratic in its length.
+    module = cpu_pipeline(jc.jit(affine_chain(2000, jnp)).lower(X).module)
+    kernels = [i for i in module.entry.instructions if i.opcode == "fusion"]
+    sizes = [sum(j.opcode in ("mul", "add") for j in k.called[0].instructions)
+             for k in kernels]
+    assert sum(sizes) == 4000 and max(sizes) <= MAX_KERNEL_COST
+    assert sum(k.attrs["reason"] == "kernel size" for k in kernels) == len(kernels) - 1
+
+
 # --- 2,000 steps through the transforms, traced and compiled on a shallow stack -------------------
 
 def test_grad_of_2000_step_chain():
@@ -151,7 +171,7 @@ def test_vmap_of_2000_step_chain():
 # --- the rest of the compile path on a shallow stack ----------------------------------------------
 
 DEEP = {
-    "softmax": (softmax_chain, 200, X.reshape(4, 4)),
+    "rows": (softmax_chain, 100, X.reshape(4, 4)),
     "movement": (movement_chain, 600, X),
     "loop_body": (loop_of_chain, 2000, X),
 }
@@ -177,7 +197,7 @@ def test_cuda_code_generation_does_not_recurse_per_instruction():
     # PTX is made without a GPU; the device emitter computes row reductions block-wide.
     pytest.importorskip("llvmlite")
     x = X.astype(np.float32).reshape(4, 4)
-    lowered = jc.jit(softmax_chain(200, jnp), backend="cuda").lower(x)
+    lowered = jc.jit(softmax_of_chain(400, jnp), backend="cuda").lower(x)
     with jc.config.override(cache=0), shallow_stack():
         ptx = lowered.compile().as_text("ptx")
     assert ".entry" in ptx

@@ -265,7 +265,7 @@ def emit_dot(module, name, instr) -> Kernel:
     batch, m, n, k, ta, tb = gemm_layout(instr)
     in_dt, out_dt = lhs.shape.dtype, out_shape.dtype
     acc_dt = out_dt
-    t_in, t_acc = value_type(in_dt), value_type(acc_dt)
+    t_acc = value_type(acc_dt)
     if t_acc == F16:
         t_acc = F32
 

@@ -6,10 +6,8 @@ the first NaN.
 """
 from __future__ import annotations
 
-from llvmlite import ir as ll
-
-from .llvm_emitter import (F16, F32, I1, I64, close_loop, const, entry_alloca, i64,
-                           intrinsic, open_loop, value_type)
+from .llvm_emitter import (F16, F32, I64, close_loop, const, entry_alloca, i64, intrinsic,
+                           open_loop, value_type)
 
 REASSOC = ("reassoc",)
 

@@ -11,7 +11,10 @@ to memory only where:
   (`reason="output" | "operand of dot_general" | ...`);
 - it is expensive to recompute and has consumers in different kernels ("shared");
 - it is a reduction whose result feeds something other than its own row
-  ("reduction result").
+  ("reduction result");
+- the kernel reading it would otherwise emit too much code: more than MAX_COPIES copies of
+  it ("code size"), or more than MAX_KERNEL_COST in all ("kernel size": a long chain becomes
+  several kernels, so compile time stays linear in program length).
 Cheap instructions (broadcasts, reshapes, transposes, slices, simple arithmetic) used by several
 kernels are recomputed in each instead. A reduction over the trailing axes whose result is
 broadcast back over the same rows joins its consumer ("row" kernels: softmax, layer norm), so
@@ -80,6 +83,11 @@ class _Group:
 MAX_KERNEL_COST = 256
 # Transcendental and other library math is inlined (tens of LLVM instructions each).
 MATH_COST = 8
+# A value some kernel writes to memory is read from there by the others, unless it is cheap
+# (a broadcast, a slice, an add: recomputed from its operands as before). Where a kernel was
+# cut for its size, even a cheap value is read: recomputing it, and the chain of cheap work
+# behind it, in each reader would repeat up to a whole kernel's work per reader.
+CUTS = ("kernel size", "code size")
 
 
 def _cost(instr) -> int:
@@ -150,6 +158,11 @@ def _grow(group, users, outputs, needed, position):
     waiting = {}                       # reached, not joined (id -> instruction)
     fresh = list(group.root.operands)  # to (re)consider, in the order reached
 
+    def in_memory(p):
+        """Read from the buffer another kernel writes anyway: a cut, or costly to redo."""
+        why = needed.get(p.id)
+        return why is not None and (why in CUTS or p.opcode not in CHEAP)
+
     def admit(p):
         """The positions `p` would be emitted at, or None (and `p` to memory) where that is
         too many, or too much code for the kernel. Checked as it joins, so a deep group
@@ -183,7 +196,7 @@ def _grow(group, users, outputs, needed, position):
                 if p.id not in waiting:
                     waiting[p.id] = p
                     new_waiting.append(p)
-                if p.opcode == ir.PARAMETER:
+                if p.opcode == ir.PARAMETER or in_memory(p):
                     continue
                 if _is_scalar_constant(p):
                     group.members[p.id] = p
@@ -203,7 +216,7 @@ def _grow(group, users, outputs, needed, position):
         # Every candidate left was reached since the last round, or already decided: what
         # is cheap is recomputed here, the rest is read from memory.
         left = [p for p in new_waiting if p.id in waiting and p.opcode != ir.PARAMETER and
-                p.opcode != ir.CONSTANT and fusible(p.opcode)]
+                p.opcode != ir.CONSTANT and fusible(p.opcode) and not in_memory(p)]
         dup = [p for p in left if is_elemental(p.opcode) and p.opcode in CHEAP]
         dup_ids = {p.id for p in dup}
         for p in left:
