@@ -27,6 +27,9 @@ import jitcore.numpy as jnp
 from jitcore import config
 from xla_like.backends import cpu, disk_cache, object_check
 
+# The fresh-cache and compile-counting fixtures are the ordinary cache tests' own.
+from tests.test_disk_cache import cache_dir, llvm_runs  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X = np.linspace(0.1, 1.9, 64)
 X2 = np.linspace(-2.0, 0.5, 64)   # after damage: stale output memory cannot pass for a result
@@ -40,23 +43,6 @@ def f_reference(x):
     return np.tanh(x) * 3 - x
 
 
-@pytest.fixture
-def cache_dir(tmp_path):
-    """A fresh cache folder (not created yet), the in-memory machine code forgotten."""
-    folder = tmp_path / "cache"
-    cpu._machine_cache.clear()
-    with config.override(cache=1, cache_dir=str(folder), cache_max_bytes=1 << 30):
-        yield folder
-    cpu._machine_cache.clear()
-
-
-@pytest.fixture
-def llvm_runs(monkeypatch):
-    """Counts LLVM optimizations (the start of every real compile)."""
-    calls = []
-    original = cpu.optimize
-    monkeypatch.setattr(cpu, "optimize", lambda *a: (calls.append(1), original(*a))[1])
-    return calls
 
 
 @pytest.fixture
