@@ -5,8 +5,8 @@ size n >= 2 of such an axis to a bucket lo..hi (powers of two by default: 2, 3..
 or the user's `buckets=[16, 64, ...]`, powers of two beyond the last). Sizes 0 and 1 compile
 for their exact shapes. Axes of equal true size share one symbol, so `x + y` of two arrays of
 n rows stays valid. The specialization is traced with symbolic sizes (ops.dims.Dim), masked
-(xla_like.passes.masking) and compiled at capacity hi; a call pads its inputs to the capacity,
-passes the true sizes, and slices the outputs back to their true sizes.
+(the pass xla_like.passes.masking) and compiled at capacity hi; a call pads its inputs to the
+capacity, passes the true sizes, and slices the outputs back to their true sizes.
 
 Exactness has two guards. A Dim raises when the program asks something its bucket cannot
 answer (`n < 40`); and the function is traced twice, at capacities hi and hi + 1, and the two
@@ -14,8 +14,9 @@ programs must be the same but for their symbolic sizes, which catches the size u
 Python int (`range(x.shape[0])`, `len(x)`). Either way that call compiles for its exact shape.
 
 Here: `Policy` (per jitted function, which axes are dynamic and the sizes seen so far), the
-bucketed signatures of a call, `trace_bucket` (the two traces and the masking), and the
-padding of inputs and cutting of outputs; `jit` keeps the cache and runs the calls.
+bucketed signatures of a call, `trace_bucket` (the two traces, then the "bucketed" pipeline of
+xla_like.pipeline, which masks), and the padding of inputs and cutting of outputs; `jit` keeps
+the cache and runs the calls.
 """
 from __future__ import annotations
 
@@ -27,8 +28,7 @@ from ops.core import ShapedArray
 from ops.dims import Dim, SizeDependentError, Symbol, SymbolTable
 from ops.errors import (AxisError, CompilerError, ConcretizationTypeError, InvalidArgumentError,
                         InvalidOptionError)
-from xla_like import ir, passes
-from xla_like.passes.masking import mask_padding
+from xla_like import ir, pipeline
 
 from . import config, tree_util
 from .cache_key import NO_DONATION, SCALAR_AVAL, aval_from_sig, as_key
@@ -371,18 +371,24 @@ def trace_bucket(fun, in_tree, bsigs, symbols, sym_names, fun_name, names, trace
                 for k, (nm, (j, a, n, lo, hi)) in enumerate(zip(sym_names, symbols))]
         return SymbolTable(syms, {k: s.hi + extra for k, s in enumerate(syms)})
 
-    def trace(tab, rewrite):
+    def trace(tab, inspect):
         avals = symbolic_avals(bsigs, tab, aval_from_sig)
         return trace_to_module(fun, avals, in_tree, fun_name, names, sizes=tab,
-                               rewrite=rewrite)
+                               inspect=inspect)
 
     seen = []
     tracing = [True]   # False once the program is traced (errors no longer have a line)
 
     def fingerprint_pass(module):
-        return passes.run_pass("bucketing fingerprint", fingerprint, module)
+        return pipeline.run_pass("bucketing fingerprint", fingerprint, module)
 
-    def check_and_mask(module):
+    def first_trace(module):
+        seen.append(fingerprint_pass(module))
+        return False
+
+    def same_as_first(module):
+        # Tracing then runs the "bucketed" pipeline: its masking pass may still find the
+        # program size-dependent (a SizeDependentError, handled below like this one).
         tracing[0] = False
         fp = fingerprint_pass(module)
         if fp != seen[0]:
@@ -391,14 +397,13 @@ def trace_bucket(fun, in_tree, bsigs, symbols, sym_names, fun_name, names, trace
                 f"{first_difference(fp, seen[0], module)}): the function uses "
                 "a dynamic size as a Python int (range(), len(), a shape-dependent "
                 "branch or NumPy arithmetic on it)")
-        return passes.run_pass("masking", lambda m: mask_padding(m, len(symbols)), module)
 
     failure = None
     try:
         # Traced at capacity hi + 1 first, only to be compared with the real trace.
-        trace(table(1), lambda m: seen.append(fingerprint_pass(m)))
+        trace(table(1), first_trace)
         with PassLog.start(fun_name) as log:
-            module, out_tree, out_avals = trace(table(0), check_and_mask)
+            module, out_tree, out_avals = trace(table(0), same_as_first)
     except (SizeDependentError, ConcretizationTypeError) as e:
         # The program needs the true size (as a Python value, or a traced size where a
         # concrete one is needed): this bucket compiles exact shapes.

@@ -8,15 +8,16 @@ import contextlib
 import itertools
 import os
 
-from xla_like import passes
+from xla_like import pipeline
 
 from . import config
 from .cache_key import aval_from_sig
 
 
 class PassLog:
-    """Sees each pass of a compile (both pipelines): prints the IR after the passes named in
-    the `print_after` setting, and keeps every pass's IR text for `JITCORE_DUMP`."""
+    """Sees the IR as traced, then each pass of a compile (the trace-time or bucketed
+    pipeline, then the backend's; `xla_like.pipeline`): prints the IR after the passes named
+    in the `print_after` setting, and keeps every pass's IR text for `JITCORE_DUMP`."""
 
     def __init__(self, fn_name, dump, print_after):
         self.fn_name = fn_name
@@ -37,7 +38,7 @@ class PassLog:
                 yield None
                 return
             log = PassLog(fn_name, dump, print_after)
-        with passes.observe(log):
+        with pipeline.observe(log):
             yield log
 
     def fork(self):
@@ -72,8 +73,9 @@ _dump_numbers = itertools.count(1)   # next() is atomic: concurrent compiles get
 
 
 def dump(folder, name, log, executable):
-    """Numbered files per compile: the IR as traced, after every pass of both pipelines (the
-    trace's, then the backend's) in order, the IR the backend runs, its LLVM IR and assembly:
+    """Numbered files per compile: the IR as traced (before any pass), after every pass of both
+    pipelines (the trace's, then the backend's) in order, the IR the backend runs, its LLVM IR
+    and assembly:
     `0003.f.00.traced.hlo`, `0003.f.01.dce.hlo`, ..., `0003.f.NN.optimized.hlo`,
     `0003.f.NN.llvm.ll`, `0003.f.NN.asm.s` (NN counting on)."""
     os.makedirs(folder, exist_ok=True)

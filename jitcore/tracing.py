@@ -11,7 +11,7 @@ from ops.core import ShapedArray, Tracer
 from ops.errors import InvalidArgumentError
 from xla_like import ir
 from xla_like.builder import BuilderTrace
-from xla_like.passes import report, run_pipeline
+from xla_like.pipeline import run_traced
 
 from . import tree_util
 from .array import Array
@@ -74,13 +74,14 @@ def _is_arraylike(x):
 
 
 def trace_to_module(fun, in_avals: list[ShapedArray], in_tree, name: str,
-                    param_names: list[str] | None = None, *, sizes=None, rewrite=None):
-    """Trace `fun(*args, **kwargs)` (args/kwargs = `in_tree` unflattened over `in_avals`).
+                    param_names: list[str] | None = None, *, sizes=None, inspect=None):
+    """Trace `fun(*args, **kwargs)` (args/kwargs = `in_tree` unflattened over `in_avals`), then
+    run the trace-time pipeline on it (`xla_like.pipeline`; "bucketed" when `sizes` is given).
 
     `sizes`: the SymbolTable of a bucketed trace (ops.dims): one leading int64 parameter per
-    symbol holds its true size, and `in_avals` hold the symbols' Dims. `rewrite(module)` runs
-    on the module as traced, before the pipeline (bucketing masks padding there, while the
-    shapes still say which sizes are symbolic; returning None stops there). Returns (module, out_tree, out_avals).
+    symbol holds its true size, and `in_avals` hold the symbols' Dims. `inspect(module)` looks
+    at the module as traced, before any pass (bucketing compares two traces there); it returns
+    False to stop there, with None for the module. Returns (module, out_tree, out_avals).
     """
     module = ir.Module(name)
     trace = BuilderTrace(module, name)
@@ -104,11 +105,9 @@ def trace_to_module(fun, in_avals: list[ShapedArray], in_tree, name: str,
                 for sym in sizes.symbols:
                     sym.tracer = None
     module.set_entry(comp)
-    if rewrite is not None:
-        module = rewrite(module)
-        if module is None:      # the caller only wanted to look at the traced program
-            return None, out_tree, out_avals
-    report("traced", module)
-    module, _ = run_pipeline(module)
-    ir.module_built(module)
+    if sizes is not None:
+        module.num_sizes = len(sizes.symbols)
+    if inspect is not None and inspect(module) is False:
+        return None, out_tree, out_avals
+    module = run_traced(module, "trace" if sizes is None else "bucketed")
     return module, out_tree, out_avals

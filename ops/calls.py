@@ -10,3 +10,4 @@ from .core import Primitive
 
 fusion_p = Primitive("fusion", "calls")
 fusion_p.call_like = True
+fusion_p.lowering = "calls"

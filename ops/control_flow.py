@@ -20,12 +20,15 @@ from .core import Primitive
 
 cond_p = Primitive("cond", "control_flow", multiple_results=True)
 cond_p.call_like = True
+cond_p.lowering = "control"
 cond_p.__doc__ = "calls=branches: runs the branch chosen by a clamped integer index"
 
 while_p = Primitive("while", "control_flow", multiple_results=True)
 while_p.call_like = True
+while_p.lowering = "control"
 while_p.__doc__ = "calls=(cond, body): repeats body on the carry while cond holds"
 
 scan_p = Primitive("scan", "control_flow", multiple_results=True)
 scan_p.call_like = True
+scan_p.lowering = "control"
 scan_p.__doc__ = "calls=(body,): runs body over the leading axis of xs, threading a carry"

@@ -12,6 +12,7 @@ import abc
 import math
 import threading
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -63,13 +64,56 @@ class ShapedArray:
 
 PRIMITIVES: dict[str, "Primitive"] = {}
 
+# The values `Primitive.lowering` takes: how a compiled backend runs the primitive.
+LOWERINGS = ("element", "kernel", "scatter", "library", "host", "control", "calls")
+# The identities `Primitive.reduction` names (masking fills padding with them).
+IDENTITIES = ("zero", "one", "lowest", "highest")
+
 
 class Primitive:
     """One operation of the IR, with its rules side by side.
 
     - `abstract_eval(*avals, **params) -> ShapedArray | tuple[ShapedArray, ...]`: the shape/dtype rule.
     - `impl(*ndarrays, **params) -> ndarray | tuple`: the NumPy reference, the definition of the op.
-    Later issues add `jvp`, `transpose`/`vjp`, `batch` and the kernel rule beside these.
+    - `jvp`, `vjp` / `transpose`, `batch`: the transform rules (`ops/autodiff.py`).
+
+    Traits: facts about the op that passes and backends ask instead of keeping lists of opcode
+    names (the `def*` helpers of `ops/rules.py` and the family files set them):
+
+    - `elementwise`: output element i depends only on element i of each operand, all of one
+      shape (unary and binary math, comparisons, select, clamp, conversions, stop_gradient);
+    - `cheap`: about one machine instruction per element; fusion recomputes it in every kernel
+      that reads it rather than storing it;
+    - `moves_data`: each output element is one operand element (or a fill value) read at a
+      position computed from the output's (broadcasts, reshapes, slices, pads, gathers...);
+    - `keeps_positions`: not elementwise, but reads each operand only at the output's own
+      position along every axis they share (transpose, broadcast, squeeze, iota): a valid
+      prefix along a padded axis stays one (bucketing's masking leaves it alone);
+    - `linear_order`: an output of its operand's size holds the operand's elements in the same
+      row-major order (reshape, squeeze, a broadcast adding size-1 axes, stop_gradient): a
+      flat loop reads it at the output's own linear position;
+    - `reshapes`: only regroups axes (reshape, squeeze): two in a row are one;
+    - `positional`: no operands; each element is computed from its own index (iota);
+    - `reduction`: for reductions, the identity of their combining operation: "zero", "one",
+      "lowest" or "highest" (also for cumulative scans and arg-reductions, with the flags
+      `cumulative` and `arg_reduction`); None otherwise;
+    - `comparison`: the relation an elementwise comparison tests ("==", "!=", "<", "<=", ">",
+      ">="), None otherwise;
+    - `math`, `math_args`: the name of the math routine an elementwise op computes with on
+      floats (a key of `MATH_ROUTINES`, which says how each backend computes it) and how many
+      operands it takes; None and 0 for ops the element rule writes out itself;
+    - `scatter_combine`: for scatters, how an update joins the element it lands on (None:
+      overwrites; "add", "mul", "min", "max");
+    - `lowering`: how compiled backends run it (one of `LOWERINGS`): "element" (the LLVM
+      element rule, `llvm_elementwise`, emits it), "kernel" (the kernel emitter, inside a
+      fused loop: data movement, reductions, iota, stop_gradient), "scatter" (a serial native
+      loop, `cpu_scatter`), "library" (a library call: dot_general through BLAS), "host" (the
+      NumPy reference on the host: sort, cumulative scans), "control" (native loops and
+      branches: cond, while, scan), "calls" (inlined or run as their body: the custom
+      derivative calls, fusion);
+    - `call_like`: runs sub-computations, so its rules need the IR; `xla_like` registers them
+      as `call_rules`; `inlinable`: a call whose first sub-computation is all that matters once
+      transforms are done (compiled backends inline it).
     """
 
     def __init__(self, name: str, family: str, multiple_results: bool = False):
@@ -80,6 +124,24 @@ class Primitive:
         self.multiple_results = multiple_results
         self.abstract_eval = None
         self.impl = None
+        self.elementwise = False
+        self.cheap = False
+        self.moves_data = False
+        self.keeps_positions = False
+        self.linear_order = False
+        self.reshapes = False
+        self.positional = False
+        self.reduction = None
+        self.cumulative = False
+        self.arg_reduction = False
+        self.comparison = None
+        self.math = None
+        self.math_args = 0
+        self.scatter_combine = None
+        self.lowering = None
+        self.call_like = False
+        self.call_rules = None
+        self.inlinable = False
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):
@@ -93,6 +155,64 @@ class Primitive:
 def bind(prim: Primitive, *args, **params):
     traces = _state.traces
     return (traces[-1] if traces else _bottom).process_primitive(prim, args, params)
+
+
+class OpcodesWhere:
+    """The opcodes whose primitive passes `test`, looked up live (a primitive registered later
+    belongs as soon as it exists): `op in OpcodesWhere(lambda p: p.lowering == "control")`."""
+
+    def __init__(self, test):
+        self.test = test
+
+    def __contains__(self, op) -> bool:
+        prim = PRIMITIVES.get(op)
+        return prim is not None and bool(self.test(prim))
+
+    def __iter__(self):
+        return iter([n for n, p in PRIMITIVES.items() if self.test(p)])
+
+
+# --- math routines -------------------------------------------------------------------------
+
+class MathRoutine(NamedTuple):
+    """How backends compute one math function (`Primitive.math` names it).
+
+    - `args`: 1 or 2 operands;
+    - `intrinsic`: the LLVM intrinsic the element rule calls for it (llvm.floor), or None: the
+      backend's math provider supplies it (the CPU's vectorized bodies in `llvm_math`, by this
+      name, else the C library; CUDA's libdevice);
+    - `libm`: the C library function (float64; an `f` suffix for float32) the CPU falls back
+      to when vectorized bodies are off or out of range; None: the C library lacks it (our
+      body serves) or it is an intrinsic;
+    - `libdevice`: CUDA's `__nv_<libdevice>` (an `f` suffix for float32), or None;
+    - `from_exp`: without a body of its own, a provider composes it from its exp (logistic);
+    - `bounded_range`: its argument is reduced modulo pi/2: the vectorized body is exact only
+      for |x| < 2**53 (the CPU calls the C library instead), and libdevice's body keeps a
+      table for huge arguments (heavy for a GPU thread);
+    - `in_float64`: the reference computes in float64 whatever the input, so float32 and
+      float16 operands are widened and the float64 routine called (erf).
+    """
+
+    name: str
+    args: int = 1
+    intrinsic: str | None = None
+    libm: str | None = None
+    libdevice: str | None = None
+    from_exp: bool = False
+    bounded_range: bool = False
+    in_float64: bool = False
+
+
+MATH_ROUTINES: dict[str, MathRoutine] = {}
+
+
+def register_math(routine: MathRoutine) -> MathRoutine:
+    """Record `routine` under its name; several primitives may share one, identically."""
+    known = MATH_ROUTINES.setdefault(routine.name, routine)
+    if known != routine:
+        raise ValueError(f"math routine {routine.name!r} is described twice, differently: "
+                         f"{known} and {routine}")
+    return routine
 
 
 # --- abstract values of anything array-like ------------------------------------------------

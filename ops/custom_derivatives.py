@@ -12,6 +12,10 @@ from .core import Primitive
 stop_gradient_p = Primitive("stop_gradient", "custom_derivatives")
 stop_gradient_p.abstract_eval = lambda x: x
 stop_gradient_p.impl = lambda x: x
+# The identity on values: elementwise, in the same linear order; the kernel emitter reads its
+# operand in its place.
+stop_gradient_p.elementwise = stop_gradient_p.cheap = stop_gradient_p.linear_order = True
+stop_gradient_p.lowering = "kernel"
 
 
 def _stop_gradient_jvp(primals, tangents):
@@ -30,10 +34,14 @@ def stop_gradient(x):
 
 custom_jvp_call_p = Primitive("custom_jvp_call", "custom_derivatives", multiple_results=True)
 custom_jvp_call_p.call_like = True
+custom_jvp_call_p.inlinable = True
+custom_jvp_call_p.lowering = "calls"
 custom_jvp_call_p.__doc__ = ("calls=(function, jvp rule): evaluates the function; forward mode "
                              "uses the rule, reverse mode transposes it")
 
 custom_vjp_call_p = Primitive("custom_vjp_call", "custom_derivatives", multiple_results=True)
 custom_vjp_call_p.call_like = True
+custom_vjp_call_p.inlinable = True
+custom_vjp_call_p.lowering = "calls"
 custom_vjp_call_p.__doc__ = ("calls=(function, forward rule, backward rule): evaluates the "
                              "function; reverse mode runs the user's forward and backward rules")

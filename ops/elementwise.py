@@ -14,10 +14,13 @@ import numpy as np
 from . import dtypes
 from .autodiff import (add_any, defbatch_elementwise, defjvp, defnondiff, defvjp, full_like,
                        is_float, move_batch_to_front, zeros_like_aval)
-from .core import Primitive, ShapedArray, get_aval
+from .core import MathRoutine, Primitive, ShapedArray, get_aval
 from .errors import DtypeError, ShapeError
-from .rules import (as_function, check_kinds, defbroadcasting, defvectorized, quiet,
-                    same_shapes_and_dtypes, all_weak)
+from . import elementwise_math as _refs   # references for math NumPy lacks
+# The erf_inv coefficients, shared with the compiled backends' body.
+from .elementwise_math import ERF_INV64_A, ERF_INV64_B, ERF_INV64_C  # noqa: F401
+from .rules import (as_function, check_kinds, defbroadcasting, defelementwise, defvectorized,
+                    quiet, routine, same_shapes_and_dtypes, all_weak)
 
 F, I, U, B = "f", "i", "u", "b"
 NUM = F + I + U          # numbers
@@ -60,6 +63,11 @@ def _c(x, value):
     return full_like(x, value)
 
 
+def _intrinsic(name):
+    # An LLVM intrinsic computes it for floats (llvm.floor): no math library call.
+    return MathRoutine(name, intrinsic="llvm." + name)
+
+
 # The shape and reduction modules are imported when a rule runs, not at the top: their own
 # rules import this module.
 
@@ -85,135 +93,72 @@ def _round(x, rounding_method=0):
     return _round_away(x) if rounding_method == 0 else np.round(x)
 
 
-def _logistic(x):
-    # Stable on both tails: never exponentiates a large positive number.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-_erf_scalar = np.frompyfunc(math.erf, 1, 1)
-
-
-def _erf(x):
-    # np.asarray: on a 0-d input frompyfunc returns a bare Python float.
-    return np.asarray(_erf_scalar(x.astype(np.float64)), np.float64).astype(x.dtype)
-
-
-# erf_inv: Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): polynomials
-# in w = -log(1 - x^2), highest degree first, for w < 6.25, w < 16 (in sqrt(w) - 3.25) and above
-# (in sqrt(w) - 5). About 4 ULP in float64 when w is computed as -log((1 - x)(1 + x)); the
-# compiled backends evaluate exactly this.
-ERF_INV64_A = (-3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
-               1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
-               6.6376381343583238325e-15, -4.0545662729752068639e-14,
-               -8.1519341976054721522e-14, 2.6335093153082322977e-12,
-               -1.2975133253453532498e-11, -5.4154120542946279317e-11,
-               1.051212273321532285e-09, -4.1126339803469836976e-09,
-               -2.9070369957882005086e-08, 4.2347877827932403518e-07,
-               -1.3654692000834678645e-06, -1.3882523362786468719e-05,
-               0.0001867342080340571352, -0.00074070253416626697512,
-               -0.0060336708714301490533, 0.24015818242558961693, 1.6536545626831027356)
-ERF_INV64_B = (2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
-               1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
-               2.9234449089955446044e-06, 1.2475304481671778723e-05,
-               -4.7318229009055733981e-05, 6.8284851459573175448e-05,
-               2.4031110387097893999e-05, -0.0003550375203628474796,
-               0.00095328937973738049703, -0.0016882755560235047313,
-               0.0024914420961078508066, -0.0037512085075692412107,
-               0.005370914553590063617, 1.0052589676941592334, 3.0838856104922207635)
-ERF_INV64_C = (-2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
-               -3.7894654401267369937e-09, 7.6157012080783393804e-09,
-               -1.4960026627149240478e-08, 2.9147953450901080826e-08,
-               -6.7711997758452339498e-08, 2.2900482228026654717e-07,
-               -9.9298272942317002539e-07, 4.5260625972231537039e-06,
-               -1.9681778105531670567e-05, 7.5995277030017761139e-05,
-               -0.00021503011930044477347, -0.00013871931833623122026,
-               1.0103004648645343977, 4.8499064014085844221)
-_erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
-
-
-def _horner(coeffs, w):
-    p = np.full_like(w, coeffs[0])
-    for c in coeffs[1:]:
-        p = p * w + c
-    return p
-
-
-def _erf_inv(x):
-    a = np.abs(x.astype(np.float64))
-    # (1 - a) is exact for a >= 1/2, where 1 - a^2 would lose the small difference.
-    w = -np.log((1 - a) * (1 + a))
-    sw = np.sqrt(np.maximum(w, 6.25))
-    y = a * np.where(w < 6.25, _horner(ERF_INV64_A, w - 3.125),
-                     np.where(w < 16.0, _horner(ERF_INV64_B, sw - 3.25),
-                              _horner(ERF_INV64_C, sw - 5.0)))
-    # One Newton step on erf (on erfc above 1/2, where 1 - a is exact) brings the polynomial's
-    # few ULP down to the last bit: the reference is float64-accurate.
-    resid = np.where(a < 0.5, np.asarray(_erf_scalar(y), np.float64) - a,
-                     (1 - a) - np.asarray(_erfc_scalar(y), np.float64))
-    y = y - resid / ((2 / math.sqrt(math.pi)) * np.exp(-y * y))
-    y = np.where(a == 1, np.inf, np.where(a > 1, np.nan, y))
-    # copysign: erf_inv(-0.0) is -0.0 and NaN stays NaN.
-    return np.copysign(y, x).astype(x.dtype)
-
-
 def _sign(x):
     # XLA keeps the zero's sign (sign(-0.0) is -0.0); np.sign gives +0.0.
     return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
 
 
-neg_p = _diag(defvectorized("neg", np.negative, NUM), lambda g, ans, x: neg(g))
+neg_p = _diag(defvectorized("neg", np.negative, NUM, cheap=True), lambda g, ans, x: neg(g))
 # JAX's convention: d|x|/dx is 1 at x = 0 (and -0.0), not sign(0) = 0.
-abs_p = _diag(defvectorized("abs", np.abs, NUM),
+abs_p = _diag(defvectorized("abs", np.abs, NUM, cheap=True, math=_intrinsic("fabs")),
               lambda g, ans, x: select(ge(x, _c(x, 0)), g, neg(g)))
-sign_p = _zero_derivative(defvectorized("sign", _sign, NUM))
-floor_p = _zero_derivative(defvectorized("floor", np.floor, F))
-ceil_p = _zero_derivative(defvectorized("ceil", np.ceil, F))
+sign_p = _zero_derivative(defvectorized("sign", _sign, NUM, cheap=True))
+floor_p = _zero_derivative(defvectorized("floor", np.floor, F, cheap=True,
+                                         math=_intrinsic("floor")))
+ceil_p = _zero_derivative(defvectorized("ceil", np.ceil, F, cheap=True, math=_intrinsic("ceil")))
 round_p = _zero_derivative(defvectorized("round", _round, F, params=("rounding_method",)))
-exp_p = _diag(defvectorized("exp", np.exp, F), lambda g, ans, x: mul(g, ans))
-exp2_p = _diag(defvectorized("exp2", np.exp2, F),
+exp_p = _diag(defvectorized("exp", np.exp, F, math="exp"), lambda g, ans, x: mul(g, ans))
+exp2_p = _diag(defvectorized("exp2", np.exp2, F, math="exp2"),
                lambda g, ans, x: mul(_c(x, np.log(2)), mul(g, ans)))
-expm1_p = _diag(defvectorized("expm1", np.expm1, F),
+expm1_p = _diag(defvectorized("expm1", np.expm1, F, math="expm1"),
                 lambda g, ans, x: mul(g, add(ans, _c(ans, 1))))
-log_p = _diag(defvectorized("log", np.log, F), lambda g, ans, x: div(g, x))
-log1p_p = _diag(defvectorized("log1p", np.log1p, F),
+log_p = _diag(defvectorized("log", np.log, F, math="log"), lambda g, ans, x: div(g, x))
+log1p_p = _diag(defvectorized("log1p", np.log1p, F, math="log1p"),
                 lambda g, ans, x: div(g, add(x, _c(x, 1))))
 # At 0: g * 0.5 / 0 = inf, as JAX.
-sqrt_p = _diag(defvectorized("sqrt", np.sqrt, F),
+sqrt_p = _diag(defvectorized("sqrt", np.sqrt, F, math=_intrinsic("sqrt")),
                lambda g, ans, x: mul(g, div(_c(x, 0.5), ans)))
 rsqrt_p = _diag(defvectorized("rsqrt", lambda x: 1 / np.sqrt(x), F),
                 lambda g, ans, x: mul(g, mul(_c(x, -0.5), div(ans, x))))
-cbrt_p = _diag(defvectorized("cbrt", np.cbrt, F),
+cbrt_p = _diag(defvectorized("cbrt", np.cbrt, F, math="cbrt"),
                lambda g, ans, x: mul(g, mul(_c(x, 1 / 3), integer_pow(ans, y=-2))))
-sin_p = _diag(defvectorized("sin", np.sin, F), lambda g, ans, x: mul(g, cos(x)))
-cos_p = _diag(defvectorized("cos", np.cos, F), lambda g, ans, x: neg(mul(g, sin(x))))
-tan_p = _diag(defvectorized("tan", np.tan, F),
+sin_p = _diag(defvectorized("sin", np.sin, F, math=routine("sin", bounded_range=True)),
+              lambda g, ans, x: mul(g, cos(x)))
+cos_p = _diag(defvectorized("cos", np.cos, F, math=routine("cos", bounded_range=True)),
+              lambda g, ans, x: neg(mul(g, sin(x))))
+tan_p = _diag(defvectorized("tan", np.tan, F, math=routine("tan", bounded_range=True)),
               lambda g, ans, x: mul(g, add(_c(x, 1), mul(ans, ans))))
-asin_p = _diag(defvectorized("asin", np.arcsin, F),
+asin_p = _diag(defvectorized("asin", np.arcsin, F, math="asin"),
                lambda g, ans, x: mul(g, rsqrt(sub(_c(x, 1), mul(x, x)))))
-acos_p = _diag(defvectorized("acos", np.arccos, F),
+acos_p = _diag(defvectorized("acos", np.arccos, F, math="acos"),
                lambda g, ans, x: neg(mul(g, rsqrt(sub(_c(x, 1), mul(x, x))))))
-atan_p = _diag(defvectorized("atan", np.arctan, F),
+atan_p = _diag(defvectorized("atan", np.arctan, F, math="atan"),
                lambda g, ans, x: div(g, add(_c(x, 1), mul(x, x))))
-sinh_p = _diag(defvectorized("sinh", np.sinh, F), lambda g, ans, x: mul(g, cosh(x)))
-cosh_p = _diag(defvectorized("cosh", np.cosh, F), lambda g, ans, x: mul(g, sinh(x)))
-tanh_p = _diag(defvectorized("tanh", np.tanh, F),
+sinh_p = _diag(defvectorized("sinh", np.sinh, F, math="sinh"),
+               lambda g, ans, x: mul(g, cosh(x)))
+cosh_p = _diag(defvectorized("cosh", np.cosh, F, math="cosh"),
+               lambda g, ans, x: mul(g, sinh(x)))
+tanh_p = _diag(defvectorized("tanh", np.tanh, F, math="tanh"),
                lambda g, ans, x: mul(add(g, mul(g, ans)), sub(_c(x, 1), ans)))
-asinh_p = _diag(defvectorized("asinh", np.arcsinh, F),
+asinh_p = _diag(defvectorized("asinh", np.arcsinh, F, math="asinh"),
                 lambda g, ans, x: mul(g, rsqrt(add(mul(x, x), _c(x, 1)))))
-acosh_p = _diag(defvectorized("acosh", np.arccosh, F),
+acosh_p = _diag(defvectorized("acosh", np.arccosh, F, math="acosh"),
                 lambda g, ans, x: mul(g, rsqrt(mul(sub(x, _c(x, 1)), add(x, _c(x, 1))))))
-atanh_p = _diag(defvectorized("atanh", np.arctanh, F),
+atanh_p = _diag(defvectorized("atanh", np.arctanh, F, math="atanh"),
                 lambda g, ans, x: div(div(g, sub(_c(x, 1), x)), add(_c(x, 1), x)))
-logistic_p = _diag(defvectorized("logistic", _logistic, F),
+# Neither the C library nor libdevice has logistic: their exp composes it.
+logistic_p = _diag(defvectorized("logistic", _refs.logistic, F,
+                                 math=MathRoutine("logistic", from_exp=True)),
                    lambda g, ans, x: mul(g, mul(ans, sub(_c(ans, 1), ans))))
-erf_p = _diag(defvectorized("erf", _erf, F),
+erf_p = _diag(defvectorized("erf", _refs.erf, F, math=routine("erf", in_float64=True)),
               lambda g, ans, x: mul(_c(x, 2 / np.sqrt(np.pi)), mul(g, exp(neg(mul(x, x))))))
 # d/dx erf_inv(x) = sqrt(pi)/2 exp(erf_inv(x)^2).
-erf_inv_p = _diag(defvectorized("erf_inv", _erf_inv, F),
+# C has no erfinv (our body serves even with vectorized math off); libdevice has.
+erf_inv_p = _diag(defvectorized("erf_inv", _refs.erf_inv, F,
+                                math=routine("erf_inv", libm=None, libdevice="erfinv")),
                   lambda g, ans, x: mul(_c(x, math.sqrt(math.pi) / 2), mul(g, exp(mul(ans, ans)))))
 is_finite_p = _nondiff(defvectorized("is_finite", np.isfinite, F, out_dtype=dtypes.bool_))
-not_p = _nondiff(defvectorized("not", np.invert, BITS))
+not_p = _nondiff(defvectorized("not", np.invert, BITS, cheap=True))
 
 # --- binary --------------------------------------------------------------------------------
 
@@ -313,38 +258,44 @@ def _atan2_rhs(g, ans, x, y):
     return mul(g, div(neg(x), add(mul(x, x), mul(y, y))))
 
 
-add_p = _diag(defbroadcasting("add", np.add, NUM + B),
+add_p = _diag(defbroadcasting("add", np.add, NUM + B, cheap=True),
               lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-sub_p = _diag(defbroadcasting("sub", np.subtract, NUM),
+sub_p = _diag(defbroadcasting("sub", np.subtract, NUM, cheap=True),
               lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
-mul_p = _diag(defbroadcasting("mul", np.multiply, NUM + B),
+mul_p = _diag(defbroadcasting("mul", np.multiply, NUM + B, cheap=True),
               lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
 div_p = _diag(defbroadcasting("div", _div, NUM), lambda g, ans, x, y: div(g, y),
               lambda g, ans, x, y: mul(mul(neg(g), x), integer_pow(y, y=-2)))
 rem_p = _diag(defbroadcasting("rem", _rem, NUM), lambda g, ans, x, y: g, _rem_rhs)
-pow_p = _diag(defbroadcasting("pow", _pow, NUM), _pow_lhs, _pow_rhs)
-max_p = _diag(defbroadcasting("max", np.maximum, NUM + B),
+pow_p = _diag(defbroadcasting("pow", _pow, NUM, math="pow"), _pow_lhs, _pow_rhs)
+max_p = _diag(defbroadcasting("max", np.maximum, NUM + B, cheap=True),
               lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
               lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
-min_p = _diag(defbroadcasting("min", np.minimum, NUM + B),
+min_p = _diag(defbroadcasting("min", np.minimum, NUM + B, cheap=True),
               lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
               lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
-atan2_p = _diag(defbroadcasting("atan2", np.arctan2, F), _atan2_lhs, _atan2_rhs)
-and_p = _nondiff(defbroadcasting("and", np.bitwise_and, BITS))
-or_p = _nondiff(defbroadcasting("or", np.bitwise_or, BITS))
-xor_p = _nondiff(defbroadcasting("xor", np.bitwise_xor, BITS))
+atan2_p = _diag(defbroadcasting("atan2", np.arctan2, F, math="atan2"), _atan2_lhs, _atan2_rhs)
+and_p = _nondiff(defbroadcasting("and", np.bitwise_and, BITS, cheap=True))
+or_p = _nondiff(defbroadcasting("or", np.bitwise_or, BITS, cheap=True))
+xor_p = _nondiff(defbroadcasting("xor", np.bitwise_xor, BITS, cheap=True))
 shift_left_p = _nondiff(defbroadcasting("shift_left", _shift_left, INT))
 shift_right_arithmetic_p = _nondiff(defbroadcasting("shift_right_arithmetic",
                                                     _shift_right_arithmetic, INT))
 shift_right_logical_p = _nondiff(defbroadcasting("shift_right_logical", _shift_right_logical,
                                                  INT))
 
-eq_p = _nondiff(defbroadcasting("eq", np.equal, NUM + B, out_dtype=dtypes.bool_))
-ne_p = _nondiff(defbroadcasting("ne", np.not_equal, NUM + B, out_dtype=dtypes.bool_))
-lt_p = _nondiff(defbroadcasting("lt", np.less, NUM + B, out_dtype=dtypes.bool_))
-le_p = _nondiff(defbroadcasting("le", np.less_equal, NUM + B, out_dtype=dtypes.bool_))
-gt_p = _nondiff(defbroadcasting("gt", np.greater, NUM + B, out_dtype=dtypes.bool_))
-ge_p = _nondiff(defbroadcasting("ge", np.greater_equal, NUM + B, out_dtype=dtypes.bool_))
+eq_p = _nondiff(defbroadcasting("eq", np.equal, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison="=="))
+ne_p = _nondiff(defbroadcasting("ne", np.not_equal, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison="!="))
+lt_p = _nondiff(defbroadcasting("lt", np.less, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison="<"))
+le_p = _nondiff(defbroadcasting("le", np.less_equal, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison="<="))
+gt_p = _nondiff(defbroadcasting("gt", np.greater, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison=">"))
+ge_p = _nondiff(defbroadcasting("ge", np.greater_equal, NUM + B, out_dtype=dtypes.bool_,
+                                     cheap=True, comparison=">="))
 
 # --- integer_pow: x ** n for a static int n (what `x ** 2` becomes) -------------------------
 
@@ -369,6 +320,7 @@ def _integer_pow_impl(x, *, y):
 
 integer_pow_p.abstract_eval = _integer_pow_rule
 integer_pow_p.impl = quiet(_integer_pow_impl)
+defelementwise(integer_pow_p)
 _diag(integer_pow_p, lambda g, ans, x, *, y:
       None if y == 0 else mul(g, mul(_c(x, y), integer_pow(x, y=y - 1))))
 
@@ -389,6 +341,7 @@ def _select_rule(pred, on_true, on_false):
 
 select_p.abstract_eval = _select_rule
 select_p.impl = lambda pred, t, f: np.where(pred, t, f)
+defelementwise(select_p, cheap=True)
 
 
 def _select_jvp(primals, tangents):
@@ -428,6 +381,7 @@ def _clamp_rule(lo, x, hi):
 
 clamp_p.abstract_eval = _clamp_rule
 clamp_p.impl = lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi).astype(x.dtype)
+defelementwise(clamp_p, cheap=True)
 
 
 def _to_shape_of(b, x):
@@ -521,6 +475,7 @@ def _convert_impl(x, *, new_dtype, weak_type=False):
 
 convert_element_type_p.abstract_eval = _convert_rule
 convert_element_type_p.impl = quiet(_convert_impl)
+defelementwise(convert_element_type_p, cheap=True)
 
 
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
@@ -561,6 +516,7 @@ bitcast_convert_type_p.abstract_eval = _bitcast_rule
 # reshape: np.ascontiguousarray turns a 0-d array into a 1-d one.
 bitcast_convert_type_p.impl = (
     lambda x, *, new_dtype: np.ascontiguousarray(x).view(new_dtype).reshape(x.shape))
+defelementwise(bitcast_convert_type_p, cheap=True)
 # As JAX: reinterpreted bits carry no derivative, even float to float.
 _nondiff(bitcast_convert_type_p)
 
@@ -586,6 +542,9 @@ def _iota_impl(*, dtype, shape, dimension):
 
 iota_p.abstract_eval = _iota_rule
 iota_p.impl = _iota_impl
+# Not elementwise (no operands: its values are its positions); the kernel emitter computes it.
+iota_p.positional = iota_p.keeps_positions = iota_p.cheap = True
+iota_p.lowering = "kernel"
 defnondiff(iota_p)
 # No operands, so nothing is ever batched: the same iota serves every batch element.
 iota_p.batch = lambda args, batched, size, **params: (iota(**params), False)

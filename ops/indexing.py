@@ -167,6 +167,8 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
 
 gather_p.abstract_eval = _gather_rule
 gather_p.impl = _gather_impl
+gather_p.moves_data = True     # each output element is one operand element (or the fill)
+gather_p.lowering = "kernel"
 
 
 def _gather_jvp(primals, tangents, *, axes, mode="clip", fill_value=None):
@@ -219,6 +221,9 @@ gather_p.batch = _gather_batch
 
 def _defscatter(name, combine, kinds):
     p = Primitive(name, "indexing")
+    # Rows may collide: a serial native loop, combining as the ufunc names.
+    p.lowering = "scatter"
+    p.scatter_combine = None if combine is None else _COMBINE_NAMES[combine.__name__]
 
     def rule(operand, indices, updates, *, axes):
         axes = _check_layout(name, operand, indices, axes)
@@ -260,6 +265,7 @@ def _defscatter(name, combine, kinds):
     return p
 
 
+_COMBINE_NAMES = {"add": "add", "multiply": "mul", "minimum": "min", "maximum": "max"}
 scatter_p = _defscatter("scatter", None, "fiub")
 scatter_add_p = _defscatter("scatter_add", np.add, "fiub")
 scatter_mul_p = _defscatter("scatter_mul", np.multiply, "fiub")

@@ -78,6 +78,7 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
 
 dot_general_p.abstract_eval = _dot_general_rule
 dot_general_p.impl = _dot_general_impl
+dot_general_p.lowering = "library"     # GEMM (BLAS, cuBLAS); a loop kernel where none fits
 dot_general = as_function(dot_general_p)
 
 

@@ -28,8 +28,10 @@ def _reduce_shape(x, axes):
     return tuple(s for i, s in enumerate(x.shape) if i not in axes)
 
 
-def _defreduce(name, impl, kinds):
+def _defreduce(name, impl, kinds, identity):
     p = Primitive(name, "reduction")
+    p.reduction = identity
+    p.lowering = "kernel"
 
     def rule(x, *, axes):
         check_kinds(name, x, kinds)
@@ -48,13 +50,13 @@ def _defreduce(name, impl, kinds):
 
 
 reduce_sum_p = _defreduce("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype),
-                          NUM + "b")
+                          NUM + "b", "zero")
 reduce_prod_p = _defreduce("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype),
-                           NUM + "b")
-reduce_max_p = _defreduce("reduce_max", np.max, NUM + "b")
-reduce_min_p = _defreduce("reduce_min", np.min, NUM + "b")
-reduce_and_p = _defreduce("reduce_and", np.all, "b")
-reduce_or_p = _defreduce("reduce_or", np.any, "b")
+                           NUM + "b", "one")
+reduce_max_p = _defreduce("reduce_max", np.max, NUM + "b", "lowest")
+reduce_min_p = _defreduce("reduce_min", np.min, NUM + "b", "highest")
+reduce_and_p = _defreduce("reduce_and", np.all, "b", "one")
+reduce_or_p = _defreduce("reduce_or", np.any, "b", "zero")
 
 # Rules. Axes in params may be negative; rules canonicalize them against the operand.
 
@@ -192,8 +194,11 @@ for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p
     _defbatch_reduce(_p)
 
 
-def _defargreduce(name, impl):
+def _defargreduce(name, impl, identity):
     p = Primitive(name, "reduction")
+    p.reduction = identity     # what the value at a position that never wins holds
+    p.arg_reduction = True
+    p.lowering = "kernel"
 
     def rule(x, *, axis, index_dtype):
         check_kinds(name, x, NUM + "b")
@@ -213,8 +218,8 @@ def _defargreduce(name, impl):
     return p
 
 
-argmax_p = _defargreduce("argmax", np.argmax)
-argmin_p = _defargreduce("argmin", np.argmin)
+argmax_p = _defargreduce("argmax", np.argmax, "lowest")
+argmin_p = _defargreduce("argmin", np.argmin, "highest")
 
 
 def _defbatch_argreduce(prim):
@@ -235,8 +240,11 @@ for _p in (argmax_p, argmin_p):
 # --- cumulative ----------------------------------------------------------------------------
 
 
-def _defcumulative(name, ufunc, kinds):
+def _defcumulative(name, ufunc, kinds, identity):
     p = Primitive(name, "reduction")
+    p.reduction = identity
+    p.cumulative = True
+    p.lowering = "host"        # no native scan kernel: the NumPy reference runs it
 
     def rule(x, *, axis, reverse=False):
         check_kinds(name, x, kinds)
@@ -254,10 +262,10 @@ def _defcumulative(name, ufunc, kinds):
     return p
 
 
-cumsum_p = _defcumulative("cumsum", np.add, NUM)
-cumprod_p = _defcumulative("cumprod", np.multiply, NUM)
-cummax_p = _defcumulative("cummax", np.maximum, NUM)
-cummin_p = _defcumulative("cummin", np.minimum, NUM)
+cumsum_p = _defcumulative("cumsum", np.add, NUM, "zero")
+cumprod_p = _defcumulative("cumprod", np.multiply, NUM, "one")
+cummax_p = _defcumulative("cummax", np.maximum, NUM, "lowest")
+cummin_p = _defcumulative("cummin", np.minimum, NUM, "highest")
 
 
 def _defbatch_cumulative(prim):

@@ -2,8 +2,10 @@
 
 `defvectorized` (unary, same shape in and out), `defbroadcasting` (n-ary elementwise over
 operands of equal shape and dtype: the `jitcore.numpy` layer has already promoted and broadcast
-them, as XLA's elementwise ops expect), and `as_function` which gives each primitive the plain
-function that binds it (`ops.elementwise.exp(x)`), for use in rules and in `jitcore.lax`.
+them, as XLA's elementwise ops expect), both setting the elementwise traits through
+`defelementwise` (what passes and backends ask: `Primitive`'s docstring lists them), and
+`as_function` which gives each primitive the plain function that binds it
+(`ops.elementwise.exp(x)`), for use in rules and in `jitcore.lax`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import operator
 
 import numpy as np
 
-from .core import Primitive, ShapedArray, bind
+from .core import MathRoutine, Primitive, ShapedArray, bind, register_math
 from .errors import (AxisError, ConcretizationTypeError, DtypeError, InvalidArgumentError,
                      ShapeError)
 
@@ -56,10 +58,34 @@ def all_weak(avals) -> bool:
     return all(a.weak_type for a in avals)
 
 
-def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", params=()):
+def routine(name, args=1, **traits) -> MathRoutine:
+    """A math routine computed by the C library and libdevice under its own name unless
+    `traits` say otherwise (see `MathRoutine`)."""
+    traits.setdefault("libm", name)
+    traits.setdefault("libdevice", name)
+    return MathRoutine(name, args, **traits)
+
+
+def defelementwise(p, cheap=False, math=None, comparison=None, lowering="element"):
+    """Mark `p` elementwise (see `Primitive`'s traits): `math` is the routine it computes with
+    on floats (a `MathRoutine`, or a name for `routine(name)`), `comparison` the relation it
+    tests; `lowering` is "element" unless the kernel emitter handles it itself."""
+    p.elementwise = True
+    p.cheap = cheap
+    p.comparison = comparison
+    p.lowering = lowering
+    if math is not None:
+        r = register_math(math if isinstance(math, MathRoutine) else routine(math))
+        p.math, p.math_args = r.name, r.args
+    return p
+
+
+def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", params=(),
+                  **traits):
     """A unary elementwise primitive: same shape out; dtype the input's unless `out_dtype`.
 
-    `params` names the static parameters the primitive accepts (e.g. round's rounding_method).
+    `params` names the static parameters the primitive accepts (e.g. round's rounding_method);
+    `traits` go to `defelementwise` (cheap, math).
     """
     p = Primitive(name, family)
 
@@ -75,11 +101,13 @@ def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", p
     p.abstract_eval = rule
     p.impl = quiet(impl)
     p.kinds = kinds
-    return p
+    return defelementwise(p, **traits)
 
 
-def defbroadcasting(name, impl, kinds="fiu", out_dtype=None, nargs=2, family="elementwise"):
-    """An n-ary elementwise primitive over operands of one shape and one dtype."""
+def defbroadcasting(name, impl, kinds="fiu", out_dtype=None, nargs=2, family="elementwise",
+                    **traits):
+    """An n-ary elementwise primitive over operands of one shape and one dtype (`traits`: see
+    `defelementwise`; a `math` name here takes `nargs` operands)."""
     p = Primitive(name, family)
 
     def rule(*avals):
@@ -94,7 +122,9 @@ def defbroadcasting(name, impl, kinds="fiu", out_dtype=None, nargs=2, family="el
     p.abstract_eval = rule
     p.impl = quiet(impl)
     p.kinds = kinds
-    return p
+    if isinstance(traits.get("math"), str):
+        traits["math"] = routine(traits["math"], nargs)
+    return defelementwise(p, **traits)
 
 
 def as_function(p: Primitive, doc: str | None = None):

@@ -16,10 +16,19 @@ from .errors import DtypeError, ShapeError
 from .rules import as_function, canonical_axes, canonical_axis
 
 
-def _shape_prim(name, rule, impl):
+def _shape_prim(name, rule, impl, cheap=False, keeps_positions=False, linear_order=False,
+                reshapes=False):
+    """A data-movement primitive (the traits: see `Primitive`); the kernel emitter computes
+    each output element by reading the operand element it comes from."""
     p = Primitive(name, "shape")
     p.abstract_eval = rule
     p.impl = impl
+    p.moves_data = True
+    p.lowering = "kernel"
+    p.cheap = cheap
+    p.keeps_positions = keeps_positions
+    p.linear_order = linear_order
+    p.reshapes = reshapes
     return p
 
 
@@ -74,7 +83,8 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = _shape_prim("broadcast_in_dim", _broadcast_in_dim_rule,
-                                 _broadcast_in_dim_impl)
+                                 _broadcast_in_dim_impl, cheap=True, keeps_positions=True,
+                                 linear_order=True)
 
 
 def _broadcast_in_dim_transpose(ct, x, *, shape, broadcast_dimensions):
@@ -106,7 +116,8 @@ def _reshape_rule(x, *, new_sizes):
     return ShapedArray(new_sizes, x.dtype, x.weak_type)
 
 
-reshape_p = _shape_prim("reshape", _reshape_rule, lambda x, *, new_sizes: x.reshape(new_sizes))
+reshape_p = _shape_prim("reshape", _reshape_rule, lambda x, *, new_sizes: x.reshape(new_sizes),
+                        cheap=True, linear_order=True, reshapes=True)
 deflinear(reshape_p, lambda ct, x, *, new_sizes: (
     None if ct is None or not is_float(x) else reshape(ct, new_sizes=get_aval(x).shape),))
 _defbatch_unary(reshape_p, lambda nd, size, *, new_sizes: dict(
@@ -124,7 +135,8 @@ def _transpose_rule(x, *, permutation):
 
 
 transpose_p = _shape_prim("transpose", _transpose_rule,
-                          lambda x, *, permutation: np.transpose(x, permutation))
+                          lambda x, *, permutation: np.transpose(x, permutation),
+                          cheap=True, keeps_positions=True)
 deflinear(transpose_p, lambda ct, x, *, permutation: (
     None if ct is None or not is_float(x)
     else transpose(ct, permutation=tuple(int(i) for i in np.argsort(permutation))),))
@@ -145,7 +157,8 @@ def _squeeze_rule(x, *, dimensions):
 
 
 squeeze_p = _shape_prim("squeeze", _squeeze_rule,
-                        lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)))
+                        lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)),
+                        cheap=True, keeps_positions=True, linear_order=True, reshapes=True)
 deflinear(squeeze_p, lambda ct, x, *, dimensions: (
     None if ct is None or not is_float(x) else reshape(ct, new_sizes=get_aval(x).shape),))
 _defbatch_unary(squeeze_p, lambda nd, size, *, dimensions: dict(
@@ -159,7 +172,8 @@ def _rev_rule(x, *, dimensions):
     return x
 
 
-rev_p = _shape_prim("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, tuple(dimensions)))
+rev_p = _shape_prim("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, tuple(dimensions)),
+                    cheap=True)
 deflinear(rev_p, lambda ct, x, *, dimensions: (
     None if ct is None or not is_float(x) else rev(ct, dimensions=dimensions),))
 _defbatch_unary(rev_p, lambda nd, size, *, dimensions: dict(
@@ -188,7 +202,7 @@ def _slice_impl(x, *, start_indices, limit_indices, strides=None):
     return x[tuple(builtins.slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
 
 
-slice_p = _shape_prim("slice", _slice_rule, _slice_impl)
+slice_p = _shape_prim("slice", _slice_rule, _slice_impl, cheap=True)
 
 
 def _slice_transpose(ct, x, *, start_indices, limit_indices, strides=None):

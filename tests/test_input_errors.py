@@ -7,9 +7,9 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
-from jitcore import bucketing, errors
+from jitcore import errors
 from jitcore.batching import BatchingError
-from xla_like import passes
+from xla_like import pipeline
 
 FILE = "test_input_errors.py"
 
@@ -286,9 +286,10 @@ def test_size_dependent_python_still_falls_back():
 
 
 def test_failing_masking_pass_raises_instead_of_falling_back(monkeypatch):
-    def broken(module, num_sizes):
+    def broken(module):
         raise RuntimeError("masking broke")
-    monkeypatch.setattr(bucketing, "mask_padding", broken)
+    monkeypatch.setitem(pipeline.PIPELINES, "bucketed",
+                        [("masking", broken)] + pipeline.PIPELINES["bucketed"][1:])
     g = jc.jit(lambda x: x * 3, dynamic_axes={"x": 0})
     where = _line_below(2)
     with pytest.raises(errors.CompilerError) as e:
@@ -302,7 +303,8 @@ def test_failing_masking_pass_raises_instead_of_falling_back(monkeypatch):
 def test_failing_trace_pipeline_pass_is_named(monkeypatch):
     def broken(module):
         raise KeyError("lost an operand")
-    monkeypatch.setattr(passes, "PIPELINE", passes.PIPELINE + [("broken", broken)])
+    monkeypatch.setitem(pipeline.PIPELINES, "bucketed",
+                        pipeline.PIPELINES["bucketed"] + [("broken", broken)])
 
     def f(x):
         return x + 1

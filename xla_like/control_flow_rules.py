@@ -1,4 +1,4 @@
-"""How `cond`, `while` and `scan` evaluate, differentiate and batch (their CALL_RULES).
+"""How `cond`, `while` and `scan` evaluate, differentiate and batch (the `call_rules` of their primitives).
 
 Every rule is written with the flat loops of `control_flow` and the transform interpreters, so
 it binds on the current trace: numbers with no trace active, new loops in the IR under a trace.
@@ -28,13 +28,13 @@ from ops import reduction as red
 from ops import shape as sh
 from ops.autodiff import add_any, move_batch_to_front, zeros_like_aval
 from ops.custom_derivatives import stop_gradient
-from ops.core import ShapedArray
+from ops.core import PRIMITIVES, ShapedArray
 
 from . import ir
-from .control_flow import (aval_of, cond_flat, current_builder, emit, out_avals_of, run_cond,
-                           run_scan, run_while, scan_flat, while_flat)
+from .control_flow import (aval_of, cond_flat, current_builder, emit, interp_runner, out_avals_of,
+                           run_cond, run_scan, run_while, scan_flat, while_flat)
 from .custom_calls import copy_computation
-from .evaluate import CALL_RULES, eval_computation, output_instrs
+from .evaluate import eval_computation, output_instrs
 from .passes.batching import batch_computation
 from .passes.jvp import jvp_computation
 from .passes.vjp import vjp_computation
@@ -95,6 +95,8 @@ def _guard(pred, x):
 # --- cond -----------------------------------------------------------------------------------------
 
 class CondRules:
+    interp = staticmethod(interp_runner)   # the interpreter backend's step
+
     def eval(self, module, instr, args):
         if current_builder() is None:
             return run_cond(module, instr.called, args)
@@ -194,6 +196,8 @@ def _carry_fixpoint(body, flags, const_flags, avals, only_float):
 
 
 class WhileRules:
+    interp = staticmethod(interp_runner)   # the interpreter backend's step
+
     def eval(self, module, instr, args):
         cond, body = instr.called
         n = instr.attrs["num_carry"]
@@ -333,6 +337,8 @@ class WhileRules:
 # --- scan -----------------------------------------------------------------------------------------
 
 class ScanRules:
+    interp = staticmethod(interp_runner)   # the interpreter backend's step
+
     @staticmethod
     def _split(instr, args):
         n, m = instr.attrs["num_carry"], instr.attrs["num_xs"]
@@ -456,6 +462,6 @@ class ScanRules:
         return res[:n] + ys, cb + yb
 
 
-CALL_RULES["cond"] = CondRules()
-CALL_RULES["while"] = WhileRules()
-CALL_RULES["scan"] = ScanRules()
+PRIMITIVES["cond"].call_rules = CondRules()
+PRIMITIVES["while"].call_rules = WhileRules()
+PRIMITIVES["scan"].call_rules = ScanRules()

@@ -20,11 +20,12 @@ import numpy as np
 
 from ops import core
 from ops.autodiff import move_batch_to_front, zeros_like_aval
+from ops.core import PRIMITIVES
 from ops.errors import JitcoreError
 
 from . import ir
 from .builder import BuilderTrace, build
-from .evaluate import CALL_RULES, eval_computation
+from .evaluate import eval_computation
 from .passes.batching import batch_computation
 from .passes.vjp import vjp_computation
 
@@ -113,7 +114,19 @@ def primal_operands(instr) -> slice:
     return slice(0, instr.attrs["num_primals"] + instr.attrs["num_fun_consts"])
 
 
+def _run_function(instr, compile_computation):
+    """The interpreter's step for a call-like instruction: run the function itself (`called[0]`)
+    on its operands, compiled by the interpreter too; derivative rules play no part."""
+    sub = compile_computation(instr.called[0])
+    ins = primal_operands(instr)
+    if isinstance(instr.shape, tuple):
+        return lambda *xs: tuple(sub(list(xs[ins])))
+    return lambda *xs: sub(list(xs[ins]))[0]     # a fusion (the CPU fallback runs bodies here)
+
+
 class FusionRules:
+    interp = staticmethod(_run_function)
+
     """A fusion is its body: every interpreter just runs over the body."""
 
     def eval(self, module, instr, args):
@@ -133,6 +146,8 @@ class FusionRules:
 
 
 class CustomJVPRules:
+    interp = staticmethod(_run_function)
+
     def eval(self, module, instr, args):
         return _reemit_or_eval(module, instr, args)
 
@@ -179,6 +194,8 @@ class CustomJVPRules:
 
 
 class CustomVJPRules:
+    interp = staticmethod(_run_function)
+
     def eval(self, module, instr, args):
         return _reemit_or_eval(module, instr, args)
 
@@ -224,6 +241,6 @@ class CustomVJPRules:
         return outs, [True] * len(outs)
 
 
-CALL_RULES["fusion"] = FusionRules()
-CALL_RULES["custom_jvp_call"] = CustomJVPRules()
-CALL_RULES["custom_vjp_call"] = CustomVJPRules()
+PRIMITIVES["fusion"].call_rules = FusionRules()
+PRIMITIVES["custom_jvp_call"].call_rules = CustomJVPRules()
+PRIMITIVES["custom_vjp_call"].call_rules = CustomVJPRules()

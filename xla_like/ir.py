@@ -107,7 +107,15 @@ class Computation:
     def add(self, instr: Instruction) -> Instruction:
         self.instructions.append(instr)
         if instr.opcode == PARAMETER:
-            self.parameters.append(instr)
+            # `parameters` is listed by number even when a parameter comes before one of a lower
+            # number (licm places the loop's new parameters first; rebuilding passes and the
+            # parser add instructions in order). Appending is the common case.
+            params, index = self.parameters, instr.attrs.get("index")
+            k = len(params)
+            while k and type(index) is int and type(params[k - 1].attrs.get("index")) is int \
+                    and params[k - 1].attrs["index"] > index:
+                k -= 1
+            params.insert(k, instr)
         return instr
 
     def __repr__(self):
@@ -126,6 +134,9 @@ class Module:
         self._next_id = 0
         self._promised_names: set[str] = set()
         self._next_suffix: dict[str, int] = {}   # base name -> first suffix not yet tried
+        # A bucketed trace's leading entry parameters hold this many true sizes (the masking
+        # pass reads it); 0 for a program of exact shapes.
+        self.num_sizes = 0
 
     def add_computation(self, comp: Computation) -> Computation:
         if comp.name in self.computations and self.computations[comp.name] is not comp:
@@ -176,14 +187,11 @@ def to_shape(aval) -> Shape:
     return Shape(aval.dtype, aval.shape)
 
 
-# Callbacks run on every Module that tracing finishes (the test suite registers a printer/parser
-# round trip and the verifier here, so every module any test builds is checked).
-ON_MODULE_BUILT: list = []
-
-
 def module_built(module: Module) -> None:
-    for f in ON_MODULE_BUILT:
-        f(module)
+    """Tracing finished `module`, which no pipeline runs on (the transforms' traces): under
+    the `checks` setting it is verified and its text read back (`pipeline.check_traced`)."""
+    from .pipeline import check_traced   # the pipeline imports the passes, which import this
+    check_traced(module)
 
 
 def clone_module(module: Module) -> Module:
@@ -192,6 +200,7 @@ def clone_module(module: Module) -> Module:
     new._next_id = module._next_id
     new._promised_names = set(module._promised_names)
     new._next_suffix = dict(module._next_suffix)
+    new.num_sizes = module.num_sizes
     comps = {}
     for name, comp in module.computations.items():
         comps[name] = Computation(comp.name)

@@ -10,13 +10,13 @@ import pytest
 import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
-from xla_like import passes
-from xla_like.backends.cpu_plan import CPU_PIPELINE, cpu_pipeline
+from xla_like import pipeline
+from xla_like.backends.cpu_plan import cpu_pipeline
 from xla_like.parser import parse_module
 from xla_like.verifier import verify_module
 
-TRACE_NAMES = [n for n, _ in passes.PIPELINE]
-CPU_NAMES = [n for n, _ in CPU_PIPELINE]
+TRACE_NAMES = [n for n, _ in pipeline.PIPELINES["trace"]]
+CPU_NAMES = [n for n, _ in pipeline.PIPELINES["kernel"]]
 
 
 def model(x, w):
@@ -41,7 +41,7 @@ def dumped(folder):
 
 def test_cpu_pipeline_is_a_list_of_named_passes():
     assert CPU_NAMES == ["inline_calls", "dce", "cse", "licm", "layout", "fusion", "dce"]
-    assert all(callable(fn) for _, fn in CPU_PIPELINE)
+    assert all(callable(fn) for _, fn in pipeline.PIPELINES["kernel"])
 
 
 def test_run_pipeline_reports_each_pass_in_order():
@@ -56,14 +56,14 @@ def test_run_pipeline_reports_each_pass_in_order():
 
 def test_observers_nest_and_see_both_pipelines():
     outer, inner = [], []
-    with passes.observe(lambda n, m: outer.append(n)):
-        with passes.observe(lambda n, m: inner.append(n)):
+    with pipeline.observe(lambda n, m: outer.append(n)):
+        with pipeline.observe(lambda n, m: inner.append(n)):
             jc.jit(model).lower(*args()).compile()
         jc.jit(lambda x: x + 1).lower(np.ones(2)).compile()
     assert inner == ["traced"] + TRACE_NAMES + CPU_NAMES
     assert outer == inner * 2
     seen = []
-    passes.run_pipeline(jc.make_hlo(model)(*args()), after_pass=lambda n, m: seen.append(n))
+    pipeline.run_pipeline(jc.make_hlo(model)(*args()), after_pass=lambda n, m: seen.append(n))
     assert seen == TRACE_NAMES   # no observer left installed
 
 
@@ -72,7 +72,7 @@ def test_a_failing_pass_is_named():
         raise RuntimeError("boom")
     module = jc.make_hlo(model)(*args())
     with pytest.raises(jc.errors.CompilerError, match="pass 'broken' failed on") as e:
-        passes.run_pipeline(module, [("dce", passes.dce), ("broken", broken)])
+        pipeline.run_pipeline(module, [("dce", pipeline.dce), ("broken", broken)])
     assert e.value.pass_name == "broken"
     assert isinstance(e.value.__cause__, RuntimeError) and "boom" in str(e.value)
 
@@ -154,7 +154,7 @@ def test_print_after_comes_from_the_environment(monkeypatch):
 
 def test_nothing_is_printed_or_kept_by_default(capsys):
     seen = []
-    with passes.observe(lambda n, m: seen.append(n)):
+    with pipeline.observe(lambda n, m: seen.append(n)):
         jc.jit(lambda x: x - 1)(np.ones(2))
     assert capsys.readouterr().out == ""
     assert seen[0] == "traced"

@@ -14,8 +14,9 @@ from hypothesis.extra import numpy as hnp
 from ops import core, dtypes
 from ops import elementwise as el
 from ops.core import ShapedArray
-from ops.errors import IRParseError, IRVerificationError
+from ops.errors import CompilerError, IRParseError, IRVerificationError
 from xla_like import ir
+from xla_like.settings import override, settings as table
 from xla_like.builder import BuilderTrace
 from xla_like.ir_compare import assert_modules_equal, modules_equal
 from xla_like.parser import parse_module
@@ -448,22 +449,27 @@ def test_compare_reports_the_first_difference():
         assert_modules_equal(make(), make(loc="b.py:1"))
 
 
-# --- the suite-wide hook ------------------------------------------------------------------------
+# --- the library's own checks (on for the whole suite: tests/conftest.py) ----------------------
 
-def test_every_built_module_is_checked_by_the_suite_hook():
-    assert any(f.__name__ == "check_built_module" for f in ir.ON_MODULE_BUILT)
+def test_every_built_module_is_checked_under_the_checks_setting():
+    assert table.checks
     ir.module_built(traced_module(el.exp, ShapedArray((2,), "float32")))
 
     def unprintable(m, c):
         # Verifies (parameters have no shape rule to trip over) but cannot be read back.
         return param(m, c, S("f4", 3), fn=print)
 
-    with pytest.raises(AssertionError, match="round trip failed for module m"):
+    with pytest.raises(CompilerError, match="text of module m does not read back") as e:
         ir.module_built(single_computation_module(unprintable))
+    assert e.value.pass_name == "print/parse"
 
     def wrong_shape(m, c):
         p = param(m, c, S("f4", 3))
         return emit(m, c, "neg", [p], S("f4", 4))
 
-    with pytest.raises(IRVerificationError, match=r"%1 = f32\[4\] neg\(%0\)"):
+    with pytest.raises(CompilerError, match="pass 'traced' left an invalid module m") as e:
         ir.module_built(single_computation_module(wrong_shape))
+    assert isinstance(e.value.__cause__, IRVerificationError)
+    assert "%1 = f32[4] neg(%0)" in str(e.value.__cause__)
+    with override(checks=0):
+        ir.module_built(single_computation_module(wrong_shape))   # nothing checks it

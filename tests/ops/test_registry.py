@@ -16,8 +16,9 @@ from tests.ops.test_primitives import ERROR_CASES, VALUE_CASES
 # backends land.
 REQUIRED_RULES = ("abstract_eval", "impl", "jvp", "vjp", "batch")
 
-# Call-like primitives run sub-computations, so their rules live with the IR
-# (`xla_like.custom_calls`, in CALL_RULES); tests/test_custom_derivatives.py exercises them.
+# Call-like primitives run sub-computations, so their rules need the IR: `xla_like` registers
+# them on the primitive as `call_rules` (`custom_calls.py`, `control_flow_rules.py`);
+# tests/test_custom_derivatives.py and tests/test_control_flow*.py exercise them.
 CALL_LIKE = sorted(n for n, p in PRIMITIVES.items() if getattr(p, "call_like", False))
 NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE)
 # Primitives that accept every array, so no bad operand exists to test their shape rule with.
@@ -39,10 +40,10 @@ def test_primitive_has_its_rules(name):
 
 @pytest.mark.parametrize("name", CALL_LIKE)
 def test_call_like_primitive_has_its_rules(name):
-    from xla_like.evaluate import CALL_RULES
-    rules = CALL_RULES.get(name)
-    assert rules is not None, f"call-like primitive {name!r} has no entry in CALL_RULES"
-    for r in ("eval", "jvp", "vjp", "batch"):
+    import xla_like  # noqa: F401  (registers the call-like primitives' rules)
+    rules = getattr(PRIMITIVES[name], "call_rules", None)
+    assert rules is not None, f"call-like primitive {name!r} has no call_rules"
+    for r in ("eval", "jvp", "vjp", "batch", "interp"):
         assert callable(getattr(rules, r, None)), f"{name!r} lacks the {r} rule"
 
 

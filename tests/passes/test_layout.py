@@ -191,8 +191,8 @@ def test_transpose_that_is_an_output_is_kept():
 # --- the pass in the CPU pipeline -------------------------------------------------------------
 
 def test_layout_runs_before_fusion_in_the_cpu_pipeline():
-    from xla_like.backends.cpu_plan import CPU_PIPELINE
-    names = [n for n, _ in CPU_PIPELINE]
+    from xla_like.pipeline import PIPELINES
+    names = [n for n, _ in PIPELINES["kernel"]]
     assert names.index("layout") < names.index("fusion")
 
 

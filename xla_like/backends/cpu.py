@@ -35,7 +35,7 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from ops.core import PRIMITIVES
+from ops.core import MATH_ROUTINES, PRIMITIVES
 
 from .. import ir
 from ..printer import instruction_to_text
@@ -148,39 +148,32 @@ def math_provider(module: ll.Module):
             llvm_math = None
 
     def get(name, ty):
-        if llvm_math is not None and name in llvm_math.SUPPORTED and name not in BOUNDED_RANGE:
+        routine = MATH_ROUTINES[name]
+        # A bounded-range body (sin/cos/tan: exact only for |x| < 2**53) gives way to the C
+        # library, exact for every argument as NumPy is, but not vectorized.
+        if llvm_math is not None and name in llvm_math.SUPPORTED and not routine.bounded_range:
             return llvm_math.math_function(module, name, ty)
-        if name in NO_LIBM:
-            from . import llvm_math as ours
-            return ours.math_function(module, name, ty)
-        return _libm(module, name, ty)
+        return _libm(module, routine, ty)
     return get
 
 
-# The vectorized sin/cos/tan reduce their argument exactly only for |x| < 2**53; NumPy is
-# exact for every argument, so these call the C library (exact, but not vectorized).
-BOUNDED_RANGE = {"sin", "cos", "tan"}
-# Functions the C library lacks: ours serve even when the vectorized bodies are turned off.
-NO_LIBM = {"erf_inv"}
+# The C functions the fallback may call, by routine name (`object_check` allows them).
+_LIBM = {r.name: r.libm for r in MATH_ROUTINES.values() if r.libm is not None}
 
 
-_LIBM = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",
-         "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
-         "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
-         "acosh": "acosh", "atanh": "atanh", "erf": "erf", "cbrt": "cbrt", "pow": "pow",
-         "atan2": "atan2"}
-
-
-def _libm(module, name, ty):
+def _libm(module, routine, ty):
     """A call to the C math library (scalar: blocks vectorization, used only as a fallback)."""
     f32 = isinstance(ty, ll.FloatType)
-    if name == "logistic":
-        return logistic_function(module, ty, _libm(module, "exp", ty))
-    cname = _LIBM[name] + ("f" if f32 else "")
+    if routine.from_exp:
+        return logistic_function(module, ty, _libm(module, MATH_ROUTINES["exp"], ty))
+    if routine.libm is None:
+        # The C library lacks it: ours serves even when the vectorized bodies are turned off.
+        from . import llvm_math as ours
+        return ours.math_function(module, routine.name, ty)
+    cname = routine.libm + ("f" if f32 else "")
     fn = module.globals.get(cname)
     if fn is None:
-        n_args = 2 if name in ("pow", "atan2") else 1
-        fn = ll.Function(module, ll.FunctionType(ty, [ty] * n_args), cname)
+        fn = ll.Function(module, ll.FunctionType(ty, [ty] * routine.args), cname)
     return fn
 
 

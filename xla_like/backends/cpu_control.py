@@ -22,11 +22,14 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import OpcodesWhere
+
 from .. import ir
 from ..passes.buffer_assignment import assign_offsets
 from .llvm_emitter import I8, I64, i64
 
-CONTROL = ("while", "scan", "cond")
+# The control-flow opcodes (`Primitive.lowering == "control"`).
+CONTROL = OpcodesWhere(lambda p: p.lowering == "control")
 _I8P = ll.PointerType(I8)
 
 

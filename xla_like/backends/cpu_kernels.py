@@ -20,14 +20,13 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 from ..passes.fusion import REDUCE
 from .llvm_elementwise import convert_value
 from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, storage_type, value_type)
-
-FLAT_OK = {"broadcast_in_dim", "reshape", "squeeze", "stop_gradient"}
-
 
 class Kernel:
     """An emitted kernel: its LLVM function, the size of its parallel range, and whether the
@@ -49,16 +48,15 @@ def flat_ok(comp) -> bool:
             if instr.shape.size not in (1, n):
                 return False
             continue
-        if op in REDUCE or op == "iota":
-            return False
-        from ops.core import PRIMITIVES
         prim = PRIMITIVES.get(op)
-        if op in FLAT_OK:
+        if prim is None or prim.reduction is not None or prim.positional:
+            return False   # iota needs the index along its dimension, not the linear one
+        if prim.linear_order:
             # A same-size broadcast only adds size-1 axes: element order is unchanged.
             if op == "broadcast_in_dim" and instr.operands[0].shape.size not in (1, n):
                 return False
             continue
-        if prim is None or prim.family != "elementwise":
+        if not prim.elementwise:
             return False
         if instr.shape.size != n:
             return False

@@ -22,20 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ir
+from ..evaluate import Walker, walk as walk_computation
 from ..passes.buffer_assignment import assign_offsets
-from ..passes.cse import cse
-from ..passes.dce import dce
-from ..passes.fusion import fuse
-from ..passes.inline import inline_calls
-from ..passes.layout import layout
-from ..passes.licm import licm
+from ..pipeline import run_pipeline
 from .cpu_control import CONTROL, make_control
 from .cpu_scatter import SCATTERS
 from .cpu_gemm import blas_ok
 from .cpu_kernels import flat_ok, gemm_layout, outer_rank
-
-CPU_PIPELINE = [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("licm", licm),
-                ("layout", layout), ("fusion", fuse), ("dce", dce)]
 
 # GEMM epilogue thresholds: the dot's result must be larger than this...
 EPILOGUE_MIN_BYTES = 1 << 20
@@ -49,10 +42,10 @@ EPILOGUE_BLOCK_BYTES = 1 << 20
 
 
 def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
-    """The CPU pipeline on a copy of `module`; `after_pass(name, module)` sees each pass's
-    result (as do the observers of `passes.observe`)."""
-    from ..passes import run_pipeline
-    module, _ = run_pipeline(ir.clone_module(module), CPU_PIPELINE, after_pass)
+    """The kernel-time pipeline (`xla_like.pipeline.PIPELINES["kernel"]`) on a copy of
+    `module`; `after_pass(name, module)` sees each pass's result (as do the observers of
+    `pipeline.observe`)."""
+    module, _ = run_pipeline(ir.clone_module(module), "kernel", after_pass)
     return module
 
 
@@ -79,20 +72,20 @@ def reads_at_output_position(comp: ir.Computation, index: int) -> bool:
         here = at_out.get(instr.id)
         if here is None:
             continue
-        keeps = here and (_elementwise(instr) or (
-            instr.opcode in ("reshape", "broadcast_in_dim", "squeeze", "stop_gradient",
-                             "convert_element_type")
-            and instr.operands[0].shape.dims == instr.shape.dims))
+        keeps = here and _keeps_index(instr)
         for o in instr.operands:
             at_out[o.id] = at_out.get(o.id, True) and keeps
     return at_out.get(param.id, False)
 
 
-def _elementwise(instr):
+def _keeps_index(instr):
+    """Does `instr` read its operands at its own index? Elementwise ops do, and so does what
+    keeps the linear order (reshapes, broadcasts) when the shape does not change."""
     from ops.core import PRIMITIVES
     prim = PRIMITIVES.get(instr.opcode)
-    return prim is not None and prim.family == "elementwise" and all(
-        o.shape.dims == instr.shape.dims for o in instr.operands)
+    if prim is None or not (prim.elementwise or prim.linear_order or prim.positional):
+        return False
+    return all(o.shape.dims == instr.shape.dims for o in instr.operands)
 
 
 class BufferInfo:
@@ -307,20 +300,31 @@ class Plan:
                 step.place(self.buffers[step.region].offset)
 
 
-def walk(plan, comp, buf_of, new_temp, nested=False):
+class _Planner(Walker):
+    """Values are buffer ids (a tuple of them for a tuple value); each primitive application
+    becomes a step writing fresh result buffers."""
+
+    def __init__(self, plan, new_temp, nested):
+        self.plan, self.new_temp, self.nested = plan, new_temp, nested
+        self.steps = []
+
+    def constant(self, instr):
+        return self.plan._new_constant(instr)
+
+    def apply(self, instr, ins):
+        multi = isinstance(instr.shape, tuple)
+        outs = [self.new_temp(s) for s in (instr.shape if multi else (instr.shape,))]
+        self.steps.append(self.plan._make_step(instr, ins, outs, self.nested))
+        return tuple(outs) if multi else outs[0]
+
+
+def walk(plan, comp, buf_of, new_temp, nested=False) -> list:
     """The steps computing `comp`'s instructions, in order. `buf_of` maps instruction ids to
-    buffer ids (the parameters' already there); `new_temp(shape)` makes a result buffer."""
-    for instr in comp.instructions:
-        op = instr.opcode
-        if op in (ir.PARAMETER, ir.TUPLE):
-            continue
-        if op == ir.CONSTANT:
-            buf_of[instr.id] = plan._new_constant(instr)
-        elif op == ir.GET_TUPLE_ELEMENT:
-            buf_of[instr.id] = buf_of[instr.operands[0].id][instr.attrs["index"]]
-        else:
-            ins = [buf_of[o.id] for o in instr.operands]
-            multi = isinstance(instr.shape, tuple)
-            outs = [new_temp(s) for s in (instr.shape if multi else (instr.shape,))]
-            buf_of[instr.id] = tuple(outs) if multi else outs[0]
-            yield plan._make_step(instr, ins, outs, nested)
+    buffer ids (the parameters' already there; every other instruction's is added);
+    `new_temp(shape)` makes a result buffer."""
+    planner = _Planner(plan, new_temp, nested)
+    args = [None] * len(comp.parameters)
+    for p in comp.parameters:
+        args[p.attrs["index"]] = buf_of[p.id]
+    buf_of.update(walk_computation(comp, args, planner))
+    return planner.steps

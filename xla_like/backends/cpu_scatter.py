@@ -12,11 +12,14 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import PRIMITIVES, OpcodesWhere
+
 from .cpu_kernels import Kernel, _declare
 from .llvm_emitter import F16, F32, I8, I64, counted_loop, i64, storage_type
 
-SCATTERS = {"scatter": None, "scatter_add": "add", "scatter_mul": "mul",
-            "scatter_min": "min", "scatter_max": "max"}
+# The scatter opcodes (`Primitive.lowering == "scatter"`); each names how it combines an update
+# (`Primitive.scatter_combine`).
+SCATTERS = OpcodesWhere(lambda p: p.lowering == "scatter")
 _I8P = ll.PointerType(I8)
 
 
@@ -44,7 +47,7 @@ def scatter_body(b, module, instr, src, idx_ptr, upd, out, memcpy=None):
     dt = operand.shape.dtype
     (memcpy or _memcpy)(b, module, out, src, operand.shape.size * dt.itemsize)
     idt = indices.shape.dtype
-    combine = SCATTERS[instr.opcode]
+    combine = PRIMITIVES[instr.opcode].scatter_combine
 
     def row(r):
         base = i64(0)

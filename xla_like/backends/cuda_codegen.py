@@ -25,9 +25,11 @@ import threading
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
+from ops.core import MATH_ROUTINES
+
 from ..settings import settings
 from . import llvm_native
-from .cuda_kernels import emit_dot, emit_fusion, emit_scatter
+from .cuda_kernels import FMOD, emit_dot, emit_fusion, emit_scatter
 from .llvm_emitter import F32, F64, logistic_function
 
 TRIPLE = "nvptx64-nvidia-cuda"
@@ -93,12 +95,8 @@ def new_module(name: str, arch: int) -> ll.Module:
 
 # --- libdevice --------------------------------------------------------------------------------
 
-_LIBDEVICE = {"exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log", "log1p": "log1p",
-              "tanh": "tanh", "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin",
-              "acos": "acos", "atan": "atan", "sinh": "sinh", "cosh": "cosh", "asinh": "asinh",
-              "acosh": "acosh", "atanh": "atanh", "erf": "erf", "cbrt": "cbrt", "pow": "pow",
-              "atan2": "atan2", "fmod": "fmod", "erf_inv": "erfinv"}
-_BINARY = {"pow", "atan2", "fmod"}
+# The routines come from the primitives (`Primitive.math`, `ops.core.MATH_ROUTINES`), and
+# FMOD, this backend's own: the exact float remainder `DeviceBuilder.frem` calls.
 
 
 def libdevice_path():
@@ -142,13 +140,15 @@ def _libdevice():
 def math_provider(module: ll.Module):
     """(name, llvm type) -> the libdevice function computing it (float32 or float64)."""
     def get(name, ty):
-        if name == "logistic":
+        routine = FMOD if name == FMOD.name else MATH_ROUTINES[name]
+        if routine.from_exp:
             return logistic_function(module, ty, get("exp", ty))
-        fname = "__nv_" + _LIBDEVICE[name] + ("f" if ty == F32 else "")
+        if routine.libdevice is None:
+            raise NotImplementedError(f"libdevice has no {name}")
+        fname = "__nv_" + routine.libdevice + ("f" if ty == F32 else "")
         fn = module.globals.get(fname)
         if fn is None:
-            fn = ll.Function(module, ll.FunctionType(ty, [ty] * (2 if name in _BINARY else 1)),
-                             fname)
+            fn = ll.Function(module, ll.FunctionType(ty, [ty] * routine.args), fname)
         return fn
     return get
 
@@ -159,7 +159,8 @@ class DeviceBuilder(ll.IRBuilder):
     def frem(self, lhs, rhs, name="", flags=()):
         if lhs.type not in (F32, F64):
             return super().frem(lhs, rhs, name=name, flags=flags)
-        return self.call(math_provider(self.module)("fmod", lhs.type), [lhs, rhs], name=name)
+        return self.call(math_provider(self.module)(FMOD.name, lhs.type), [lhs, rhs],
+                         name=name)
 
 
 # --- rendering and compiling ------------------------------------------------------------------

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import MATH_ROUTINES, PRIMITIVES, MathRoutine
+
 from .. import ir
 from ..passes.fusion import REDUCE
 from .cpu_kernels import _delinearize, _store, flat_ok, gemm_layout, outer_rank
@@ -70,20 +72,31 @@ def _trailing(instr):
     return bool(axes) and axes == list(range(rank - len(axes), rank))
 
 
+# libdevice's exact float remainder, which a float `rem` calls (`cuda_codegen.DeviceBuilder`).
+FMOD = MathRoutine("fmod", 2, libdevice="fmod")
 # Math functions a flat kernel may call per element and still take several elements per
 # thread: unrolled heavier bodies spill (sin/cos/tan keep a local array for huge arguments),
 # and they are bound by arithmetic, not memory, anyway.
 VECTOR_MAX_MATH = 2
-_HEAVY_MATH = {"sin", "cos", "tan"}
+
+
+def _math_call(op):
+    """The math routine a float `op` calls per element (libdevice's), or None: an intrinsic
+    or plain arithmetic. A float remainder calls libdevice's fmod (`DeviceBuilder.frem`)."""
+    prim = PRIMITIVES.get(op)
+    if prim is None or prim.math is None:
+        return FMOD if op == "rem" else None
+    routine = MATH_ROUTINES[prim.math]
+    return None if routine.intrinsic else routine
 
 
 def vector_width(comp):
     """Elements per thread of a flat kernel: 16 bytes of its widest full-size buffer (1 for
     kernels heavy in math)."""
-    from .llvm_elementwise import FLOAT_UNARY_MATH
-    calls = [i.opcode for i in comp.instructions if i.shape.dtype.kind == "f" and
-             (i.opcode in FLOAT_UNARY_MATH or i.opcode in ("pow", "atan2", "rem"))]
-    if len(calls) > VECTOR_MAX_MATH or _HEAVY_MATH.intersection(calls):
+    calls = [r for r in (_math_call(i.opcode) for i in comp.instructions
+                         if i.shape.dtype.kind == "f") if r is not None]
+    # Range-reducing bodies (sin/cos/tan) keep a table for huge arguments: heavy.
+    if len(calls) > VECTOR_MAX_MATH or any(r.bounded_range for r in calls):
         return 1
     n = comp.root.shape.size
     widest = max([comp.root.shape.dtype.itemsize] +

@@ -13,6 +13,7 @@ import numpy as np
 from ops.core import PRIMITIVES, independent_of
 
 from .. import ir
+from ..evaluate import Walker, call_rules, output_instrs, walk
 
 
 class Executable:
@@ -33,62 +34,67 @@ class Executable:
         raise ValueError(f"the interp backend has no {kind!r} text; it runs the HLO directly")
 
 
+class _Prepare(Walker):
+    """Numbers the slots of a frame and lists the steps filling them: each value is a slot;
+    a step is (fn, in_slots, out_slot). Constants (and subexpressions of constants only) are
+    stored once, in the frame template."""
+
+    def __init__(self, n_params):
+        self.n = n_params
+        self.consts = []        # (slot, value)
+        self.const_value = {}
+        self.steps = []
+
+    def _slot(self):
+        self.n += 1
+        return self.n - 1
+
+    def _const(self, value):
+        slot = self._slot()
+        self.consts.append((slot, value))
+        self.const_value[slot] = value
+        return slot
+
+    def _step(self, fn, ins):
+        slot = self._slot()
+        self.steps.append((fn, ins, slot))
+        return slot
+
+    def constant(self, instr):
+        return self._const(instr.attrs["value"])
+
+    def tuple(self, instr, values):
+        return self._step(lambda *xs: xs, values)
+
+    def element(self, instr, value):
+        return self._step(functools.partial(_gte, index=instr.attrs["index"]), [value])
+
+    def apply(self, instr, values):
+        if instr.called:
+            # Control flow and call-like rules: bodies compiled by this backend too.
+            return self._step(call_rules(instr).interp(instr, compile_computation), values)
+        prim = PRIMITIVES[instr.opcode]
+        # The whole run is under one np.errstate, so use the impl without its own.
+        impl = getattr(prim.impl, "__wrapped__", prim.impl)
+        fn = functools.partial(impl, **instr.attrs) if instr.attrs else impl
+        if values and all(i in self.const_value for i in values):
+            # Constant subexpression (a broadcast scalar, say): evaluate it once, now.
+            with np.errstate(all="ignore"):
+                return self._const(np.asarray(fn(*[self.const_value[i] for i in values])))
+        return self._step(fn, values)
+
+
 def _gte(t, *, index):
     return t[index]
 
 
 def _prepare(comp: ir.Computation):
-    """Turn a computation into (n_params, steps, output slots); each step is (fn, in_slots, out)."""
-    slot = {}
-    for i, p in enumerate(comp.parameters):
-        slot[p.id] = p.attrs["index"]
-    consts = []  # (slot, value): constants are stored once, in the frame template
-    const_value = {}
-    steps = []
-    n = len(comp.parameters)
-    for instr in comp.instructions:
-        if instr.opcode == ir.PARAMETER:
-            continue
-        slot[instr.id] = n
-        if instr.opcode == ir.CONSTANT:
-            consts.append((n, instr.attrs["value"]))
-            const_value[n] = instr.attrs["value"]
-        elif instr.opcode == ir.TUPLE:
-            steps.append((lambda *xs: xs, [slot[o.id] for o in instr.operands], n))
-        elif instr.opcode == ir.GET_TUPLE_ELEMENT:
-            steps.append((functools.partial(_gte, index=instr.attrs["index"]),
-                          [slot[instr.operands[0].id]], n))
-        elif instr.called and instr.opcode in ("cond", "while", "scan"):
-            from ..control_flow import interp_runner
-            steps.append((interp_runner(instr, compile_computation),
-                          [slot[o.id] for o in instr.operands], n))
-        elif instr.called:
-            # Call-like (custom derivative rules): run the function itself, compiled too.
-            from ..custom_calls import primal_operands
-            sub = compile_computation(instr.called[0])
-            ins = [slot[o.id] for o in instr.operands][primal_operands(instr)]
-            if isinstance(instr.shape, tuple):
-                steps.append((lambda *xs, sub=sub: tuple(sub(list(xs))), ins, n))
-            else:   # a fusion (the CPU backend's fallback runs fused bodies here)
-                steps.append((lambda *xs, sub=sub: sub(list(xs))[0], ins, n))
-        else:
-            prim = PRIMITIVES[instr.opcode]
-            # The whole run is under one np.errstate, so use the impl without its own.
-            impl = getattr(prim.impl, "__wrapped__", prim.impl)
-            fn = functools.partial(impl, **instr.attrs) if instr.attrs else impl
-            ins = [slot[o.id] for o in instr.operands]
-            if ins and all(i in const_value for i in ins):
-                # Constant subexpression (a broadcast scalar, say): evaluate it once, now.
-                with np.errstate(all="ignore"):
-                    value = np.asarray(fn(*[const_value[i] for i in ins]))
-                const_value[n] = value
-                consts.append((n, value))
-            else:
-                steps.append((fn, ins, n))
-        n += 1
-    root = comp.root
-    outs = [slot[o.id] for o in root.operands] if root.opcode == ir.TUPLE else [slot[root.id]]
-    return len(comp.parameters), n, consts, steps, outs
+    """Turn a computation into (n_params, n_slots, constants, steps, output slots)."""
+    n_params = len(comp.parameters)
+    prep = _Prepare(n_params)
+    env = walk(comp, range(n_params), prep)
+    outs = [env[o.id] for o in output_instrs(comp)]
+    return n_params, prep.n, prep.consts, prep.steps, outs
 
 
 def compile(module: ir.Module, donated=frozenset()) -> Executable:

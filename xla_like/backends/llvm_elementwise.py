@@ -1,20 +1,20 @@
 """LLVM IR for each elementwise primitive, on one element (values already loaded).
 
-Float16 arithmetic runs in float32 and rounds back after every op, as NumPy's float16 ufuncs do.
+The primitives with `lowering == "element"` come here. Math functions and comparisons follow
+from the primitive's traits (`math`: an LLVM intrinsic, or the backend's math provider called by
+the routine's name; `comparison`: the relation); arithmetic and the special forms are written
+out below. Float16 arithmetic runs in float32 and rounds back after every op, as NumPy's float16
+ufuncs do.
 """
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import MATH_ROUTINES, PRIMITIVES
+
 from .llvm_emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
                            value_type)
-
-FLOAT_UNARY_MATH = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos",
-                    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                    "erf", "cbrt", "erf_inv"}
-INTRINSIC_UNARY = {"floor": "llvm.floor", "ceil": "llvm.ceil", "sqrt": "llvm.sqrt",
-                   "abs": "llvm.fabs"}
 
 
 def _intrinsic(b, name, v):
@@ -35,8 +35,7 @@ def emit(em, instr, args):
     dt_in = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
     out_dt = instr.shape.dtype
     kind = dt_in.kind
-    if kind == "f" and op not in ("convert_element_type", "bitcast_convert_type", "select",
-                                  "clamp"):
+    if kind == "f" and op not in _SPECIAL:
         t = args[0].type
         wide = [_widen(b, a) if a.type == F16 else a for a in args]
         r = _float_op(em, op, instr, wide)
@@ -51,9 +50,6 @@ def emit(em, instr, args):
 
 # --- floats ----------------------------------------------------------------------------------
 
-_FCMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-
 def _ties_to_second(fn, dtype) -> bool:
     """Which operand NumPy's maximum/minimum returns for equal operands (+0.0 vs -0.0): it
     differs by dtype (its SIMD loops return the second, its float16 loop the first)."""
@@ -65,10 +61,6 @@ _TIES_TO_SECOND = {(name, np.dtype(dt)): _ties_to_second(fn, dt)
                    for name, fn in (("max", np.maximum), ("min", np.minimum))
                    for dt in (np.float16, np.float32, np.float64)}
 
-# The reference computes these in float64 whatever the input (math.erf).
-_IN_FLOAT64 = {"erf"}
-
-
 def _float_op(em, op, instr, a):
     b = em.b
     x = a[0]
@@ -77,11 +69,12 @@ def _float_op(em, op, instr, a):
     dt = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
     # A float16 result of several NumPy ufuncs is rounded to float16 after each of them.
     step = (lambda v: b.fpext(b.fptrunc(v, F16), F32)) if dt.itemsize == 2 else (lambda v: v)
-    if op in _FCMP:
+    prim = PRIMITIVES[op]
+    if prim.comparison is not None:
         # NumPy: NaN compares false, except `!=`, which is true (unordered-or-not-equal).
-        if op == "ne":
+        if prim.comparison == "!=":
             return b.fcmp_unordered("!=", x, a[1])
-        return b.fcmp_ordered(_FCMP[op], x, a[1])
+        return b.fcmp_ordered(prim.comparison, x, a[1])
     if op == "add":
         return b.fadd(x, a[1])
     if op == "sub":
@@ -94,8 +87,9 @@ def _float_op(em, op, instr, a):
         return b.frem(x, a[1])
     if op == "neg":
         return b.fneg(x)
-    if op in INTRINSIC_UNARY:
-        return _intrinsic(b, INTRINSIC_UNARY[op], x)
+    routine = MATH_ROUTINES[prim.math] if prim.math is not None else None
+    if routine is not None and routine.intrinsic is not None:
+        return _intrinsic(b, routine.intrinsic, x)
     if op == "sign":
         pos = b.select(b.fcmp_ordered(">", x, zero), one, x)   # keeps 0, -0 and NaN
         return b.select(b.fcmp_ordered("<", x, zero), ll.Constant(t, -1.0), pos)
@@ -119,12 +113,11 @@ def _float_op(em, op, instr, a):
         e = step(b.call(em.math("exp", t), [b.fneg(_intrinsic(b, "llvm.fabs", x))]))
         d = step(b.fadd(one, e))
         return b.select(b.fcmp_ordered(">=", x, zero), b.fdiv(one, d), b.fdiv(e, d))
-    if op in _IN_FLOAT64 and t != F64:
-        return fp_cast(b, b.call(em.math(op, F64), [b.fpext(x, F64)]), t)
-    if op in FLOAT_UNARY_MATH:
-        return b.call(em.math(op, t), [x])
-    if op in ("pow", "atan2"):
-        return b.call(em.math(op, t), [x, a[1]])
+    if routine is not None:
+        if routine.in_float64 and t != F64:
+            # The reference computes in float64 whatever the input, and rounds once.
+            return fp_cast(b, b.call(em.math(routine.name, F64), [b.fpext(x, F64)]), t)
+        return b.call(em.math(routine.name, t), a[:routine.args])
     if op == "integer_pow":
         return _integer_pow(b, x, instr.attrs["y"], one)
     raise NotImplementedError(f"no LLVM lowering for floating-point {op}")
@@ -150,19 +143,17 @@ def _integer_pow(b, x, y, one):
 
 # --- integers and booleans -------------------------------------------------------------------
 
-_ICMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-
 def _int_op(em, op, instr, a, dt):
     b = em.b
     x = a[0]
     t = x.type
     signed = dt.kind == "i"
     zero = ll.Constant(t, 0)
-    if op in _ICMP:
+    relation = PRIMITIVES[op].comparison
+    if relation is not None:
         if dt.kind == "b" or not signed:
-            return b.icmp_unsigned(_ICMP[op], x, a[1])
-        return b.icmp_signed(_ICMP[op], x, a[1])
+            return b.icmp_unsigned(relation, x, a[1])
+        return b.icmp_signed(relation, x, a[1])
     if op == "add":
         return b.or_(x, a[1]) if t == I1 else b.add(x, a[1])
     if op == "sub":
@@ -336,3 +327,41 @@ def _bitcast(em, instr, a):
 
 _SPECIAL = {"select": _select, "clamp": _clamp, "convert_element_type": _convert,
             "bitcast_convert_type": _bitcast}
+
+
+# --- what the rule covers ----------------------------------------------------------------------
+
+class _Probe:
+    """The part of an element emitter `emit` uses, with math routines only declared."""
+
+    def __init__(self, builder):
+        self.b = builder
+
+    def math(self, name, ty):
+        routine = MATH_ROUTINES[name]
+        return ll.Function(self.b.module, ll.FunctionType(ty, [ty] * routine.args),
+                           f"probe.{name}.{len(self.b.module.globals)}")
+
+
+def can_emit(prim, dtypes, params=None) -> bool:
+    """Whether `emit` has a body for `prim` (an "element" primitive) on scalar operands of
+    `dtypes` with static `params`: tried on a scratch LLVM function."""
+    from ops.core import ShapedArray
+    from .. import ir
+    if prim.lowering != "element":
+        return False
+    params = dict(params or {})
+    dtypes = [np.dtype(d) for d in dtypes]
+    out = prim.abstract_eval(*[ShapedArray((), d) for d in dtypes], **params)
+    module = ll.Module(name="probe")
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), [value_type(d) for d in dtypes]),
+                     "probe")
+    operands = [ir.Instruction(k, ir.PARAMETER, [], ir.Shape(d, ()), {"index": k}, (), "")
+                for k, d in enumerate(dtypes)]
+    instr = ir.Instruction(len(dtypes), prim.name, operands, ir.Shape(out.dtype, ()), params,
+                           (), "")
+    try:
+        emit(_Probe(ll.IRBuilder(fn.append_basic_block())), instr, list(fn.args))
+    except (NotImplementedError, KeyError):
+        return False
+    return True

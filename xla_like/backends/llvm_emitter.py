@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 
 I1, I8, I32, I64 = ll.IntType(1), ll.IntType(8), ll.IntType(32), ll.IntType(64)
@@ -249,7 +251,7 @@ class ElementEmitter:
             sent = self._cached(key)
             if sent is not None:
                 continue
-            if instr.opcode in _LEAVES:
+            if _is_leaf(instr.opcode):
                 sent = self._leaf(instr, want)
                 self.scopes[-1][key] = (sent, want)
                 continue
@@ -515,7 +517,12 @@ class ElementEmitter:
         _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
 
 
-_LEAVES = (ir.PARAMETER, ir.CONSTANT, "iota")
+def _is_leaf(op) -> bool:
+    """Reads no other element: a parameter, a constant, or computed from its own position."""
+    if op == ir.PARAMETER or op == ir.CONSTANT:
+        return True
+    prim = PRIMITIVES.get(op)
+    return prim is not None and prim.positional
 
 
 def _request(instr, index):

@@ -11,43 +11,45 @@ from ops.autodiff import move_batch_to_front
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..evaluate import CALL_RULES, output_instrs
+from ..evaluate import Walker, call_rules, output_instrs, pack, walk
+
+
+class _Batch(Walker):
+    """Values are (value, batched) pairs; `batched` is a tuple of flags for tuple values."""
+
+    def __init__(self, module, size):
+        self.module, self.size = module, size
+
+    def constant(self, instr):
+        return instr.attrs["value"], False
+
+    def tuple(self, instr, values):
+        return tuple(v for v, _ in values), tuple(b for _, b in values)
+
+    def element(self, instr, value):
+        i = instr.attrs["index"]
+        return value[0][i], value[1][i]
+
+    def apply(self, instr, values):
+        xs = [v for v, _ in values]
+        bs = [b for _, b in values]
+        if instr.called:
+            outs, obs = call_rules(instr).batch(self.module, instr, xs, bs, self.size)
+            return pack(instr, outs), pack(instr, obs)
+        if not any(_flat_any(b) for b in bs):
+            value = core.bind(PRIMITIVES[instr.opcode], *xs, **instr.attrs)
+            return value, ((False,) * len(instr.shape) if isinstance(instr.shape, tuple)
+                           else False)
+        return PRIMITIVES[instr.opcode].batch(xs, bs, self.size, **instr.attrs)
 
 
 def batch_computation(module: ir.Module, comp: ir.Computation, args, batched, size: int):
     """(outputs, which outputs are batched) of `comp` over a batch of `size` examples;
     `args[i]` has a leading batch axis iff `batched[i]`."""
-    env, benv = {}, {}
-    for p in comp.parameters:
-        k = p.attrs["index"]
-        env[p.id], benv[p.id] = args[k], bool(batched[k])
-    for instr in comp.instructions:
-        op = instr.opcode
-        if op == ir.PARAMETER:
-            continue
-        if op == ir.CONSTANT:
-            env[instr.id], benv[instr.id] = instr.attrs["value"], False
-            continue
-        xs = [env[o.id] for o in instr.operands]
-        bs = [benv[o.id] for o in instr.operands]
-        if op == ir.TUPLE:
-            env[instr.id], benv[instr.id] = tuple(xs), tuple(bs)
-        elif op == ir.GET_TUPLE_ELEMENT:
-            i = instr.attrs["index"]
-            env[instr.id], benv[instr.id] = xs[0][i], bs[0][i]
-        elif instr.called:
-            outs, obs = CALL_RULES[op].batch(module, instr, xs, bs, size)
-            multi = isinstance(instr.shape, tuple)
-            env[instr.id] = tuple(outs) if multi else outs[0]
-            benv[instr.id] = tuple(obs) if multi else obs[0]
-        elif not any(_flat_any(b) for b in bs):
-            env[instr.id] = core.bind(PRIMITIVES[op], *xs, **instr.attrs)
-            benv[instr.id] = (False,) * len(instr.shape) if isinstance(instr.shape, tuple) \
-                else False
-        else:
-            env[instr.id], benv[instr.id] = PRIMITIVES[op].batch(xs, bs, size, **instr.attrs)
-    outs = output_instrs(comp)
-    return [env[o.id] for o in outs], [benv[o.id] for o in outs]
+    pairs = [(a, bool(b)) for a, b in zip(args, batched)]
+    env = walk(comp, pairs, _Batch(module, size))
+    outs = [env[o.id] for o in output_instrs(comp)]
+    return [v for v, _ in outs], [b for _, b in outs]
 
 
 def _flat_any(b):

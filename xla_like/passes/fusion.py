@@ -22,26 +22,26 @@ such patterns make one pass over memory per row.
 """
 from __future__ import annotations
 
-from ops.core import PRIMITIVES
+from ops.core import PRIMITIVES, OpcodesWhere
 
 from .. import ir
 
-DATA_MOVEMENT = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "rev", "slice", "pad",
-                 "concatenate", "dynamic_slice", "dynamic_update_slice", "gather",
-                 "stop_gradient"}
-REDUCE = {"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
-          "argmax", "argmin"}
-LIBRARY = {"dot_general"}
-CHEAP = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "rev", "slice", "iota",
-         "convert_element_type", "bitcast_convert_type", "neg", "abs", "add", "sub", "mul",
-         "select", "eq", "ne", "lt", "le", "gt", "ge", "max", "min", "and", "or", "not", "xor",
-         "sign", "floor", "ceil", "clamp", "stop_gradient"}
+# What each kind of instruction is, asked of its primitive's traits (see `ops.core.Primitive`).
+# Reductions a kernel computes (over axes, or arg-reductions); cumulative scans are not.
+REDUCE = OpcodesWhere(lambda p: p.reduction is not None and not p.cumulative)
+# Each output element is an operand element read at another position.
+DATA_MOVEMENT = OpcodesWhere(lambda p: p.moves_data)
+# About one instruction per element: recomputed in every kernel that reads it.
+CHEAP = OpcodesWhere(lambda p: p.cheap)
+# Control flow, whose called computations run as lists of kernels too.
+CONTROL_FLOW = OpcodesWhere(lambda p: p.lowering == "control")
 
 
 def is_elemental(op: str) -> bool:
-    """Computable one output element at a time from its operands' elements."""
+    """Computable one output element at a time from its operands' elements (elementwise ops,
+    data movement, and iota, computed from its own position)."""
     prim = PRIMITIVES.get(op)
-    return op in DATA_MOVEMENT or (prim is not None and prim.family == "elementwise")
+    return prim is not None and (prim.elementwise or prim.moves_data or prim.positional)
 
 
 def fusible(op: str) -> bool:
@@ -115,7 +115,7 @@ def _can_join(p, group, users, outputs):
         return False
     if p.opcode in REDUCE:
         # A row reduction over the group's own rows; its result is used once per row.
-        if p.opcode in ("argmax", "argmin") or not _trailing_reduce(p):
+        if PRIMITIVES[p.opcode].arg_reduction or not _trailing_reduce(p):
             return False
         if p.operands[0].shape.dims != group.iter_shape:
             return False
@@ -128,8 +128,7 @@ def _can_join(p, group, users, outputs):
 
 def _same_index(m) -> bool:
     """Does `m` read its operands at the index of its own element?"""
-    return m.opcode == "stop_gradient" or (
-        m.opcode not in DATA_MOVEMENT and m.opcode not in REDUCE) or (
+    return (m.opcode not in DATA_MOVEMENT and m.opcode not in REDUCE) or (
         m.opcode == "reshape" and m.shape.dims == m.operands[0].shape.dims)
 
 
@@ -295,9 +294,6 @@ def fuse(module: ir.Module) -> ir.Module:
             if instr.called:
                 instr.called = tuple(module.computations.get(c.name, c) for c in instr.called)
     return module
-
-
-CONTROL_FLOW = ("while", "scan", "cond")
 
 
 def _kernel_hosts(module):

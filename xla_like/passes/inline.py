@@ -1,10 +1,16 @@
 """Inlining of call-like instructions whose rules only matter to transforms."""
 from __future__ import annotations
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 
-# Calls that evaluate their first sub-computation; once transforms are done, only that matters.
-INLINABLE = {"custom_jvp_call": "num_fun_consts", "custom_vjp_call": "num_fun_consts"}
+
+def inlinable(op: str) -> bool:
+    """A call that evaluates its first sub-computation (`Primitive.inlinable`); once
+    transforms are done, only that matters."""
+    prim = PRIMITIVES.get(op)
+    return prim is not None and prim.inlinable
 
 
 def inline_calls(module: ir.Module) -> ir.Module:
@@ -29,7 +35,7 @@ def _inline_in(module, comp):
         if instr.opcode == ir.GET_TUPLE_ELEMENT and instr.operands[0].id in results:
             value = results[instr.operands[0].id][instr.attrs["index"]]
             repl[instr.id] = repl.get(value.id, value)
-        elif instr.opcode in INLINABLE and instr.called:
+        elif inlinable(instr.opcode) and instr.called:
             body, results[instr.id] = _inline(module, instr)
             todo.extend(reversed(body))
         else:
@@ -42,7 +48,8 @@ def _inline(module, call):
     """Copies of the callee's instructions reading the call's arguments, and the copies of
     its outputs."""
     callee = call.called[0]
-    n = call.attrs["num_primals"] + call.attrs[INLINABLE[call.opcode]]
+    # The function's operands: its primals, then the values it closed over.
+    n = call.attrs["num_primals"] + call.attrs["num_fun_consts"]
     args = call.operands[:n]
     mapping = {}
     out = []

@@ -12,42 +12,44 @@ from ops.autodiff import zeros_like_aval
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..evaluate import CALL_RULES, output_instrs
+from ..evaluate import Walker, call_rules, output_instrs, pack, walk
+
+
+class _JVP(Walker):
+    """Values are (primal, tangent) pairs; a tangent of None is a symbolic zero."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def constant(self, instr):
+        return instr.attrs["value"], None
+
+    def tuple(self, instr, values):
+        return tuple(v for v, _ in values), tuple(t for _, t in values)
+
+    def element(self, instr, value):
+        i = instr.attrs["index"]
+        return value[0][i], (value[1][i] if value[1] is not None else None)
+
+    def apply(self, instr, values):
+        args = [v for v, _ in values]
+        targs = [t for _, t in values]
+        if all(t is None for t in targs):     # nothing varies: replay, the tangent stays zero
+            if instr.called:
+                outs = call_rules(instr).eval(self.module, instr, args)
+                return pack(instr, outs), pack(instr, [None] * len(outs))
+            return core.bind(PRIMITIVES[instr.opcode], *args, **instr.attrs), None
+        if instr.called:
+            outs, touts = call_rules(instr).jvp(self.module, instr, args, targs)
+            return pack(instr, outs), pack(instr, touts)
+        return PRIMITIVES[instr.opcode].jvp(args, targs, **instr.attrs)
 
 
 def jvp_computation(module: ir.Module, comp: ir.Computation, primals, tangents):
     """(outputs, output tangents) of `comp` at `primals` along `tangents` (None = zero)."""
-    env, tenv = {}, {}
-    for p in comp.parameters:
-        k = p.attrs["index"]
-        env[p.id], tenv[p.id] = primals[k], tangents[k]
-    for instr in comp.instructions:
-        op = instr.opcode
-        if op == ir.PARAMETER:
-            continue
-        if op == ir.CONSTANT:
-            env[instr.id], tenv[instr.id] = instr.attrs["value"], None
-            continue
-        args = [env[o.id] for o in instr.operands]
-        targs = [tenv.get(o.id) for o in instr.operands]
-        if op == ir.TUPLE:
-            env[instr.id], tenv[instr.id] = tuple(args), tuple(targs)
-        elif op == ir.GET_TUPLE_ELEMENT:
-            i = instr.attrs["index"]
-            env[instr.id] = args[0][i]
-            tenv[instr.id] = targs[0][i] if targs[0] is not None else None
-        elif instr.called:
-            outs, touts = CALL_RULES[op].jvp(module, instr, args, targs)
-            multi = isinstance(instr.shape, tuple)
-            env[instr.id] = tuple(outs) if multi else outs[0]
-            tenv[instr.id] = tuple(touts) if multi else touts[0]
-        elif all(t is None for t in targs):
-            env[instr.id] = core.bind(PRIMITIVES[op], *args, **instr.attrs)
-            tenv[instr.id] = None
-        else:
-            env[instr.id], tenv[instr.id] = PRIMITIVES[op].jvp(args, targs, **instr.attrs)
-    outs = output_instrs(comp)
-    return [env[o.id] for o in outs], [tenv.get(o.id) for o in outs]
+    env = walk(comp, list(zip(primals, tangents)), _JVP(module))
+    outs = [env[o.id] for o in output_instrs(comp)]
+    return [v for v, _ in outs], [t for _, t in outs]
 
 
 def jvp_module(module: ir.Module, with_tangent=None) -> ir.Module:

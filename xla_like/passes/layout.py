@@ -16,13 +16,17 @@ Instructions left unused are removed.
 """
 from __future__ import annotations
 
+from ops.core import OpcodesWhere
+
 from .. import ir
 from .dce import dce
 
-REDUCE_AXES = {"reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
-               "reduce_or"}
-REDUCE_AXIS = {"argmax", "argmin"}
-RESHAPES = {"reshape", "squeeze"}
+# Asked of each primitive's traits (`ops.core.Primitive`): reductions over `axes`, reductions
+# over one `axis` to an index, and ops that only regroup axes.
+REDUCE_AXES = OpcodesWhere(lambda p: p.reduction is not None and not p.cumulative
+                           and not p.arg_reduction)
+REDUCE_AXIS = OpcodesWhere(lambda p: p.arg_reduction)
+RESHAPES = OpcodesWhere(lambda p: p.reshapes)
 
 
 def layout(module: ir.Module) -> ir.Module:

@@ -11,12 +11,20 @@ Bodies that several instructions call are left alone.
 """
 from __future__ import annotations
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 from .dce import dce_computation
 
 LOOPS = {"while": lambda i: i.attrs["num_carry"],
          "scan": lambda i: i.attrs["num_carry"] + i.attrs["num_xs"]}
-FREE = {"broadcast_in_dim", "iota", "reshape", "squeeze", "stop_gradient"}
+
+
+def free(op: str) -> bool:
+    """Costs a kernel nothing to recompute: it reads its operand in the same linear order
+    (broadcasts, reshapes) or is computed from its position (iota)."""
+    prim = PRIMITIVES.get(op)
+    return prim is not None and (prim.linear_order or prim.positional)
 
 
 def licm(module: ir.Module) -> ir.Module:
@@ -58,7 +66,7 @@ def _hoist(module, loop):
     outputs = body.root.operands if body.root.opcode == ir.TUPLE else [body.root]
     out_ids = {o.id for o in outputs}
     def stays(i):   # recomputed in the body each step
-        return i.id not in invariant or i.opcode in FREE
+        return i.id not in invariant or free(i.opcode)
     used_by_variant = set()
     for instr in body.instructions:
         if stays(instr):
@@ -67,7 +75,7 @@ def _hoist(module, loop):
     # A multi-result op (sort) is never one: a loop const is one array, so its elements are.
     frontier = [i for i in body.instructions
                 if i.id in invariant and i.opcode not in (ir.PARAMETER, ir.CONSTANT)
-                and i.opcode not in FREE and not isinstance(i.shape, tuple)
+                and not free(i.opcode) and not isinstance(i.shape, tuple)
                 and (i.id in used_by_variant or i.id in out_ids)]
     if not frontier:
         return []

@@ -28,26 +28,20 @@ import math
 import numpy as np
 
 from ops import dtypes
+from ops.core import PRIMITIVES
 from ops.dims import Dim, Poly, SizeDependentError, has_dim, plain
 
 from .. import ir
 from .inline import inline_calls
 
-ELEMENTWISE = {
-    "abs", "acos", "acosh", "add", "and", "asin", "asinh", "atan", "atan2", "atanh",
-    "bitcast_convert_type", "cbrt", "ceil", "clamp", "convert_element_type", "cos", "cosh",
-    "div", "eq", "erf", "erf_inv", "exp", "exp2", "expm1", "floor", "ge", "gt", "integer_pow",
-    "is_finite", "le", "log", "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg",
-    "not", "or", "pow", "rem", "round", "rsqrt", "select", "shift_left",
-    "shift_right_arithmetic", "shift_right_logical", "sign", "sin", "sinh", "sqrt", "sub",
-    "tan", "tanh", "xor", "stop_gradient"}
-# Position-preserving along every axis (or producing values that depend only on position).
-KEEPS_PREFIX = ELEMENTWISE | {"iota", "broadcast_in_dim", "transpose", "squeeze",
-                              ir.PARAMETER, ir.CONSTANT, ir.TUPLE, ir.GET_TUPLE_ELEMENT}
-REDUCE_FILL = {"reduce_sum": "zero", "reduce_prod": "one", "reduce_max": "lowest",
-               "reduce_min": "highest", "reduce_and": "one", "reduce_or": "zero"}
-CUMULATIVE_FILL = {"cumsum": "zero", "cumprod": "one", "cummax": "lowest", "cummin": "highest"}
-ARG_FILL = {"argmax": "lowest", "argmin": "highest"}
+def keeps_prefix(op: str) -> bool:
+    """Does `op` keep the valid data a prefix along every padded axis by itself? Elementwise
+    ops and ops reading only at the output's own position (`Primitive.keeps_positions`:
+    transposes, broadcasts, iota), and the structural opcodes."""
+    if op in ir.STRUCTURAL:
+        return True
+    prim = PRIMITIVES.get(op)
+    return prim is not None and (prim.elementwise or prim.keeps_positions)
 
 
 def padded_axes(shape) -> dict[int, Poly]:
@@ -57,9 +51,10 @@ def padded_axes(shape) -> dict[int, Poly]:
     return {a: d.poly for a, d in enumerate(shape.dims) if type(d) is Dim}
 
 
-def mask_padding(module: ir.Module, num_sizes: int) -> ir.Module:
-    """Rewrite the entry of a bucketed trace (its first `num_sizes` parameters are the true
-    sizes) so that padding never reaches valid data; then make every shape static."""
+def mask_padding(module: ir.Module) -> ir.Module:
+    """Rewrite the entry of a bucketed trace (its first `module.num_sizes` parameters are the
+    true sizes) so that padding never reaches valid data; then make every shape static."""
+    num_sizes = module.num_sizes
     module = inline_calls(module)
     comp = module.entry
     m = _Masker(module, comp, num_sizes)
@@ -204,49 +199,50 @@ class _Masker:
         touched = bool(padded_axes(instr.shape) if not isinstance(instr.shape, tuple)
                        else any(padded_axes(s) for s in instr.shape)) or \
             any(padded_axes(o.shape) for o in instr.operands)
-        if not touched or op in KEEPS_PREFIX:
+        if not touched or keeps_prefix(op):
             self.out.append(instr)
             return
-        rule = getattr(self, "rule_" + op, None)
+        rule = getattr(self, "rule_" + op, None) or self._reduction_rule(op)
         if rule is None:
             _unsupported(instr)
         rule(instr)
         self.out.append(instr)
 
+    def _reduction_rule(self, op):
+        """The rule of a reduction, by its kind (`Primitive.reduction` names its fill)."""
+        prim = PRIMITIVES.get(op)
+        if prim is None or prim.reduction is None:
+            return None
+        if prim.cumulative:
+            return self._cumulative
+        return self._arg_reduce if prim.arg_reduction else self._reduce
+
     def _along(self, x, axes):
         pads = padded_axes(x.shape)
         return {a: pads[a] for a in axes if a in pads}
 
-    def _reduce(self, instr, fill):
+    def _reduce(self, instr):
         x = instr.operands[0]
         along = self._along(x, instr.attrs["axes"])
         if along:
+            fill = PRIMITIVES[instr.opcode].reduction
             instr.operands = [self.masked(x, along, fill)] + instr.operands[1:]
 
-    def rule_reduce_sum(self, instr):
-        self._reduce(instr, REDUCE_FILL[instr.opcode])
-
-    rule_reduce_prod = rule_reduce_max = rule_reduce_min = rule_reduce_and = \
-        rule_reduce_or = rule_reduce_sum
-
-    def rule_argmax(self, instr):
+    def _arg_reduce(self, instr):
+        # The padding holds what never wins (-inf for argmax), so the answer is a valid index.
         x = instr.operands[0]
         along = self._along(x, [instr.attrs["axis"]])
         if along:
-            instr.operands = [self.masked(x, along, ARG_FILL[instr.opcode])]
+            instr.operands = [self.masked(x, along, PRIMITIVES[instr.opcode].reduction)]
 
-    rule_argmin = rule_argmax
-
-    def rule_cumsum(self, instr):
+    def _cumulative(self, instr):
         # A forward scan's valid prefix reads only the valid prefix; a reversed one starts
         # in the padding, so that must hold the operation's identity.
         if instr.attrs.get("reverse"):
             x = instr.operands[0]
             along = self._along(x, [instr.attrs["axis"]])
             if along:
-                instr.operands = [self.masked(x, along, CUMULATIVE_FILL[instr.opcode])]
-
-    rule_cumprod = rule_cummax = rule_cummin = rule_cumsum
+                instr.operands = [self.masked(x, along, PRIMITIVES[instr.opcode].reduction)]
 
     def rule_sort(self, instr):
         # Stable sort: padding filled with what sorts last goes after every valid element

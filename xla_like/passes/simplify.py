@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 
 
@@ -30,6 +32,13 @@ def _is(instr, value) -> bool:
     # Compare signs too: x + (-0.0) is x exactly, x + 0.0 is not for x = -0.0; XLA accepts
     # both, and so do we (the IEEE sign of a zero sum is the only difference).
     return c is not None and c == value
+
+
+def _reduces_axes(op) -> bool:
+    """A reduction over `axes` (over none it is the identity); not a scan or arg-reduction."""
+    prim = PRIMITIVES.get(op)
+    return prim is not None and prim.reduction is not None and not prim.cumulative and \
+        not prim.arg_reduction
 
 
 def _same_type(instr, out) -> bool:
@@ -69,8 +78,7 @@ def peephole(op, operands, params, out):
     elif op == "transpose":
         if tuple(params["permutation"]) == tuple(range(len(params["permutation"]))):
             return operands[0]
-    elif op in ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and",
-                "reduce_or"):
+    elif _reduces_axes(op):
         if not params["axes"]:
             return operands[0]
     elif op == "rev":

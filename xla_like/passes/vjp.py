@@ -14,7 +14,7 @@ from ops.autodiff import add_any, zeros_like_aval
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..evaluate import CALL_RULES, output_instrs, replay
+from ..evaluate import call_rules, output_instrs, replay
 
 
 class RuleError(AssertionError):
@@ -73,7 +73,7 @@ def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_c
             ct[src.id] = tuple(whole)
             continue
         elif instr.called:
-            in_cts = CALL_RULES[op].vjp(module, instr, args, env[instr.id], c)
+            in_cts = call_rules(instr).vjp(module, instr, args, env[instr.id], c)
         else:
             in_cts = PRIMITIVES[op].vjp(c, env[instr.id], args, **instr.attrs)
         for k, (o, oc) in enumerate(zip(instr.operands, in_cts)):
