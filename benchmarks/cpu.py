@@ -88,7 +88,7 @@ def best_gemm_gflops(n=2048):
     b = np.random.rand(n, n).astype(np.float32)
     best = 2 * n ** 3 / timeit(lambda: a @ b, repeat=5) / 1e9
     try:
-        from xla_like.backends import blas
+        from xla_like.backends.cpu import blas
         if blas.available():
             lib = blas.load()
             out = np.empty((n, n), np.float32)

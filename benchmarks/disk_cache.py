@@ -36,7 +36,9 @@ def child(preload):
     t_backend = 0.0
     if preload:
         t0 = time.perf_counter()
-        from xla_like.backends import blas, cpu, llvm_math  # noqa: F401
+        from xla_like.backends.cpu import blas  # noqa: F401
+        from xla_like.backends import cpu
+        from xla_like.backends.llvm import math as llvm_math
         blas.available()
         t_backend = time.perf_counter() - t0
 

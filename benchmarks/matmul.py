@@ -3,7 +3,7 @@
     python benchmarks/matmul.py [--sizes 2048,512] [--threads N]
 
 Prints one table, for square float32 and float64 products of each size: jitcore's BLAS
-(`Blas.gemm` into a preallocated output, core type chosen by xla_like/backends/blas.py), NumPy's
+(`Blas.gemm` into a preallocated output, core type chosen by xla_like/backends/cpu/blas.py), NumPy's
 `a @ b` and `np.matmul(a, b, out=c)` (its bundled OpenBLAS, under whatever OPENBLAS_CORETYPE the
 environment sets), and `jax.jit(jnp.matmul)` when `import jax` works. Each figure is the median
 GFLOP/s (2*n^3 flops per product) over repeated runs after warm-up, taken in rotating blocks
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from xla_like.backends import blas as blas_mod
+from xla_like.backends.cpu import blas as blas_mod
 
 
 def numpy_blas_core() -> str:

@@ -28,7 +28,8 @@ sys.path.insert(0, ROOT)
 import jitcore as jc  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import config  # noqa: E402
-from xla_like.backends import cpu, llvm_native  # noqa: E402
+from xla_like.backends import cpu  # noqa: E402
+from xla_like.backends.llvm import native as llvm_native
 
 jit_module = importlib.import_module("jitcore.jit")   # `jitcore.jit` is also the function
 KiB = 1024

@@ -105,9 +105,9 @@ class Primitive:
     - `scatter_combine`: for scatters, how an update joins the element it lands on (None:
       overwrites; "add", "mul", "min", "max");
     - `lowering`: how compiled backends run it (one of `LOWERINGS`): "element" (the LLVM
-      element rule, `llvm_elementwise`, emits it), "kernel" (the kernel emitter, inside a
+      element rule, `llvm.elementwise`, emits it), "kernel" (the kernel emitter, inside a
       fused loop: data movement, reductions, iota, stop_gradient), "scatter" (a serial native
-      loop, `cpu_scatter`), "library" (a library call: dot_general through BLAS), "host" (the
+      loop, `llvm.scatter`), "library" (a library call: dot_general through BLAS), "host" (the
       NumPy reference on the host: sort, cumulative scans), "control" (native loops and
       branches: cond, while, scan), "calls" (inlined or run as their body: the custom
       derivative calls, fusion);
@@ -179,7 +179,7 @@ class MathRoutine(NamedTuple):
 
     - `args`: 1 or 2 operands;
     - `intrinsic`: the LLVM intrinsic the element rule calls for it (llvm.floor), or None: the
-      backend's math provider supplies it (the CPU's vectorized bodies in `llvm_math`, by this
+      backend's math provider supplies it (the CPU's vectorized bodies in `llvm.math`, by this
       name, else the C library; CUDA's libdevice);
     - `libm`: the C library function (float64; an `f` suffix for float32) the CPU falls back
       to when vectorized bodies are off or out of range; None: the C library lacks it (our

@@ -43,7 +43,7 @@ def boundary_violations(source: str) -> list[str]:
 
 def test_the_scan_finds_each_way_past_the_interface():
     source = ("from xla_like.backends import memory\n"
-              "import xla_like.backends.cuda_runtime\n"
+              "import xla_like.backends.cuda.runtime\n"
               "from xla_like.backends.cpu import compile\n"
               "from xla_like.backends import runtime as rt\n"
               "rt._private\n"

@@ -19,7 +19,7 @@ import pytest
 
 import jitcore as jc
 import jitcore.numpy as jnp
-from xla_like.backends.cpu_plan import cpu_pipeline
+from xla_like.backends.plan.planner import cpu_pipeline
 from xla_like.ir_compare import assert_modules_equal
 from xla_like.parser import parse_module
 from xla_like.passes.fusion import MAX_KERNEL_COST

@@ -17,7 +17,8 @@ import pytest
 import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
-from xla_like.backends import cpu, cpu_runtime, disk_cache
+from xla_like.backends import cpu, disk_cache
+from xla_like.backends.cpu import runtime as cpu_runtime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -25,7 +25,8 @@ import pytest
 import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
-from xla_like.backends import cpu, disk_cache, object_check
+from xla_like.backends import cpu, disk_cache
+from xla_like.backends.cpu import object_check
 
 # The fresh-cache and compile-counting fixtures are the ordinary cache tests' own.
 from tests.test_disk_cache import cache_dir, llvm_runs  # noqa: F401

@@ -18,7 +18,8 @@ import pytest
 import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
-from xla_like.backends import cpu, llvm_native, memory
+from xla_like.backends import cpu, memory
+from xla_like.backends.llvm import native as llvm_native
 
 jit_module = importlib.import_module("jitcore.jit")   # `jitcore.jit` is also the function
 

@@ -11,7 +11,8 @@ import numpy as np
 
 import jitcore as jc
 from jitcore import config
-from xla_like.backends import cpu, cpu_pool
+from xla_like.backends import cpu
+from xla_like.backends.cpu import pool as cpu_pool
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCANNED = ("jitcore", "ops", "xla_like", "examples", "benchmarks", "tests")

@@ -18,7 +18,8 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
 from jitcore.jit import JitFunction
-from xla_like.backends import cpu, cpu_pool
+from xla_like.backends import cpu
+from xla_like.backends.cpu import pool as cpu_pool
 
 HANG_S = 120   # a thread still running after this long is deadlocked
 RTOL = ATOL = 1e-9

@@ -1,4 +1,4 @@
-"""jitcore's own OpenBLAS (xla_like/backends/blas.py): GEMM against NumPy in float64, the raw
+"""jitcore's own OpenBLAS (xla_like/backends/cpu/blas.py): GEMM against NumPy in float64, the raw
 entry points native code calls, and the core-type choice (override and host detection; loading
 happens once per process, so those run in subprocesses)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jitcore import config
-from xla_like.backends import blas as blas_mod
+from xla_like.backends.cpu import blas as blas_mod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -258,7 +258,7 @@ _PROBE = """
 import json, os, warnings
 warnings.simplefilter("error")
 {pre}
-from xla_like.backends import blas
+from xla_like.backends.cpu import blas
 b = blas.load()
 print(json.dumps(dict(corename=b.corename, coretype=b.coretype, preloaded=b.preloaded,
                       env=os.environ.get("OPENBLAS_CORETYPE"))))

@@ -466,8 +466,9 @@ def test_half_conversion_routines_for_cpus_without_f16c():
     from llvmlite import binding as llvm
     from llvmlite import ir as ll
 
-    from xla_like.backends import cpu, cpu_runtime
-    from xla_like.backends.llvm_emitter import counted_loop, i64
+    from xla_like.backends import cpu
+    from xla_like.backends.cpu import runtime as cpu_runtime
+    from xla_like.backends.llvm.emitter import counted_loop, i64
 
     if platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("the generic target below is x86-64")
@@ -524,7 +525,7 @@ def test_half_conversion_routines_for_cpus_without_f16c():
 def test_unresolvable_calls_raise_instead_of_aborting():
     from llvmlite import binding as llvm
 
-    from xla_like.backends import cpu_runtime
+    from xla_like.backends.cpu import runtime as cpu_runtime
 
     text = """
 declare double @jitcore_no_such_function(double, double)

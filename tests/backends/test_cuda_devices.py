@@ -17,7 +17,7 @@ pytest.importorskip("llvmlite")
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import config, lax  # noqa: E402
-from xla_like.backends import cuda_runtime  # noqa: E402
+from xla_like.backends.cuda import runtime as cuda_runtime  # noqa: E402
 
 from tests.backends.test_cuda_runtime import _check, emulated, runtime  # noqa: E402,F401  (fixtures)
 

@@ -22,7 +22,8 @@ pytest.importorskip("llvmlite")
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import config, lax  # noqa: E402
-from xla_like.backends import cuda, cuda_codegen  # noqa: E402
+from xla_like.backends import cuda  # noqa: E402
+from xla_like.backends.cuda import codegen as cuda_codegen
 
 ARCHS = ("sm_80", "sm_90")
 PTXAS = shutil.which("ptxas")
@@ -272,7 +273,7 @@ def test_arch_setting():
 
 
 def test_call_without_gpu_says_why():
-    from xla_like.backends import cuda_runtime
+    from xla_like.backends.cuda import runtime as cuda_runtime
     reason = cuda_runtime.probe()
     if reason is None:
         pytest.skip("a GPU is present: calls run")

@@ -2,7 +2,7 @@
 
 Each case runs twice:
 - `gpu`: on a real GPU through pycuda (skipped, with the probe's reason, where there is none);
-- `emulated`: through `cuda_runtime` with pycuda's driver replaced by a simulation, where each
+- `emulated`: through `cuda.runtime` with pycuda's driver replaced by a simulation, where each
   kernel's LLVM IR is compiled for this CPU and run with one OS thread per GPU thread: thread
   ids, `__syncthreads` and warp shuffles are Python callbacks, shared memory is a global. This
   checks, without a GPU, what PTX assembly cannot: that the kernels compute the right numbers
@@ -25,7 +25,8 @@ pytest.importorskip("llvmlite")
 import jitcore as jax  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import lax  # noqa: E402
-from xla_like.backends import cuda, cuda_codegen, cuda_runtime  # noqa: E402
+from xla_like.backends import cuda  # noqa: E402
+from xla_like.backends.cuda import codegen as cuda_codegen, runtime as cuda_runtime
 
 TOL = {np.dtype(np.float16): 3e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -145,7 +146,8 @@ class FakeModule:
     def __init__(self, text):
         from llvmlite import binding as llvm
 
-        from xla_like.backends import cpu, cpu_runtime
+        from xla_like.backends import cpu
+        from xla_like.backends.cpu import runtime as cpu_runtime
         for name, cb in _CALLBACKS.items():
             llvm.add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
         host = host_llvm(text)
@@ -164,7 +166,7 @@ class FakeModule:
 
 
 class FakeDriver:
-    """The parts of `pycuda.driver` that `cuda_runtime` uses."""
+    """The parts of `pycuda.driver` that `cuda.runtime` uses."""
     Error = RuntimeError
     launches = 0
     allocations = 0
@@ -399,7 +401,7 @@ TWO_PASS = {
 
 @pytest.mark.parametrize("case", sorted(TWO_PASS))
 def test_two_pass_reductions(case, runtime, monkeypatch):
-    from xla_like.backends import cuda_kernels
+    from xla_like.backends.cuda import kernels as cuda_kernels
     monkeypatch.setattr(cuda_kernels, "TWO_PASS_MIN", 4096)
     monkeypatch.setattr(cuda_kernels, "CHUNK_PER_THREAD", 8)
     monkeypatch.setattr(sys.modules[__name__], "EMULATED_THREADS", 32)   # one warp: faster

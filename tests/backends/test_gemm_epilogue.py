@@ -10,7 +10,8 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
 from tests.helpers import plan_of
-from xla_like.backends import blas, cpu_plan
+from xla_like.backends.cpu import blas
+from xla_like.backends.plan import planner as cpu_plan
 
 pytestmark = pytest.mark.skipif(not blas.available(), reason="no BLAS: dots use loop kernels")
 

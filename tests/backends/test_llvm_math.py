@@ -1,4 +1,4 @@
-"""xla_like.backends.llvm_math: accuracy against NumPy (float64 reference rounded to the type),
+"""xla_like.backends.llvm.math: accuracy against NumPy (float64 reference rounded to the type),
 special values, and that a loop over every float32 function vectorizes.
 
 The harness builds `void kernel_<name>(T* in..., T* out, i64 n)` loops with llvmlite, optimizes
@@ -19,7 +19,7 @@ llvm = pytest.importorskip("llvmlite.binding")
 from llvmlite import ir  # noqa: E402
 
 from tests.helpers import erfinv_reference  # noqa: E402
-from xla_like.backends import llvm_math as lm  # noqa: E402
+from xla_like.backends.llvm import math as lm  # noqa: E402
 
 _TY = {np.float32: ir.FloatType(), np.float64: ir.DoubleType()}
 _NAMES = sorted(lm.SUPPORTED)

@@ -11,7 +11,7 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
 from xla_like import pipeline
-from xla_like.backends.cpu_plan import cpu_pipeline
+from xla_like.backends.plan.planner import cpu_pipeline
 from xla_like.parser import parse_module
 from xla_like.verifier import verify_module
 

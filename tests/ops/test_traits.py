@@ -97,16 +97,16 @@ def test_reductions_name_their_identity(name):
 def test_element_rule_emits_every_case(name):
     """The LLVM element rule (CPU and CUDA) has a body for the op on every dtype its value
     cases use."""
-    from xla_like.backends import llvm_elementwise
+    from xla_like.backends.llvm import elementwise as llvm_elementwise
     cases = _cases(name)
     assert cases, f"{name}: no value case to try the element rule with"
     for case in cases:
         assert llvm_elementwise.can_emit(PRIMITIVES[name], _dtypes(case), case.params), (
-            f"{name} ({case.label}): xla_like/backends/llvm_elementwise.py has no body for it")
+            f"{name} ({case.label}): xla_like/backends/llvm/elementwise.py has no body for it")
 
 
 def test_can_emit_refuses_what_it_cannot_emit():
-    from xla_like.backends import llvm_elementwise
+    from xla_like.backends.llvm import elementwise as llvm_elementwise
     assert not llvm_elementwise.can_emit(PRIMITIVES["reduce_sum"], [np.float32], {"axes": ()})
     # A math op whose routine is unknown to every provider: emit has no body to call.
     exp = PRIMITIVES["exp"]
@@ -122,8 +122,8 @@ def test_can_emit_refuses_what_it_cannot_emit():
 @pytest.mark.parametrize("name", KERNEL)
 def test_kernel_emitter_handles_it(name):
     """What the kernel emitter computes has a handler there (CPU and CUDA emitters)."""
-    from xla_like.backends.cuda_blocks import DeviceEmitter
-    from xla_like.backends.llvm_emitter import ElementEmitter, _is_leaf
+    from xla_like.backends.cuda.blocks import DeviceEmitter
+    from xla_like.backends.llvm.emitter import ElementEmitter, _is_leaf
     for emitter in (ElementEmitter, DeviceEmitter):
         assert _is_leaf(name) or hasattr(emitter, "_op_" + name), (
             f"{name}: lowering 'kernel' but {emitter.__name__} has no _op_{name}")
@@ -133,13 +133,13 @@ def test_kernel_emitter_handles_it(name):
 def test_math_routine_has_a_body_everywhere(name):
     """Every math routine is computable on the CPU (intrinsic, vectorized body, C library)
     and on CUDA (intrinsic or libdevice), with or without the vectorized bodies."""
-    from xla_like.backends import llvm_math
+    from xla_like.backends.llvm import math as llvm_math
     r = MATH_ROUTINES[name]
     assert r.name == name and r.args in (1, 2)
     composed = r.from_exp and MATH_ROUTINES["exp"].libm and MATH_ROUTINES["exp"].libdevice
     # Vectorized bodies on, and off (then a routine the C library lacks uses ours anyway).
     assert r.intrinsic or name in llvm_math.SUPPORTED or r.libm or composed, (
-        f"math routine {name!r}: add a body to xla_like/backends/llvm_math.py or name its C "
+        f"math routine {name!r}: add a body to xla_like/backends/llvm/math.py or name its C "
         "library function")
     assert r.intrinsic or r.libdevice or composed, \
         f"math routine {name!r}: name its libdevice function for the CUDA backend"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 # Backends load on first use: the CPU one pulls in llvmlite. The CUDA one compiles without a
-# GPU; only running its executables imports pycuda (`cuda_runtime`).
+# GPU; only running its executables imports pycuda (`cuda.runtime`).
 BACKENDS = {"interp": "xla_like.backends.interp", "cpu": "xla_like.backends.cpu",
             "cuda": "xla_like.backends.cuda"}
 

@@ -4,7 +4,7 @@ A backend hands over the text it compiles plus what else decides the machine cod
 library versions); `key` hashes them. `load(key)` returns what `store(key, ...)` saved: the
 object code, the optimized LLVM text and plain JSON metadata. Nothing read here is unpickled or
 run before it has been checked byte for byte (and the backend checks the object code itself,
-`object_check`, before linking it).
+`cpu.object_check`, before linking it).
 
 One file per key, `<sha256 hex>.jco`, in a directory private to the user:
 

@@ -29,13 +29,13 @@ def is_device_buffer(x) -> bool:
 def gpu_unavailable_reason() -> str | None:
     """None when a GPU can run CUDA executables, else why not (pycuda or the driver missing,
     no device)."""
-    from . import cuda_runtime
+    from .cuda import runtime as cuda_runtime
     return cuda_runtime.probe()
 
 
 def gpu_ordinals() -> list[int]:
     """The numbers of the usable GPUs (none without a usable driver)."""
-    from . import cuda_runtime
+    from .cuda import runtime as cuda_runtime
     if cuda_runtime.probe() is not None:
         return []
     return [d.ordinal for d in cuda_runtime.devices()]
@@ -43,13 +43,13 @@ def gpu_ordinals() -> list[int]:
 
 def gpu_name(ordinal: int) -> str:
     """The name the driver gives GPU `ordinal` (e.g. "NVIDIA H100 80GB HBM3")."""
-    from . import cuda_runtime
+    from .cuda import runtime as cuda_runtime
     return cuda_runtime.devices()[ordinal].name
 
 
 def to_gpu(host: np.ndarray, ordinal: int) -> DeviceBuffer:
     """A copy of the host array `host` in the memory of GPU `ordinal`."""
-    from . import cuda_runtime
+    from .cuda import runtime as cuda_runtime
     return cuda_runtime.upload(cuda_runtime.devices()[ordinal], host)
 
 

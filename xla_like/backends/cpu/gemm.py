@@ -1,7 +1,7 @@
 """GEMM from the CPU backend's native segments: cblas_?gemm calls, and GEMM epilogues.
 
 A dot step calls the host BLAS (its address comes in the segment's `externs` table) on thread
-0, and BLAS uses its own threads. A dot with an epilogue (see `cpu_plan.Epilogue`) calls it
+0, and BLAS uses its own threads. A dot with an epilogue (see `plan.planner.Epilogue`) calls it
 once per row block instead, into a block-sized scratch buffer, and runs the epilogue kernel on
 that block right after, while the block is still in cache. The segment's threads share the
 blocks, each calling a one-thread GEMM (`one_thread_blas` around the segment): a multi-thread
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from .cpu_kernels import emit_fusion, gemm_layout
-from .llvm_emitter import counted_loop, i64
+from ..llvm.kernels import emit_fusion
+from ..plan.kernel_shapes import gemm_layout
+from ..llvm.emitter import counted_loop, i64
 
 
 def blas_ok(instr):

@@ -34,7 +34,7 @@ import warnings
 
 import numpy as np
 
-from ..settings import ENV, settings
+from ...settings import ENV, settings
 
 _SETTING = ENV["blas_coretype"]    # named in the reasons `choose_coretype` gives
 

@@ -13,7 +13,7 @@ from llvmlite import ir as ll
 
 from ops.core import MATH_ROUTINES, PRIMITIVES
 
-from .llvm_emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
+from .emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
                            value_type)
 
 
@@ -347,7 +347,7 @@ def can_emit(prim, dtypes, params=None) -> bool:
     """Whether `emit` has a body for `prim` (an "element" primitive) on scalar operands of
     `dtypes` with static `params`: tried on a scratch LLVM function."""
     from ops.core import ShapedArray
-    from .. import ir
+    from ... import ir
     if prim.lowering != "element":
         return False
     params = dict(params or {})

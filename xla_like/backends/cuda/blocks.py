@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from .cpu_kernels import _delinearize
-from .llvm_emitter import (F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
+from ..llvm.kernels import delinearize
+from ..llvm.emitter import (F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
                            counted_loop, entry_alloca, i64, open_loop, value_type)
-from .llvm_reduce import _combine, _init, _operand_index
+from ..llvm.reduce import combine_values, initial_value, operand_index
 
 BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)
 WARP = 32
@@ -32,7 +32,7 @@ class DeviceKernel:
         self.per_block = per_block
         self.per_thread = per_thread   # elements each thread takes at once (flat kernels)
         self.block = BLOCK
-        self.second = None        # a two-pass reduction's combining kernel (see cuda_kernels)
+        self.second = None        # a two-pass reduction's combining kernel (see cuda.kernels)
         self.scratch_bytes = 0    # ... and the memory its partial results take
 
     def names(self):
@@ -199,8 +199,8 @@ class Reducer:
             self.init = [ll.Constant(t, 0), i64(INVALID)]
         else:
             # float16 accumulates in float32, as NumPy does.
-            self.init = [const(np.dtype(np.float32) if t == F16 else dtype, _init(op, dtype))]
-            self.combine = lambda a, v: [_combine(b, op, a[0], v[0], dtype)]  # noqa: E731
+            self.init = [const(np.dtype(np.float32) if t == F16 else dtype, initial_value(op, dtype))]
+            self.combine = lambda a, v: [combine_values(b, op, a[0], v[0], dtype)]  # noqa: E731
 
     def element(self, v, j):
         if self.arg:
@@ -259,8 +259,8 @@ class DeviceEmitter(ElementEmitter):
                          step=sreg(b, "ntid.x"))
         j = loop.i
         self.push_scope()
-        pos = _delinearize(b, j, extents) if len(extents) > 1 else [j]
-        v = yield x, _operand_index(out_index, axes, pos, rank)
+        pos = delinearize(b, j, extents) if len(extents) > 1 else [j]
+        v = yield x, operand_index(out_index, axes, pos, rank)
         cur = [b.load(s) for s in slots]
         for s, v in zip(slots, red.combine(cur, red.element(v, j))):
             b.store(v, s)

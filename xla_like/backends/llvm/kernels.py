@@ -9,7 +9,7 @@ the work across threads. The loop layout depends on the fusion's kind:
   first (each a vectorized loop over the row), then the row's elements, which read those
   reductions from registers. Softmax and layer norm read each row from memory once.
 
-Two variants of a loop kernel serve the plan's memory rewrites (see `cpu_plan`): `in_place`
+Two variants of a loop kernel serve the plan's memory rewrites (see `plan.planner`): `in_place`
 reads one parameter through the output pointer (the output took that parameter's memory; one
 pointer, so LLVM sees the read-before-write at each position and no aliasing is hidden from
 it), and `window` reads one parameter from a buffer holding only the kernel's current block
@@ -22,11 +22,13 @@ from llvmlite import ir as ll
 
 from ops.core import PRIMITIVES
 
-from .. import ir
-from ..passes.fusion import REDUCE
-from .llvm_elementwise import convert_value
-from .llvm_emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
+from ... import ir
+from .elementwise import convert_value
+from ..plan.kernel_shapes import flat_ok, gemm_layout, is_reduction, outer_rank
+from .emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, storage_type, value_type)
+
+
 
 class Kernel:
     """An emitted kernel: its LLVM function, the size of its parallel range, and whether the
@@ -39,40 +41,7 @@ class Kernel:
         self.flat = flat
 
 
-def flat_ok(comp) -> bool:
-    """Can every instruction be computed at one linear position (same-size or scalar inputs)?"""
-    n = comp.root.shape.size
-    for instr in comp.instructions:
-        op = instr.opcode
-        if op == ir.PARAMETER or op == ir.CONSTANT:
-            if instr.shape.size not in (1, n):
-                return False
-            continue
-        prim = PRIMITIVES.get(op)
-        if prim is None or prim.reduction is not None or prim.positional:
-            return False   # iota needs the index along its dimension, not the linear one
-        if prim.linear_order:
-            # A same-size broadcast only adds size-1 axes: element order is unchanged.
-            if op == "broadcast_in_dim" and instr.operands[0].shape.size not in (1, n):
-                return False
-            continue
-        if not prim.elementwise:
-            return False
-        if instr.shape.size != n:
-            return False
-    return True
-
-
-def outer_rank(comp):
-    """How many leading output dims index rows (None for plain loop kernels)."""
-    if comp.root.opcode in REDUCE:
-        return len(comp.root.shape.dims)
-    ranks = {len(i.shape.dims) for i in comp.instructions
-             if i.opcode in REDUCE and i is not comp.root}
-    return min(ranks) if ranks else None
-
-
-def _declare(module, name, in_shapes, out_shape):
+def declare_kernel(module, name, in_shapes, out_shape):
     args = [ll.PointerType(storage_type(s.dtype)) for s in in_shapes]
     args.append(ll.PointerType(storage_type(out_shape.dtype)))
     fn = ll.Function(module, ll.FunctionType(ll.VoidType(), args + [I64, I64]), name)
@@ -115,7 +84,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
     lo * elements per unit (see the module docstring)."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
-    fn = _declare(module, name, in_shapes, out_shape)
+    fn = declare_kernel(module, name, in_shapes, out_shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     out_arg = fn.args[len(in_shapes)]
     inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
@@ -147,7 +116,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         def body(i):
             em.push_scope()
             v = em.value(comp.root, [i])
-            _store(b, out, [i], v, flat=True)
+            store_element(b, out, [i], v, flat=True)
             em.pop_scope()
         counted_loop(b, lo, hi, body)
         b.ret_void()
@@ -165,7 +134,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
             d = len(idx)
             if d == len(dims):
                 em.push_scope()
-                _store(b, out, idx, em.value(comp.root, idx))
+                store_element(b, out, idx, em.value(comp.root, idx))
                 em.pop_scope()
                 return
             counted_loop(b, i64(0), i64(dims[d]), lambda i: nest(idx + [i]), name=f"d{d}")
@@ -178,21 +147,21 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
     n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
     inner_dims = dims[k:]
     row_reduces = [i for i in comp.instructions
-                   if i.opcode in REDUCE and i is not comp.root and i.shape.dims == tuple(outer)]
+                   if is_reduction(i) and i is not comp.root and i.shape.dims == tuple(outer)]
 
     def row(r):
         em.push_scope()
-        idx = _delinearize(b, r, outer)
+        idx = delinearize(b, r, outer)
         for red in row_reduces:
             em.value(red, idx)   # computed once per row, cached for the elements below
-        if comp.root.opcode in REDUCE:
-            _store(b, out, idx, em.value(comp.root, idx))
+        if is_reduction(comp.root):
+            store_element(b, out, idx, em.value(comp.root, idx))
         else:
             def inner(ix):
                 d = len(ix)
                 if d == len(inner_dims):
                     em.push_scope()
-                    _store(b, out, idx + ix, em.value(comp.root, idx + ix))
+                    store_element(b, out, idx + ix, em.value(comp.root, idx + ix))
                     em.pop_scope()
                     return
                 counted_loop(b, i64(0), i64(inner_dims[d]), lambda i: inner(ix + [i]),
@@ -205,7 +174,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
     return Kernel(fn, n_rows, True, False)
 
 
-def _delinearize(b, lin, dims):
+def delinearize(b, lin, dims):
     out = []
     for k in range(len(dims) - 1, -1, -1):
         if k == 0:
@@ -220,7 +189,7 @@ def _to_storage(b, v, dtype):
     return b.zext(v, storage_type(dtype)) if dtype.kind == "b" else v
 
 
-def _store(b, buf, idx, v, flat=False):
+def store_element(b, buf, idx, v, flat=False):
     if flat:
         off = idx[0]
     else:
@@ -237,27 +206,12 @@ def _store(b, buf, idx, v, flat=False):
 
 # --- dot_general without a library: a loop GEMM ------------------------------------------------
 
-def gemm_layout(instr):
-    """(batch, M, N, K, lhs_transposed, rhs_transposed) of a canonicalized dot_general."""
-    (lc, rc), (lb, rb) = instr.attrs["dimension_numbers"]
-    lhs, rhs = instr.operands
-    ld, rd = lhs.shape.dims, rhs.shape.dims
-    lf = [d for d in range(len(ld)) if d not in lc and d not in lb]
-    rf = [d for d in range(len(rd)) if d not in rc and d not in rb]
-    size = lambda dims, sel: int(np.prod([dims[d] for d in sel], dtype=np.int64))  # noqa: E731
-    batch = size(ld, lb)
-    m, k, n = size(ld, lf), size(ld, lc), size(rd, rf)
-    ta = bool(lc) and bool(lf) and min(lc) < min(lf)
-    tb = bool(rc) and bool(rf) and min(rf) < min(rc)
-    return batch, m, n, k, ta, tb
-
-
 def emit_dot(module, name, instr) -> Kernel:
     """out[b, i, j] = sum_k lhs[b, i, k] * rhs[b, k, j] as loops: rows split across threads,
     the inner loop over j contiguous (vectorized) when rhs is not transposed."""
     lhs, rhs = instr.operands
     out_shape = instr.shape
-    fn = _declare(module, name, [lhs.shape, rhs.shape], out_shape)
+    fn = declare_kernel(module, name, [lhs.shape, rhs.shape], out_shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     pa, pb, pc, lo, hi = fn.args
     batch, m, n, k, ta, tb = gemm_layout(instr)

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 
-from ..settings import settings
+from ...settings import settings
 
 _DEFAULT_THREADS = max(1, min(os.cpu_count() or 1, 8))
 

@@ -3,7 +3,7 @@
 LLVM lowers a few operations to calls into compiler-rt / libgcc, which Python does not load:
 half-precision conversions on CPUs without F16C (`__extendhfsf2`, `__truncsfhf2`) and f64 -> f16
 everywhere (`__truncdfhf2`). MCJIT aborts the whole process on a symbol it cannot resolve. The
-emitter avoids these where it can (`llvm_emitter.fp_cast`); the definitions here, written with
+emitter avoids these where it can (`llvm.emitter.fp_cast`); the definitions here, written with
 integer operations only and compiled once per process, cover what code generation still
 introduces. `check_symbols` turns any other unresolvable call into a Python exception before
 MCJIT sees it.

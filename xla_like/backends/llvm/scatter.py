@@ -5,7 +5,7 @@ native loops, so programs (and loop bodies: `x.at[i].set(v)` is a scatter) need 
 its window is combined into `out` (`set` overwrites: the last duplicate wins, as NumPy's fancy
 assignment; the others accumulate in row order, as `ufunc.at`). Out-of-range rows are dropped
 (`ops.indexing`). One thread runs it: rows may collide. The CUDA backend runs the same loop
-(`scatter_body`) in a one-thread kernel (`cuda_kernels.emit_scatter`).
+(`scatter_body`) in a one-thread kernel (`cuda.kernels.emit_scatter`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from llvmlite import ir as ll
 
 from ops.core import PRIMITIVES, OpcodesWhere
 
-from .cpu_kernels import Kernel, _declare
-from .llvm_emitter import F16, F32, I8, I64, counted_loop, i64, storage_type
+from .kernels import Kernel, declare_kernel
+from .emitter import F16, F32, I8, I64, counted_loop, i64, storage_type
 
 # The scatter opcodes (`Primitive.lowering == "scatter"`); each names how it combines an update
 # (`Primitive.scatter_combine`).
@@ -25,7 +25,7 @@ _I8P = ll.PointerType(I8)
 
 def emit_scatter(module, name, instr) -> Kernel:
     operand, indices, updates = instr.operands
-    fn = _declare(module, name, [operand.shape, indices.shape, updates.shape], instr.shape)
+    fn = declare_kernel(module, name, [operand.shape, indices.shape, updates.shape], instr.shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     scatter_body(b, module, instr, *fn.args[:4])
     b.ret_void()

@@ -24,7 +24,7 @@ from llvmlite import ir as ll
 
 from ops.core import PRIMITIVES
 
-from .. import ir
+from ... import ir
 
 I1, I8, I32, I64 = ll.IntType(1), ll.IntType(8), ll.IntType(32), ll.IntType(64)
 F16, F32, F64 = ll.HalfType(), ll.FloatType(), ll.DoubleType()
@@ -303,7 +303,7 @@ class ElementEmitter:
         return self._elementwise(instr, index)
 
     def _elementwise(self, instr, index):
-        from . import llvm_elementwise
+        from . import elementwise as llvm_elementwise
         args = []
         for o in instr.operands:
             args.append((yield o, index))
@@ -509,7 +509,7 @@ class ElementEmitter:
 
     def reduction(self, instr, out_index):
         """Emit the loop computing `instr` (a reduction) at `out_index`; returns the value."""
-        from . import llvm_reduce
+        from . import reduce as llvm_reduce
         return (yield from llvm_reduce.emit_reduction(self, instr, out_index,
                                                       self._reduced_axes(instr)))
 

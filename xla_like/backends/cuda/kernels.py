@@ -8,7 +8,7 @@ element computation is the CPU backend's (`ElementEmitter`); only the loop layou
   (`vector_width`), so their loads and stores become 16-byte vector accesses (when the
   pointers are known 16-byte aligned: not in scan bodies).
 - row / reduction over trailing axes: one block per output row, each row reduction a block
-  tree (`cuda_blocks`); the row's elements are then written block-strided (softmax, layer
+  tree (`cuda.blocks`); the row's elements are then written block-strided (softmax, layer
   norm: one read of the row from memory per reduction).
 - a reduction of few long rows: two kernels (`_two_pass`), a block per chunk of a row, then a
   block per row combining the chunks' partial results.
@@ -16,8 +16,8 @@ element computation is the CPU backend's (`ElementEmitter`); only the loop layou
   row, accumulating sequentially as the CPU does (for leading axes, neighbouring threads read
   neighbouring addresses).
 - dot: 16x16 output tiles per block, operand tiles staged in shared memory (used where cuBLAS
-  is not: see `cuda_runtime.cublas_ok`).
-- scatter: one block of one thread running the CPU backend's serial loop (`cpu_scatter`), so
+  is not: see `cuda.runtime.cublas_ok`).
+- scatter: one block of one thread running the CPU backend's serial loop (`llvm.scatter`), so
   duplicates resolve in row order exactly as NumPy's (the last `set` wins, accumulation in
   row order).
 """
@@ -28,15 +28,15 @@ from llvmlite import ir as ll
 
 from ops.core import MATH_ROUTINES, PRIMITIVES, MathRoutine
 
-from .. import ir
-from ..passes.fusion import REDUCE
-from .cpu_kernels import _delinearize, _store, flat_ok, gemm_layout, outer_rank
-from .cpu_scatter import scatter_body
-from .cuda_blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
+from ... import ir
+from ..llvm.kernels import delinearize, store_element
+from ..plan.kernel_shapes import flat_ok, gemm_layout, is_reduction, outer_rank
+from ..llvm.scatter import scatter_body
+from .blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
                           block_reduce, grid_loop, shared_array, shared_slot, sreg,
                           strided_loop)
-from .llvm_elementwise import convert_value
-from .llvm_emitter import F16, F32, I8, I64, Buffer, entry_alloca, i64, storage_type, value_type
+from ..llvm.elementwise import convert_value
+from ..llvm.emitter import F16, F32, I8, I64, Buffer, entry_alloca, i64, storage_type, value_type
 
 TILE = 16                   # dot output tile edge; BLOCK == TILE * TILE
 BLOCK_ROW_MIN = 64          # shorter trailing reductions run one row per thread
@@ -72,7 +72,7 @@ def _trailing(instr):
     return bool(axes) and axes == list(range(rank - len(axes), rank))
 
 
-# libdevice's exact float remainder, which a float `rem` calls (`cuda_codegen.DeviceBuilder`).
+# libdevice's exact float remainder, which a float `rem` calls (`cuda.codegen.DeviceBuilder`).
 FMOD = MathRoutine("fmod", 2, libdevice="fmod")
 # Math functions a flat kernel may call per element and still take several elements per
 # thread: unrolled heavier bodies spill (sin/cos/tan keep a local array for huge arguments),
@@ -132,8 +132,8 @@ def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuil
 
         def element(u):
             em.push_scope()
-            idx = _delinearize(b, u, dims) if dims else []
-            _store(b, out, idx, em.value(comp.root, idx))
+            idx = delinearize(b, u, dims) if dims else []
+            store_element(b, out, idx, em.value(comp.root, idx))
             em.pop_scope()
         grid_loop(b, lo, hi, element, per_block=False)
         b.ret_void()
@@ -151,7 +151,7 @@ def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
 
     def element(i):
         em.push_scope()
-        _store(b, out, [i], em.value(comp.root, [i]), flat=True)
+        store_element(b, out, [i], em.value(comp.root, [i]), flat=True)
         em.pop_scope()
 
     if vec == 1:
@@ -170,7 +170,7 @@ def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
                     em.value(param, [p])
         vals = [em.value(comp.root, [p]) for p in pos]
         for p, v in zip(pos, vals):
-            _store(b, out, [p], v, flat=True)
+            store_element(b, out, [p], v, flat=True)
         em.pop_scope()
 
     first = b.sdiv(b.add(lo, i64(vec - 1)), i64(vec))
@@ -200,11 +200,11 @@ def _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned):
     n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1
     n_inner = int(np.prod(inner_dims, dtype=np.int64)) if inner_dims else 1
     reduces = [i for i in comp.instructions
-               if i.opcode in REDUCE and i.shape.dims == tuple(outer)]
+               if is_reduction(i) and i.shape.dims == tuple(outer)]
     row_reduces = [i for i in reduces if i is not comp.root]
     length = min(i.operands[0].shape.size // max(n_rows, 1) for i in reduces)
     per_block = all(_trailing(i) for i in reduces) and length >= BLOCK_ROW_MIN
-    if per_block and not row_reduces and comp.root.opcode in REDUCE and \
+    if per_block and not row_reduces and is_reduction(comp.root) and \
             length >= TWO_PASS_MIN and n_rows <= TWO_PASS_MAX_ROWS:
         return _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned)
     smem = shared_array(b.module, f"{name}.smem", I64, 2 * WARP) if per_block else None
@@ -216,25 +216,25 @@ def _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned):
 
     def row(r):
         em.push_scope()
-        idx = _delinearize(b, r, outer) if outer else []
+        idx = delinearize(b, r, outer) if outer else []
         for red in row_reduces:
             em.block_for = red.id if per_block else None
             em.value(red, idx)
             em.block_for = None
-        if comp.root.opcode in REDUCE:
+        if is_reduction(comp.root):
             em.block_for = comp.root.id if per_block else None
             v = em.value(comp.root, idx)
             em.block_for = None
             if per_block:
                 with b.if_then(b.icmp_unsigned("==", sreg(b, "tid.x"), i64(0))):
-                    _store(b, out, idx, v)
+                    store_element(b, out, idx, v)
             else:
-                _store(b, out, idx, v)
+                store_element(b, out, idx, v)
         else:
             def element(j):
                 em.push_scope()
-                ix = _delinearize(b, j, inner_dims) if inner_dims else []
-                _store(b, out, idx + ix, em.value(comp.root, idx + ix))
+                ix = delinearize(b, j, inner_dims) if inner_dims else []
+                store_element(b, out, idx + ix, em.value(comp.root, idx + ix))
                 em.pop_scope()
             strided_loop(b, start, i64(n_inner), step, element, name="c")
         em.pop_scope()
@@ -265,7 +265,7 @@ def _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned):
     def unit(u):
         em.push_scope()
         r, c = b.udiv(u, i64(chunks)), b.urem(u, i64(chunks))
-        idx = _delinearize(b, r, outer) if outer else []
+        idx = delinearize(b, r, outer) if outer else []
         start = b.mul(c, i64(chunk))
         end = b.add(start, i64(chunk))
         end = b.select(b.icmp_signed("<", end, i64(length)), end, i64(length))
@@ -305,7 +305,7 @@ def _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned):
         state = block_reduce(b2, [b2.load(s) for s in slots], red2.init, red2.combine, smem2)
         v = red2.finish(state)
         with b2.if_then(b2.icmp_unsigned("==", sreg(b2, "tid.x"), i64(0))):
-            _store(b2, out, _delinearize(b2, r, outer) if outer else [], v)
+            store_element(b2, out, delinearize(b2, r, outer) if outer else [], v)
 
     grid_loop(b2, i64(0), fn2.args[-1], row, per_block=True, name="row")
     b2.ret_void()

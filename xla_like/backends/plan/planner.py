@@ -3,7 +3,7 @@
 After `cpu_pipeline` (inlining, CSE, layout, fusion, DCE) the entry computation is a list of
 kernels (fusion), library calls (dot_general) and a few instructions no kernel expresses (sort,
 cumulative scans), which run through their NumPy reference between native segments. Scatters
-are native kernels (`cpu_scatter`).
+are native kernels (`llvm.scatter`).
 Each value that is materialized gets a buffer: a parameter, a constant, an output (allocated
 per call) or a temporary (a slice of the workspace, placed by buffer assignment).
 
@@ -21,21 +21,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ir
-from ..evaluate import Walker, walk as walk_computation
-from ..passes.buffer_assignment import assign_offsets
-from ..pipeline import run_pipeline
-from .cpu_control import CONTROL, make_control
-from .cpu_scatter import SCATTERS
-from .cpu_gemm import blas_ok
-from .cpu_kernels import flat_ok, gemm_layout, outer_rank
+from ops.core import PRIMITIVES
+
+from ... import ir
+from ...evaluate import Walker, walk as walk_computation
+from ...passes.buffer_assignment import assign_offsets
+from ...pipeline import run_pipeline
+from .control import CONTROL, make_control
+from .kernel_shapes import flat_ok, gemm_layout, outer_rank
 
 # GEMM epilogue thresholds: the dot's result must be larger than this...
 EPILOGUE_MIN_BYTES = 1 << 20
 # ...and its right-hand matrix (re-read by each block's GEMM) at most this;
 EPILOGUE_MAX_RHS_BYTES = 1 << 20
 # each block's result is about this large (per thread: threads share the blocks, see
-# cpu_gemm); it stays in cache between the GEMM and the kernel. On one core of a Zen 4 (1 MiB
+# cpu.gemm); it stays in cache between the GEMM and the kernel. On one core of a Zen 4 (1 MiB
 # L2), relu(x @ W + b) with a 32 MiB result: 15.0-15.4 ms without blocks, 256 KiB blocks 14.6,
 # 512 KiB 14.3, 1 MiB 14.1, 2-4 MiB 14.0-14.3.
 EPILOGUE_BLOCK_BYTES = 1 << 20
@@ -81,7 +81,6 @@ def reads_at_output_position(comp: ir.Computation, index: int) -> bool:
 def _keeps_index(instr):
     """Does `instr` read its operands at its own index? Elementwise ops do, and so does what
     keeps the linear order (reshapes, broadcasts) when the shape does not change."""
-    from ops.core import PRIMITIVES
     prim = PRIMITIVES.get(instr.opcode)
     if prim is None or not (prim.elementwise or prim.linear_order or prim.positional):
         return False
@@ -111,7 +110,7 @@ class BufferInfo:
 
 class Step:
     """kind: kernel (a fusion), dot (dot_general), control (a native loop or branch, see
-    `cpu_control`), python (NumPy reference)."""
+    `plan.control`), python (NumPy reference)."""
 
     def __init__(self, kind, instr, inputs, outputs):
         self.kind = kind
@@ -145,13 +144,14 @@ class Epilogue:
 
 
 class Plan:
-    """`donated`: parameter numbers whose memory outputs may take. `blas`: dots will call
-    BLAS (the GEMM epilogue needs it). `threads`: how many threads may share an epilogue's
+    """`donated`: parameter numbers whose memory outputs may take. `blas`: the backend's
+    predicate `blas(dot_instr) -> bool`, true for the dots it runs through a BLAS library (the
+    GEMM epilogue needs one), or None. `threads`: how many threads may share an epilogue's
     blocks (each has its own scratch block)."""
 
-    native_scatter = True   # scatters as native kernels (`cpu_scatter`); a subclass may say no
+    native_scatter = True   # scatters as native kernels (`llvm.scatter`); a subclass may say no
 
-    def __init__(self, module: ir.Module, donated=frozenset(), blas=False, threads=1):
+    def __init__(self, module: ir.Module, donated=frozenset(), blas=None, threads=1):
         self.module = module
         self.buffers: list[BufferInfo] = []
         self.steps: list[Step] = []
@@ -159,6 +159,7 @@ class Plan:
         self.workspace_bytes = 0
         self.n_params = len(module.entry.parameters)
         self.threads = threads
+        self.blas = blas
         self._build(donated, blas)
 
     def _new(self, kind, shape, **kw):
@@ -170,7 +171,7 @@ class Plan:
         return self._new("const", instr.shape, value=np.array(instr.attrs["value"], order="C"))
 
     def _make_step(self, instr, ins, outs, nested=False):
-        """The step computing `instr`; control flow gets its sub-plans (`cpu_control`), and
+        """The step computing `instr`; control flow gets its sub-plans (`plan.control`), and
         runs through the interpreter if a body holds something native code cannot run."""
         op = instr.opcode
         if op in CONTROL:
@@ -178,8 +179,9 @@ class Plan:
             if not step.native:
                 step.kind = "python"
             return step
-        kind = ("kernel" if op == "fusion" else "dot" if op == "dot_general" else
-                "scatter" if op in SCATTERS and self.native_scatter else "python")
+        lowering = PRIMITIVES[op].lowering
+        kind = ("kernel" if op == "fusion" else "dot" if lowering == "library" else
+                "scatter" if lowering == "scatter" and self.native_scatter else "python")
         return Step(kind, instr, ins, outs)
 
     def _build(self, donated, blas):
@@ -198,7 +200,7 @@ class Plan:
                 b.kind, b.index = "output", k
                 claimed.add(bid)
             self.outputs.append(bid)
-        if blas:
+        if blas is not None:
             self._find_epilogues()
         if donated:
             self._find_donations(donated)
@@ -223,7 +225,7 @@ class Plan:
         self.steps = steps
 
     def _epilogue(self, dot, kernel, readers):
-        if dot.kind != "dot" or not blas_ok(dot.instr):
+        if dot.kind != "dot" or not self.blas(dot.instr):
             return None
         res = self.buffers[dot.outputs[0]]
         # The kernel must be the result's only reader (an epilogue found earlier is a step

@@ -6,13 +6,13 @@ the first NaN.
 """
 from __future__ import annotations
 
-from .llvm_emitter import (F16, F32, I64, close_loop, const, entry_alloca, i64, intrinsic,
+from .emitter import (F16, F32, I64, close_loop, const, entry_alloca, i64, intrinsic,
                            open_loop, value_type)
 
 REASSOC = ("reassoc",)
 
 
-def _init(op, dtype):
+def initial_value(op, dtype):
     k = dtype.kind
     if op == "reduce_sum":
         return 0
@@ -31,7 +31,7 @@ def _init(op, dtype):
     return info.min if op == "reduce_max" else info.max
 
 
-def _combine(b, op, acc, v, dtype):
+def combine_values(b, op, acc, v, dtype):
     k = dtype.kind
     if k == "b" or op in ("reduce_and", "reduce_or"):
         return b.or_(acc, v) if op in ("reduce_sum", "reduce_or", "reduce_max") else \
@@ -49,7 +49,7 @@ def _combine(b, op, acc, v, dtype):
     return b.call(fn, [acc, v])
 
 
-def _operand_index(out_index, red_axes, red_vars, rank):
+def operand_index(out_index, red_axes, red_vars, rank):
     it_out, it_red = iter(out_index), iter(red_vars)
     return [next(it_red) if d in red_axes else next(it_out) for d in range(rank)]
 
@@ -104,18 +104,18 @@ def emit_reduction(em, instr, out_index, axes):
     t = value_type(dtype)
     acc_t = F32 if t == F16 else t
     slot = entry_alloca(b, acc_t, name=op)
-    init = const(dtype, _init(op, dtype))
+    init = const(dtype, initial_value(op, dtype))
     b.store(b.fpext(init, F32) if t == F16 else init, slot)
-    x, bounds = yield from bounded_operand(em, x, axes, _init(op, dtype))
+    x, bounds = yield from bounded_operand(em, x, axes, initial_value(op, dtype))
     loops = []
     for a in axes:
         hi = bounds.get(a, x.shape.dims[a])
         loops.append(open_loop(b, i64(0), i64(hi) if isinstance(hi, int) else hi, name="r"))
     em.push_scope()
-    v = yield x, _operand_index(out_index, axes, [lp.i for lp in loops], rank)
+    v = yield x, operand_index(out_index, axes, [lp.i for lp in loops], rank)
     if t == F16:
         v = b.fpext(v, F32)
-    b.store(_combine(b, op, b.load(slot), v, dtype), slot)
+    b.store(combine_values(b, op, b.load(slot), v, dtype), slot)
     em.pop_scope()
     for lp in reversed(loops):
         close_loop(b, lp)
@@ -130,11 +130,11 @@ def _emit_arg(em, instr, out_index, axis):
     dtype = x.shape.dtype
     t = value_type(dtype)
     rank = len(x.shape.dims)
-    fill = _init("reduce_max" if instr.opcode == "argmax" else "reduce_min", dtype)
+    fill = initial_value("reduce_max" if instr.opcode == "argmax" else "reduce_min", dtype)
     x, bounds = yield from bounded_operand(em, x, (axis,), fill)
     best = entry_alloca(b, t, name="best")
     best_i = entry_alloca(b, I64, name="best_i")
-    first = yield x, _operand_index(out_index, (axis,), [i64(0)], rank)
+    first = yield x, operand_index(out_index, (axis,), [i64(0)], rank)
     b.store(first, best)
     b.store(i64(0), best_i)
     is_max = instr.opcode == "argmax"
@@ -142,7 +142,7 @@ def _emit_arg(em, instr, out_index, axis):
     loop = open_loop(b, i64(1), bounds.get(axis, i64(x.shape.dims[axis])), name="a")
     i = loop.i
     em.push_scope()
-    v = yield x, _operand_index(out_index, (axis,), [i], rank)
+    v = yield x, operand_index(out_index, (axis,), [i], rank)
     cur = b.load(best)
     if dtype.kind == "f":
         better = b.fcmp_ordered(">" if is_max else "<", v, cur)

@@ -38,12 +38,12 @@ from llvmlite import ir
 
 from ops.elementwise import ERF_INV64_A, ERF_INV64_B, ERF_INV64_C
 
-from .llvm_math_core import F32 as _F32, F64 as _F64, INF as _INF, LN2 as _LN2, NAN as _NAN
-from .llvm_math_core import Emitter as _Emitter, widen as _widen
-from .llvm_math_core import exp as _exp, exp2 as _exp2, exp_scaled as _exp_scaled
-from .llvm_math_core import expm1 as _expm1, expm1_core as _expm1_core
-from .llvm_math_core import log as _log, log1p as _log1p, log1p_core as _log1p_core, log2 as _log2
-from .llvm_math_core import logistic as _logistic, tanh as _tanh
+from .math_core import F32 as _F32, F64 as _F64, INF as _INF, LN2 as _LN2, NAN as _NAN
+from .math_core import Emitter as _Emitter, widen as _widen
+from .math_core import exp as _exp, exp2 as _exp2, exp_scaled as _exp_scaled
+from .math_core import expm1 as _expm1, expm1_core as _expm1_core
+from .math_core import log as _log, log1p as _log1p, log1p_core as _log1p_core, log2 as _log2
+from .math_core import logistic as _logistic, tanh as _tanh
 
 __all__ = ["SUPPORTED", "LIBM_FLOAT64", "math_function", "is_vectorizable"]
 

@@ -8,7 +8,7 @@ file never fails; using a device without pycuda or a driver raises CudaUnavailab
   its memory goes back to the allocator when the last reference to it goes. Everything runs
   on the device's one stream, so memory freed while kernels still use it is only reused by
   work queued after them.
-- `load(executable, device)` makes the executable's `cuda_program.Program` on a device.
+- `load(executable, device)` makes the executable's `cuda.program.Program` on a device.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import threading
 
 import numpy as np
 
-from ..settings import settings
-from . import runtime
+from ...settings import settings
+from .. import runtime
 
 BLOCKS_PER_SM = 32     # grid cap: grid-stride loops cover the rest
 _MIN_BYTES = 256
@@ -200,7 +200,7 @@ class _Active:
 
 
 def load(executable, device=None):
-    from .cuda_program import Program
+    from .program import Program
     return Program(executable, device or devices()[0])
 
 
@@ -335,7 +335,7 @@ class Cublas:
 
     def gemm(self, dtype, layout, a, b, c):
         """c[q] = op(a[q]) @ op(b[q]) for each of `batch` row-major matrices, `layout` being
-        `cpu_kernels.gemm_layout`'s (batch, m, n, k, a transposed, b transposed).
+        `llvm.kernels.gemm_layout`'s (batch, m, n, k, a transposed, b transposed).
 
         cuBLAS is column-major: a row-major matrix is its transpose there, so it computes
         c^T (n x m) = op(b)^T op(a)^T, with b's memory as its first operand."""
@@ -360,7 +360,7 @@ class Cublas:
 def cublas_ok(instr) -> bool:
     """Can cuBLAS compute this dot_general: float32 or float64 throughout, nothing empty,
     dimensions in cuBLAS's 32-bit ints?"""
-    from .cpu_kernels import gemm_layout
+    from ..plan.kernel_shapes import gemm_layout
     dt = instr.shape.dtype
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)) or \
             any(o.shape.dtype != dt for o in instr.operands):

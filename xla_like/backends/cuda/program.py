@@ -8,7 +8,7 @@
   thread. Steps no kernel expresses (sort, cumulative scans) run with NumPy between copies of
   their operands to the host and results back.
 - Control flow (`while`, `scan`, `cond`) is driven from the host over the sub-plans of
-  `cpu_control`: their parameters and results are pointer slots, repointed before each
+  `plan.control`: their parameters and results are pointer slots, repointed before each
   iteration. Carries ping-pong between the instruction's results and scratch buffers (no copy
   per iteration), a scan's `x_t` and `y_t` are offsets into the stacked arrays, a while's
   predicate and a cond's index are read back to the host when needed.
@@ -22,7 +22,7 @@ import numpy as np
 
 from ops.core import PRIMITIVES
 
-from .cuda_runtime import BLOCKS_PER_SM, CudaUnavailableError, DeviceBuffer, cublas_ok
+from .runtime import BLOCKS_PER_SM, CudaUnavailableError, DeviceBuffer, cublas_ok
 
 
 class Program:
@@ -48,7 +48,7 @@ class Program:
             self.owned = []      # (size class, block) kept for the program's life
             for step_id, (step, kernel) in executable.kernels.items():
                 if step.kind == "dot" and cublas is not None and cublas_ok(step.instr):
-                    from .cpu_kernels import gemm_layout
+                    from ..plan.kernel_shapes import gemm_layout
                     self.gemms[step_id] = gemm_layout(step.instr)
                     continue
                 fn = self.module.get_function(kernel.name)
@@ -231,7 +231,7 @@ class Program:
             if r.nbytes:
                 drv.memcpy_htod_async(ptrs[bid], r, stream)
 
-    # -- control flow, driven from the host (see cpu_control for the sub-plans) ------------
+    # -- control flow, driven from the host (see plan.control for the sub-plans) ------------
 
     def _start_carries(self, step, ptrs, n):
         """A (the results) = the initial carry; returns (A pointers, B pointers)."""
@@ -300,7 +300,7 @@ class Program:
         self._finish_carries(step, odd, a, b)
 
     def _cond(self, step, ptrs):
-        from ..control_flow import clamp_index
+        from ...control_flow import clamp_index
         index = self._read(ptrs[step.inputs[0]], step.inputs[0])
         sub = step.subs[clamp_index(index, len(step.subs))]
         for j, bid in enumerate(step.inputs[1:]):
@@ -314,7 +314,7 @@ def _host_runner(step):
     """Instructions with called computations run their bodies with the interpreter."""
     run = getattr(step, "runner", None)
     if run is None:
-        from ..control_flow import interp_runner
-        from .interp import compile_computation
+        from ...control_flow import interp_runner
+        from ..interp import compile_computation
         run = step.runner = interp_runner(step.instr, compile_computation)
     return run

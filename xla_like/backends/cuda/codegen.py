@@ -27,10 +27,10 @@ from llvmlite import ir as ll
 
 from ops.core import MATH_ROUTINES
 
-from ..settings import settings
-from . import llvm_native
-from .cuda_kernels import FMOD, emit_dot, emit_fusion, emit_scatter
-from .llvm_emitter import F32, F64, logistic_function
+from ...settings import settings
+from ..llvm import native as llvm_native
+from .kernels import FMOD, emit_dot, emit_fusion, emit_scatter
+from ..llvm.emitter import F32, F64, logistic_function
 
 TRIPLE = "nvptx64-nvidia-cuda"
 DEFAULT_ARCH = 80

@@ -1,16 +1,16 @@
 """The CUDA backend: fused kernels compiled to PTX with LLVM (llvmlite), run with pycuda.
 
 compile(module, donated):
-1. `cpu_plan.cpu_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE).
-2. `DevicePlan` (`cpu_plan.Plan`): buffers and steps; control flow (while/scan/cond) gets the
-   CPU backend's sub-plans (`cpu_control`), driven from the host; outputs may take donated
-   parameters' memory as on the CPU; scatters are one-thread kernels (`cuda_kernels`); the
+1. `plan.planner.cpu_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE).
+2. `DevicePlan` (`plan.planner.Plan`): buffers and steps; control flow (while/scan/cond) gets the
+   CPU backend's sub-plans (`plan.control`), driven from the host; outputs may take donated
+   parameters' memory as on the CPU; scatters are one-thread kernels (`cuda.kernels`); the
    instructions no kernel expresses (sort, cumulative scans) are host steps.
-3. Render and compile (`cuda_codegen`, `cuda_kernels`, `cuda_reduce`): one PTX module, a
+3. Render and compile (`cuda.codegen`, `cuda.kernels`, `cuda_reduce`): one PTX module, a
    kernel per fusion and per dot (two for a long reduction), sub-plans' included. This needs
    no GPU, driver or pycuda: `as_text("ptx")` works anywhere.
-4. Load on first call on a device (`cuda_runtime`, which alone imports pycuda, and
-   `cuda_program`): the module into the device's primary context. A call runs on the device
+4. Load on first call on a device (`cuda.runtime`, which alone imports pycuda, and
+   `cuda.program`): the module into the device's primary context. A call runs on the device
    holding its first GPU-resident argument (else the first GPU) and returns DeviceBuffers:
    results stay on the device until read.
 """
@@ -19,11 +19,11 @@ from __future__ import annotations
 import collections
 import threading
 
-from .. import ir
-from ..settings import settings
-from .cpu_control import CONTROL, make_control
-from .cpu_plan import Plan, Step, cpu_pipeline
-from .cuda_codegen import PTX_ISA, MIN_ARCH, compile_ptx, cuda_arch, render
+from ... import ir
+from ...settings import settings
+from ..plan.control import CONTROL, make_control
+from ..plan.planner import Plan, Step, cpu_pipeline
+from .codegen import PTX_ISA, MIN_ARCH, compile_ptx, cuda_arch, render
 
 
 class DevicePlan(Plan):
@@ -31,9 +31,9 @@ class DevicePlan(Plan):
     bodies hold (their host steps run between kernels like any other)."""
 
     def __init__(self, module, donated=frozenset()):
-        super().__init__(module, donated, blas=False)
+        super().__init__(module, donated, blas=None)
 
-    native_scatter = True    # one-thread scatter kernels (`cuda_kernels.emit_scatter`)
+    native_scatter = True    # one-thread scatter kernels (`cuda.kernels.emit_scatter`)
 
     def _make_step(self, instr, ins, outs, nested=False):
         if instr.opcode in CONTROL:
@@ -51,11 +51,11 @@ class Executable:
         self.module = module
         self.optimized = optimized
         self.plan = plan
-        self.kernels = kernels      # id(step) -> (step, cuda_kernels.DeviceKernel)
+        self.kernels = kernels      # id(step) -> (step, cuda.kernels.DeviceKernel)
         self.ptx = ptx
         self.arch = arch
         self._llvm_text = llvm_text
-        self._programs = {}         # cuda_runtime.Device -> cuda_program.Program
+        self._programs = {}         # cuda.runtime.Device -> cuda.program.Program
         self._lock = threading.Lock()
 
     def as_text(self, kind: str = "hlo") -> str:
@@ -69,7 +69,7 @@ class Executable:
 
     def __call__(self, args):
         """Runs on the device of the first argument that lives on a GPU (else the first GPU);
-        returns `cuda_runtime.DeviceBuffer`s."""
+        returns `cuda.runtime.DeviceBuffer`s."""
         if len(args) != self.plan.n_params:
             raise TypeError(f"{self.module.name} expects {self.plan.n_params} arguments, "
                             f"got {len(args)}")
@@ -82,13 +82,13 @@ class Executable:
         return self.program(device)(args)
 
     def program(self, device=None):
-        """The executable loaded on `device` (a `cuda_runtime.Device`; default: the first)."""
+        """The executable loaded on `device` (a `cuda.runtime.Device`; default: the first)."""
         if device is None:
-            from . import cuda_runtime   # imports pycuda; raises CudaUnavailableError without
+            from . import runtime as cuda_runtime  # imports pycuda; raises CudaUnavailableError without
             device = cuda_runtime.devices()[0]
         prog = self._programs.get(device)
         if prog is None:
-            from . import cuda_runtime
+            from . import runtime as cuda_runtime
             with self._lock:
                 prog = self._programs.get(device)
                 if prog is None:
@@ -100,7 +100,7 @@ def target_arch(arch=None) -> int:
     """`arch`, else the `cuda_arch` setting (`JITCORE_CUDA_ARCH`), else the first GPU's compute
     capability (the newest architecture LLVM knows at most), else sm_80."""
     if arch is None and not settings.cuda_arch:
-        from . import cuda_runtime
+        from . import runtime as cuda_runtime
         found = cuda_runtime.device_arch()
         if found is not None and found >= MIN_ARCH:
             return max(a for a in PTX_ISA if a <= found)
@@ -116,7 +116,7 @@ _memo_lock = threading.Lock()
 
 def compile(module: ir.Module, donated=frozenset(), arch=None) -> Executable:
     """`arch`: see `target_arch`. `donated`: parameter numbers whose memory outputs may take
-    (as on the CPU: `cpu_plan.reads_at_output_position`)."""
+    (as on the CPU: `plan.planner.reads_at_output_position`)."""
     sm = target_arch(arch)
     key = (module.as_text(print_large_constants=True), frozenset(donated), sm)
     with _memo_lock:

@@ -1,0 +1,210 @@
+"""The CPU executable: ctypes entry points per segment, a workspace per calling thread, the
+worker pool for large segments, and the steps that run on the host (NumPy fallbacks,
+control flow through the interpreter)."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+
+import numpy as np
+from llvmlite import binding as llvm
+
+from ops.core import PRIMITIVES
+
+from .. import memory
+from ..plan.planner import Plan
+from .gemm import one_thread_blas
+from .pool import pool as _pool, threads as _threads
+from .target import _llvm_lock, target_machine
+
+
+def _find_data_offset():
+    """Where a NumPy array object keeps its data pointer (right after the object header in
+    every release build), so native code can read it from `id(array)`: asking NumPy for the
+    address costs ~1 us per array, a quarter of a whole cached call. None if it is elsewhere
+    (then the pointers are looked up in Python)."""
+    probe = np.arange(3.0)
+    for off in (16,):
+        if ctypes.c_void_p.from_address(id(probe) + off).value == probe.ctypes.data:
+            return off
+    return None
+
+
+DATA_OFFSET = _find_data_offset()
+
+
+_SEG_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                              ctypes.c_int64, ctypes.c_void_p)
+
+
+class _Workspace:
+    """Per-call state: the temporaries' memory, the pointer table, the barrier counter. A call
+    holds one (`lock`) from filling the table until its last segment is done; calls from
+    other threads meanwhile take another, or make their own."""
+
+    def __init__(self, plan: Plan):
+        self.memory = np.empty(max(plan.workspace_bytes, 64) + 64, np.uint8)
+        base = self.memory.ctypes.data
+        shift = (-base) % 64
+        self.arrays = [None] * len(plan.buffers)
+        self.ptrs = (ctypes.c_void_p * max(len(plan.buffers), 1))()
+        for bi in plan.buffers:
+            if bi.kind == "temp":
+                start = shift + bi.offset
+                arr = self.memory[start:start + bi.nbytes].view(bi.shape.dtype)
+                if bi.block_bytes is None:   # an epilogue's block: native code only
+                    arr = arr.reshape(bi.shape.dims)
+                self.arrays[bi.id] = arr
+                self.ptrs[bi.id] = base + start
+            elif bi.kind == "const":
+                self.arrays[bi.id] = bi.value
+                self.ptrs[bi.id] = bi.value.ctypes.data
+        self.counter = ctypes.c_int64(0)
+        self.counter_ptr = ctypes.addressof(self.counter)
+        self.lock = threading.Lock()
+
+
+class Executable:
+    backend = "cpu"
+
+    def __init__(self, module, optimized, plan, order, engine, llvm_text, externs):
+        self.module = module
+        self.optimized = optimized
+        self.plan = plan
+        self._order = order
+        # The segments' entry points are bare addresses: this keeps their code mapped (the
+        # `llvm.native.NativeCode`, freed with the last executable and cache that hold it).
+        self._engine = engine
+        self._llvm_text = llvm_text
+        self._asm_text = None
+        self._externs = externs
+        self._workspaces = [_Workspace(plan)]
+        self._param_slots = [(b.id, b.index, b.shape.dtype) for b in plan.buffers
+                             if b.kind == "param"]
+        # (buffer, dims, dtype, from the pool, donated parameter buffer whose memory it takes)
+        self._out_slots = [(b.id, b.shape.dims, b.shape.dtype, b.nbytes >= memory.POOLED_BYTES,
+                            b.alias) for b in plan.buffers if b.kind == "output"]
+        self._all_fresh = len(set(plan.outputs)) == len(plan.outputs) and all(
+            plan.buffers[bid].kind == "output" for bid in plan.outputs)
+        self._threads = plan.threads   # epilogue scratch has one block per thread
+        self._single = len(order) == 1 and order[0][0] == "native"
+
+    def as_text(self, kind: str = "hlo") -> str:
+        if kind == "hlo":
+            return self.optimized.as_text()
+        if kind == "llvm":
+            return self._llvm_text
+        if kind == "asm":
+            if self._asm_text is None:
+                # Made on request only: printing assembly costs as much as compiling.
+                with _llvm_lock:
+                    mod = llvm.parse_assembly(self._llvm_text)
+                    self._asm_text = target_machine().emit_assembly(mod)
+            return self._asm_text
+        raise ValueError(f"the cpu backend has no {kind!r} text; use 'hlo', 'llvm' or 'asm'")
+
+    def _workspace(self):
+        for ws in self._workspaces:
+            if ws.lock.acquire(blocking=False):
+                return ws
+        ws = _Workspace(self.plan)   # a concurrent call: its own temporaries
+        ws.lock.acquire()
+        self._workspaces.append(ws)
+        return ws
+
+    def __call__(self, args):
+        plan = self.plan
+        if len(args) != plan.n_params:
+            raise TypeError(f"{self.module.name} expects {plan.n_params} arguments, "
+                            f"got {len(args)}")
+        ws = self._workspace()
+        arrays, ptrs = ws.arrays, ws.ptrs
+        try:
+            for bid, index, dtype in self._param_slots:
+                a = args[index]
+                if a.dtype is not dtype or not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a, dtype=dtype)
+                arrays[bid] = a
+                ptrs[bid] = id(a) if DATA_OFFSET is not None else a.ctypes.data
+            for bid, dims, dtype, pooled, alias in self._out_slots:
+                if alias is not None:
+                    o = arrays[alias]
+                else:
+                    o = memory.empty(dims, dtype) if pooled else np.empty(dims, dtype)
+                arrays[bid] = o
+                ptrs[bid] = id(o) if DATA_OFFSET is not None else o.ctypes.data
+            if self._single:
+                seg = self._order[0][1]
+                if not seg.parallel:
+                    seg.cfunc(ptrs, self._externs, 0, 1, ws.counter_ptr)
+                else:
+                    self._run_segment(seg, ws)
+            else:
+                for kind, item in self._order:
+                    if kind == "native":
+                        self._run_segment(item, ws)
+                    else:
+                        _run_python(item, arrays)
+            results = [arrays[bid] for bid in plan.outputs]
+        finally:
+            # The table holds the addresses of these arrays: it keeps them alive until every
+            # segment, on every thread, is done with them, and no longer (the output pool
+            # reuses an output once nothing else refers to it).
+            for bid, _, _ in self._param_slots:
+                arrays[bid] = None
+            for bid, _, _, _, _ in self._out_slots:
+                arrays[bid] = None
+            ws.lock.release()
+        return results if self._all_fresh else _own(results, plan)
+
+    def _run_segment(self, seg, ws):
+        # The plan's threads, or fewer when the caller's `num_threads` is lower now: the
+        # native code takes any thread count up to the plan's.
+        n = min(self._threads, _threads()) if seg.parallel else 1
+        if n == 1:
+            seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
+            return
+        with one_thread_blas() if seg.one_thread_blas else contextlib.nullcontext():
+            pool = _pool(n)
+            ws.counter.value = 0
+            if not pool.try_run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr):
+                # Another call has the workers: this one runs all shares itself (the native
+                # code takes any thread count up to the plan's; with one, it skips barriers).
+                seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
+
+
+def _own(results, plan):
+    """Outputs that are parameters or constants, or the same buffer twice, are copied."""
+    seen = set()
+    out = []
+    for bid, r in zip(plan.outputs, results):
+        b = plan.buffers[bid]
+        if b.kind != "output" or bid in seen:
+            r = np.array(r)
+        seen.add(bid)
+        out.append(r)
+    return out
+
+
+def _run_python(step, arrays):
+    instr = step.instr
+    with np.errstate(all="ignore"):
+        if instr.called:
+            res = _control_flow_runner(step)(*[arrays[i] for i in step.inputs])
+        else:
+            res = PRIMITIVES[instr.opcode].impl(*[arrays[i] for i in step.inputs],
+                                                **instr.attrs)
+    res = res if isinstance(res, tuple) else (res,)
+    for bid, r in zip(step.outputs, res):
+        np.copyto(arrays[bid], np.asarray(r), casting="unsafe")
+
+
+def _control_flow_runner(step):
+    """Control flow the native code does not cover runs its bodies with the interpreter."""
+    run = getattr(step, "runner", None)
+    if run is None:
+        from ...control_flow import interp_runner
+        from ..interp import compile_computation
+        run = step.runner = interp_runner(step.instr, compile_computation)
+    return run

@@ -1,0 +1,208 @@
+"""Rendering a CPU plan as one LLVM module: each kernel a function, each run of native steps a
+*segment* function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)`
+calling its kernels on thread `tid`'s share of each range, with a barrier between kernels when
+several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel."""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir as ll
+
+from ...passes.fusion import iteration_shape
+from ..llvm.emitter import I8, I64, i64, storage_type
+from ..llvm.kernels import emit_dot, emit_fusion
+from ..llvm.scatter import emit_scatter
+from ..plan.planner import Plan
+from .control import Emitter, emit_control, emit_copy
+from .executable import DATA_OFFSET
+from .gemm import blas_ok as _blas_ok, call_blas as _call_blas
+from .gemm import can_share_blocks
+from .pool import threads as _threads
+from .target import math_provider
+
+
+_I8P = ll.PointerType(I8)
+
+
+_I8PP = ll.PointerType(_I8P)
+
+
+_SEG_TYPE = ll.FunctionType(ll.VoidType(), [_I8PP, _I8PP, I64, I64, ll.PointerType(I64)])
+
+
+PARALLEL_MIN_WORK = 1 << 17   # elements; below this, one thread (a hand-off costs ~20 us)
+
+
+def _barrier(b, counter, target, nthreads):
+    """All threads reach this point before any continues (skipped when running alone)."""
+    fn = b.function
+    wait = fn.append_basic_block("barrier.wait")
+    done = fn.append_basic_block("barrier.done")
+    spin = fn.append_basic_block("barrier.spin")
+    b.cbranch(b.icmp_signed(">", nthreads, i64(1)), wait, done)
+    b.position_at_end(wait)
+    b.atomic_rmw("add", counter, i64(1), "seq_cst")
+    b.branch(spin)
+    b.position_at_end(spin)
+    cur = b.load_atomic(counter, "seq_cst", 8)
+    b.cbranch(b.icmp_signed("<", cur, b.mul(nthreads, i64(target))), spin, done)
+    b.position_at_end(done)
+
+
+class Segment:
+    """A run of native steps in one function. `parallel`: worth splitting across threads (else
+    it always runs on one, and is compiled for exactly that)."""
+
+    def __init__(self, name, steps, parallel):
+        self.name = name
+        self.steps = steps
+        self.parallel = parallel
+        self.one_thread_blas = False   # run with BLAS on its calling threads (GEMM epilogues)
+        self.fn = None
+
+
+def render(plan: Plan, blas_sig):
+    """The LLVM module for `plan`: kernels and segment functions. Returns (module, segments,
+    python steps interleaved): a list of ("native", Segment) / ("python", Step)."""
+    mod = ll.Module(name=plan.module.name)
+    mod.triple = llvm.get_process_triple()
+    math = math_provider(mod)
+    out = []
+    for j, (kind, item) in enumerate(_segments(plan)):
+        if kind == "python":
+            out.append(("python", item))
+            continue
+        seg = _render_segment(mod, plan, item, f"seg{j}", math, blas_sig)
+        out.append(("native", seg))
+    return mod, out
+
+
+def _render_segment(mod, plan, steps, name, math, blas_sig):
+    fn = ll.Function(mod, _SEG_TYPE, name)
+    bufs, externs, tid, nthreads, counter = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
+    work = sum(_work(plan, s) for s, lib in zip(steps, library) if not lib)
+    epilogues = [s for s in steps if s.epilogue is not None]
+    work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues)
+    # Library calls run on one thread (BLAS has its own); small segments are not worth the
+    # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
+    # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
+    # and branches run on one thread too. GEMM epilogues share their blocks between threads,
+    # each calling a one-thread GEMM (`cpu.gemm`).
+    shared = bool(epilogues) and can_share_blocks()
+    parallel = work >= PARALLEL_MIN_WORK and _threads() > 1 and not any(
+        lib and not (shared and s.epilogue is not None) for s, lib in zip(steps, library)) \
+        and not any(s.kind == "control" for s in steps)
+    barriers = 0
+    count = [0]
+
+    def ptr(bid):
+        info = plan.buffers[bid]
+        p = b.load(b.gep(bufs, [i64(bid)]))
+        if DATA_OFFSET is not None and info.kind in ("param", "output"):
+            # The table holds the array object; its data pointer is a field of it.
+            field = b.gep(p, [i64(DATA_OFFSET)])
+            p = b.load(b.bitcast(field, _I8PP))
+        return b.bitcast(p, ll.PointerType(storage_type(info.shape.dtype)))
+
+    def emit_steps(body_steps):
+        """Steps of a loop body or branch: in order, on this thread."""
+        for step in body_steps:
+            emit_step(step, blas_sig is not None and step.kind == "dot" and
+                      _blas_ok(step.instr), False)
+
+    control = Emitter(b, mod, ptr, lambda bid: b.gep(bufs, [i64(bid)]), emit_steps)
+    params = {info.index: info.id for info in plan.buffers if info.kind == "param"}
+
+    def valid_rows(shape):
+        """The true row count of a value whose padded rows need no computing (a bucketed
+        program's `Shape.valid_rows`), read from its size parameter; else None."""
+        hint = getattr(shape, "valid_rows", None)
+        if hint is None or hint[0] not in params or not shape.dims:
+            return None
+        p, coeff, const = hint
+        v = b.load(ptr(params[p]))
+        v = b.add(b.mul(v, i64(coeff)), i64(const))
+        v = b.select(b.icmp_signed("<", v, i64(0)), i64(0), v)
+        cap = i64(shape.dims[0])
+        return b.select(b.icmp_signed(">", v, cap), cap, v)
+
+    def emit_step(step, lib, parallel):
+        k = count[0]
+        count[0] += 1
+        if step.kind == "control":
+            emit_control(control, plan, step)
+            return
+        if step.kind == "copy":
+            emit_copy(control, plan, step)
+            return
+        if lib:
+            _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
+                       nthreads if parallel else None, rows=valid_rows(step.instr.shape))
+            return
+        if step.kind == "dot":
+            kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
+        elif step.kind == "scatter":
+            kernel = emit_scatter(mod, f"{name}.k{k}", step.instr)
+        else:
+            kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math,
+                                 in_place=step.in_place)
+        args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
+        n = i64(kernel.extent)
+        rows = valid_rows(step.instr.shape)
+        if rows is not None and kernel.extent and kernel.extent % step.instr.shape.dims[0] == 0:
+            # A bucketed program: the padded rows of this value are never read (ir.Shape).
+            n = b.mul(rows, i64(kernel.extent // step.instr.shape.dims[0]))
+        if not parallel:
+            b.call(kernel.fn, args + [i64(0), n])
+        elif kernel.splittable:
+            # Thread tid's share: a contiguous chunk, a multiple of 64 elements when flat.
+            chunk = b.sdiv(b.add(n, b.sub(nthreads, i64(1))), nthreads)
+            if kernel.flat:
+                chunk = b.mul(b.sdiv(b.add(chunk, i64(63)), i64(64)), i64(64))
+            lo = _min(b, b.mul(tid, chunk), n)
+            hi = _min(b, b.add(lo, chunk), n)
+            b.call(kernel.fn, args + [lo, hi])
+        else:
+            only0 = b.icmp_signed("==", tid, i64(0))
+            with b.if_then(only0):
+                b.call(kernel.fn, args + [i64(0), n])
+
+    for k, (step, lib) in enumerate(zip(steps, library)):
+        if k and parallel:
+            barriers += 1
+            _barrier(b, counter, barriers, nthreads)
+        emit_step(step, lib, parallel)
+    b.ret_void()
+    seg = Segment(name, steps, parallel)
+    seg.one_thread_blas = parallel and bool(epilogues)
+    return seg
+
+
+def _work(plan, step):
+    """Elements a step touches: a reduction kernel's input, else its output."""
+    if step.kind == "kernel":
+        return int(np.prod(iteration_shape(step.instr.called[0].root), dtype=np.int64))
+    return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
+
+
+def _min(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _segments(plan):
+    """The plan's steps grouped as render() groups them: [("native", [steps]) | ("python",
+    step)], native groups named seg{j} by their position."""
+    order, current = [], []
+    for step in plan.steps:
+        if step.kind == "python":
+            if current:
+                order.append(("native", current))
+                current = []
+            order.append(("python", step))
+        else:
+            current.append(step)
+    if current:
+        order.append(("native", current))
+    return order
