@@ -6,7 +6,7 @@
 
 `plan/` imports neither `llvm/` nor a device; `llvm/` imports no device; the devices do not
 import each other; no backend module imports a private name (`_x`) of a module in another
-stage or of a pass; and module-level imports inside `xla_like/backends` form no cycle.
+stage or of a pass; only `plan/` imports from `xla_like/passes`; and module-level imports inside `xla_like/backends` form no cycle.
 """
 from __future__ import annotations
 
@@ -79,6 +79,16 @@ def test_imports_point_down_the_stages(path):
            if stage_of(mod) in FORBIDDEN.get(me, ()) or
            (me == "plan" and mod.startswith("llvmlite"))]
     assert not bad, f"{path.name} ({me}) imports a later stage: {bad}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(BACKENDS)))
+def test_only_the_planner_reaches_into_passes(path):
+    """Passes run through `xla_like.pipeline`; the plan may use buffer assignment, and code
+    generators read what the plan and the IR say, not a pass's internals."""
+    me = stage_of(module_name(path))
+    bad = [f"line {line}: {mod}" for line, mod, _ in imports_of(path, top_level_only=False)
+           if mod.startswith("xla_like.passes") and me != "plan"]
+    assert not bad, f"{path.name} ({me}) imports a pass: {bad}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(BACKENDS)))

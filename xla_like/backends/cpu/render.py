@@ -8,10 +8,10 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from ...passes.fusion import iteration_shape
 from ..llvm.emitter import I8, I64, i64, storage_type
 from ..llvm.kernels import emit_dot, emit_fusion
 from ..llvm.scatter import emit_scatter
+from ..plan.kernel_shapes import iteration_shape
 from ..plan.planner import Plan
 from .control import Emitter, emit_control, emit_copy
 from .executable import DATA_OFFSET
@@ -183,7 +183,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
 def _work(plan, step):
     """Elements a step touches: a reduction kernel's input, else its output."""
     if step.kind == "kernel":
-        return int(np.prod(iteration_shape(step.instr.called[0].root), dtype=np.int64))
+        return int(np.prod(iteration_shape(step.instr.called[0]), dtype=np.int64))
     return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
 
 

@@ -43,6 +43,13 @@ def outer_rank(comp):
     return min(ranks) if ranks else None
 
 
+def iteration_shape(comp) -> tuple:
+    """The index space a fused kernel loops over: its output's, or a reduction root's input's
+    (the fusion pass groups instructions by the same rule)."""
+    root = comp.root
+    return root.operands[0].shape.dims if is_reduction(root) else root.shape.dims
+
+
 def is_reduction(instr) -> bool:
     """A reduction to a smaller shape (argmax included, cumulative scans not)."""
     prim = PRIMITIVES.get(instr.opcode)
