@@ -284,18 +284,17 @@ shift_right_arithmetic_p = _nondiff(defbroadcasting("shift_right_arithmetic",
 shift_right_logical_p = _nondiff(defbroadcasting("shift_right_logical", _shift_right_logical,
                                                  INT))
 
-eq_p = _nondiff(defbroadcasting("eq", np.equal, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison="=="))
-ne_p = _nondiff(defbroadcasting("ne", np.not_equal, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison="!="))
-lt_p = _nondiff(defbroadcasting("lt", np.less, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison="<"))
-le_p = _nondiff(defbroadcasting("le", np.less_equal, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison="<="))
-gt_p = _nondiff(defbroadcasting("gt", np.greater, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison=">"))
-ge_p = _nondiff(defbroadcasting("ge", np.greater_equal, NUM + B, out_dtype=dtypes.bool_,
-                                     cheap=True, comparison=">="))
+def _comparison(name, impl, symbol):
+    return _nondiff(defbroadcasting(name, impl, NUM + B, out_dtype=dtypes.bool_, cheap=True,
+                                    comparison=symbol))
+
+
+eq_p = _comparison("eq", np.equal, "==")
+ne_p = _comparison("ne", np.not_equal, "!=")
+lt_p = _comparison("lt", np.less, "<")
+le_p = _comparison("le", np.less_equal, "<=")
+gt_p = _comparison("gt", np.greater, ">")
+ge_p = _comparison("ge", np.greater_equal, ">=")
 
 # --- integer_pow: x ** n for a static int n (what `x ** 2` becomes) -------------------------
 

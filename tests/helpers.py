@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import jitcore as jc
+import jitcore.numpy  # noqa: F401  (jc.numpy)
 from jitcore import tree_util
 
 EPS = {np.dtype("float64"): 1e-4, np.dtype("float32"): 1e-3, np.dtype("float16"): 1e-2}
@@ -248,3 +249,15 @@ def erfinv_reference(x):
         y = np.where(a == 1, np.inf, np.where(a > 1, np.nan, y))
         y = np.where(np.isnan(a), np.nan, y)
     return np.copysign(y.reshape(x.shape), x)
+
+
+@jc.custom_jvp
+def round_through(x):
+    """Rounding with the straight-through derivative (d/dx taken as 1): a custom_jvp function
+    whose rule differs visibly from the function's own derivative (zero)."""
+    return jc.numpy.round(x)
+
+
+@round_through.defjvp
+def _round_through_jvp(primals, tangents):
+    return round_through(primals[0]), tangents[0]

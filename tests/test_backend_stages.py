@@ -151,3 +151,14 @@ def test_the_checks_see_what_they_look_for(tmp_path):
     node = ast.parse("from . import runtime").body[0]
     assert resolve("xla_like.backends.cpu", True, node) == "xla_like.backends.cpu"
     assert _is_module("xla_like.backends.cpu.runtime")
+
+
+def test_every_folder_of_code_is_a_regular_package():
+    """An installed wheel (setuptools `packages.find`) carries only folders with an
+    `__init__.py`; one without works from a source checkout and vanishes when installed."""
+    root = BACKENDS.parent.parent
+    missing = sorted(str(d.relative_to(root)) for top in ("jitcore", "ops", "xla_like")
+                     for d in [root / top, *(root / top).rglob("*")]
+                     if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py"))
+                     and not (d / "__init__.py").exists())
+    assert not missing, f"folders of code without __init__.py: {missing}"

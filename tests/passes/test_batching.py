@@ -15,7 +15,7 @@ from jitcore import lax
 from xla_like.passes.batching import batch_computation, batch_module
 from xla_like.passes.jvp import jvp_module
 from xla_like.verifier import verify_module
-from tests.helpers import opcodes, rand, run_on_interpreter
+from tests.helpers import opcodes, rand, round_through, run_on_interpreter
 
 
 def traced(f, *args):
@@ -108,16 +108,6 @@ def test_control_flow_inside(batched):
     ks = np.array([-1, 2, 5], np.int32) if batched[1] else np.int32(3)
     check_batch_module(f, (x, np.int32(2)), batched, [xs, ks])
 
-
-@jax.custom_jvp
-def round_through(x):
-    """Rounding with the straight-through derivative: d/dx taken as 1."""
-    return jnp.round(x)
-
-
-@round_through.defjvp
-def _round_through_jvp(primals, tangents):
-    return round_through(primals[0]), tangents[0]
 
 
 def test_custom_jvp_call_is_batched_with_its_rule():

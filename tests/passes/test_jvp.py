@@ -14,7 +14,7 @@ import jitcore.numpy as jnp
 from jitcore import lax
 from xla_like.passes.jvp import jvp_computation, jvp_module
 from xla_like.verifier import verify_module
-from tests.helpers import opcodes, rand, run_on_interpreter
+from tests.helpers import opcodes, rand, round_through, run_on_interpreter
 
 EPS = 1e-6
 TOL = 1e-7      # central differences in float64 at EPS: errors of about EPS**2 and 1e-16/EPS
@@ -136,16 +136,6 @@ def test_control_flow_inside(k):
         f, rand((4,)), rand((4,)), np.int32(k)).entry))
     assert jm.entry.parameters[2].shape.dtype == np.int32
 
-
-@jax.custom_jvp
-def round_through(x):
-    """Rounding with the straight-through derivative: d/dx taken as 1."""
-    return jnp.round(x)
-
-
-@round_through.defjvp
-def _round_through_jvp(primals, tangents):
-    return round_through(primals[0]), tangents[0]
 
 
 def test_custom_jvp_rule_is_used_not_the_function():

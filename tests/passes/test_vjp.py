@@ -15,7 +15,7 @@ import jitcore.numpy as jnp
 from jitcore import lax
 from xla_like.passes.vjp import vjp_computation, vjp_module
 from xla_like.verifier import verify_module
-from tests.helpers import opcodes, rand, run_on_interpreter
+from tests.helpers import opcodes, rand, round_through, run_on_interpreter
 
 EPS = 1e-6
 
@@ -144,16 +144,6 @@ def test_control_flow_inside(k):
     assert {"cond", "scan"} <= set(opcodes(traced(f, *args).entry))
     check_vjp_module(f, args)
 
-
-@jax.custom_jvp
-def round_through(x):
-    """Rounding with the straight-through derivative: d/dx taken as 1."""
-    return jnp.round(x)
-
-
-@round_through.defjvp
-def _round_through_jvp(primals, tangents):
-    return round_through(primals[0]), tangents[0]
 
 
 @jax.custom_vjp

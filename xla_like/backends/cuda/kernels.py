@@ -29,7 +29,7 @@ from llvmlite import ir as ll
 from ops.core import MATH_ROUTINES, PRIMITIVES, MathRoutine
 
 from ... import ir
-from ..llvm.kernels import delinearize, store_element
+from ..llvm.kernels import delinearize, kernel_arguments, store_element
 from ..plan.kernel_shapes import flat_ok, gemm_layout, is_reduction, outer_rank
 from ..llvm.scatter import scatter_body
 from .blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
@@ -112,14 +112,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuil
     out_shape = comp.root.shape
     fn = declare(module, name, in_shapes, out_shape, aligned)
     b = builder_type(fn.append_basic_block("entry"))
-    inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
-    out_arg = fn.args[len(in_shapes)]
-    if in_place is not None:
-        a = fn.args[in_place]
-        inputs[in_place] = Buffer(out_arg if out_arg.type == a.type else
-                                  b.bitcast(out_arg, a.type), in_shapes[in_place])
-    out = Buffer(out_arg, out_shape)
-    lo, hi = fn.args[-2], fn.args[-1]
+    inputs, out, lo, hi = kernel_arguments(fn, b, in_shapes, out_shape, in_place)
     dims = out_shape.dims
     k = outer_rank(comp)
     if out_shape.size == 0:

@@ -77,6 +77,19 @@ class _WindowEmitter(ElementEmitter):
         return v
 
 
+def kernel_arguments(fn, b, in_shapes, out_shape, in_place=None):
+    """(input Buffers, output Buffer, lo, hi) of a kernel function `k(in..., out, lo, hi)`.
+    With `in_place`, that input is read through the output pointer (the output took its
+    memory; one pointer, so LLVM sees the read-before-write at each position)."""
+    out_arg = fn.args[len(in_shapes)]
+    inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
+    if in_place is not None:
+        a = fn.args[in_place]
+        inputs[in_place] = Buffer(out_arg if out_arg.type == a.type else
+                                  b.bitcast(out_arg, a.type), in_shapes[in_place])
+    return inputs, Buffer(out_arg, out_shape), fn.args[-2], fn.args[-1]
+
+
 def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
                 window=None) -> Kernel:
     """`in_place`: a parameter number read through the output pointer; `window`: (parameter
@@ -86,14 +99,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
     out_shape = comp.root.shape
     fn = declare_kernel(module, name, in_shapes, out_shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    out_arg = fn.args[len(in_shapes)]
-    inputs = [Buffer(a, s) for a, s in zip(fn.args, in_shapes)]
-    if in_place is not None:
-        a = fn.args[in_place]
-        inputs[in_place] = Buffer(out_arg if out_arg.type == a.type else
-                                  b.bitcast(out_arg, a.type), in_shapes[in_place])
-    out = Buffer(out_arg, out_shape)
-    lo, hi = fn.args[-2], fn.args[-1]
+    inputs, out, lo, hi = kernel_arguments(fn, b, in_shapes, out_shape, in_place)
     shifts = {}
     if window is not None:
         j, unit = window
