@@ -99,9 +99,9 @@ class Primitive:
       `cumulative` and `arg_reduction`); None otherwise;
     - `comparison`: the relation an elementwise comparison tests ("==", "!=", "<", "<=", ">",
       ">="), None otherwise;
-    - `math`, `math_args`: the name of the math routine an elementwise op computes with on
-      floats (a key of `MATH_ROUTINES`, which says how each backend computes it) and how many
-      operands it takes; None and 0 for ops the element rule writes out itself;
+    - `math`: the name of the math routine an elementwise op computes with on floats (a key of
+      `MATH_ROUTINES`, which says how each backend computes it and on how many operands);
+      None for ops the element rule writes out itself;
     - `scatter_combine`: for scatters, how an update joins the element it lands on (None:
       overwrites; "add", "mul", "min", "max");
     - `lowering`: how compiled backends run it (one of `LOWERINGS`): "element" (the LLVM
@@ -136,13 +136,18 @@ class Primitive:
         self.arg_reduction = False
         self.comparison = None
         self.math = None
-        self.math_args = 0
         self.scatter_combine = None
         self.lowering = None
         self.call_like = False
         self.call_rules = None
         self.inlinable = False
         PRIMITIVES[name] = self
+
+    @property
+    def reduces(self) -> bool:
+        """A reduction to a smaller shape (arg-reductions included; cumulative scans keep
+        their operand's shape)."""
+        return self.reduction is not None and not self.cumulative
 
     def bind(self, *args, **params):
         traces = _state.traces

@@ -76,7 +76,7 @@ def defelementwise(p, cheap=False, math=None, comparison=None, lowering="element
     p.lowering = lowering
     if math is not None:
         r = register_math(math if isinstance(math, MathRoutine) else routine(math))
-        p.math, p.math_args = r.name, r.args
+        p.math = r.name
     return p
 
 

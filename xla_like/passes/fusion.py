@@ -28,7 +28,7 @@ from .. import ir
 
 # What each kind of instruction is, asked of its primitive's traits (see `ops.core.Primitive`).
 # Reductions a kernel computes (over axes, or arg-reductions); cumulative scans are not.
-REDUCE = OpcodesWhere(lambda p: p.reduction is not None and not p.cumulative)
+REDUCE = OpcodesWhere(lambda p: p.reduces)
 # Each output element is an operand element read at another position.
 DATA_MOVEMENT = OpcodesWhere(lambda p: p.moves_data)
 # About one instruction per element: recomputed in every kernel that reads it.

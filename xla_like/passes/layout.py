@@ -23,8 +23,7 @@ from .dce import dce
 
 # Asked of each primitive's traits (`ops.core.Primitive`): reductions over `axes`, reductions
 # over one `axis` to an index, and ops that only regroup axes.
-REDUCE_AXES = OpcodesWhere(lambda p: p.reduction is not None and not p.cumulative
-                           and not p.arg_reduction)
+REDUCE_AXES = OpcodesWhere(lambda p: p.reduces and not p.arg_reduction)
 REDUCE_AXIS = OpcodesWhere(lambda p: p.arg_reduction)
 RESHAPES = OpcodesWhere(lambda p: p.reshapes)
 

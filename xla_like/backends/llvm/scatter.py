@@ -12,14 +12,11 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from ops.core import PRIMITIVES, OpcodesWhere
+from ops.core import PRIMITIVES
 
 from .kernels import Kernel, declare_kernel
 from .emitter import F16, F32, I8, I64, counted_loop, i64, storage_type
 
-# The scatter opcodes (`Primitive.lowering == "scatter"`); each names how it combines an update
-# (`Primitive.scatter_combine`).
-SCATTERS = OpcodesWhere(lambda p: p.lowering == "scatter")
 _I8P = ll.PointerType(I8)
 
 

@@ -53,7 +53,7 @@ def iteration_shape(comp) -> tuple:
 def is_reduction(instr) -> bool:
     """A reduction to a smaller shape (argmax included, cumulative scans not)."""
     prim = PRIMITIVES.get(instr.opcode)
-    return prim is not None and prim.reduction is not None and not prim.cumulative
+    return prim is not None and prim.reduces
 
 
 def gemm_layout(instr):
