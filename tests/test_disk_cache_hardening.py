@@ -251,6 +251,35 @@ def test_threads_switching_between_directories(tmp_path):
         assert len(os.listdir("/proc/self/fd")) <= fds_before + 1
 
 
+
+def test_a_file_replaced_while_being_read_is_read_and_the_new_one_kept(tmp_path, monkeypatch):
+    """Another store of the same key replaces the file between a load's open and its checks:
+    the load reads the whole file it opened (now without a name: 0 links), and the fresh file
+    stays. Refusing it as a hard-link trick removed the other writer's valid entry by name."""
+    key = f"{7:064x}"
+    checked = disk_cache._unsafe_file
+    with config.override(cache=1, cache_dir=str(tmp_path)):
+        assert disk_cache.store(key, {"n": 1}, b"first", "text")
+        opened = os.open(tmp_path / (key + disk_cache.SUFFIX), os.O_RDONLY)   # the same file
+
+        def replaced_meanwhile(st):
+            monkeypatch.setattr(disk_cache, "_unsafe_file", checked)   # once
+            assert disk_cache.store(key, {"n": 2}, b"second", "text")
+            st = os.fstat(opened)
+            assert st.st_nlink == 0
+            return checked(st)
+
+        monkeypatch.setattr(disk_cache, "_unsafe_file", replaced_meanwhile)
+        rejected = disk_cache.stats.get("rejected", 0)
+        try:
+            entry = disk_cache.load(key)
+        finally:
+            os.close(opened)
+        assert entry is not None and entry.obj == b"first"
+        again = disk_cache.load(key)
+        assert again is not None and again.obj == b"second"
+        assert disk_cache.stats.get("rejected", 0) == rejected
+
 # --- the files ----------------------------------------------------------------------------------
 
 def _symlink_to_a_file_elsewhere(path):

@@ -259,7 +259,7 @@ def _unsafe_file(st):
         return "not a regular file (a FIFO, socket or device)"
     if st.st_uid != _euid():
         return f"owned by uid {st.st_uid}, not by this user"
-    if st.st_nlink != 1:
+    if st.st_nlink > 1:   # 0: replaced by another store after we opened it; still a whole file
         return f"{st.st_nlink} hard links to it, where a cache file has one"
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"others may write to it (mode {st.st_mode & 0o777:o})"
