@@ -11,7 +11,7 @@ import numpy as np
 
 from ops import core
 from ops.core import Tracer
-from xla_like import ir
+from xla_like import pipeline
 from xla_like.builder import build
 
 from . import tree_util
@@ -62,7 +62,7 @@ def trace_flat(fun, leaves, in_tree, name: str, avals=None) -> Traced:
     module, comp, out_avals, captured = build(_clean(name), flat_fun, avals,
                                               concrete_inputs=concretes)
     module.set_entry(comp)
-    ir.module_built(module)
+    pipeline.check_traced(module)   # no pipeline runs on a transform's trace
     return Traced(module, out_tree_box[0], out_avals, captured)
 
 

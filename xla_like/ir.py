@@ -187,13 +187,6 @@ def to_shape(aval) -> Shape:
     return Shape(aval.dtype, aval.shape)
 
 
-def module_built(module: Module) -> None:
-    """Tracing finished `module`, which no pipeline runs on (the transforms' traces): under
-    the `checks` setting it is verified and its text read back (`pipeline.check_traced`)."""
-    from .pipeline import check_traced   # the pipeline imports the passes, which import this
-    check_traced(module)
-
-
 def clone_module(module: Module) -> Module:
     """A deep copy (same ids and names) that passes may rewrite without touching `module`."""
     new = Module(module.name)

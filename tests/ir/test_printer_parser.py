@@ -15,7 +15,7 @@ from ops import core, dtypes
 from ops import elementwise as el
 from ops.core import ShapedArray
 from ops.errors import CompilerError, IRParseError, IRVerificationError
-from xla_like import ir
+from xla_like import ir, pipeline
 from xla_like.settings import override, settings as table
 from xla_like.builder import BuilderTrace
 from xla_like.ir_compare import assert_modules_equal, modules_equal
@@ -453,14 +453,14 @@ def test_compare_reports_the_first_difference():
 
 def test_every_built_module_is_checked_under_the_checks_setting():
     assert table.checks
-    ir.module_built(traced_module(el.exp, ShapedArray((2,), "float32")))
+    pipeline.check_traced(traced_module(el.exp, ShapedArray((2,), "float32")))
 
     def unprintable(m, c):
         # Verifies (parameters have no shape rule to trip over) but cannot be read back.
         return param(m, c, S("f4", 3), fn=print)
 
     with pytest.raises(CompilerError, match="text of module m does not read back") as e:
-        ir.module_built(single_computation_module(unprintable))
+        pipeline.check_traced(single_computation_module(unprintable))
     assert e.value.pass_name == "print/parse"
 
     def wrong_shape(m, c):
@@ -468,8 +468,8 @@ def test_every_built_module_is_checked_under_the_checks_setting():
         return emit(m, c, "neg", [p], S("f4", 4))
 
     with pytest.raises(CompilerError, match="pass 'traced' left an invalid module m") as e:
-        ir.module_built(single_computation_module(wrong_shape))
+        pipeline.check_traced(single_computation_module(wrong_shape))
     assert isinstance(e.value.__cause__, IRVerificationError)
     assert "%1 = f32[4] neg(%0)" in str(e.value.__cause__)
     with override(checks=0):
-        ir.module_built(single_computation_module(wrong_shape))   # nothing checks it
+        pipeline.check_traced(single_computation_module(wrong_shape))   # nothing checks it
