@@ -10,9 +10,11 @@ Two problems:
    Far from it the Hessian is indefinite, so each step is damped (H + mu I with the smallest
    mu in 0, 1e-3, 1e-2, ... that gives a descent direction) and backtracks until f decreases.
 
-jitcore has no `linalg.solve` yet, so the Newton system H p = g is solved by NumPy on the host:
-the derivatives are the compiled part. Gradient norms are printed per iteration: in the
-quadratic phase each is about the square of the one before (the digits double).
+Each Newton iteration is one jitted call: value, gradient and Hessian, the choice of damping
+(the Cholesky factors of H + mu I for every candidate mu at once, by `jitcore.vmap`; the first
+without NaN is positive definite) and the solve of H p = g by `jnp.linalg.solve`. Only the
+backtracking loop runs on the host. Gradient norms are printed per iteration: in the quadratic
+phase each is about the square of the one before (the digits double).
 
 Run: python examples/newton_hessian.py   (`--small` for a quick run)
 """
@@ -45,35 +47,48 @@ def rosenbrock(x):
     return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
+# Damping candidates, smallest first; H + mu I with the first positive definite one is solved.
+DAMPING = np.array([0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4])
+
+
+def make_newton_step(f, damped):
+    """A jitted x -> (f(x), grad f(x), Newton direction p, damping mu) with (H + mu I) p = g."""
+    @jc.jit
+    def newton_step(x):
+        fx, g = jc.value_and_grad(f)(x)
+        h = jc.hessian(f)(x)
+        eye = jnp.eye(x.shape[0], dtype=x.dtype)
+        if damped:
+            # cholesky returns NaN where the matrix is not positive definite.
+            mus = jnp.asarray(DAMPING, dtype=x.dtype)
+            factors = jc.vmap(lambda mu: jnp.linalg.cholesky(h + mu * eye))(mus)
+            ok = jnp.all(jnp.isfinite(factors), axis=(1, 2))
+            mu = jnp.where(jnp.any(ok), mus[jnp.argmax(ok)], mus[-1])
+        else:
+            mu = jnp.zeros((), x.dtype)
+        return fx, g, jnp.linalg.solve(h + mu * eye, g), mu
+    return newton_step
+
+
 def newton(f, x0, tol=1e-10, max_iter=50, damped=False, log=print):
     """Newton's method on f from x0; returns x and rows (iteration, f, |grad|, damping, step).
 
     `damped`: make H + mu I positive definite and backtrack until f decreases (needed where
     the Hessian is indefinite); otherwise take the full step."""
-    value_and_grad = jc.jit(jc.value_and_grad(f))
-    hess = jc.jit(jc.hessian(f))
+    newton_step = make_newton_step(f, damped)
+    value = jc.jit(f)
     x = np.asarray(x0, dtype=np.float64)
     rows = []
     for it in range(max_iter + 1):
-        fx, g = value_and_grad(x)
-        fx, g = float(fx), np.asarray(g)
+        fx, g, p, mu = newton_step(x)
+        fx, g, p, mu = float(fx), np.asarray(g), np.asarray(p), float(mu)
         gnorm = float(np.linalg.norm(g))
         rows.append([it, fx, gnorm, 0.0, 1.0])
         if gnorm < tol or it == max_iter:
             break
-        h = np.asarray(hess(x))
-        mu = 0.0
-        if damped:
-            for mu in (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4):
-                try:
-                    np.linalg.cholesky(h + mu * np.eye(len(x)))
-                    break
-                except np.linalg.LinAlgError:
-                    continue
-        p = np.linalg.solve(h + mu * np.eye(len(x)), g)
         t = 1.0
         if damped:
-            while float(value_and_grad(x - t * p)[0]) > fx - 1e-4 * t * (g @ p) and t > 1e-8:
+            while float(value(x - t * p)) > fx - 1e-4 * t * (g @ p) and t > 1e-8:
                 t *= 0.5
         rows[-1][3:] = [mu, t]
         x = x - t * p

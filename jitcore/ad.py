@@ -87,18 +87,33 @@ def _flat_tree(n):
     return tree_util.tree_structure((tuple(range(n)), {}))
 
 
-def _check_diff_inputs(what, leaves, wrt):
+# JAX's dtype of the gradient of an integer input under `allow_int=True`: no values at all.
+float0 = np.dtype([("float0", np.void, 0)])
+
+
+def _check_diff_inputs(what, leaves, wrt, holomorphic=False, allow_int=False):
+    """The inputs `grad` differentiates must be float or complex (complex only, for
+    `holomorphic=True`); integer and bool inputs are allowed with `allow_int=True` and get
+    float0 gradients. Returns `wrt` with those inputs taken out."""
+    out = []
     for x, w in zip(leaves, wrt):
-        if w:
-            a = core.get_aval(x)
-            if a.dtype.kind != "f":
+        a = core.get_aval(x)
+        if w and a.dtype.kind not in "fc":
+            if not allow_int:
                 raise GradError(
-                    f"{what} requires real-valued (floating-point) inputs, got an argument of "
-                    f"type {a.str_short()}",
-                    hint="convert it with .astype(float), or leave it out of argnums")
+                    f"{what} requires real-valued or complex-valued inputs (a dtype that is a "
+                    f"sub-dtype of np.inexact), got an argument of type {a.str_short()}",
+                    hint="convert it with .astype(float), leave it out of argnums, or pass "
+                         "allow_int=True for a float0 gradient")
+            w = False
+        elif w and holomorphic and a.dtype.kind != "c":
+            raise GradError(f"{what} with holomorphic=True requires inputs with complex dtype, "
+                            f"got {a.str_short()}")
+        out.append(w)
+    return out
 
 
-def _grad_cts(traced, has_aux, what):
+def _grad_cts(traced, has_aux, what, holomorphic=False):
     """Output cotangents for grad: 1 for the scalar output, zero for the aux outputs."""
     if has_aux:
         n_main = _n_main_leaves(traced, what)
@@ -108,9 +123,16 @@ def _grad_cts(traced, has_aux, what):
         raise GradError(f"{what} requires a scalar output, but the function returned "
                         f"{n_main} arrays", hint="use jacrev or vjp for non-scalar outputs")
     a = traced.out_avals[0]
-    if a.shape != () or a.dtype.kind != "f":
+    if holomorphic:
+        if a.shape != () or a.dtype.kind != "c":
+            raise GradError(f"{what} with holomorphic=True requires a complex scalar output, "
+                            f"got {a.str_short()}")
+    elif a.shape != () or a.dtype.kind != "f":
+        hint = ("for a holomorphic function pass holomorphic=True; otherwise take .real or "
+                "abs()" if a.shape == () and a.dtype.kind == "c" else
+                "reduce it first (e.g. .sum()), or use jacrev / vjp")
         raise GradError(f"{what} requires a real scalar output, got {a.str_short()}",
-                        hint="reduce it first (e.g. .sum()), or use jacrev / vjp")
+                        hint=hint)
     return [full_aval(a.update(weak_type=False), 1.0)] + [None] * (len(traced.out_avals) - 1)
 
 
@@ -131,22 +153,27 @@ def _unflatten_out(traced, outs, has_aux):
     return (tree[0], tree[1]) if has_aux else (tree, None)
 
 
-def value_and_grad(fun, argnums=0, has_aux=False):
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """`f(*args) -> (value, gradient)`; the gradient follows the structure of the argument(s)
-    at `argnums` (a tuple of gradients when `argnums` is a tuple)."""
+    at `argnums` (a tuple of gradients when `argnums` is a tuple).
+
+    Complex inputs follow JAX's convention: for a real `f` of `z = x + iy` the gradient is
+    the conjugate of df/dx + i df/dy; `holomorphic=True` (complex inputs and output) gives
+    f'(z). `allow_int=True` lets integer inputs through, with float0 gradients."""
     what = f"grad({fun_name(fun)})"
 
     @functools.wraps(fun, updated=())
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), what)
         traced, leaves, wrt, per_arg = _trace(fun, args, kwargs, nums, fun_name(fun))
-        _check_diff_inputs(what, leaves, wrt)
-        cts = _grad_cts(traced, has_aux, what)
+        diff = _check_diff_inputs(what, leaves, wrt, holomorphic, allow_int)
+        cts = _grad_cts(traced, has_aux, what, holomorphic)
         inputs = traced.inputs(leaves)
         outs, in_cts = vjp_computation(traced.module, traced.module.entry, inputs,
-                                       wrt + [False] * len(traced.captured), cts)
-        grads = [c if c is not None else _zeros(core.get_aval(x))
-                 for c, x, w in zip(in_cts, leaves, wrt) if w]
+                                       diff + [False] * len(traced.captured), cts)
+        grads = [(c if c is not None else _zeros(core.get_aval(x))) if d else
+                 np.zeros(core.get_aval(x).shape, float0)
+                 for c, x, w, d in zip(in_cts, leaves, wrt, diff) if w]
         per = _grads_per_arg(grads, per_arg, nums)
         value, aux = _unflatten_out(traced, outs, has_aux)
         g = per[0] if single else tuple(per)
@@ -165,9 +192,10 @@ def _grads_per_arg(grads, per_arg, nums):
     return [by_arg[i] for i in nums]
 
 
-def grad(fun, argnums=0, has_aux=False):
-    """The gradient of a real scalar function, as a function of the same arguments."""
-    vg = value_and_grad(fun, argnums, has_aux)
+def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
+    """The gradient of a real scalar function, as a function of the same arguments (see
+    `value_and_grad` for complex inputs, `holomorphic` and `allow_int`)."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
 
     @functools.wraps(fun, updated=())
     def grad_f(*args, **kwargs):
@@ -184,7 +212,7 @@ def vjp(fun, *primals, has_aux=False):
     primal argument. (`vjp_fn` replays the forward computation it needs.)"""
     name = fun_name(fun)
     traced, leaves, wrt, per_arg = _trace(fun, primals, {}, tuple(range(len(primals))), name)
-    wrt = [w and core.get_aval(x).dtype.kind == "f" for x, w in zip(leaves, wrt)]
+    wrt = [w and core.get_aval(x).dtype.kind in "fc" for x, w in zip(leaves, wrt)]
     inputs = traced.inputs(leaves)
     outs = eval_computation(traced.module, traced.module.entry, inputs)
     out, aux = _unflatten_out(traced, outs, has_aux)
@@ -235,10 +263,10 @@ def jvp(fun, primals, tangents, has_aux=False):
                          f"primals' {p_tree}")
     for p, t in zip(leaves, t_leaves):
         pa, ta = core.get_aval(p), core.get_aval(t)
-        if pa.shape != ta.shape or (pa.dtype.kind == "f" and pa.dtype != ta.dtype):
+        if pa.shape != ta.shape or (pa.dtype.kind in "fc" and pa.dtype != ta.dtype):
             raise ShapeError(f"jvp({name}): primal {pa.str_short()} and tangent "
                              f"{ta.str_short()} must have equal shapes and dtypes")
-    ts = [t if core.get_aval(p).dtype.kind == "f" else None for p, t in zip(leaves, t_leaves)]
+    ts = [t if core.get_aval(p).dtype.kind in "fc" else None for p, t in zip(leaves, t_leaves)]
     outs, touts = jvp_computation(traced.module, traced.module.entry, traced.inputs(leaves),
                                   ts + [None] * len(traced.captured))
     touts = [t if t is not None else _zeros(core.get_aval(o))
@@ -284,7 +312,7 @@ def _diff_setup(fun, args, argnums, what):
     return single, nums, per_arg, [leaves[p] for p in diff_pos], f_diff
 
 
-def jacfwd(fun, argnums=0, has_aux=False):
+def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: one JVP per input element, batched with vmap. Each leaf
     has shape `out.shape + in.shape`."""
     from .batching import vmap
@@ -311,7 +339,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return jacfun
 
 
-def jacrev(fun, argnums=0, has_aux=False):
+def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: one VJP per output element, batched with vmap. Each leaf
     has shape `out.shape + in.shape`."""
     from .batching import vmap

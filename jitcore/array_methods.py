@@ -25,7 +25,7 @@ def _binop(name, reflected=False):
 
 def _is_operand(x):
     # Defer to types we do not know (so their reflected operator gets a chance).
-    return isinstance(x, (int, float, bool, Array, core.Tracer, list, tuple)) or \
+    return isinstance(x, (int, float, complex, bool, Array, core.Tracer, list, tuple)) or \
         hasattr(x, "__array__") or hasattr(x, "aval")
 
 
@@ -70,7 +70,7 @@ def _method(name, jnp_name=None):
 _METHOD_NAMES = ["sum", "mean", "max", "min", "prod", "argmax", "argmin", "transpose", "ravel",
                  "squeeze", "clip", "cumsum", "cumprod", "dot", "any", "all", "var", "std",
                  "round", "swapaxes", "repeat", "take", "argsort", "sort", "diagonal",
-                 "trace", "nonzero"]
+                 "trace", "nonzero", "conj", "conjugate"]
 
 
 def _reshape(self, *shape, order="C"):
@@ -109,7 +109,8 @@ _PROPERTIES = {
     "mT": property(lambda self: jnp.swapaxes(self, -1, -2)),
     "at": property(_at, doc="Functional updates: `x.at[idx].set(v)`, `.add`, `.multiply`, "
                             "`.min`, `.max`, `.get` return new arrays."),
-    "real": property(lambda self: self),
+    "real": property(lambda self: jnp.real(self)),
+    "imag": property(lambda self: jnp.imag(self)),
 }
 
 

@@ -6,6 +6,7 @@ JAX), except that a Python scalar takes the dtype of the array it meets.
 from __future__ import annotations
 
 import builtins  # `max`/`min` below are the lax primitives
+import enum
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from ops.core import PRIMITIVES, Primitive, Tracer  # noqa: F401
 from .numpy._promotion import aval_of, convert, is_scalar
 from .numpy._shape import static_axis
 from .control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
+from . import lax_linalg as linalg  # noqa: F401  (jax.lax.linalg)
 
 
 def _scalars_like(*args):
@@ -72,6 +74,8 @@ sinh, cosh, tanh, asinh, acosh, atanh = (_unary(f) for f in (_el.sinh, _el.cosh,
                                                               _el.asinh, _el.acosh, _el.atanh))
 logistic, erf, erf_inv, is_finite = (_unary(f) for f in (_el.logistic, _el.erf, _el.erf_inv,
                                                          _el.is_finite))
+real, imag, conj = (_unary(f) for f in (_el.real, _el.imag, _el.conj))
+complex = _binary(_el.complex)   # noqa: A001  (lax.complex, as in JAX)
 bitwise_not = not_ = _unary(_el.not_)
 
 add, sub, mul, div, rem, pow = (_binary(f) for f in (_el.add, _el.sub, _el.mul, _el.div,
@@ -324,3 +328,40 @@ def stop_gradient(x):
     """`x` (any pytree of arrays) with a derivative of zero."""
     from .custom_derivatives import stop_gradient as _sg
     return _sg(x)
+
+
+# --- Fourier transforms --------------------------------------------------------------------
+
+class FftType(enum.IntEnum):
+    """Which transform `fft` computes (JAX's `lax.FftType`)."""
+    FFT = 0     # complex -> complex
+    IFFT = 1    # complex -> complex, inverse (normalized by 1/prod(fft_lengths))
+    RFFT = 2    # real -> complex, last axis n // 2 + 1
+    IRFFT = 3   # complex (half spectrum) -> real, inverse (normalized)
+
+
+def fft(x, fft_type, fft_lengths):
+    """JAX's `lax.fft`: the transform `fft_type` (an `FftType`, a name such as "rfft", or an
+    enum with such a `.name`, like `jax.lax.FftType`) over the trailing `len(fft_lengths)` axes.
+    Real input to FFT/IFFT becomes complex and integer input to RFFT becomes float, as in JAX."""
+    from ops import fft as _fft
+    name = getattr(fft_type, "name", fft_type)
+    if not isinstance(name, str) or name.upper() not in _fft.FFT_TYPES:
+        raise ValueError(f"fft: unknown FFT type {fft_type!r}; expected one of "
+                         f"{_fft.FFT_TYPES}")
+    name = name.upper()
+    d = aval_of(x).dtype
+    # JAX's conversions go by width: bool and integers up to 32 bits -> float32 / complex64,
+    # 64-bit integers -> float64 / complex128.
+    real = d if d.kind == "f" else dtypes.float64 if d.itemsize == 8 else dtypes.float32
+    if name == "RFFT":
+        if d.kind == "c":
+            raise ValueError(f"fft: RFFT takes real input, got {aval_of(x).str_short()}")
+        target = real
+    else:
+        target = d if d.kind == "c" else dtypes.COMPLEX_OF[real]
+    x = convert(x, target)
+    lengths = tuple(int(n) for n in fft_lengths)
+    if not lengths:
+        return x    # XLA has no 0-d transform; JAX returns the (converted) input
+    return _fft.fft(x, fft_type=name, fft_lengths=lengths)

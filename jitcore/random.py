@@ -511,38 +511,10 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
 
 # --- multivariate normal --------------------------------------------------------------------
 
-def _cholesky(a, semidefinite=False):
-    """Lower Cholesky factor of symmetric (..., n, n) `a`, one column at a time. With
-    `semidefinite`, columns whose pivot is (numerically) zero are set to zero, which gives a
-    factor L with L L^T = a for singular positive semidefinite `a` too."""
-    n = aval_of(a).shape[-1]
-    a = (a + jnp.swapaxes(a, -1, -2)) * 0.5  # JAX's cholesky symmetrizes its input
-    rows = jnp.arange(n)
-    if semidefinite:
-        tol = n * float(np.finfo(aval_of(a).dtype).eps) * jnp.max(
-            jnp.abs(jnp.diagonal(a, axis1=-2, axis2=-1)), axis=-1, keepdims=True)
-    cols = []
-    for j in range(n):
-        c = a[..., :, j]
-        if cols:
-            done = jnp.stack(cols, axis=-1)  # (..., n, j)
-            c = c - jnp.matmul(done, done[..., j, :][..., None])[..., 0]
-        pivot = c[..., j:j + 1]
-        if semidefinite:
-            pivot = jnp.maximum(pivot, 0.0)
-        d = jnp.sqrt(pivot)
-        below = c / d
-        if semidefinite:
-            below = jnp.where(pivot > tol, below, 0.0)
-        cols.append(jnp.where(rows > j, below, jnp.where(rows == j, d, 0.0)))
-    return jnp.stack(cols, axis=-1)
-
-
 def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky"):
     """Samples mean + F z with F F^T = cov and z standard normal; the result has shape
-    `shape + mean.shape[-1:]`. method='cholesky' (F lower triangular) gives JAX's values;
-    'eigh' and 'svd', meant for singular covariances, use a semidefinite Cholesky factor
-    here (jitcore has no eigendecomposition): the same distribution, other samples."""
+    `shape + mean.shape[-1:]`. F is JAX's: the Cholesky factor (method='cholesky'), or
+    V sqrt(w) from `eigh` / U sqrt(s) from `svd`, which also serve singular covariances."""
     key = _check_key("multivariate_normal", key)
     if method not in ("svd", "eigh", "cholesky"):
         raise ValueError("multivariate_normal: method must be one of 'svd', 'eigh', "
@@ -567,6 +539,13 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         if broadcast_shapes("multivariate_normal", shape, batch) != shape:
             raise ShapeError(f"multivariate_normal: shape {shape} must broadcast with the "
                              f"batch shapes of mean {ma.shape[:-1]} and cov {ca.shape[:-2]}")
-    factor = _cholesky(cov, semidefinite=method != "cholesky")
+    if method == "svd":
+        u, sv, _ = jnp.linalg.svd(cov)
+        factor = u * jnp.sqrt(sv[..., None, :])
+    elif method == "eigh":
+        w, v = jnp.linalg.eigh(cov)
+        factor = v * jnp.sqrt(w[..., None, :])
+    else:
+        factor = jnp.linalg.cholesky(cov)
     z = normal(key, shape + (n,), dtype)
     return mean + jnp.matmul(factor, z[..., None])[..., 0]

@@ -6,6 +6,10 @@ from . import core, dtypes, errors, rules  # noqa: F401
 from . import elementwise, shape, reduction, linalg  # noqa: F401
 from . import custom_derivatives, calls  # noqa: F401
 from . import sorting  # noqa: F401
+from . import decompositions  # noqa: F401
+from . import spectral  # noqa: F401  (eigh, svd, eig, schur)
 from . import indexing  # noqa: F401
 from . import control_flow  # noqa: F401
+from . import complex_parts  # noqa: F401  (after the families whose ops it rules)
+from . import fft  # noqa: F401
 from .core import PRIMITIVES, Primitive, ShapedArray, bind  # noqa: F401

@@ -30,7 +30,8 @@ from .core import Primitive, ShapedArray, bind, get_aval
 
 
 def is_float(x) -> bool:
-    return get_aval(x).dtype.kind == "f"
+    """Does `x` carry derivatives: a float or complex (inexact) value?"""
+    return get_aval(x).dtype.kind in "fc"
 
 
 def full_aval(aval: ShapedArray, value):

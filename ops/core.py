@@ -111,6 +111,14 @@ class Primitive:
       NumPy reference on the host: sort, cumulative scans), "control" (native loops and
       branches: cond, while, scan), "calls" (inlined or run as their body: the custom
       derivative calls, fusion);
+    - `library`: for `lowering="library"`, which library family runs it: "gemm" (BLAS
+      matrix products: dot_general), "lapack" (factorizations and solves), "fft"; a backend
+      that has no native call for an op runs it as a host step (its NumPy reference);
+    - `complex_parts`: how compiled backends compute it on complex values from their real and
+      imaginary parts (the `split_complex` pass): "parts" (the same op on each part: data
+      movement, add, select...), a rule `f(*operands, **params)` taking a complex operand as
+      its (re, im) pair and returning a value or a pair (`ops/complex_parts.py`), or None:
+      the op takes and gives whole complex arrays (library and host ops, control flow);
     - `call_like`: runs sub-computations, so its rules need the IR; `xla_like` registers them
       as `call_rules`; `inlinable`: a call whose first sub-computation is all that matters once
       transforms are done (compiled backends inline it).
@@ -138,6 +146,8 @@ class Primitive:
         self.math = None
         self.scatter_combine = None
         self.lowering = None
+        self.library = None
+        self.complex_parts = None
         self.call_like = False
         self.call_rules = None
         self.inlinable = False

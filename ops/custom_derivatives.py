@@ -16,6 +16,7 @@ stop_gradient_p.impl = lambda x: x
 # operand in its place.
 stop_gradient_p.elementwise = stop_gradient_p.cheap = stop_gradient_p.linear_order = True
 stop_gradient_p.lowering = "kernel"
+stop_gradient_p.complex_parts = "parts"
 
 
 def _stop_gradient_jvp(primals, tangents):

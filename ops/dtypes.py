@@ -15,20 +15,26 @@ bool_ = np.dtype(np.bool_)
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 
 SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-             float16, float32, float64)
+             float16, float32, float64, complex64, complex128)
 
 # HLO-style short names used by the IR printer and parser.
 IR_NAME = {
     bool_: "pred", int8: "s8", int16: "s16", int32: "s32", int64: "s64",
     uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64",
-    float16: "f16", float32: "f32", float64: "f64",
+    float16: "f16", float32: "f32", float64: "f64", complex64: "c64", complex128: "c128",
 }
 FROM_IR_NAME = {v: k for k, v in IR_NAME.items()}
 
 default_int = int64
 default_float = float64
+default_complex = complex128
+
+# The real dtype of each complex one (its parts), and the complex dtype holding a real one.
+REAL_OF = {complex64: float32, complex128: float64}
+COMPLEX_OF = {float16: complex64, float32: complex64, float64: complex128}
 
 
 def canonicalize(dtype, what="value") -> np.dtype:
@@ -48,20 +54,37 @@ def is_float(d) -> bool:
     return np.dtype(d).kind == "f"
 
 
+def is_complex(d) -> bool:
+    return np.dtype(d).kind == "c"
+
+
+def is_inexact(d) -> bool:
+    """Float or complex: the dtypes that have derivatives."""
+    return np.dtype(d).kind in "fc"
+
+
+def real_dtype(d) -> np.dtype:
+    """The dtype of the real (and imaginary) part of `d`; `d` itself when it is not complex."""
+    d = np.dtype(d)
+    return REAL_OF.get(d, d)
+
+
 def is_int(d) -> bool:
     return np.dtype(d).kind in "iu"
 
 
 # --- the promotion lattice -----------------------------------------------------------------
-# Nodes are dtypes plus the two weak categories "i*" (Python int) and "f*" (Python float).
-_I, _F = "i*", "f*"
+# Nodes are dtypes plus the three weak categories "i*" (Python int), "f*" (Python float) and
+# "c*" (Python complex), as in JAX: f32 * 1j -> c64, f64 + 1j -> c128, 1.0 + 1j -> weak c128.
+_I, _F, _C = "i*", "f*", "c*"
 _EDGES = {
     bool_: [_I],
     _I: [uint8, int8],
     uint8: [int16, uint16], uint16: [int32, uint32], uint32: [int64, uint64], uint64: [_F],
     int8: [int16], int16: [int32], int32: [int64], int64: [_F],
-    _F: [float16],
-    float16: [float32], float32: [float64], float64: [],
+    _F: [float16, _C],
+    float16: [float32], float32: [float64, complex64], float64: [complex128],
+    _C: [complex64], complex64: [complex128], complex128: [],
 }
 
 
@@ -96,6 +119,8 @@ def _node(dtype, weak):
             return _I
         if k == "f":
             return _F
+        if k == "c":
+            return _C
     return dtype
 
 
@@ -105,13 +130,14 @@ def promote(dtypes_and_weak):
     node = _node(*items[0])
     for d, w in items[1:]:
         node = _JOIN[node, _node(d, w)]
-    if node is _I or node is _F:
+    if node in (_I, _F, _C):
         # All inputs were weak (or bool): keep a shared weak dtype, else the default one.
-        kinds = "iu" if node is _I else "f"
+        kinds, default = {_I: ("iu", default_int), _F: ("f", default_float),
+                          _C: ("c", default_complex)}[node]
         weak_dtypes = {d for d, w in items if w and d.kind in kinds}
         if len(weak_dtypes) == 1:
             return weak_dtypes.pop(), True
-        return (default_int if node is _I else default_float), True
+        return default, True
     return node, False
 
 
@@ -130,7 +156,7 @@ def python_scalar_dtype(x):
     if t is float:
         return default_float, True
     if t is complex:
-        raise DtypeError("complex numbers are not supported by jitcore yet")
+        return default_complex, True
     if isinstance(x, int) and not isinstance(x, np.generic):   # a symbolic size (ops.dims)
         return default_int, True
     return None

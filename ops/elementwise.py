@@ -22,8 +22,10 @@ from .elementwise_math import ERF_INV64_A, ERF_INV64_B, ERF_INV64_C  # noqa: F40
 from .rules import (as_function, check_kinds, defbroadcasting, defelementwise, defvectorized,
                     quiet, routine, same_shapes_and_dtypes, all_weak)
 
-F, I, U, B = "f", "i", "u", "b"
-NUM = F + I + U          # numbers
+F, I, U, B, C = "f", "i", "u", "b", "c"
+FC = F + C               # inexact: floats and complex numbers
+NUM = F + I + U          # real numbers
+NUMC = NUM + C           # numbers, complex included
 INT = I + U              # integers
 BITS = I + U + B         # integers and booleans
 
@@ -94,39 +96,80 @@ def _round(x, rounding_method=0):
 
 
 def _sign(x):
-    # XLA keeps the zero's sign (sign(-0.0) is -0.0); np.sign gives +0.0.
+    # XLA keeps the zero's sign (sign(-0.0) is -0.0); np.sign gives +0.0. A complex sign is
+    # z / |z| (NumPy 2's definition, and XLA's).
+    if x.dtype.kind == "c":
+        a = np.abs(x)
+        return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
     return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
 
 
-neg_p = _diag(defvectorized("neg", np.negative, NUM, cheap=True), lambda g, ans, x: neg(g))
+neg_p = _diag(defvectorized("neg", np.negative, NUMC, cheap=True), lambda g, ans, x: neg(g))
 # JAX's convention: d|x|/dx is 1 at x = 0 (and -0.0), not sign(0) = 0.
-abs_p = _diag(defvectorized("abs", np.abs, NUM, cheap=True, math=_intrinsic("fabs")),
-              lambda g, ans, x: select(ge(x, _c(x, 0)), g, neg(g)))
-sign_p = _zero_derivative(defvectorized("sign", _sign, NUM, cheap=True))
+abs_p = defvectorized("abs", np.abs, NUMC, cheap=True, math=_intrinsic("fabs"))
+
+
+def _abs_rule(x):
+    check_kinds("abs", x, NUMC)
+    # |z| of a complex number is real: complex64 -> float32, as NumPy and JAX.
+    return ShapedArray(x.shape, dtypes.real_dtype(x.dtype), x.weak_type)
+
+
+def _abs_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    ans = abs(x)
+    if t is None or not is_float(ans):
+        return ans, None
+    if not dtypes.is_complex(get_aval(x).dtype):
+        return ans, select(ge(x, _c(x, 0)), t, neg(t))
+    # d|z| = Re(conj(z) dz) / |z|, and 0 at z == 0 (JAX's choice there).
+    return ans, real(mul(_unit(x, ans), t))
+
+
+def _abs_vjp(ct, ans, x):
+    if not dtypes.is_complex(get_aval(x).dtype):
+        return select(ge(x, _c(x, 0)), ct, neg(ct))
+    # The transpose of t -> Re(u t) is c -> c * u (JAX's pairing Re(a b), no conjugation).
+    return mul(complex(ct, zeros_like_aval(get_aval(ct))), _unit(x, ans))
+
+
+def _unit(x, ans):
+    """conj(z) / |z|, and 0 where z == 0."""
+    zero = eq(ans, _c(ans, 0))
+    safe = select(zero, _c(ans, 1), ans)
+    u = div(conj(x), complex(safe, zeros_like_aval(get_aval(ans))))
+    return select(zero, zeros_like_aval(get_aval(x)), u)
+
+
+abs_p.abstract_eval = _abs_rule
+abs_p.jvp = _abs_jvp
+defvjp(abs_p, _abs_vjp)
+defbatch_elementwise(abs_p)
+sign_p = _zero_derivative(defvectorized("sign", _sign, NUMC, cheap=True))
 floor_p = _zero_derivative(defvectorized("floor", np.floor, F, cheap=True,
                                          math=_intrinsic("floor")))
 ceil_p = _zero_derivative(defvectorized("ceil", np.ceil, F, cheap=True, math=_intrinsic("ceil")))
 round_p = _zero_derivative(defvectorized("round", _round, F, params=("rounding_method",)))
-exp_p = _diag(defvectorized("exp", np.exp, F, math="exp"), lambda g, ans, x: mul(g, ans))
-exp2_p = _diag(defvectorized("exp2", np.exp2, F, math="exp2"),
+exp_p = _diag(defvectorized("exp", np.exp, FC, math="exp"), lambda g, ans, x: mul(g, ans))
+exp2_p = _diag(defvectorized("exp2", np.exp2, FC, math="exp2"),
                lambda g, ans, x: mul(_c(x, np.log(2)), mul(g, ans)))
-expm1_p = _diag(defvectorized("expm1", np.expm1, F, math="expm1"),
+expm1_p = _diag(defvectorized("expm1", np.expm1, FC, math="expm1"),
                 lambda g, ans, x: mul(g, add(ans, _c(ans, 1))))
-log_p = _diag(defvectorized("log", np.log, F, math="log"), lambda g, ans, x: div(g, x))
-log1p_p = _diag(defvectorized("log1p", np.log1p, F, math="log1p"),
+log_p = _diag(defvectorized("log", np.log, FC, math="log"), lambda g, ans, x: div(g, x))
+log1p_p = _diag(defvectorized("log1p", np.log1p, FC, math="log1p"),
                 lambda g, ans, x: div(g, add(x, _c(x, 1))))
 # At 0: g * 0.5 / 0 = inf, as JAX.
-sqrt_p = _diag(defvectorized("sqrt", np.sqrt, F, math=_intrinsic("sqrt")),
+sqrt_p = _diag(defvectorized("sqrt", np.sqrt, FC, math=_intrinsic("sqrt")),
                lambda g, ans, x: mul(g, div(_c(x, 0.5), ans)))
-rsqrt_p = _diag(defvectorized("rsqrt", lambda x: 1 / np.sqrt(x), F),
+rsqrt_p = _diag(defvectorized("rsqrt", lambda x: 1 / np.sqrt(x), FC),
                 lambda g, ans, x: mul(g, mul(_c(x, -0.5), div(ans, x))))
 cbrt_p = _diag(defvectorized("cbrt", np.cbrt, F, math="cbrt"),
                lambda g, ans, x: mul(g, mul(_c(x, 1 / 3), integer_pow(ans, y=-2))))
-sin_p = _diag(defvectorized("sin", np.sin, F, math=routine("sin", bounded_range=True)),
+sin_p = _diag(defvectorized("sin", np.sin, FC, math=routine("sin", bounded_range=True)),
               lambda g, ans, x: mul(g, cos(x)))
-cos_p = _diag(defvectorized("cos", np.cos, F, math=routine("cos", bounded_range=True)),
+cos_p = _diag(defvectorized("cos", np.cos, FC, math=routine("cos", bounded_range=True)),
               lambda g, ans, x: neg(mul(g, sin(x))))
-tan_p = _diag(defvectorized("tan", np.tan, F, math=routine("tan", bounded_range=True)),
+tan_p = _diag(defvectorized("tan", np.tan, FC, math=routine("tan", bounded_range=True)),
               lambda g, ans, x: mul(g, add(_c(x, 1), mul(ans, ans))))
 asin_p = _diag(defvectorized("asin", np.arcsin, F, math="asin"),
                lambda g, ans, x: mul(g, rsqrt(sub(_c(x, 1), mul(x, x)))))
@@ -134,11 +177,11 @@ acos_p = _diag(defvectorized("acos", np.arccos, F, math="acos"),
                lambda g, ans, x: neg(mul(g, rsqrt(sub(_c(x, 1), mul(x, x))))))
 atan_p = _diag(defvectorized("atan", np.arctan, F, math="atan"),
                lambda g, ans, x: div(g, add(_c(x, 1), mul(x, x))))
-sinh_p = _diag(defvectorized("sinh", np.sinh, F, math="sinh"),
+sinh_p = _diag(defvectorized("sinh", np.sinh, FC, math="sinh"),
                lambda g, ans, x: mul(g, cosh(x)))
-cosh_p = _diag(defvectorized("cosh", np.cosh, F, math="cosh"),
+cosh_p = _diag(defvectorized("cosh", np.cosh, FC, math="cosh"),
                lambda g, ans, x: mul(g, sinh(x)))
-tanh_p = _diag(defvectorized("tanh", np.tanh, F, math="tanh"),
+tanh_p = _diag(defvectorized("tanh", np.tanh, FC, math="tanh"),
                lambda g, ans, x: mul(add(g, mul(g, ans)), sub(_c(x, 1), ans)))
 asinh_p = _diag(defvectorized("asinh", np.arcsinh, F, math="asinh"),
                 lambda g, ans, x: mul(g, rsqrt(add(mul(x, x), _c(x, 1)))))
@@ -157,7 +200,7 @@ erf_p = _diag(defvectorized("erf", _refs.erf, F, math=routine("erf", in_float64=
 erf_inv_p = _diag(defvectorized("erf_inv", _refs.erf_inv, F,
                                 math=routine("erf_inv", libm=None, libdevice="erfinv")),
                   lambda g, ans, x: mul(_c(x, math.sqrt(math.pi) / 2), mul(g, exp(mul(ans, ans)))))
-is_finite_p = _nondiff(defvectorized("is_finite", np.isfinite, F, out_dtype=dtypes.bool_))
+is_finite_p = _nondiff(defvectorized("is_finite", np.isfinite, FC, out_dtype=dtypes.bool_))
 not_p = _nondiff(defvectorized("not", np.invert, BITS, cheap=True))
 
 # --- binary --------------------------------------------------------------------------------
@@ -173,7 +216,7 @@ def _int_div(a, b):
 
 
 def _div(a, b):
-    return np.true_divide(a, b) if a.dtype.kind == "f" else _int_div(a, b)
+    return np.true_divide(a, b) if a.dtype.kind in "fc" else _int_div(a, b)
 
 
 def _rem(a, b):
@@ -204,7 +247,7 @@ def _int_pow(base, exp):
 
 
 def _pow(a, b):
-    return np.power(a, b) if a.dtype.kind == "f" else _int_pow(a, b)
+    return np.power(a, b) if a.dtype.kind in "fc" else _int_pow(a, b)
 
 
 def _shift_left(a, s):
@@ -258,20 +301,20 @@ def _atan2_rhs(g, ans, x, y):
     return mul(g, div(neg(x), add(mul(x, x), mul(y, y))))
 
 
-add_p = _diag(defbroadcasting("add", np.add, NUM + B, cheap=True),
+add_p = _diag(defbroadcasting("add", np.add, NUMC + B, cheap=True),
               lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-sub_p = _diag(defbroadcasting("sub", np.subtract, NUM, cheap=True),
+sub_p = _diag(defbroadcasting("sub", np.subtract, NUMC, cheap=True),
               lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
-mul_p = _diag(defbroadcasting("mul", np.multiply, NUM + B, cheap=True),
+mul_p = _diag(defbroadcasting("mul", np.multiply, NUMC + B, cheap=True),
               lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(x, g))
-div_p = _diag(defbroadcasting("div", _div, NUM), lambda g, ans, x, y: div(g, y),
+div_p = _diag(defbroadcasting("div", _div, NUMC), lambda g, ans, x, y: div(g, y),
               lambda g, ans, x, y: mul(mul(neg(g), x), integer_pow(y, y=-2)))
 rem_p = _diag(defbroadcasting("rem", _rem, NUM), lambda g, ans, x, y: g, _rem_rhs)
-pow_p = _diag(defbroadcasting("pow", _pow, NUM, math="pow"), _pow_lhs, _pow_rhs)
-max_p = _diag(defbroadcasting("max", np.maximum, NUM + B, cheap=True),
+pow_p = _diag(defbroadcasting("pow", _pow, NUMC, math="pow"), _pow_lhs, _pow_rhs)
+max_p = _diag(defbroadcasting("max", np.maximum, NUMC + B, cheap=True),
               lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
               lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
-min_p = _diag(defbroadcasting("min", np.minimum, NUM + B, cheap=True),
+min_p = _diag(defbroadcasting("min", np.minimum, NUMC + B, cheap=True),
               lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
               lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
 atan2_p = _diag(defbroadcasting("atan2", np.arctan2, F, math="atan2"), _atan2_lhs, _atan2_rhs)
@@ -285,7 +328,8 @@ shift_right_logical_p = _nondiff(defbroadcasting("shift_right_logical", _shift_r
                                                  INT))
 
 def _comparison(name, impl, symbol):
-    return _nondiff(defbroadcasting(name, impl, NUM + B, out_dtype=dtypes.bool_, cheap=True,
+    # Complex numbers compare lexicographically (real part, then imaginary), as NumPy and JAX.
+    return _nondiff(defbroadcasting(name, impl, NUMC + B, out_dtype=dtypes.bool_, cheap=True,
                                     comparison=symbol))
 
 
@@ -302,17 +346,17 @@ integer_pow_p = Primitive("integer_pow", "elementwise")
 
 
 def _integer_pow_rule(x, *, y):
-    check_kinds("integer_pow", x, NUM)
+    check_kinds("integer_pow", x, NUMC)
     if not isinstance(y, int):
         raise TypeError(f"integer_pow: exponent must be a Python int, got {y!r}")
-    if y < 0 and x.dtype.kind != "f":
+    if y < 0 and x.dtype.kind not in "fc":
         raise DtypeError(f"integer_pow: negative exponent {y} needs a floating-point base, "
                          f"got {x.str_short()}")
     return x
 
 
 def _integer_pow_impl(x, *, y):
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fc":
         return np.power(x, x.dtype.type(y))
     return _int_pow(x, np.full(x.shape, y, np.int64))
 
@@ -460,6 +504,9 @@ def _convert_impl(x, *, new_dtype, weak_type=False):
     new_dtype = np.dtype(new_dtype)
     if new_dtype.kind == "b":
         return x != 0
+    if x.dtype.kind == "c" and new_dtype.kind != "c":
+        # Complex to real keeps the real part (XLA's conversion; NumPy's, without a warning).
+        x = x.real
     if x.dtype.kind == "f" and new_dtype.kind in "iu":
         # Saturating, NaN -> 0: XLA's float-to-int conversion, where C's would be undefined.
         info = np.iinfo(new_dtype)
@@ -488,7 +535,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
 
 def _convert_vjp(cts, ans, primals, *, new_dtype, weak_type=False):
     x = primals[0]
-    if cts is None or not is_float(x) or np.dtype(new_dtype).kind != "f":
+    if cts is None or not is_float(x) or np.dtype(new_dtype).kind not in "fc":
         return (None,)
     a = get_aval(x)
     return (convert_element_type(cts, new_dtype=a.dtype, weak_type=a.weak_type),)
@@ -547,6 +594,78 @@ iota_p.lowering = "kernel"
 defnondiff(iota_p)
 # No operands, so nothing is ever batched: the same iota serves every batch element.
 iota_p.batch = lambda args, batched, size, **params: (iota(**params), False)
+
+# --- complex numbers: parts in, parts out ---------------------------------------------------
+# Linear over the reals but not holomorphic, so each has its own transpose: JAX's, under the
+# pairing Re(a * b) (no conjugation), which makes `grad` of a real function of z return the
+# conjugate of df/dx + i df/dy, as JAX does.
+
+
+def _complex_part(name, impl, doc):
+    p = Primitive(name, "elementwise")
+
+    def rule(x):
+        check_kinds(name, x, C)
+        return ShapedArray(x.shape, dtypes.real_dtype(x.dtype), x.weak_type)
+
+    p.abstract_eval = rule
+    p.impl = lambda x: np.array(impl(x))   # a copy, not a view into the complex array
+    p.kinds = C
+    p.__doc__ = doc
+    return defelementwise(p, cheap=True)
+
+
+real_p = _complex_part("real", np.real, "The real part of a complex array.")
+imag_p = _complex_part("imag", np.imag, "The imaginary part of a complex array.")
+conj_p = defvectorized("conj", np.conjugate, C, cheap=True)
+complex_p = Primitive("complex", "elementwise")
+
+
+def _complex_rule(x, y):
+    same_shapes_and_dtypes("complex", [x, y])
+    check_kinds("complex", x, "f")
+    if x.dtype not in dtypes.COMPLEX_OF or x.dtype == dtypes.float16:
+        raise DtypeError(f"complex: parts must be float32 or float64, got {x.str_short()}")
+    return ShapedArray(x.shape, dtypes.COMPLEX_OF[x.dtype], all_weak([x, y]))
+
+
+def _complex_impl(x, y):
+    out = np.empty(x.shape, dtypes.COMPLEX_OF[x.dtype])
+    out.real, out.imag = x, y
+    return out
+
+
+complex_p.abstract_eval = _complex_rule
+complex_p.impl = _complex_impl
+complex_p.kinds = F
+defelementwise(complex_p, cheap=True)
+
+
+def _zeros_of(x):
+    return zeros_like_aval(get_aval(x))
+
+
+def _linear(prim, jvp, *transposes):
+    def j(primals, tangents):
+        ans = prim.bind(*primals)
+        if all(t is None for t in tangents):
+            return ans, None
+        ts = [(_zeros_of(p) if t is None else t) for p, t in zip(primals, tangents)]
+        return ans, jvp(*ts)
+    prim.jvp = j
+    defvjp(prim, *transposes)
+    defbatch_elementwise(prim)
+
+
+_linear(real_p, lambda t: real(t), lambda ct, ans, x: complex(ct, _zeros_of(ct)))
+_linear(imag_p, lambda t: imag(t), lambda ct, ans, x: complex(_zeros_of(ct), neg(ct)))
+_linear(conj_p, lambda t: conj(t), lambda ct, ans, x: conj(ct))
+_linear(complex_p, lambda tx, ty: complex(tx, ty),
+        lambda ct, ans, x, y: real(ct), lambda ct, ans, x, y: neg(imag(ct)))
+
+# The same op on the real and the imaginary part (see `Primitive.complex_parts`).
+add_p.complex_parts = sub_p.complex_parts = neg_p.complex_parts = "parts"
+select_p.complex_parts = "parts"
 
 # --- plain functions that bind each primitive (used by rules and by jitcore.lax) ------------
 

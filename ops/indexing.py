@@ -46,7 +46,7 @@ def _window_shape(operand: ShapedArray, axes) -> tuple:
 def default_fill_value(dtype):
     """JAX's fill for out-of-range gathers: NaN, the most negative int, the largest uint, True."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if dtype.kind in "fc":
         return float("nan")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
@@ -167,6 +167,7 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
 
 gather_p.abstract_eval = _gather_rule
 gather_p.impl = _gather_impl
+gather_p.complex_parts = "parts"
 gather_p.moves_data = True     # each output element is one operand element (or the fill)
 gather_p.lowering = "kernel"
 
@@ -266,8 +267,9 @@ def _defscatter(name, combine, kinds):
 
 
 _COMBINE_NAMES = {"add": "add", "multiply": "mul", "minimum": "min", "maximum": "max"}
-scatter_p = _defscatter("scatter", None, "fiub")
-scatter_add_p = _defscatter("scatter_add", np.add, "fiub")
+scatter_p = _defscatter("scatter", None, "fiubc")
+scatter_add_p = _defscatter("scatter_add", np.add, "fiubc")
+scatter_p.complex_parts = scatter_add_p.complex_parts = "parts"
 scatter_mul_p = _defscatter("scatter_mul", np.multiply, "fiub")
 scatter_min_p = _defscatter("scatter_min", np.minimum, "fiub")
 scatter_max_p = _defscatter("scatter_max", np.maximum, "fiub")

@@ -33,7 +33,7 @@ def _dot_general_rule(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
     if lhs.dtype != rhs.dtype:
         raise DtypeError(f"dot_general: operands must share a dtype, got {lhs.str_short()} and "
                          f"{rhs.str_short()}")
-    check_kinds("dot_general", lhs, "fiub")
+    check_kinds("dot_general", lhs, "fiubc")
     if len(lc) != len(rc) or len(lb) != len(rb):
         raise ShapeError(f"dot_general: contracting {lc} / {rc} and batch {lb} / {rb} dimensions "
                          f"must pair up for {lhs.str_short()} and {rhs.str_short()}")
@@ -63,7 +63,7 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
     lfs = tuple(lhs.shape[d] for d in lf)
     rfs = tuple(rhs.shape[d] for d in rf)
     k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
-    acc = out_dtype if out_dtype.kind == "f" else (np.dtype(np.int64) if out_dtype.kind != "u"
+    acc = out_dtype if out_dtype.kind in "fc" else (np.dtype(np.int64) if out_dtype.kind != "u"
                                                    else np.dtype(np.uint64))
     if lhs.dtype.kind == "b":
         acc = np.dtype(np.int64)
@@ -79,6 +79,7 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
 dot_general_p.abstract_eval = _dot_general_rule
 dot_general_p.impl = _dot_general_impl
 dot_general_p.lowering = "library"     # GEMM (BLAS, cuBLAS); a loop kernel where none fits
+dot_general_p.library = "gemm"
 dot_general = as_function(dot_general_p)
 
 

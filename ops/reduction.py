@@ -50,9 +50,10 @@ def _defreduce(name, impl, kinds, identity):
 
 
 reduce_sum_p = _defreduce("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype),
-                          NUM + "b", "zero")
+                          NUM + "bc", "zero")
+reduce_sum_p.complex_parts = "parts"
 reduce_prod_p = _defreduce("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype),
-                           NUM + "b", "one")
+                           NUM + "bc", "one")
 reduce_max_p = _defreduce("reduce_max", np.max, NUM + "b", "lowest")
 reduce_min_p = _defreduce("reduce_min", np.min, NUM + "b", "highest")
 reduce_and_p = _defreduce("reduce_and", np.all, "b", "one")
@@ -262,8 +263,8 @@ def _defcumulative(name, ufunc, kinds, identity):
     return p
 
 
-cumsum_p = _defcumulative("cumsum", np.add, NUM, "zero")
-cumprod_p = _defcumulative("cumprod", np.multiply, NUM, "one")
+cumsum_p = _defcumulative("cumsum", np.add, NUM + "c", "zero")
+cumprod_p = _defcumulative("cumprod", np.multiply, NUM + "c", "one")
 cummax_p = _defcumulative("cummax", np.maximum, NUM, "lowest")
 cummin_p = _defcumulative("cummin", np.minimum, NUM, "highest")
 

@@ -19,7 +19,7 @@ from .errors import (AxisError, ConcretizationTypeError, DtypeError, InvalidArgu
                      ShapeError)
 
 KIND_NAMES = {"f": "a floating-point", "i": "a signed integer", "u": "an unsigned integer",
-              "b": "a boolean"}
+              "b": "a boolean", "c": "a complex"}
 
 
 def describe_kinds(kinds: str) -> str:

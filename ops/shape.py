@@ -25,6 +25,7 @@ def _shape_prim(name, rule, impl, cheap=False, keeps_positions=False, linear_ord
     p.impl = impl
     p.moves_data = True
     p.lowering = "kernel"
+    p.complex_parts = "parts"
     p.cheap = cheap
     p.keeps_positions = keeps_positions
     p.linear_order = linear_order

@@ -175,6 +175,107 @@ def test_newton_rosenbrock_derivatives_match_numpy():
                                rtol=1e-12, atol=1e-12)
 
 
+def test_newton_damping_picks_the_first_positive_definite_shift():
+    """Where the Hessian is indefinite, the jitted step solves with H + mu I for the smallest
+    candidate mu that NumPy's Cholesky accepts."""
+    mod = load("newton_hessian")
+
+    def f(x):
+        return jc.numpy.sum(x ** 4) - 2.0 * x[0] * x[1] - 3.0 * x[2] ** 2
+    x = np.array([0.3, -0.2, 0.1])
+    g = 4 * x ** 3 + np.array([-2 * x[1], -2 * x[0], -6 * x[2]])
+    h = np.diag(12 * x ** 2 + np.array([0.0, 0.0, -6.0]))
+    h[0, 1] = h[1, 0] = -2.0
+    for mu in mod.DAMPING:
+        try:
+            np.linalg.cholesky(h + mu * np.eye(3))
+            break
+        except np.linalg.LinAlgError:
+            continue
+    assert mu == 10.0                               # the test needs a shift other than 0
+    fx, g_j, p, mu_j = mod.make_newton_step(f, damped=True)(x)
+    np.testing.assert_allclose(float(fx), np.sum(x ** 4) - 2 * x[0] * x[1] - 3 * x[2] ** 2,
+                               rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(g_j), g, rtol=1e-13)
+    assert float(mu_j) == mu
+    np.testing.assert_allclose(np.asarray(p), np.linalg.solve(h + mu * np.eye(3), g),
+                               rtol=1e-12)
+    # Undamped: the plain Newton direction, even though H is indefinite.
+    _, _, p0, mu0 = mod.make_newton_step(f, damped=False)(x)
+    assert float(mu0) == 0.0
+    np.testing.assert_allclose(np.asarray(p0), np.linalg.solve(h, g), rtol=1e-12)
+
+
+# --- gaussian_process --------------------------------------------------------------------------
+
+def eigh_nll(theta, x, y):
+    """The GP's NLL through an eigendecomposition of K: a route that shares no solve with the
+    example's Cholesky (jitcore) or LU (its NumPy reference)."""
+    log_ell, log_sf, log_sn = theta
+    k = (np.exp(2 * log_sf) * np.exp(-0.5 * (x[:, None] - x[None, :]) ** 2
+                                      / np.exp(2 * log_ell)) + np.exp(2 * log_sn) * np.eye(len(x)))
+    lam, q = np.linalg.eigh(k)
+    z = q.T @ y
+    return 0.5 * np.sum(z * z / lam) + 0.5 * np.sum(np.log(lam)) + 0.5 * len(x) * np.log(2 * np.pi)
+
+
+def test_gaussian_process(capsys):
+    result = load("gaussian_process").main(small=True)
+    assert "GENERATED" in capsys.readouterr().out
+    trace = result["nll_trace"]
+    assert result["nll_end"] < result["nll_start"] - 50
+    assert max(trace[-20:]) < min(trace[:20])
+    assert trace[-1] <= min(trace) + 1e-3           # settled at the lowest value seen
+    for name, err in result["errors"].items():
+        assert err < 1e-8, (name, err)
+    np.testing.assert_allclose(result["nll_end"], eigh_nll(result["theta"], *load(
+        "gaussian_process").make_data(60)), rtol=1e-10)
+    ell, sf, sn = np.exp(result["theta"])
+    assert abs(sn - 0.1) < 0.04                     # the true noise sd is 0.1
+    assert 0.2 < ell < 1.0
+    np.testing.assert_allclose(result["mean"], result["mean_ref"], atol=1e-8)
+    np.testing.assert_allclose(result["var"], result["var_ref"], atol=1e-8)
+    # The fit: close to the true f inside the data, the band covers it, the variance grows
+    # outside the data's range.
+    assert result["rmse"] < 0.1 and result["inside"] >= 0.9
+    x_test, var = result["x_test"], result["var"]
+    assert np.all(var > 0)
+    assert var[np.abs(x_test) > 2.3].min() > 10 * var[np.abs(x_test) < 1.5].max()
+
+
+def test_gaussian_process_nll_grad_and_prediction_match_numpy():
+    mod = load("gaussian_process")
+    x, y = mod.make_data(25, seed=3)
+    theta = np.array([-0.4, 0.2, -1.5])
+    params = dict(zip(mod.NAMES, theta))
+    expected = eigh_nll(theta, x, y)
+    np.testing.assert_allclose(float(jc.jit(mod.nll)(params, x, y)), expected, rtol=1e-12)
+    np.testing.assert_allclose(float(mod.nll(params, x, y)), expected, rtol=1e-12)   # eagerly
+    eps = 1e-5
+    fd = np.array([(eigh_nll(theta + eps * e, x, y) - eigh_nll(theta - eps * e, x, y))
+                   / (2 * eps) for e in np.eye(3)])
+    _, analytic = mod.numpy_nll_and_grad(theta, x, y)
+    np.testing.assert_allclose(analytic, fd, rtol=1e-6)     # the example's reference holds
+    g = jc.jit(jc.grad(mod.nll))(params, x, y)
+    np.testing.assert_allclose([float(g[k]) for k in mod.NAMES], analytic, rtol=1e-10)
+    # Prediction against the conditional of the joint Gaussian of (y, f(x_test)).
+    x_test = np.array([-2.4, -0.3, 0.05, 1.7])
+    mean, var = mod.predict(params, x, y, x_test)
+    k_all = np.exp(2 * theta[1]) * np.exp(-0.5 * (np.concatenate([x, x_test])[:, None]
+                                                  - np.concatenate([x, x_test])[None, :]) ** 2
+                                          / np.exp(2 * theta[0]))
+    n = len(x)
+    k = k_all[:n, :n] + np.exp(2 * theta[2]) * np.eye(n)
+    # The conditional covariance is the inverse of the test block of the joint precision.
+    joint = k_all.copy()
+    joint[:n, :n] = k
+    precision = np.linalg.inv(joint)[n:, n:]
+    cov = np.linalg.inv(precision)
+    np.testing.assert_allclose(np.asarray(var), np.diag(cov), rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(mean), k_all[n:, :n] @ np.linalg.solve(k, y),
+                               rtol=1e-10, atol=1e-12)
+
+
 # --- heat_equation -----------------------------------------------------------------------------
 
 def test_heat_equation(capsys):
@@ -214,7 +315,7 @@ def test_heat_equation_grad_against_numpy_finite_differences():
 
 
 @pytest.mark.parametrize("name", ["mlp_classifier", "bayesian_logreg", "newton_hessian",
-                                  "heat_equation"])
+                                  "heat_equation", "gaussian_process"])
 def test_examples_have_docstring_and_small_flag(name):
     with open(os.path.join(EXAMPLES, f"{name}.py")) as f:
         text = f.read()

@@ -138,7 +138,7 @@ class FusionRules:
 
     def vjp(self, module, instr, args, ans, cts):
         cts = cts if isinstance(cts, (tuple, list)) else (cts,)
-        wrt = [core.get_aval(a).dtype.kind == "f" for a in args]
+        wrt = [core.get_aval(a).dtype.kind in "fc" for a in args]
         return vjp_computation(module, instr.called[0], args, wrt, list(cts))[1]
 
     def batch(self, module, instr, args, batched, size):
@@ -169,7 +169,7 @@ class CustomJVPRules:
         primals, fun_consts, jvp_consts = self._split(instr, args)
         n, m = len(primals), len(instr.shape)
         zeros = [zeros_like_aval(core.get_aval(p)) for p in primals]
-        wrt = [False] * n + [core.get_aval(p).dtype.kind == "f" for p in primals] \
+        wrt = [False] * n + [core.get_aval(p).dtype.kind in "fc" for p in primals] \
             + [False] * len(jvp_consts)
         _, in_cts = vjp_computation(module, instr.called[1],
                                     list(primals) + zeros + list(jvp_consts), wrt,

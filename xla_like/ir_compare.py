@@ -134,6 +134,8 @@ def arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
     """Same dtype, same shape, same elements: floats bit for bit, any NaN equal to any NaN."""
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
+    if a.dtype.kind == "c":
+        return arrays_equal(np.real(a), np.real(b)) and arrays_equal(np.imag(a), np.imag(b))
     if a.dtype.kind == "f":
         fa, fb = np.ascontiguousarray(a.reshape(-1)), np.ascontiguousarray(b.reshape(-1))
         nan_a, nan_b = np.isnan(fa), np.isnan(fb)

@@ -30,6 +30,9 @@ _INT = re.compile(r"[-+]?\d+\Z")
 # What the printer writes for floats (Python's repr, NumPy's unique formatting, inf, nan); stricter
 # than float(), which would also take `1_0` or `infinity`.
 _FLOAT = re.compile(r"[-+]?((\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?|inf|nan)\Z")
+_NUM = r"[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|inf|nan)"
+# A complex element: `re+imj`, each part as floats print (`1.5-2j`, `nan+infj`).
+_COMPLEX = re.compile(f"({_NUM})({_NUM})j\\Z")
 _LITERAL_TOKEN = re.compile(r"\s*([{},]|[^\s{},)]+)")
 # The common forms, read in one step (anything else takes the general path, which also
 # explains errors): an array type `f64[3,4]`, and an instruction's `ROOT %12 = `.
@@ -240,6 +243,20 @@ class _Line:
                 flat = np.array([int(w) for w in words], dtype=dt)
             except OverflowError:
                 raise self.error(f"a constant element is out of range for {name}") from None
+        elif kind == "c":
+            bad = next((w for w in words if not _COMPLEX.match(w)), None)
+            if bad is not None:
+                raise self.error(f"{name} constant element {bad!r} is not a complex number")
+            part = dtypes.real_dtype(dt)
+            m = [_COMPLEX.match(w) for w in words]
+            wide = np.array([[float(x.group(1)), float(x.group(2))] for x in m], np.float64)
+            wide = wide.reshape(len(words), 2)
+            with np.errstate(all="ignore"):
+                parts = wide.astype(part)
+            if np.any(np.isinf(parts) & ~np.isinf(wide)):
+                raise self.error(f"a constant element is out of range for {name}")
+            flat = np.empty(len(words), dt)
+            flat.real, flat.imag = parts[:, 0], parts[:, 1]
         else:
             bad = next((w for w in words if not _FLOAT.match(w)), None)
             if bad is not None:

@@ -39,6 +39,7 @@ from .passes.inline import inline_calls
 from .passes.layout import layout
 from .passes.licm import licm
 from .passes.masking import mask_padding
+from .passes.split_complex import split_complex
 from .printer import module_to_text
 from .settings import settings
 
@@ -48,7 +49,8 @@ PIPELINES = {
     "trace": _TRACE,
     # Masking first: only the shapes as traced still say which extents are true sizes.
     "bucketed": [("masking", mask_padding)] + _TRACE,
-    "kernel": [("inline_calls", inline_calls), ("dce", dce), ("cse", cse), ("licm", licm),
+    "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex), ("dce", dce),
+               ("cse", cse), ("licm", licm),
                ("layout", layout), ("fusion", fuse), ("dce", dce)],
 }
 

@@ -130,6 +130,10 @@ def element_texts(arr: np.ndarray) -> list:
             return [float_text(v) for v in flat.tolist()]
         with np.errstate(all="ignore"):
             return _short_float_texts(flat)
+    if kind == "c":
+        # `re+imj` (Python's complex syntax), each part printed as a float of its precision.
+        res, ims = element_texts(flat.real), element_texts(flat.imag)
+        return [r + ("" if i.startswith("-") else "+") + i + "j" for r, i in zip(res, ims)]
     return [" ".join(str(v).split()) for v in flat.tolist()]
 
 

@@ -20,6 +20,7 @@ from ._promotion import asarray
 __all__ = [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64",
     "uint8", "uint16", "uint32", "uint64", "bool_", "bool", "float_", "int_", "uint",
+    "complex64", "complex128", "complex_",
     "generic", "number", "inexact", "floating", "integer", "signedinteger", "unsignedinteger",
     "complexfloating",
     "dtype", "finfo", "iinfo", "result_type", "promote_types", "issubdtype", "can_cast",
@@ -68,10 +69,13 @@ uint8 = _scalar_type("uint8", np.uint8)
 uint16 = _scalar_type("uint16", np.uint16)
 uint32 = _scalar_type("uint32", np.uint32)
 uint64 = _scalar_type("uint64", np.uint64)
+complex64 = _scalar_type("complex64", np.complex64)
+complex128 = _scalar_type("complex128", np.complex128)
 bool_ = _scalar_type("bool_", np.bool_)
 bool = bool_  # noqa: A001  (jnp.bool, as in JAX and the array API)
 # Defaults with 64-bit enabled.
 float_ = float64
+complex_ = complex128
 int_ = int64
 uint = uint64
 
@@ -95,7 +99,8 @@ euler_gamma = np.euler_gamma
 
 # Python's number types are weak in JAX's lattice when used as dtype specifiers too
 # (`jnp.result_type(jnp.float32, float)` is float32); bool is not.
-_WEAK_PY_TYPES = {builtins.int: _dt.default_int, builtins.float: _dt.default_float}
+_WEAK_PY_TYPES = {builtins.int: _dt.default_int, builtins.float: _dt.default_float,
+                  builtins.complex: _dt.default_complex}
 
 
 def _np_dtype(x, what="dtype") -> np.dtype:
@@ -109,7 +114,7 @@ def _np_dtype(x, what="dtype") -> np.dtype:
     d = getattr(x, "dtype", None)  # arrays, tracers, NumPy scalars
     if isinstance(d, np.dtype):
         return d
-    if type(x) in (builtins.bool, builtins.int, builtins.float):
+    if type(x) in (builtins.bool, builtins.int, builtins.float, builtins.complex):
         return _dt.python_scalar_dtype(x)[0]
     try:
         return np.dtype(x)
@@ -122,8 +127,6 @@ def _dtype_and_weak(x, op):
     if isinstance(x, type):
         if any(x is t for t in _WEAK_PY_TYPES):
             return _WEAK_PY_TYPES[x], True
-        if x is builtins.complex:
-            raise DtypeError(f"{op}: complex numbers are not supported by jitcore")
         return _dt.canonicalize(x, op), False
     if type(x) in (builtins.bool, builtins.int, builtins.float, builtins.complex):
         return _dt.python_scalar_dtype(x)

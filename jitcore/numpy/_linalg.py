@@ -113,6 +113,8 @@ def vdot(a, b, /, *, precision=None, preferred_element_type=None):
                          f"{aa.str_short()} and {ba.str_short()}")
     a = sh.reshape(a, new_sizes=(aa.size,))
     b = sh.reshape(b, new_sizes=(ba.size,))
+    if aa.dtype.kind == "c":
+        a = el.conj(a)   # NumPy's vdot conjugates its first operand
     return _dot_general(a, b, ((0,), (0,)), ((), ()), preferred_element_type)
 
 

@@ -21,7 +21,7 @@ ArrayLike = object  # documentation alias: Array | Tracer | np.ndarray | scalar 
 
 
 def is_scalar(x) -> bool:
-    return type(x) in (bool, int, float)
+    return type(x) in (bool, int, float, complex)
 
 
 def aval_of(x) -> ShapedArray:
@@ -162,7 +162,7 @@ def promote_to_inexact(op: str, *args):
     """Like promote_args, but integers and bools become the default float (NumPy's true divide,
     sqrt, exp... on ints)."""
     dtype, weak = result_dtype(*args)
-    if dtype.kind != "f":
+    if dtype.kind not in "fc":
         dtype = dtypes.default_float  # JAX with x64: any int or bool becomes float64 (weakness kept)
     converted = [convert(a, dtype, weak) for a in args]
     shape = broadcast_shapes(op, *[core.get_aval(c).shape for c in converted])

@@ -223,7 +223,7 @@ def any(a, axis=None, out=None, keepdims=False, *, where=None):
 def _inexact_dtypes(op, av, dtype):
     """(result dtype, computation dtype, weak): ints become float64; float16 computes in f32."""
     if dtype is None:
-        d = av.dtype if av.dtype.kind == "f" else dtypes.default_float
+        d = av.dtype if av.dtype.kind in "fc" else dtypes.default_float
         weak = av.weak_type
     else:
         d, weak = dtypes.canonicalize(dtype, f"{op} dtype argument"), False
@@ -274,7 +274,13 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
         # As in nanvar: excluded positions must not reach the derivative as 0 * inf/NaN.
         centered = el.select(_where_mask("var", where, av.shape), centered,
                              full(av.shape, 0, comp, weak))
-    sq = el.mul(centered, centered)
+    if aval_of(centered).dtype.kind == "c":
+        # |x - mean|^2: the variance of complex numbers is real (NumPy's and JAX's).
+        re, im = el.real(centered), el.imag(centered)
+        sq = el.add(el.mul(re, re), el.mul(im, im))
+        comp = d = dtypes.real_dtype(comp) if dtype is None else d
+    else:
+        sq = el.mul(centered, centered)
     total = _reduce("var", "sum", sq, axes, keepdims, None, where)
     n = _count("var", av, axes, where, comp, weak, keepdims, ddof)
     return convert(el.div(total, n), d, weak)
@@ -420,7 +426,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     w = asarray(weights)
     wa = aval_of(w)
     d = dtypes.promote([(av.dtype, av.weak_type), (wa.dtype, wa.weak_type)])
-    dt, weak = (d[0] if d[0].kind == "f" else dtypes.default_float), d[1]
+    dt, weak = (d[0] if d[0].kind in "fc" else dtypes.default_float), d[1]
     a, w = convert(a, dt, weak), convert(w, dt, weak)
     if wa.shape != av.shape:
         if axis is None:
@@ -447,7 +453,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 def _nan_to(x, value):
     """`x` with NaNs replaced by `value` (integers and bools have none)."""
     av = aval_of(x)
-    if av.dtype.kind != "f":
+    if av.dtype.kind not in "fc":
         return x
     return el.select(el.ne(x, x), full(av.shape, value, av.dtype, av.weak_type), x)
 

@@ -376,6 +376,8 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
 
 def isnan(x, /):
     x = asarray(x)
+    if aval_of(x).dtype.kind == "c":
+        return el.or_(isnan(el.real(x)), isnan(el.imag(x)))
     if aval_of(x).dtype.kind != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.ne(x, x)
@@ -383,6 +385,8 @@ def isnan(x, /):
 
 def isinf(x, /):
     x = asarray(x)
+    if aval_of(x).dtype.kind == "c":
+        return el.or_(isinf(el.real(x)), isinf(el.imag(x)))
     if aval_of(x).dtype.kind != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.eq(el.abs(x), _const_like(x, np.inf))
@@ -404,7 +408,7 @@ def isneginf(x, /):
 
 def isfinite(x, /):
     x = asarray(x)
-    if aval_of(x).dtype.kind != "f":
+    if aval_of(x).dtype.kind not in "fc":
         return broadcast_to(convert(True, dtypes.bool_), aval_of(x).shape)
     return el.is_finite(x)
 

@@ -1,32 +1,40 @@
 """`jitcore.numpy.linalg`: norms (`norm`, `vector_norm`, `matrix_norm`), and the products that
 NumPy also lists here (matmul, outer, tensordot, vecdot, cross, trace, diagonal).
 
-Norms follow NumPy's definitions and are written with reductions and elementwise primitives.
-Matrix norms that need singular values (ord=2, -2, 'nuc') are not available yet: there is no
-SVD primitive, and they raise an error that says so.
+Norms follow NumPy's definitions and are written with reductions and elementwise primitives;
+the matrix norms ord=2, -2 and 'nuc' take the singular values. The factorizations and what is
+built on them (solve, inv, det, eigh, svd, lstsq, ...) live in `_linalg_decomp.py`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ops import dtypes
 from ops.errors import ShapeError
 
 from . import _ufuncs as uf
 from . import _linalg
 from ._linalg import cross, matmul, outer, tensordot, vecdot
+from ._linalg_decomp import (EighResult, EigResult, QRResult, SlogdetResult, SVDResult,
+                             cholesky, cond, det, eig, eigh, eigvals, eigvalsh, inv, lstsq,
+                             matrix_power, matrix_rank, multi_dot, pinv, qr, slogdet, solve, svd,
+                             svdvals, tensorinv, tensorsolve, inexact_dtype)
 from ._promotion import aval_of, asarray, convert
 from ._reductions import (max as _max, min as _min, reduction_axes, restore_axes,
                           sum as _sum)
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
-           "cross", "trace", "diagonal"]
+           "cross", "trace", "diagonal", "matrix_transpose", "solve", "inv", "det", "slogdet", "cholesky", "qr",
+           "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "lstsq", "pinv",
+           "matrix_rank", "matrix_power", "cond", "tensorsolve", "tensorinv", "multi_dot",
+           "EighResult", "EigResult", "QRResult", "SlogdetResult", "SVDResult"]
 
 
 def _inexact(x):
+    """JAX's norms return strong types, also of a weak (Python scalar) input."""
     x = asarray(x)
     av = aval_of(x)
-    return x if av.dtype.kind == "f" else convert(x, dtypes.default_float, av.weak_type)
+    dt = inexact_dtype(av.dtype)
+    return x if dt == av.dtype and not av.weak_type else convert(x, dt, False)
 
 
 def _vector_norm(x, ord, axes, keepdims):
@@ -52,11 +60,11 @@ def _matrix_norm(x, ord, axes, keepdims):
     r, c = axes
     shape = aval_of(x).shape
     if ord in (2, -2, "nuc"):
-        raise NotImplementedError(
-            f"norm: the matrix norm ord={ord!r} needs singular values, which jitcore does not "
-            f"compute yet (there is no SVD), for {aval_of(x).str_short()} over axes {axes}; "
-            "ord=None/'fro', 1, -1, inf and -inf are supported")
-    if ord is None or ord == "fro":
+        from ._shape import moveaxis
+        s = svdvals(moveaxis(x, (r, c), (-2, -1)))
+        out = (_max(s, axis=-1) if ord == 2 else _min(s, axis=-1) if ord == -2
+               else _sum(s, axis=-1))
+    elif ord is None or ord == "fro":
         out = uf.sqrt(_sum(uf.multiply(uf.abs(x), uf.abs(x)), axis=axes))
     elif ord in (1, -1):
         # Column sums (over rows), then the extreme over columns.
@@ -106,6 +114,16 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     if nd < 2:
         raise ShapeError(f"matrix_norm: needs at least 2 dimensions, got {aval_of(x).str_short()}")
     return _matrix_norm(x, ord, (nd - 2, nd - 1), keepdims)
+
+
+def matrix_transpose(x, /):
+    """The Array API's matrix transpose: swaps the last two axes."""
+    from ._shape import swapaxes
+    x = asarray(x)
+    if aval_of(x).ndim < 2:
+        raise ShapeError(f"matrix_transpose: needs at least 2 dimensions, got "
+                         f"{aval_of(x).str_short()}")
+    return swapaxes(x, -1, -2)
 
 
 def diagonal(x, /, *, offset=0):

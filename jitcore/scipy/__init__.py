@@ -1,4 +1,5 @@
-"""`jitcore.scipy`: the parts of `jax.scipy` that jitcore provides (`special`, `stats.norm`)."""
-from . import special, stats  # noqa: F401
+"""`jitcore.scipy`: the parts of `jax.scipy` that jitcore provides (`special`, `stats.norm`, `fft`)."""
+from . import linalg, special, stats  # noqa: F401
+from . import fft  # noqa: F401
 
-__all__ = ["special", "stats"]
+__all__ = ["linalg", "special", "stats", "fft"]

@@ -48,6 +48,13 @@ def assert_same(got, want, exact=False, tol=None):
                                    want[finite].astype(np.float64), rtol=0, atol=tol)
 
 
+def _assert_same_complex(got, want, exact, tol):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert_same(got.real, want.real, exact, tol)
+    assert_same(got.imag, want.imag, exact, tol)
+
+
 def compare(backend, f, *args, exact=False, tol=None):
     """`jit(f, backend=backend)` against the interpreter. `tol`: relative to the largest
     magnitude, for every float output (default: by dtype). Every output lives on the
@@ -59,7 +66,10 @@ def compare(backend, f, *args, exact=False, tol=None):
     assert len(want_l) == len(got_l)
     for g, w in zip(got_l, want_l):
         assert g.device.platform == backend, (backend, g.device)
-        assert_same(g, w, exact, tol)
+        if np.asarray(w).dtype.kind == "c":
+            _assert_same_complex(g, w, exact, tol)
+        else:
+            assert_same(g, w, exact, tol)
     return got
 
 
@@ -151,6 +161,40 @@ def test_iota_and_conversions(backend):
     x = rand((3, 4), np.float64)
     x[0, 1], x[1, 2], x[2, 3] = np.nan, np.inf, 65519.99
     compare(backend, f, x, exact=True)
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_programs(dtype, backend):
+    """Complex arithmetic (on parts inside kernels), whole complex loads and stores, complex
+    reductions and products, a host step (FFT) and control flow carrying complex values."""
+    def f(z, w, x):
+        a = jnp.exp(z) * w.conj() / (z + 2j) + jnp.sqrt(z) * jnp.abs(w)
+        loop = lax.fori_loop(0, 3, lambda i, c: c * (0.5 + 0.5j) + z, w)
+        return (a, a.sum(1), jnp.prod(z, axis=0), z @ w.T, z < w, jnp.maximum(z, w),
+                (x * 1j).astype(z.dtype) + z, jnp.angle(z), jnp.fft.fft(z, axis=1), loop,
+                z[::-1, 1:3], jnp.where(x > 0, z, w), jnp.concatenate([z, w]).T)
+    rng = np.random.default_rng(4)
+    z = (rng.normal(size=(3, 4)) + 1j * rng.normal(size=(3, 4))).astype(dtype)
+    w = (rng.normal(size=(3, 4)) - 1j * rng.normal(size=(3, 4))).astype(dtype)
+    compare(backend, f, z, w, rng.normal(size=(3, 4)).astype(np.real(z).dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+def test_linear_algebra_programs(dtype, backend):
+    """Factorizations between kernels: native LAPACK calls on the CPU, host steps on CUDA;
+    their inputs and outputs flow to and from fused kernels."""
+    def f(a, b):
+        spd = a @ jnp.conj(a).mT + 4 * jnp.eye(4, dtype=a.dtype)
+        x = jnp.linalg.solve(a, b)
+        return (x, jnp.linalg.cholesky(spd), jnp.linalg.eigvalsh(spd), jnp.linalg.det(a),
+                jnp.linalg.svd(a, compute_uv=False), jnp.abs(jnp.linalg.qr(a)[1]),
+                jnp.linalg.inv(spd) @ b)
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(2, 4, 4)) + (1j * rng.normal(size=(2, 4, 4)) if dtype == "complex128"
+                                      else 0)
+    b = rng.normal(size=(2, 4, 3)).astype(a.dtype)
+    tol = 1e-3 if dtype == "float32" else 1e-10
+    compare(backend, f, a.astype(dtype), b.astype(dtype), tol=tol)
 
 
 def test_float16_conversions_round_like_numpy(backend):

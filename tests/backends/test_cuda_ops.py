@@ -48,6 +48,16 @@ def test_iota_and_conversions(backend):
     cpu_cases.test_iota_and_conversions(backend)
 
 
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_programs(dtype, backend):
+    cpu_cases.test_complex_programs(dtype, backend)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+def test_linear_algebra_programs(dtype, backend):
+    cpu_cases.test_linear_algebra_programs(dtype, backend)
+
+
 @pytest.mark.parametrize("shape", [(4, 1), (3, 5), (0, 4)])
 def test_row_softmax_and_layer_norm(shape, backend):
     cpu_cases.test_row_softmax_and_layer_norm(shape, backend)

@@ -142,6 +142,13 @@ def scatters(x, idx, v, h):
             (x * 100).astype(np.int32).at[idx].min(7), s)
 
 
+def complex_ops(z, w):
+    """Complex arithmetic on parts (split_complex), whole complex loads and stores, and a
+    complex matrix product (four real ones)."""
+    return (jnp.exp(z) * w.conj() / (z + 2j), jnp.abs(z) + jnp.angle(w), (z * w).sum(1),
+            jnp.sqrt(z) @ w.T, jnp.prod(z[:4, :8], axis=1))
+
+
 def long_reductions(x):
     return x.sum(), jnp.argmax(x), (x * x).max(), x.reshape(10, -1).sum(1)
 
@@ -167,6 +174,8 @@ FAMILIES = {
     "control_flow": (control_flow, (F32[:8, :16],)),
     "loops": (loops, (F32[:8, :16], F32[:9, :3])),
     "long_reductions": (long_reductions, (LONG,)),
+    "complex": (complex_ops, ((F32 + 1j * F32[::-1]).astype(np.complex64)[:16, :32],
+                              (F32[::-1] - 0.5j * F32).astype(np.complex64)[:16, :32])),
     "scatter": (scatters, (F32[:40, :16], np.array([3, 1, 3, 63, 0]),
                            F32[0, :5], H[:40, :16])),
 }

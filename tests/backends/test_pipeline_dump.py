@@ -40,7 +40,8 @@ def dumped(folder):
 
 
 def test_cpu_pipeline_is_a_list_of_named_passes():
-    assert CPU_NAMES == ["inline_calls", "dce", "cse", "licm", "layout", "fusion", "dce"]
+    assert CPU_NAMES == ["inline_calls", "split_complex", "dce", "cse", "licm", "layout",
+                         "fusion", "dce"]
     assert all(callable(fn) for _, fn in pipeline.PIPELINES["kernel"])
 
 

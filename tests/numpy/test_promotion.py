@@ -146,5 +146,11 @@ def test_result_type_accepts_every_kind_of_argument():
     assert seen == [np.float16]
     with pytest.raises(ValueError):
         jnp.result_type()
+    # Complex numbers join the lattice above the floats, as in JAX.
+    assert jnp.result_type(np.complex64) == np.complex64
+    assert jnp.result_type(np.float32, 1j) == np.complex64
+    assert jnp.result_type(np.float64, np.complex64) == np.complex128
+    assert jnp.result_type(np.int32, 1j) == np.complex128
+    assert jnp.result_type(np.float16, complex) == np.complex64
     with pytest.raises(TypeError):
-        jnp.result_type(np.complex64)
+        jnp.result_type(np.dtype("V8"))

@@ -412,6 +412,28 @@ def other_cases():
             cases.append(Case("integer_pow", (int_values(dt),), {"y": y},
                               lambda x, y=y: pymap(lambda v: pow(v, y), x.dtype, x),
                               label=f"{dt}^{y}"))
+    cases += complex_part_cases()
+    return cases
+
+
+def complex_part_cases():
+    """real, imag, conj, complex: references element by element with Python's complex."""
+    cases = []
+    for cdt, fdt in ((np.dtype(np.complex64), F32), (np.dtype(np.complex128), F64)):
+        re, im = float_values(fdt, seed=1), float_values(fdt, seed=2)[::-1].copy()
+        z = np.empty(re.shape, cdt)
+        z.real, z.imag = re, im
+        cases += [
+            Case("real", (z,), {}, lambda z, f=fdt: pymap(lambda v: v.real, f, z),
+                 label=str(cdt)),
+            Case("imag", (z,), {}, lambda z, f=fdt: pymap(lambda v: v.imag, f, z),
+                 label=str(cdt)),
+            Case("conj", (z,), {}, lambda z, c=cdt: pymap(lambda v: v.conjugate(), c, z),
+                 label=str(cdt)),
+            Case("complex", (re, im), {},
+                 lambda a, b, c=cdt: pymap(lambda x, y: complex(x, y), c, a, b),
+                 label=str(fdt)),
+        ]
     return cases
 
 
@@ -426,6 +448,7 @@ def _z(shape, dtype):
 
 def error_cases():
     i32, f32, f64, b = np.dtype("int32"), F32, F64, BOOL
+    f16 = np.dtype("float16")
     bad = []
     for name in UNARY_FLOAT:
         if name not in ("neg", "abs", "sign"):
@@ -460,8 +483,14 @@ def error_cases():
         Bad("clamp", (_z((), f64), _z((3,), f32), _z((), f32)), {}, DtypeError, "f64[]"),
         Bad("clamp", (_z((2,), f32), _z((3,), f32), _z((), f32)), {}, ShapeError, "f32[2]"),
         Bad("clamp", (_z((), b), _z((3,), b), _z((), b)), {}, DtypeError, "pred[3]"),
-        Bad("convert_element_type", (_z((2,), f32),), {"new_dtype": np.dtype("complex64")},
-            DtypeError, "complex64"),
+        Bad("convert_element_type", (_z((2,), f32),), {"new_dtype": np.dtype(np.longdouble)},
+            DtypeError, "float128"),
+        Bad("real", (_z((2,), f32),), {}, DtypeError, "f32[2]"),
+        Bad("imag", (_z((2,), i32),), {}, DtypeError, "s32[2]"),
+        Bad("conj", (_z((2,), f64),), {}, DtypeError, "f64[2]"),
+        Bad("complex", (_z((2,), f32), _z((2,), f64)), {}, DtypeError, "f64[2]"),
+        Bad("complex", (_z((2,), f16), _z((2,), f16)), {}, DtypeError, "f16[2]"),
+        Bad("complex", (_z((2,), f32), _z((3,), f32)), {}, ShapeError, "f32[3]"),
         Bad("bitcast_convert_type", (_z((2,), f32),), {"new_dtype": np.dtype("int64")},
             DtypeError, "f32[2]"),
         Bad("bitcast_convert_type", (_z((2,), b),), {"new_dtype": np.dtype("int8")},

@@ -17,13 +17,15 @@ from ops.core import PRIMITIVES
 from ops.errors import JitcoreError
 from tests.ops import primitive_cases_elementwise as ew
 from tests.ops import primitive_cases_structural as st
+from tests.ops import primitive_cases_linalg as la
+from tests.ops import primitive_cases_fft as ff
 
 # stop_gradient is the identity on values (its point is its derivative, tested with the
 # transforms); the reference is a copy of the input.
 _STOP = [ew.Case("stop_gradient", (np.array([1.5, -0.0, np.nan]),), {}, np.array, label="f64"),
          ew.Case("stop_gradient", (np.array([3, -2], np.int32),), {}, np.array, label="s32")]
-VALUE_CASES = ew.VALUE_CASES + st.VALUE_CASES + _STOP
-ERROR_CASES = ew.ERROR_CASES + st.ERROR_CASES
+VALUE_CASES = ew.VALUE_CASES + st.VALUE_CASES + _STOP + ff.VALUE_CASES + la.VALUE_CASES
+ERROR_CASES = ew.ERROR_CASES + st.ERROR_CASES + ff.ERROR_CASES + la.ERROR_CASES
 F64 = np.dtype("float64")
 
 
@@ -50,6 +52,11 @@ def assert_matches(got, want, case, how):
     g = np.asarray(got)
     assert g.dtype == want.dtype, f"{where}: dtype {g.dtype}, expected {want.dtype}"
     assert g.shape == want.shape, f"{where}: shape {g.shape}, expected {want.shape}"
+    if want.dtype.kind == "c":  # each part within the case's tolerance
+        for part in (np.real, np.imag):
+            np.testing.assert_allclose(part(g).astype(F64), part(want).astype(F64),
+                                       rtol=case.rtol, atol=case.atol, err_msg=where)
+        return
     if want.dtype.kind != "f":
         np.testing.assert_array_equal(g, want, err_msg=where)
         return

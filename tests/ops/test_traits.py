@@ -134,13 +134,39 @@ def test_reductions_name_their_identity(name):
             np.testing.assert_array_equal(p.impl(with_fill, axes=(0,)), p.impl(x, axes=(0,)))
 
 
+# The ops a kernel applies to whole complex values: reading the parts of a complex operand,
+# assembling a complex result (see xla_like/passes/split_complex.py).
+COMPLEX_BOUNDARY = ("real", "imag", "complex")
+
+
+def _rewritten_on_parts(prim, dts) -> bool:
+    """A complex case of an op the split_complex pass rewrites into real arithmetic: the
+    element rule never sees it."""
+    return prim.name not in COMPLEX_BOUNDARY and prim.complex_parts is not None and \
+        any(np.dtype(d).kind == "c" for d in dts)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items()
+                                        if p.elementwise and p.lowering == "element"))
+def test_complex_ops_have_a_rule_on_parts(name):
+    """An elementwise op that accepts complex operands has the rule that computes it from
+    real and imaginary parts (or is one of the boundary ops the emitter handles)."""
+    prim = PRIMITIVES[name]
+    complex_cases = [c for c in _cases(name) if any(d.kind == "c" for d in _dtypes(c))]
+    if complex_cases or "c" in getattr(prim, "kinds", ""):
+        assert prim.complex_parts is not None, f"{name}: complex operands but no complex_parts"
+
+
 @pytest.mark.parametrize("name", ELEMENT)
 def test_element_rule_emits_every_case(name):
     """The LLVM element rule (CPU and CUDA) has a body for the op on every dtype its value
     cases use."""
     cases = _cases(name)
     assert cases, f"{name}: no value case to try the element rule with"
+    prim = PRIMITIVES[name]
     for case in cases:
+        if _rewritten_on_parts(prim, _dtypes(case)):
+            continue
         assert can_emit(PRIMITIVES[name], _dtypes(case), case.params), (
             f"{name} ({case.label}): xla_like/backends/llvm/elementwise.py has no body for it")
 

@@ -422,7 +422,15 @@ CASES = (elementwise_cases() + shape_cases() + reduction_cases() + dot_cases()
          + indexing_cases() + sorting_cases())
 
 CALL_LIKE = sorted(n for n, p in PRIMITIVES.items() if getattr(p, "call_like", False))
-NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE)
+# Families whose transform rules have their own table-driven tests (complex operands, matrix
+# factorizations with their conventions for signs and degenerate values): the file says where.
+TESTED_ELSEWHERE = {
+    **dict.fromkeys(("real", "imag", "conj", "complex"), "tests/ops/test_rules_complex.py"),
+    **dict.fromkeys(("cholesky", "lu", "triangular_solve", "qr", "eigh", "svd", "eig",
+                     "schur"), "tests/linalg/"),
+    "fft": "tests/fft/",
+}
+NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE and n not in TESTED_ELSEWHERE)
 # Derivative 0 by definition, while its values move with its input: finite differences
 # cannot check it, so a dedicated test checks that every derivative is exactly zero.
 ZERO_DERIVATIVE = {"stop_gradient"}

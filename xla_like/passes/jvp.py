@@ -60,7 +60,7 @@ def jvp_module(module: ir.Module, with_tangent=None) -> ir.Module:
     entry = module.entry
     avals = [core.ShapedArray(p.shape.dims, p.shape.dtype) for p in entry.parameters]
     if with_tangent is None:
-        with_tangent = [a.dtype.kind == "f" for a in avals]
+        with_tangent = [a.dtype.kind in "fc" for a in avals]
     t_avals = [a for a, w in zip(avals, with_tangent) if w]
     n = len(avals)
 

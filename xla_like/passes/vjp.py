@@ -97,7 +97,7 @@ def vjp_module(module: ir.Module, wrt=None) -> ir.Module:
     entry = module.entry
     avals = [core.ShapedArray(p.shape.dims, p.shape.dtype) for p in entry.parameters]
     if wrt is None:
-        wrt = [a.dtype.kind == "f" for a in avals]
+        wrt = [a.dtype.kind in "fc" for a in avals]
     out_avals = [core.ShapedArray(o.shape.dims, o.shape.dtype) for o in output_instrs(entry)]
     n = len(avals)
 

@@ -11,7 +11,8 @@ compile(module, donated):
    kernels on thread `tid`'s share of each kernel's range, with a barrier between kernels when
    several threads run it (segments too small for threads call each kernel on its whole
    range, with constant bounds). Dots call BLAS (`externs`) for float32/float64, else a loop
-   kernel.
+   kernel; linear algebra calls LAPACK from the same library (`cpu.lapack`: one call per
+   matrix of a batch in a native loop, small real matrices inline).
 4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, by one
    target machine; the object code is linked into an MCJIT engine of the program's own, freed
    when no executable runs it (`llvm.native`). Machine code is shared by programs that render
@@ -39,8 +40,8 @@ from ...settings import settings
 from .. import disk_cache
 from ..code_cache import CodeCache
 from ..llvm import native as llvm_native
-from ..plan.planner import Plan, cpu_pipeline
-from . import runtime as cpu_runtime, object_check
+from ..plan.planner import cpu_pipeline
+from . import lapack, runtime as cpu_runtime, object_check
 from .executable import Executable, _SEG_CFUNC
 from .gemm import blas_ok as _blas_ok
 from .pool import threads as _threads
@@ -54,7 +55,9 @@ def _small(plan) -> bool:
 
 
 def _blas():
-    """(int type, {name: extern slot}, extern addresses) of the host BLAS, or None."""
+    """(int type, {name: extern slot}, extern addresses, the `blas.Blas`) of the host BLAS, or
+    None. The table holds GEMM and the LAPACK routines `cpu.lapack` calls (those this build
+    has)."""
     try:
         from . import blas
         if not blas.available():
@@ -62,8 +65,15 @@ def _blas():
         lib = blas.load()
         int_t = ll.IntType(lib.int_bits)
         names = ["sgemm", "dgemm"]
-        table = (ctypes.c_void_p * len(names))(*[lib.address(n) for n in names])
-        return int_t, {n: k for k, n in enumerate(names)}, table
+        addresses = [lib.address(n) for n in names]
+        for name in lapack.EXTERNS:
+            try:
+                addresses.append(lib.lapack_address(name))
+            except KeyError:
+                continue
+            names.append(name)
+        table = (ctypes.c_void_p * len(names))(*addresses)
+        return int_t, {n: k for k, n in enumerate(names)}, table, lib
     except Exception:
         return None
 
@@ -73,8 +83,10 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
     may be written into them."""
     optimized = cpu_pipeline(module)
     blas_info = _blas()
-    plan = Plan(optimized, frozenset(donated), blas=_blas_ok if blas_info is not None else None,
-                threads=_threads())
+    plan = lapack.LapackPlan(optimized, frozenset(donated),
+                             blas=_blas_ok if blas_info is not None else None,
+                             threads=_threads(), lapack=blas_info[3] if blas_info else None,
+                             names=blas_info[1] if blas_info else ())
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
     code, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
@@ -106,7 +118,7 @@ def program_key(plan, blas_sig, donated) -> str:
                 h.update(np.ascontiguousarray(v).tobytes())
     h.update(repr((sorted(donated), blas_sig is not None and (
         repr(blas_sig[0]), sorted(blas_sig[1].items())),
-                   plan.threads, _small(plan), _source_stamp(),
+                   plan.threads, _small(plan), _source_stamp(), getattr(plan, "layouts", None),
                    bool(settings.no_vector_math))).encode())
     return h.hexdigest()
 

@@ -22,6 +22,9 @@ SkylakeX and Haswell are the names that say what actually runs.
 
 Native code calls `Blas.address("sgemm")` / `Blas.address("dgemm")` directly (see `address` for
 the C signature); `Blas.gemm` is the NumPy-level convenience used by tests and fallback paths.
+The same library holds LAPACK: `Blas.lapack_address("dgetrf")` hands out a Fortran routine (and
+`"cblas_dtrsm"` a CBLAS one) for native code, `Blas.lapack_function` the same for ctypes calls
+(workspace queries at compile time); see `cpu.lapack`.
 """
 from __future__ import annotations
 
@@ -225,6 +228,7 @@ class Blas:
         self._suffix = suffix
         self._int = ctypes.c_int64 if bits == 64 else ctypes.c_int32
         self._gemm = {}
+        self._lapack = {}
         for short, (_, dtype) in _ENTRIES.items():
             fn = getattr(lib, self.symbol(short))
             scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
@@ -298,6 +302,39 @@ class Blas:
         i = f"i{self.int_bits}"
         args = ["i32"] * 3 + [i] * 3 + [f, "ptr", i, "ptr", i, f, "ptr", i]
         return f"void ({', '.join(args)})"
+
+    def lapack_symbol(self, name: str) -> str:
+        """The exported name of the LAPACK/BLAS routine `name`: a Fortran one ("dgetrf" ->
+        "scipy_dgetrf_64_" in the ILP64 build) or a CBLAS one ("cblas_dtrsm" ->
+        "scipy_cblas_dtrsm64_")."""
+        if name.startswith("cblas_"):
+            return self.symbol(name)
+        return f"scipy_{name}_{self._suffix}"
+
+    def lapack_function(self, name: str):
+        """The ctypes function of `lapack_symbol(name)` (no argtypes: pass pointers, or
+        `int_bits`-wide integers by value for CBLAS). Raises KeyError if this build lacks it."""
+        fn = self._lapack.get(name)
+        if fn is None:
+            try:
+                fn = getattr(self._lib, self.lapack_symbol(name))
+            except AttributeError:
+                raise KeyError(f"jitcore BLAS: {self.path} exports no "
+                               f"{self.lapack_symbol(name)!r}") from None
+            fn.restype = None
+            self._lapack[name] = fn
+        return fn
+
+    def lapack_address(self, name: str) -> int:
+        """Address of the LAPACK (Fortran ABI) or CBLAS routine `name`, for native code.
+
+        Fortran routines ("dgetrf", "zheevd", ...) take every argument by pointer: integers are
+        `int_bits` wide (int64 in the ILP64 build), each CHARACTER argument is a pointer to one
+        byte whose length follows all the other arguments as a hidden size_t (gfortran's
+        convention; routines written in C ignore it). Matrices are column-major. CBLAS
+        routines ("cblas_dtrsm") take enums and dimensions by value as in cblas.h. The address
+        stays valid for the life of the process."""
+        return ctypes.cast(self.lapack_function(name), ctypes.c_void_p).value
 
     # -- information and threads --------------------------------------------------------------
 
@@ -423,6 +460,76 @@ class Blas:
             return None
         raw = fn()
         return raw.decode("utf-8", "replace").strip() if raw else None
+
+
+class WorkspaceQuery:
+    """ctypes arguments for a LAPACK workspace query (lwork = -1) on `lib` (a `Blas`), for
+    matrices of dtype `dt`: the routine writes the sizes it wants into the first element of
+    each work array (`lwork()`, `lrwork()`, `liwork()` read them)."""
+
+    def __init__(self, lib, dt):
+        self.lib = lib
+        self.int = np.int64 if lib.int_bits == 64 else np.int32
+        self.dt = dt
+        self.keep = []
+        self._w = np.zeros(2, dt)
+        self._rw = np.zeros(2, np.float32 if dt in (np.float32, np.complex64) else np.float64)
+        self._iw = np.zeros(2, self.int)
+        self._info = np.zeros(1, self.int)
+
+    def _ptr(self, arr):
+        self.keep.append(arr)
+        return ctypes.c_void_p(arr.ctypes.data)
+
+    def i(self, v):
+        return self._ptr(np.array([v], self.int))
+
+    def c(self, ch):
+        return self._ptr(np.frombuffer(ch.encode(), np.uint8).copy())
+
+    def a(self):
+        return self._ptr(np.zeros(4, self.dt))
+
+    def r(self):
+        return self._ptr(np.zeros(4, self._rw.dtype))
+
+    def w(self):
+        return self._ptr(self._w)
+
+    def rw(self):
+        return self._ptr(self._rw)
+
+    def iw(self):
+        return self._ptr(self._iw)
+
+    def info(self):
+        return self._ptr(self._info)
+
+    def call(self, name, *args):
+        fn = self.lib.lapack_function(name)
+        fn(*[ctypes.c_size_t(a) if isinstance(a, int) else a for a in args])
+        if self._info[0] != 0:
+            raise RuntimeError(f"jitcore LAPACK: workspace query of {name} failed "
+                               f"(info={int(self._info[0])})")
+
+    def work(self, name, *args):
+        self._w[0] = 0
+        self.call(name, *args)
+        return self.lwork()
+
+    @staticmethod
+    def _size(v):
+        # Single-precision routines report sizes as floats, which may round down.
+        return max(1, int(np.ceil(float(np.real(v)) * (1 + 2e-7))) + 1)
+
+    def lwork(self):
+        return self._size(self._w[0])
+
+    def lrwork(self):
+        return self._size(self._rw[0])
+
+    def liwork(self):
+        return max(1, int(self._iw[0]))
 
 
 def _row_major(x: np.ndarray) -> int | None:

@@ -1,7 +1,8 @@
 """Rendering a CPU plan as one LLVM module: each kernel a function, each run of native steps a
 *segment* function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)`
 calling its kernels on thread `tid`'s share of each range, with a barrier between kernels when
-several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel."""
+several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel;
+linear algebra ("library" steps) calls LAPACK (`cpu.lapack`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +14,7 @@ from ..llvm.kernels import emit_dot, emit_fusion
 from ..llvm.scatter import emit_scatter
 from ..plan.kernel_shapes import iteration_shape
 from ..plan.planner import Plan
+from . import fft, lapack
 from .control import Emitter, emit_control, emit_copy
 from .executable import DATA_OFFSET
 from .gemm import blas_ok as _blas_ok, call_blas as _call_blas
@@ -89,22 +91,25 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
     # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
     # and branches run on one thread too. GEMM epilogues share their blocks between threads,
-    # each calling a one-thread GEMM (`cpu.gemm`).
+    # each calling a one-thread GEMM (`cpu.gemm`). LAPACK steps run on one thread too.
     shared = bool(epilogues) and can_share_blocks()
     parallel = work >= PARALLEL_MIN_WORK and _threads() > 1 and not any(
         lib and not (shared and s.epilogue is not None) for s, lib in zip(steps, library)) \
-        and not any(s.kind == "control" for s in steps)
+        and not any(s.kind in ("control", "library") for s in steps)
     barriers = 0
     count = [0]
 
-    def ptr(bid):
+    def raw(bid):
         info = plan.buffers[bid]
         p = b.load(b.gep(bufs, [i64(bid)]))
         if DATA_OFFSET is not None and info.kind in ("param", "output"):
             # The table holds the array object; its data pointer is a field of it.
             field = b.gep(p, [i64(DATA_OFFSET)])
             p = b.load(b.bitcast(field, _I8PP))
-        return b.bitcast(p, ll.PointerType(storage_type(info.shape.dtype)))
+        return p
+
+    def ptr(bid):
+        return b.bitcast(raw(bid), ll.PointerType(storage_type(plan.buffers[bid].shape.dtype)))
 
     def emit_steps(body_steps):
         """Steps of a loop body or branch: in order, on this thread."""
@@ -136,6 +141,12 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             return
         if step.kind == "copy":
             emit_copy(control, plan, step)
+            return
+        if step.kind == "library" and step.instr.opcode == "fft":   # `cpu.fft`, this thread
+            fft.emit(b, step, raw)
+            return
+        if step.kind == "library":   # LAPACK (`cpu.lapack`), on this thread: it has its own
+            lapack.emit(b, step, raw, externs, blas_sig[1], blas_sig[0])
             return
         if lib:
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",

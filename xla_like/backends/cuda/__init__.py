@@ -5,7 +5,10 @@ compile(module, donated):
 2. `DevicePlan` (`plan.planner.Plan`): buffers and steps; control flow (while/scan/cond) gets the
    CPU backend's sub-plans (`plan.control`), driven from the host; outputs may take donated
    parameters' memory as on the CPU; scatters are one-thread kernels (`cuda.kernels`); the
-   instructions no kernel expresses (sort, cumulative scans) are host steps.
+   instructions no kernel expresses (sort, cumulative scans) are host steps, and so is linear
+   algebra (the LAPACK primitives of `ops.decompositions`: `DevicePlan` has no
+   `native_library`): their operands are copied to the host, the NumPy reference runs there,
+   and the results are copied back between kernels.
 3. Render and compile (`cuda.codegen`, `cuda.kernels`, `cuda_reduce`): one PTX module, a
    kernel per fusion and per dot (two for a long reduction), sub-plans' included. This needs
    no GPU, driver or pycuda: `as_text("ptx")` works anywhere.

@@ -14,7 +14,7 @@ from llvmlite import ir as ll
 from ops.core import MATH_ROUTINES, PRIMITIVES
 
 from .emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
-                           value_type)
+                      storage_type, value_type)
 
 
 def _intrinsic(b, name, v):
@@ -325,5 +325,21 @@ def _bitcast(em, instr, a):
     return em.b.bitcast(a[0], value_type(instr.shape.dtype))
 
 
+def _real(em, instr, args):
+    return em.b.extract_value(args[0], 0)
+
+
+def _imag(em, instr, args):
+    return em.b.extract_value(args[0], 1)
+
+
+def _complex(em, instr, args):
+    # The one complex value a kernel computes: a pair assembled for storing (split_complex).
+    pair = ll.Constant(storage_type(instr.shape.dtype), ll.Undefined)
+    pair = em.b.insert_value(pair, args[0], 0)
+    return em.b.insert_value(pair, args[1], 1)
+
+
 _SPECIAL = {"select": _select, "clamp": _clamp, "convert_element_type": _convert,
-            "bitcast_convert_type": _bitcast}
+            "bitcast_convert_type": _bitcast, "real": _real, "imag": _imag,
+            "complex": _complex}

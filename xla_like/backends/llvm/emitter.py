@@ -37,6 +37,11 @@ def storage_type(dtype: np.dtype):
         return I8
     if k in "iu":
         return ll.IntType(8 * n)
+    if k == "c":
+        # Kernels see complex values only where they are read or written whole (the
+        # split_complex pass computes with their parts): a {re, im} pair, NumPy's layout.
+        part = F32 if n == 8 else F64
+        return ll.LiteralStructType([part, part])
     return {2: F16, 4: F32, 8: F64}[n]
 
 
@@ -51,7 +56,16 @@ def const(dtype: np.dtype, v):
         return ll.Constant(I1, int(bool(v)))
     if dtype.kind in "iu":
         return ll.Constant(t, int(v) & ((1 << (8 * dtype.itemsize)) - 1))
+    if dtype.kind == "c":
+        part = t.elements[0]
+        return ll.Constant(t, [ll.Constant(part, float(np.real(v))),
+                               ll.Constant(part, float(np.imag(v)))])
     return ll.Constant(t, float(v))
+
+
+def _align(dtype: np.dtype) -> int:
+    """An element's alignment: its size, or its part's for a complex one (NumPy's)."""
+    return dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
 
 
 def i64(v):
@@ -275,7 +289,7 @@ class ElementEmitter:
             # Only reachable on a path whose result is discarded (a select's other arm).
             return ll.Constant(value_type(buf.shape.dtype), 0)
         ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
-        v = self.b.load(ptr, align=buf.shape.dtype.itemsize)
+        v = self.b.load(ptr, align=_align(buf.shape.dtype))
         if buf.shape.dtype.kind == "b":
             v = self.b.icmp_unsigned("!=", v, ll.Constant(I8, 0))
         return v
@@ -284,7 +298,7 @@ class ElementEmitter:
         if buf.shape.dtype.kind == "b":
             v = self.b.zext(v, I8)
         ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
-        self.b.store(v, ptr, align=buf.shape.dtype.itemsize)
+        self.b.store(v, ptr, align=_align(buf.shape.dtype))
 
     # -- instructions --------------------------------------------------------------------------
 

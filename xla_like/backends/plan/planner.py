@@ -109,8 +109,8 @@ class BufferInfo:
 
 
 class Step:
-    """kind: kernel (a fusion), dot (dot_general), control (a native loop or branch, see
-    `plan.control`), python (NumPy reference)."""
+    """kind: kernel (a fusion), dot (dot_general), library (a native LAPACK/FFT call),
+    control (a native loop or branch, see `plan.control`), python (NumPy reference)."""
 
     def __init__(self, kind, instr, inputs, outputs):
         self.kind = kind
@@ -150,6 +150,9 @@ class Plan:
     blocks (each has its own scratch block)."""
 
     native_scatter = True   # scatters as native kernels (`llvm.scatter`); a subclass may say no
+    # `native_library(instr) -> bool`: the library calls (LAPACK, FFT) this backend runs
+    # natively as "library" steps; the others run as host steps. None: all on the host.
+    native_library = None
 
     def __init__(self, module: ir.Module, donated=frozenset(), blas=None, threads=1):
         self.module = module
@@ -179,7 +182,12 @@ class Plan:
             if not step.native:
                 step.kind = "python"
             return step
-        lowering = PRIMITIVES[op].lowering
+        prim = PRIMITIVES[op]
+        lowering = prim.lowering
+        if lowering == "library" and prim.library != "gemm":
+            # LAPACK, FFT: a native library step where the backend has one for this op.
+            native = self.native_library is not None and self.native_library(instr)
+            return Step("library" if native else "python", instr, ins, outs)
         kind = ("kernel" if op == "fusion" else "dot" if lowering == "library" else
                 "scatter" if lowering == "scatter" and self.native_scatter else "python")
         return Step(kind, instr, ins, outs)
