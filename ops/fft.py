@@ -33,6 +33,23 @@ COMPLEX_OF = {_F32: _C64, _F64: _C128}
 REAL_OF = {_C64: _F32, _C128: _F64}
 
 
+def smooth_length(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n: the lengths FFTs are fastest on (the FFT convolution
+    pads to one, and the native FFT's Bluestein algorithm transforms at one)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def _check_params(x: ShapedArray, fft_type, fft_lengths):
     if fft_type not in FFT_TYPES:
         raise ShapeError(f"fft: fft_type must be one of {FFT_TYPES}, got {fft_type!r}")

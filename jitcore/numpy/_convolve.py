@@ -17,6 +17,7 @@ from ops import dtypes
 from ops import elementwise as el
 from ops import linalg as la
 from ops import shape as sh
+from ops.fft import smooth_length
 
 from ._promotion import aval_of, asarray, convert, result_dtype
 
@@ -132,22 +133,6 @@ def _direct(x, w, lo, hi, out_dtype):
     return out
 
 
-def _fast_length(n: int) -> int:
-    """The smallest 2^a 3^b 5^c >= n (pocketfft is fastest on such lengths)."""
-    best = 1 << max(n - 1, 0).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def _by_fft(x, w, lo, hi, out_dtype):
     """The sliding dot product as a slice of the full convolution of x with w reversed."""
     from . import fft as jfft
@@ -156,7 +141,7 @@ def _by_fft(x, w, lo, hi, out_dtype):
     nx, m = aval_of(x).shape[0], aval_of(w).shape[0]
     kernel = sh.rev(w, dimensions=(0,))
     full = nx + m - 1
-    size = _fast_length(full)
+    size = smooth_length(full)
     if out_dtype.kind == "c":
         spec = el.mul(jfft.fft(x, n=size), jfft.fft(kernel, n=size))
         conv = jfft.ifft(spec, n=size)

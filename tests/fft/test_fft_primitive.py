@@ -157,3 +157,19 @@ def test_lax_fft_rejects_bad_types():
         lax.fft(np.ones(4, np.complex64), "rfft", (4,))
     with pytest.raises(ValueError, match="unknown FFT type"):
         lax.fft(np.ones(4), "dct", (4,))
+
+
+def test_smooth_length_is_the_next_2_3_5_smooth_number():
+    from ops.fft import smooth_length
+
+    def brute(n):
+        m = max(n, 1)
+        while True:
+            k = m
+            for r in (2, 3, 5):
+                while k % r == 0:
+                    k //= r
+            if k == 1:
+                return m
+            m += 1
+    assert [smooth_length(n) for n in range(0, 2000)] == [brute(n) for n in range(0, 2000)]

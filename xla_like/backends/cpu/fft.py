@@ -32,6 +32,8 @@ import math
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.fft import smooth_length
+
 from ..llvm.emitter import counted_loop, i64
 from . import fft_kernels as kernels
 from .matrix_loops import real_type
@@ -73,22 +75,6 @@ def factor(n):
             out.append(r)
             n //= r
     return out if n == 1 else None
-
-
-def smooth_at_least(n):
-    """The smallest 2^a 3^b 5^c >= n."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < 2 * n:
-        p35 = p5
-        while p35 < 2 * n:
-            v = p35
-            while v < n:
-                v *= 2
-            best = min(best, v)
-            p35 *= 3
-        p5 *= 5
-    return best
 
 
 # --- the schedule ----------------------------------------------------------------------------
@@ -263,7 +249,7 @@ class Schedule:
         return src
 
     def _bluestein(self, n, v, sign, src, dst, scale):
-        m = smooth_at_least(2 * n - 1)
+        m = smooth_length(2 * n - 1)
         j = np.arange(n)
         chirp_fwd = np.exp(-1j * np.pi * ((j * j) % (2 * n)) / n)
 
