@@ -1,7 +1,7 @@
 """A JAX column for the benchmark scripts, measured in a separate process.
 
 JAX is not a dependency of the project; it lives in its own virtual environment. This module
-finds a Python that has it (`JITCORE_BENCH_JAX_PYTHON`, else `~/.cache/jaxcmp-venv/bin/python`,
+finds a Python that has it (`BENCH_JAX_PYTHON`, else `~/.cache/jaxcmp-venv/bin/python`,
 which `../shared/tools/jaxcmp` creates) and starts this same file there as a worker. The
 benchmark process and the worker talk in JSON lines over the worker's stdin/stdout:
 
@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-ENV_VAR = "JITCORE_BENCH_JAX_PYTHON"
+ENV_VAR = "BENCH_JAX_PYTHON"
 DEFAULT_PYTHON = os.path.expanduser("~/.cache/jaxcmp-venv/bin/python")
 
 

@@ -69,6 +69,16 @@ def real_dtype(d) -> np.dtype:
     return REAL_OF.get(d, d)
 
 
+def to_inexact(d, weak: bool = False) -> np.dtype:
+    """The dtype an inexact function (sqrt, mean, solve, fft...) computes an integer or bool
+    input in, as JAX 0.10 with 64-bit enabled does: 64-bit integers and weak (Python) ints
+    become float64, narrower integers and bools float32; floats and complex stay."""
+    d = np.dtype(d)
+    if d.kind in "fc":
+        return d
+    return float64 if weak or d.itemsize == 8 else float32
+
+
 def is_int(d) -> bool:
     return np.dtype(d).kind in "iu"
 

@@ -48,7 +48,7 @@ def _fill(shape, value):
 
 
 def _inexact(d):
-    return d if d.kind in "fc" else dtypes.default_float
+    return dtypes.to_inexact(d)
 
 
 # --- array, asarray ------------------------------------------------------------------------

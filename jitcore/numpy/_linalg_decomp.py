@@ -54,11 +54,9 @@ class SVDResult(NamedTuple):
 
 
 def inexact_dtype(dt):
-    """The inexact type an integer or bool input computes in: the default float, as
-    `_promotion.promote_to_inexact` does for every inexact function (JAX 0.10.2 gives float32
-    for integers narrower than 64 bits; one rule for all of jnp changes both)."""
-    dt = np.dtype(dt)
-    return dt if dt.kind in "fc" else dtypes.default_float
+    """The inexact type an integer or bool input computes in (`dtypes.to_inexact`, the rule
+    of every inexact jnp function: int32 -> float32, int64 -> float64, as JAX)."""
+    return dtypes.to_inexact(dt)
 
 
 def inexact(*xs):

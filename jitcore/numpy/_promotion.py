@@ -162,8 +162,7 @@ def promote_to_inexact(op: str, *args):
     """Like promote_args, but integers and bools become the default float (NumPy's true divide,
     sqrt, exp... on ints)."""
     dtype, weak = result_dtype(*args)
-    if dtype.kind not in "fc":
-        dtype = dtypes.default_float  # JAX with x64: any int or bool becomes float64 (weakness kept)
+    dtype = dtypes.to_inexact(dtype, weak)   # int32 -> float32, int64 -> float64, as JAX
     converted = [convert(a, dtype, weak) for a in args]
     shape = broadcast_shapes(op, *[core.get_aval(c).shape for c in converted])
     return [broadcast_to(c, shape) for c in converted]

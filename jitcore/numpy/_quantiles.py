@@ -32,7 +32,7 @@ def _inexact(x):
     av = aval_of(x)
     if av.dtype.kind == "f":
         return x
-    return convert(x, dtypes.default_float, av.weak_type)
+    return convert(x, dtypes.to_inexact(av.dtype, av.weak_type), av.weak_type)
 
 
 def _to_last_axis(op, a, axis):

@@ -221,9 +221,10 @@ def any(a, axis=None, out=None, keepdims=False, *, where=None):
 
 
 def _inexact_dtypes(op, av, dtype):
-    """(result dtype, computation dtype, weak): ints become float64; float16 computes in f32."""
+    """(result dtype, computation dtype, weak): ints become float (`dtypes.to_inexact`);
+    float16 computes in f32."""
     if dtype is None:
-        d = av.dtype if av.dtype.kind in "fc" else dtypes.default_float
+        d = dtypes.to_inexact(av.dtype, av.weak_type)
         weak = av.weak_type
     else:
         d, weak = dtypes.canonicalize(dtype, f"{op} dtype argument"), False
@@ -426,7 +427,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
     w = asarray(weights)
     wa = aval_of(w)
     d = dtypes.promote([(av.dtype, av.weak_type), (wa.dtype, wa.weak_type)])
-    dt, weak = (d[0] if d[0].kind in "fc" else dtypes.default_float), d[1]
+    dt, weak = dtypes.to_inexact(*d), d[1]
     a, w = convert(a, dt, weak), convert(w, dt, weak)
     if wa.shape != av.shape:
         if axis is None:

@@ -23,7 +23,8 @@ from ._reductions import (max as _max, min as _min, reduction_axes, restore_axes
                           sum as _sum)
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "outer", "tensordot", "vecdot",
-           "cross", "trace", "diagonal", "matrix_transpose", "solve", "inv", "det", "slogdet", "cholesky", "qr",
+           "cross", "trace", "diagonal", "matrix_transpose", "solve", "inv", "det", "slogdet",
+           "cholesky", "qr",
            "eigh", "eigvalsh", "eig", "eigvals", "svd", "svdvals", "lstsq", "pinv",
            "matrix_rank", "matrix_power", "cond", "tensorsolve", "tensorinv", "multi_dot",
            "EighResult", "EigResult", "QRResult", "SlogdetResult", "SVDResult"]

@@ -232,7 +232,10 @@ def test_norm_defaults_and_dtypes():
     check(jnp.linalg.norm, np.linalg.norm, _data((2, 3, 4)), where="all elements")
     check(lambda v: jnp.linalg.norm(v, keepdims=True),
           lambda v: np.linalg.norm(v, keepdims=True), _data((2, 3)), where="keepdims")
-    check(jnp.linalg.norm, np.linalg.norm, _data((4,), I32), where="ints give float64")
+    # JAX 0.10: int32 computes in float32 (int64 in float64).
+    check(jnp.linalg.norm, np.linalg.norm, _data((4,), I32), dtype=np.float32,
+          where="int32 gives float32")
+    check(jnp.linalg.norm, np.linalg.norm, _data((4,), np.int64), where="int64 gives float64")
     check(jnp.linalg.norm, np.linalg.norm, _data((0,)), where="empty")
     check(lambda v: jnp.linalg.vector_norm(v, axis=1, ord=1),
           lambda v: np.linalg.vector_norm(v, axis=1, ord=1), _data((3, 4)), where="vector_norm")

@@ -28,7 +28,9 @@ UNARY = {
     **{n: ("inexact", "fiub") for n in (
         "sqrt", "cbrt", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sin", "cos",
         "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-        "arctanh", "deg2rad", "rad2deg", "degrees", "radians", "sinc", "reciprocal", "rint")},
+        "arctanh", "deg2rad", "rad2deg", "degrees", "radians", "sinc", "reciprocal")},
+    # JAX's rint converts integers and bools to the default float, float64, whatever their width.
+    "rint": ("float64", "fiub"),
     **{n: ("same", "fiub") for n in ("abs", "absolute", "floor", "ceil", "trunc", "fix")},
     # NumPy rejects bool for these (or, for square and round, leaves bool behind).
     **{n: ("same", "fiu") for n in ("sign", "negative", "positive", "square", "round",
@@ -104,16 +106,23 @@ def weak_join(dtype, scalar):
 def result_dtype(kind, promoted):
     if kind == "bool":
         return B
-    if kind == "inexact" and promoted.kind != "f":
+    if kind == "float64" and promoted.kind != "f":
         return F64
+    if kind == "inexact" and promoted.kind != "f":
+        # JAX 0.10 (x64): 64-bit integers compute in float64; narrower ones and bools in
+        # float32 (np.sqrt(int32) would be float64).
+        return F64 if promoted.itemsize == 8 else np.dtype(np.float32)
     return promoted
 
 
 def reference(name, args, promoted, out_dtype):
     """NumPy's `name` on `args` converted to the promoted dtype (float64 for float math)."""
     compute = F64 if "f" in (promoted.kind, out_dtype.kind) else promoted
+    # Integers become the result's float first (int32 -> float32 rounds 2**31 - 1 up), as
+    # the conversion before the math does; then float64 for the math.
+    first = out_dtype if promoted.kind in "iub" and out_dtype.kind == "f" else compute
     with np.errstate(all="ignore"):
-        r = getattr(np, name)(*(np.asarray(a).astype(compute) for a in args))
+        r = getattr(np, name)(*(np.asarray(a).astype(first).astype(compute) for a in args))
         return tuple(np.asarray(x).astype(out_dtype) for x in r) if isinstance(r, tuple) \
             else np.asarray(r).astype(out_dtype)
 
