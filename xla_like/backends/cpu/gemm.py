@@ -1,4 +1,4 @@
-"""GEMM from the CPU backend's native segments: cblas_?gemm calls, and GEMM epilogues.
+"""GEMM from the CPU backend's native segments: cblas_?gemm calls, GEMM prologues and epilogues.
 
 A dot step calls the host BLAS (its address comes in the segment's `externs` table) on thread
 0, and BLAS uses its own threads. A dot with an epilogue (see `plan.planner.Epilogue`) calls it
@@ -7,7 +7,9 @@ that block right after, while the block is still in cache. The segment's threads
 blocks, each calling a one-thread GEMM (`one_thread_blas` around the segment): a multi-thread
 GEMM per block would start and join BLAS's threads once per block, and leave them spinning
 while the epilogue runs, which costs more than the memory pass it saves (and far more when
-the machine has other work).
+the machine has other work). A dot with a prologue (`plan.planner.Prologue`) runs the kernel
+making its left operand on each row block first, into a block-sized scratch buffer the GEMM
+then reads from cache (a convolution's im2col patches never go to memory whole).
 """
 from __future__ import annotations
 
@@ -44,16 +46,16 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
     c = lambda v: ll.Constant(int_t, v)  # noqa: E731
     lda = m if ta else k
     ldb = k if tb else n
-    if step.epilogue is not None:
+    if step.epilogue is not None or step.prologue is not None:
         gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
-        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
+        b_ptr = ptr(step.inputs[1])
 
-        def call(rows, a_off, c_out):
+        def call(rows, a_rows, c_out):
             b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
-                          c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [a_off]), c(lda), b_ptr,
+                          c(k), ll.Constant(fty, 1.0), a_rows, c(lda), b_ptr,
                           c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
-        gemm_epilogue(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
-                      i64(1) if nthreads is None else nthreads)
+        gemm_blocks(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
+                    i64(1) if nthreads is None else nthreads)
         return
     only0 = b.icmp_signed("==", tid, i64(0))
     with b.if_then(only0):
@@ -80,35 +82,55 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
             counted_loop(b, i64(0), i64(batch), one, name="batch")
 
 
-def gemm_epilogue(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads):
-    """For each block of `ep.rows` rows: GEMM into the scratch buffer, then the epilogue
-    kernel over the same rows, reading the block from the scratch buffer (still in cache).
-    Thread `tid` takes a contiguous share of the blocks and its own scratch block."""
-    ep = step.epilogue
-    ks = ep.step
+def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads):
+    """For each block of rows: the prologue kernel writes the block of the left operand to
+    this thread's scratch block; GEMM of the block (into the epilogue's scratch block, or the
+    result); the epilogue kernel on the same rows, reading the block from scratch (still in
+    cache). Thread `tid` takes a contiguous share of the blocks and its own scratch blocks."""
+    pro, ep = step.prologue, step.epilogue
     m, n, k, ta = mnkt
-    kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
-                         in_place=ks.in_place, window=(ep.window, ep.unit_elems))
-    scratch = b.gep(ptr(step.outputs[0]), [b.mul(tid, i64(ep.rows * n))])
-    args = [scratch if j == ep.window else ptr(i) for j, i in enumerate(ks.inputs)] + \
-        [ptr(ks.outputs[0])]
-    blocks = i64(-(-m // ep.rows))
+    rows = (pro or ep).rows
+    if pro is not None:
+        pk = emit_fusion(mod, f"{name}.prologue", pro.step.instr.called[0], math,
+                         out_window=pro.unit_elems)
+        a_block = b.gep(ptr(step.inputs[0]), [b.mul(tid, i64(rows * k))])
+        pro_args = [ptr(i) for i in pro.step.inputs] + [a_block]
+    else:
+        a_ptr = ptr(step.inputs[0])
+    if ep is not None:
+        ks = ep.step
+        kernel = emit_fusion(mod, f"{name}.epilogue", ks.instr.called[0], math,
+                             in_place=ks.in_place, window=(ep.window, ep.unit_elems))
+        scratch = b.gep(ptr(step.outputs[0]), [b.mul(tid, i64(rows * n))])
+        args = [scratch if j == ep.window else ptr(i) for j, i in enumerate(ks.inputs)] + \
+            [ptr(ks.outputs[0])]
+    else:
+        c_ptr = ptr(step.outputs[0])
+    blocks = i64(-(-m // rows))
     share = b.sdiv(b.add(blocks, b.sub(nthreads, i64(1))), nthreads)
     first = _min(b, b.mul(tid, share), blocks)
     last = _min(b, b.add(first, share), blocks)
 
+    def units(r0, r1, unit_elems, width):
+        """The kernel range [lo, hi) covering rows [r0, r1) of a (rows x width) matrix."""
+        if unit_elems == 1:   # flat kernel: the range is in elements
+            return b.mul(r0, i64(width)), b.mul(r1, i64(width))
+        unit_rows = unit_elems // width
+        return b.udiv(r0, i64(unit_rows)), b.udiv(r1, i64(unit_rows))
+
     def block(bi):
-        r0 = b.mul(bi, i64(ep.rows))
-        r1 = _min(b, b.add(r0, i64(ep.rows)), i64(m))
-        rows = b.sub(r1, r0)
-        gemm(rows if int_t.width == 64 else b.trunc(rows, int_t),
-             r0 if ta else b.mul(r0, i64(k)), scratch)
-        if ep.unit_elems == 1:   # flat kernel: the range is in elements
-            lo, hi = b.mul(r0, i64(n)), b.mul(r1, i64(n))
-        else:                    # outer dimension: unit_elems // n rows each
-            unit_rows = ep.unit_elems // n
-            lo, hi = b.udiv(r0, i64(unit_rows)), b.udiv(r1, i64(unit_rows))
-        b.call(kernel.fn, args + [lo, hi])
+        r0 = b.mul(bi, i64(rows))
+        r1 = _min(b, b.add(r0, i64(rows)), i64(m))
+        count = b.sub(r1, r0)
+        if pro is not None:
+            b.call(pk.fn, pro_args + list(units(r0, r1, pro.unit_elems, k)))
+            a_rows = a_block
+        else:
+            a_rows = b.gep(a_ptr, [r0 if ta else b.mul(r0, i64(k))])
+        c_out = scratch if ep is not None else b.gep(c_ptr, [b.mul(r0, i64(n))])
+        gemm(count if int_t.width == 64 else b.trunc(count, int_t), a_rows, c_out)
+        if ep is not None:
+            b.call(kernel.fn, args + list(units(r0, r1, ep.unit_elems, n)))
     counted_loop(b, first, last, block, name="block")
 
 

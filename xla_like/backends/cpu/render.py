@@ -85,16 +85,20 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
     work = sum(_work(plan, s) for s, lib in zip(steps, library) if not lib)
-    epilogues = [s for s in steps if s.epilogue is not None]
-    work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues)
+    epilogues = [s for s in steps if s.epilogue is not None or s.prologue is not None]
+    work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues
+                if s.epilogue is not None)
+    work += sum(_work(plan, s.prologue.step) for s in epilogues if s.prologue is not None)
     # Library calls run on one thread (BLAS has its own); small segments are not worth the
     # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
     # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
-    # and branches run on one thread too. GEMM epilogues share their blocks between threads,
-    # each calling a one-thread GEMM (`cpu.gemm`). LAPACK steps run on one thread too.
+    # and branches run on one thread too. GEMM prologues and epilogues share their blocks
+    # between threads, each calling a one-thread GEMM (`cpu.gemm`). LAPACK steps run on one
+    # thread too.
     shared = bool(epilogues) and can_share_blocks()
     parallel = work >= PARALLEL_MIN_WORK and _threads() > 1 and not any(
-        lib and not (shared and s.epilogue is not None) for s, lib in zip(steps, library)) \
+        lib and not (shared and (s.epilogue is not None or s.prologue is not None))
+        for s, lib in zip(steps, library)) \
         and not any(s.kind in ("control", "library") for s in steps)
     barriers = 0
     count = [0]

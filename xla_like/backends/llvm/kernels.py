@@ -12,8 +12,9 @@ the work across threads. The loop layout depends on the fusion's kind:
 Two variants of a loop kernel serve the plan's memory rewrites (see `plan.planner`): `in_place`
 reads one parameter through the output pointer (the output took that parameter's memory; one
 pointer, so LLVM sees the read-before-write at each position and no aliasing is hidden from
-it), and `window` reads one parameter from a buffer holding only the kernel's current block
-(a GEMM epilogue's scratch).
+it), `window` reads one parameter from a buffer holding only the kernel's current block
+(a GEMM epilogue's scratch), and `out_window` writes only the current block, to a buffer
+holding just that (a GEMM prologue's scratch).
 """
 from __future__ import annotations
 
@@ -91,15 +92,18 @@ def kernel_arguments(fn, b, in_shapes, out_shape, in_place=None):
 
 
 def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
-                window=None) -> Kernel:
+                window=None, out_window=None) -> Kernel:
     """`in_place`: a parameter number read through the output pointer; `window`: (parameter
     number, elements per unit of the range) of a parameter whose buffer starts at element
-    lo * elements per unit (see the module docstring)."""
+    lo * elements per unit; `out_window`: elements per unit of the range, for an output
+    buffer that starts at element lo * that (see the module docstring)."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
     fn = declare_kernel(module, name, in_shapes, out_shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     inputs, out, lo, hi = kernel_arguments(fn, b, in_shapes, out_shape, in_place)
+    if out_window is not None:
+        out = _Shifted(out, b.mul(lo, i64(out_window)) if out_window != 1 else lo)
     shifts = {}
     if window is not None:
         j, unit = window
@@ -195,6 +199,14 @@ def _to_storage(b, v, dtype):
     return b.zext(v, storage_type(dtype)) if dtype.kind == "b" else v
 
 
+class _Shifted:
+    """An output Buffer holding only the elements from linear position `shift` on."""
+
+    def __init__(self, buf, shift):
+        self.buf, self.shift = buf, shift
+        self.ptr, self.shape, self.strides = buf.ptr, buf.shape, buf.strides
+
+
 def store_element(b, buf, idx, v, flat=False):
     if flat:
         off = idx[0]
@@ -206,6 +218,8 @@ def store_element(b, buf, idx, v, flat=False):
             t = x if s == 1 else b.mul(x, i64(s))
             off = t if off is None else b.add(off, t)
         off = i64(0) if off is None else off
+    if isinstance(buf, _Shifted):
+        off = b.sub(off, buf.shift)
     v = _to_storage(b, v, buf.shape.dtype)
     b.store(v, b.gep(buf.ptr, [off], inbounds=True), align=buf.shape.dtype.itemsize)
 

@@ -122,7 +122,7 @@ class Copy:
     def __init__(self, src, dst):
         self.inputs = [src]
         self.outputs = [dst]
-        self.epilogue = None
+        self.epilogue = self.prologue = None
         self.in_place = None
 
     def reads(self):

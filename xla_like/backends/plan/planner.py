@@ -7,12 +7,17 @@ are native kernels (`llvm.scatter`).
 Each value that is materialized gets a buffer: a parameter, a constant, an output (allocated
 per call) or a temporary (a slice of the workspace, placed by buffer assignment).
 
-Two rewrites of the step list save memory passes:
+Three rewrites of the step list save memory passes:
 - GEMM epilogue: a BLAS dot whose only consumer is the next kernel, which reads it at the
   output's own position, runs in row blocks, the kernel on each block right after its GEMM
   (the block is still in cache): the dot's result never goes to memory, only a block-sized
   scratch buffer that stays in cache. Worth it when the result is large and the right-hand
   matrix small (each block's GEMM re-reads it).
+- GEMM prologue: a kernel whose only consumer is the next BLAS dot, as its (untransposed)
+  left operand, runs in row blocks right before each block's GEMM: its result (an im2col
+  patch matrix of a convolution, `relu(x)` in `relu(x) @ w`) goes to a block-sized scratch
+  buffer that the GEMM reads while it is still in cache, never to memory. A dot may have a
+  prologue and an epilogue; they then share one block size.
 - Donation: an output may take the memory of a donated parameter of the same type when the
   kernel producing it reads that parameter only at the position it writes, and nothing after
   it reads the parameter (`BufferInfo.alias`).
@@ -39,6 +44,10 @@ EPILOGUE_MAX_RHS_BYTES = 1 << 20
 # L2), relu(x @ W + b) with a 32 MiB result: 15.0-15.4 ms without blocks, 256 KiB blocks 14.6,
 # 512 KiB 14.3, 1 MiB 14.1, 2-4 MiB 14.0-14.3.
 EPILOGUE_BLOCK_BYTES = 1 << 20
+# GEMM prologue: the kernel's result (the dot's left operand) must be larger than this, and
+# each block of it about this large (per thread).
+PROLOGUE_MIN_BYTES = 1 << 20
+PROLOGUE_BLOCK_BYTES = 1 << 19
 
 
 def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
@@ -118,14 +127,17 @@ class Step:
         self.inputs = inputs    # buffer ids
         self.outputs = outputs  # buffer ids
         self.epilogue = None    # dots: the Epilogue run on each row block
+        self.prologue = None    # dots: the Prologue making each row block of the left operand
         self.in_place = None    # kernels: the parameter read from the output's memory
         self.region = None      # control: the workspace its bodies use while it runs
 
     def reads(self):
-        return self.inputs + (self.epilogue.step.inputs if self.epilogue else [])
+        return self.inputs + (self.epilogue.step.inputs if self.epilogue else []) + (
+            self.prologue.step.inputs if self.prologue else [])
 
     def writes(self):
         return self.outputs + (self.epilogue.step.outputs if self.epilogue else []) + (
+            self.prologue.step.outputs if self.prologue else []) + (
             [self.region] if self.region is not None else [])
 
 
@@ -141,6 +153,28 @@ class Epilogue:
         self.window = window
         self.rows = rows
         self.unit_elems = unit_elems
+
+
+class Prologue:
+    """A kernel computing a dot's left operand, run on row blocks right before each block's
+    GEMM, writing only the current block to a scratch buffer (`llvm.kernels.emit_fusion`'s
+    `out_window`). `rows`: GEMM rows per block; the kernel's range counts units of
+    `unit_elems` elements each (`unit_elems` 1: a flat kernel)."""
+
+    def __init__(self, step, rows, unit_elems):
+        self.step = step
+        self.rows = rows
+        self.unit_elems = unit_elems
+
+
+def _unit_elems(comp) -> int:
+    """Elements per unit of a fused kernel's parallel range (`llvm.kernels.emit_fusion`)."""
+    root = comp.root
+    k = outer_rank(comp)
+    if k is None and flat_ok(comp):
+        return 1
+    extent = int(np.prod(root.shape.dims[:k if k is not None else 1], dtype=np.int64))
+    return root.shape.size // max(extent, 1)
 
 
 class Plan:
@@ -209,6 +243,7 @@ class Plan:
                 claimed.add(bid)
             self.outputs.append(bid)
         if blas is not None:
+            self._find_prologues()
             self._find_epilogues()
         if donated:
             self._find_donations(donated)
@@ -231,6 +266,49 @@ class Plan:
                     continue
             steps.append(step)
         self.steps = steps
+
+    def _find_prologues(self):
+        readers = {}
+        for step in self.steps:
+            for bid in set(step.reads()):
+                readers[bid] = readers.get(bid, 0) + 1
+        # The kernel need not be the step right before the dot: plan steps write each buffer
+        # once, so a kernel whose result only the dot reads can run as late as the dot.
+        producer = {}
+        absorbed = set()
+        for step in self.steps:
+            if step.kind == "kernel":
+                producer[step.outputs[0]] = step
+            elif step.kind == "dot" and step.inputs[0] in producer:
+                kernel = producer[step.inputs[0]]
+                pro = self._prologue(kernel, step, readers)
+                if pro is not None:
+                    step.prologue = pro
+                    absorbed.add(id(kernel))
+        self.steps = [s for s in self.steps if id(s) not in absorbed]
+
+    def _prologue(self, kernel, dot, readers):
+        if not self.blas(dot.instr) or kernel.in_place is not None:
+            return None
+        lhs = self.buffers[kernel.outputs[0]]
+        if lhs.kind != "temp" or dot.inputs[0] != lhs.id or dot.inputs.count(lhs.id) != 1 \
+                or readers.get(lhs.id) != 1:
+            return None
+        batch, m, n, k, ta, _ = gemm_layout(dot.instr)
+        size = lhs.shape.dtype.itemsize
+        if batch != 1 or ta or m < 2 or m * k * size <= PROLOGUE_MIN_BYTES:
+            return None
+        comp = kernel.instr.called[0]
+        if comp.root.shape.size != m * k:
+            return None
+        unit = _unit_elems(comp)
+        if unit != 1 and unit % k:
+            return None     # a unit of the kernel's range must hold whole GEMM rows
+        unit_rows = max(1, unit // k)
+        rows = max(unit_rows, PROLOGUE_BLOCK_BYTES // (k * size) // unit_rows * unit_rows)
+        rows = min(rows, m)
+        lhs.block_bytes = rows * k * size * self.threads
+        return Prologue(kernel, rows, unit)
 
     def _epilogue(self, dot, kernel, readers):
         if dot.kind != "dot" or not self.blas(dot.instr):
@@ -258,6 +336,12 @@ class Plan:
             unit_rows = unit_elems // n
             rows = max(unit_rows, rows // unit_rows * unit_rows)
         rows = min(rows, m)
+        if dot.prologue is not None:
+            # One block size for both: the prologue's, if it holds whole epilogue units.
+            rows = dot.prologue.rows
+            unit_rows = 1 if unit_elems == 1 else unit_elems // n
+            if rows % unit_rows and rows != m:
+                return None
         res.block_bytes = rows * n * size * self.threads
         return Epilogue(kernel, window, rows, unit_elems)
 
