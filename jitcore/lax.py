@@ -24,6 +24,8 @@ from .numpy._promotion import aval_of, convert, is_scalar
 from .numpy._shape import static_axis
 from .control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
 from . import lax_linalg as linalg  # noqa: F401  (jax.lax.linalg)
+from .lax_conv import *  # noqa: F401,F403  (conv_general_dilated, conv_transpose...)
+from .lax_windows import *  # noqa: F401,F403  (reduce_window, reduce, reduce_window_sum...)
 
 
 def _scalars_like(*args):

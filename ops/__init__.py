@@ -12,4 +12,6 @@ from . import indexing  # noqa: F401
 from . import control_flow  # noqa: F401
 from . import complex_parts  # noqa: F401  (after the families whose ops it rules)
 from . import fft  # noqa: F401
+from . import conv  # noqa: F401
+from . import windows  # noqa: F401  (reduce_window_sum/max/min)
 from .core import PRIMITIVES, Primitive, ShapedArray, bind  # noqa: F401

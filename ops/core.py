@@ -65,7 +65,7 @@ class ShapedArray:
 PRIMITIVES: dict[str, "Primitive"] = {}
 
 # The values `Primitive.lowering` takes: how a compiled backend runs the primitive.
-LOWERINGS = ("element", "kernel", "scatter", "library", "host", "control", "calls")
+LOWERINGS = ("element", "kernel", "scatter", "library", "host", "control", "calls", "rewritten")
 # The identities `Primitive.reduction` names (masking fills padding with them).
 IDENTITIES = ("zero", "one", "lowest", "highest")
 
@@ -110,7 +110,8 @@ class Primitive:
       loop, `llvm.scatter`), "library" (a library call: dot_general through BLAS), "host" (the
       NumPy reference on the host: sort, cumulative scans), "control" (native loops and
       branches: cond, while, scan), "calls" (inlined or run as their body: the custom
-      derivative calls, fusion);
+      derivative calls, fusion), "rewritten" (a pass of the kernel pipeline replaces it with
+      other primitives: conv_general_dilated by `lower_conv`);
     - `library`: for `lowering="library"`, which library family runs it: "gemm" (BLAS
       matrix products: dot_general), "lapack" (factorizations and solves), "fft"; a backend
       that has no native call for an op runs it as a host step (its NumPy reference);

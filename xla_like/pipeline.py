@@ -38,6 +38,8 @@ from .passes.fusion import fuse
 from .passes.inline import inline_calls
 from .passes.layout import layout
 from .passes.licm import licm
+from .passes.lower_conv import lower_conv
+from .passes.lower_windows import lower_windows
 from .passes.masking import mask_padding
 from .passes.split_complex import split_complex
 from .printer import module_to_text
@@ -49,7 +51,8 @@ PIPELINES = {
     "trace": _TRACE,
     # Masking first: only the shapes as traced still say which extents are true sizes.
     "bucketed": [("masking", mask_padding)] + _TRACE,
-    "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex), ("dce", dce),
+    "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex),
+               ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
                ("cse", cse), ("licm", licm),
                ("layout", layout), ("fusion", fuse), ("dce", dce)],
 }

@@ -21,6 +21,7 @@ from ..numpy._shape import axis_of, static_int
 from ..scipy.special import erfc as _erfc
 from ..scipy.special import logsumexp
 from . import initializers  # noqa: F401
+from .pooling import avg_pool, max_pool, min_pool, pool  # noqa: F401  (flax.linen's)
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "glu", "sigmoid",
            "log_sigmoid", "softplus", "soft_sign", "silu", "swish", "mish", "hard_tanh",

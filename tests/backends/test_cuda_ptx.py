@@ -153,6 +153,15 @@ def long_reductions(x):
     return x.sum(), jnp.argmax(x), (x * x).max(), x.reshape(10, -1).sum(1)
 
 
+
+def convs(x, w):
+    """A strided NHWC convolution and both its gradients (im2col + cuBLAS after lower_conv)."""
+    def f(a, b):
+        return lax.conv_general_dilated(a, b, (2, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return f(x, w), jax.grad(lambda a, b: (f(a, b) ** 2).sum(), (0, 1))(x, w)
+
+
 FAMILIES = {
     "elementwise_chain": (elementwise_chain, (F32, F32[::-1].copy())),
     "elementwise_f64": (elementwise_chain, (F64, F64[::-1].copy())),
@@ -176,6 +185,7 @@ FAMILIES = {
     "long_reductions": (long_reductions, (LONG,)),
     "complex": (complex_ops, ((F32 + 1j * F32[::-1]).astype(np.complex64)[:16, :32],
                               (F32[::-1] - 0.5j * F32).astype(np.complex64)[:16, :32])),
+    "conv": (convs, (X3.reshape(8, 40, 14, 5), F32[:45, :8].reshape(3, 3, 5, 8))),
     "scatter": (scatters, (F32[:40, :16], np.array([3, 1, 3, 63, 0]),
                            F32[0, :5], H[:40, :16])),
 }

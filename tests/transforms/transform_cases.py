@@ -429,6 +429,8 @@ TESTED_ELSEWHERE = {
     **dict.fromkeys(("cholesky", "lu", "triangular_solve", "qr", "eigh", "svd", "eig",
                      "schur"), "tests/linalg/"),
     "fft": "tests/fft/",
+    "conv_general_dilated": "tests/conv/",
+    **dict.fromkeys(("reduce_window_" + k for k in ("sum", "max", "min")), "tests/windows/"),
 }
 NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE and n not in TESTED_ELSEWHERE)
 # Derivative 0 by definition, while its values move with its input: finite differences
