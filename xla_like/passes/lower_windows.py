@@ -30,8 +30,7 @@ from ops.core import PRIMITIVES, get_aval
 from ops.shape import broadcast_in_dim, pad, slice as slice_
 
 from .. import ir
-from ..builder import BuilderTrace, IRTracer
-from ..evaluate import Walker, walk
+from .rebuild import Copier, rebuild
 
 MAX_SLICES = 64
 
@@ -65,67 +64,16 @@ def lower_window(x, combine: str, params: dict):
 
 # --- the walk: copy every instruction, rewriting the windowed reductions ----------------------
 
-class _Tuple:
-    """A tuple-shaped instruction copied as it was; its elements are read one by one."""
-
-    __slots__ = ("instr",)
-
-    def __init__(self, instr):
-        self.instr = instr
-
-
-class _Lowerer(Walker):
-    def __init__(self, trace: BuilderTrace):
-        self.trace = trace
-
-    def wrap(self, instr):
-        return IRTracer(self.trace, core.ShapedArray(instr.shape.dims, instr.shape.dtype), instr)
-
-    def instr_of(self, v):
-        if isinstance(v, _Tuple):
-            return v.instr
-        if isinstance(v, tuple):
-            elems = [self.instr_of(x) for x in v]
-            return self.trace.emit(ir.TUPLE, elems, tuple(e.shape for e in elems), location="")
-        return self.trace.to_instr(v)
-
-    def constant(self, instr):
-        return self.wrap(self.trace.constant(instr.attrs["value"], core.ShapedArray(
-            instr.shape.dims, instr.shape.dtype)))
-
-    def element(self, instr, value):
-        if isinstance(value, _Tuple):
-            return self.wrap(self.trace.emit(ir.GET_TUPLE_ELEMENT, [value.instr], instr.shape,
-                                             dict(instr.attrs), location=instr.location))
-        return value[instr.attrs["index"]]
-
+class _Lowerer(Copier):
     def apply(self, instr, values):
         if rewrites(instr.opcode) and not instr.called:
             prim = PRIMITIVES[instr.opcode]
             return lower_window(values[0], prim.window_combine, instr.attrs)
-        operands = [self.instr_of(v) for v in values]
-        new = self.trace.emit(instr.opcode, operands, instr.shape, dict(instr.attrs),
-                              instr.called, instr.location)
-        return _Tuple(new) if isinstance(instr.shape, tuple) else self.wrap(new)
+        return self.copy(instr, values)
 
 
 def _lower(module, comp):
-    trace = BuilderTrace(module, comp.name)
-    lowerer = _Lowerer(trace)
-    with core.new_trace(trace):
-        args = [None] * len(comp.parameters)
-        for p in comp.parameters:
-            args[p.attrs["index"]] = lowerer.wrap(
-                trace.emit(ir.PARAMETER, [], p.shape, dict(p.attrs), location=""))
-        env = walk(comp, args, lowerer)
-        root = comp.root
-        if root.opcode == ir.TUPLE:
-            elems = [lowerer.instr_of(env[o.id]) for o in root.operands]
-            new_root = trace.emit(ir.TUPLE, elems, tuple(e.shape for e in elems), location="")
-        else:
-            new_root = lowerer.instr_of(env[root.id])
-    new = trace.comp
-    comp.instructions, comp.parameters, comp.root = new.instructions, new.parameters, new_root
+    rebuild(module, comp, _Lowerer)
 
 
 # --- the rewrite ---------------------------------------------------------------------------

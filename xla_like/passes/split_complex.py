@@ -24,8 +24,7 @@ from ops import elementwise as el
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..builder import BuilderTrace, IRTracer
-from ..evaluate import Walker, walk
+from .rebuild import Copier, rebuild
 
 
 def split_complex(module: ir.Module) -> ir.Module:
@@ -63,56 +62,29 @@ class _Complex:
         return self._whole
 
 
-class _Tuple:
-    """A tuple-shaped instruction copied as it was; its elements are read one by one."""
+class _Splitter(Copier):
+    """Values: tracers for real ones, `_Complex` for complex ones."""
 
-    __slots__ = ("instr",)
-
-    def __init__(self, instr):
-        self.instr = instr
-
-
-class _Splitter(Walker):
-    def __init__(self, trace: BuilderTrace):
-        self.trace = trace
-
-    def _wrap(self, instr):
-        aval = core.ShapedArray(instr.shape.dims, instr.shape.dtype)
-        t = IRTracer(self.trace, aval, instr)
+    def wrap(self, instr):
+        t = super().wrap(instr)
         return _Complex(whole=t) if instr.shape.dtype.kind == "c" else t
 
     def instr_of(self, v):
-        """The instruction holding a value whole (a tuple of values becomes a tuple)."""
-        if isinstance(v, _Complex):
-            v = v.whole()
-        if isinstance(v, _Tuple):
-            return v.instr
-        if isinstance(v, tuple):
-            elems = [self.instr_of(x) for x in v]
-            return self.trace.emit(ir.TUPLE, elems, tuple(e.shape for e in elems), location="")
-        return self.trace.to_instr(v)
+        return super().instr_of(v.whole() if isinstance(v, _Complex) else v)
 
     def constant(self, instr):
         value = instr.attrs["value"]
         if instr.shape.dtype.kind == "c":
             part = dtypes.real_dtype(instr.shape.dtype)
             return _Complex(parts=(np.array(value.real, part), np.array(value.imag, part)))
-        return self._wrap(self.trace.constant(value, core.ShapedArray(
-            instr.shape.dims, instr.shape.dtype)))
-
-    def element(self, instr, value):
-        if isinstance(value, _Tuple):
-            gte = self.trace.emit(ir.GET_TUPLE_ELEMENT, [value.instr], instr.shape,
-                                  dict(instr.attrs), location=instr.location)
-            return self._wrap(gte)
-        return value[instr.attrs["index"]]
+        return super().constant(instr)
 
     def apply(self, instr, values):
         prim = PRIMITIVES.get(instr.opcode)
         rule = None if prim is None or instr.called else prim.complex_parts
         touches = _is_complex(instr.shape) or any(isinstance(v, _Complex) for v in values)
         if rule is None or not touches:
-            return self._copy(instr, values)
+            return self.copy(instr, values)
         if rule == "parts":
             # A parts-wise op's parameters never name a complex dtype: they serve both parts.
             re = core.bind(prim, *[_part(v, 0) for v in values], **instr.attrs)
@@ -122,32 +94,10 @@ class _Splitter(Walker):
                    **instr.attrs)
         return _Complex(parts=out) if isinstance(out, tuple) else out
 
-    def _copy(self, instr, values):
-        """The instruction as it was, reading whole values."""
-        operands = [self.instr_of(v) for v in values]
-        new = self.trace.emit(instr.opcode, operands, instr.shape, dict(instr.attrs),
-                              instr.called, instr.location)
-        return _Tuple(new) if isinstance(instr.shape, tuple) else self._wrap(new)
-
 
 def _part(v, k):
     return v.parts()[k] if isinstance(v, _Complex) else v
 
 
 def _split(module, comp):
-    trace = BuilderTrace(module, comp.name)
-    splitter = _Splitter(trace)
-    with core.new_trace(trace):
-        args = [None] * len(comp.parameters)
-        for p in comp.parameters:
-            new = trace.emit(ir.PARAMETER, [], p.shape, dict(p.attrs), location="")
-            args[p.attrs["index"]] = splitter._wrap(new)
-        env = walk(comp, args, splitter)
-        root = comp.root
-        if root.opcode == ir.TUPLE:
-            elems = [splitter.instr_of(env[o.id]) for o in root.operands]
-            new_root = trace.emit(ir.TUPLE, elems, tuple(e.shape for e in elems), location="")
-        else:
-            new_root = splitter.instr_of(env[root.id])
-    new = trace.comp
-    comp.instructions, comp.parameters, comp.root = new.instructions, new.parameters, new_root
+    rebuild(module, comp, _Splitter)
