@@ -20,6 +20,7 @@ from .ad import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jaco
 from .batching import vmap  # noqa: F401
 from .custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
 from . import random, nn, scipy, dtypes  # noqa: F401,E402
+from . import image  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

@@ -22,11 +22,13 @@ from ..scipy.special import erfc as _erfc
 from ..scipy.special import logsumexp
 from . import initializers  # noqa: F401
 from .pooling import avg_pool, max_pool, min_pool, pool  # noqa: F401  (flax.linen's)
+from .attention import dot_product_attention  # noqa: F401
 
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "glu", "sigmoid",
            "log_sigmoid", "softplus", "soft_sign", "silu", "swish", "mish", "hard_tanh",
            "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "identity", "softmax",
-           "log_softmax", "logsumexp", "one_hot", "standardize", "initializers"]
+           "log_softmax", "logsumexp", "one_hot", "standardize", "initializers",
+           "dot_product_attention", "pool", "max_pool", "min_pool", "avg_pool"]
 
 tanh = jnp.tanh
 

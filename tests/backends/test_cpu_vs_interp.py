@@ -582,3 +582,22 @@ define double @f(double %x) {
         cpu_runtime.check_symbols(llvm.parse_assembly(text))
     cpu_runtime.check_symbols(llvm.parse_assembly(text.replace("jitcore_no_such_function",
                                                                "fmod")))
+
+
+def test_size_one_axes_index_as_the_constant_zero():
+    """A size-1 axis's index is the constant 0 in both delinearizations, the one data
+    movement uses: the element cache keys values by index, so a row kernel's reductions
+    (softmax over (8, 1, 256, 256)) are found once per row, not recomputed per element."""
+    from llvmlite import ir as ll
+    from xla_like.backends.llvm.emitter import ElementEmitter
+    from xla_like.backends.llvm.kernels import delinearize
+    fn = ll.Function(ll.Module(), ll.FunctionType(ll.VoidType(), [ll.IntType(64)]), "f")
+    b = ll.IRBuilder(fn.append_basic_block())
+    em = ElementEmitter(b, [], None)
+    for dims in ((8, 1, 256), (1, 8, 1)):
+        for idx in (delinearize(b, fn.args[0], dims), em._delinearize(fn.args[0], dims)):
+            for v, d in zip(idx, dims):
+                if d == 1:
+                    assert isinstance(v, ll.Constant) and v.constant == 0
+    x = np.random.default_rng(0).normal(size=(4, 1, 8, 16)).astype(np.float32)
+    compare("cpu", jax.nn.softmax, x)

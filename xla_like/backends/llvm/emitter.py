@@ -337,7 +337,9 @@ class ElementEmitter:
         out = []
         for k in range(len(dims) - 1, -1, -1):
             d = dims[k]
-            if k == 0:
+            if d == 1:
+                out.append(i64(0))   # as `kernels.delinearize`: one value per index
+            elif k == 0:
                 out.append(lin)
             else:
                 out.append(self.b.urem(lin, i64(d)))

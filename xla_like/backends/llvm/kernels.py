@@ -185,9 +185,14 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
 
 
 def delinearize(b, lin, dims):
+    """The index of linear position `lin` in `dims`. A size-1 dimension's index is the
+    constant 0, the value data movement uses for it too: the element cache finds values
+    (a row's reductions) by their index, so the two must be the same."""
     out = []
     for k in range(len(dims) - 1, -1, -1):
-        if k == 0:
+        if dims[k] == 1:
+            out.append(i64(0))
+        elif k == 0:
             out.append(lin)
         else:
             out.append(b.urem(lin, i64(dims[k])))
