@@ -84,6 +84,12 @@ def conv_as_gemm(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
         rhs = convert_element_type(rhs, new_dtype=wide, weak_type=False)
     dtype = get_aval(lhs).dtype
 
+    positions = math.prod(osp)
+    if grp == 1 and positions < taps and positions <= MAX_SLICES:
+        return _many_taps(lhs, rhs, lspec, rspec, ospec, osp, ksp, window_strides, padding,
+                          lhs_dilation, rhs_dilation, k, out_aval, narrow,
+                          preferred_element_type)
+
     # 1. (batch, spatial..., features), padded and dilated.
     x = _permute(lhs, (lspec[0],) + lspec[2:] + (lspec[1],))
     config = ((0, 0, 0),) + tuple((int(lo), int(hi), int(d) - 1) for (lo, hi), d
@@ -95,6 +101,9 @@ def conv_as_gemm(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
     shift = [0] * k if dilated else [-int(lo) for lo, _ in padding]
     if dilated and any(c != (0, 0, 0) for c in config):
         x = pad(x, np.array(0, dtype), padding_config=config)
+    if feature_group_count > 1 and cg == 1 and use_slices and taps <= MAX_SLICES:
+        return _depthwise(x, rhs, rspec, osp, ksp, window_strides, rhs_dilation, og, k,
+                          ospec, out_aval)
     xs = get_aval(x).shape
     n, sp, c = xs[0], xs[1:-1], xs[-1]
     # Groups lead: (grp, batch', spatial..., features').
@@ -106,7 +115,6 @@ def conv_as_gemm(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
     lead = (grp,) if grp > 1 else ()
     nl = len(lead)
     nb = get_aval(x).shape[nl]
-    positions = math.prod(osp)
 
     if use_slices:
         cols = _patches_by_slices(x, nl, osp, ksp, window_strides, rhs_dilation)
@@ -165,10 +173,81 @@ def conv_as_gemm(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilatio
 MAX_SLICES = 64
 
 
+def _many_taps(lhs, rhs, lspec, rspec, ospec, osp, ksp, strides, padding, lhs_dilation,
+               rhs_dilation, k, out_aval, narrow, preferred_element_type):
+    """A convolution with more kernel taps than output positions (a kernel gradient: the
+    "kernel" is a cotangent as large as the image) as one GEMM over a transposed patch
+    matrix: Q[(feature, tap...), (position..., batch)] = input[batch, position * stride +
+    tap * dilation, feature] is one strided slice of the input per output position, in the
+    input's own layout (feature, spatial..., batch); the product contracts Q's rows with the
+    kernel's (feature, tap...) rows, which BLAS reads transposed. The patch matrix of the
+    forward convolution's im2col, in other words, read by columns instead of rows."""
+    x = _permute(lhs, (lspec[1],) + lspec[2:] + (lspec[0],))      # (F, spatial..., B)
+    dtype = get_aval(x).dtype
+    config = ((0, 0, 0),) + tuple((int(lo), int(hi), int(d) - 1) for (lo, hi), d
+                                  in zip(padding, lhs_dilation)) + ((0, 0, 0),)
+    if any(c != (0, 0, 0) for c in config):
+        x = pad(x, np.array(0, dtype), padding_config=config)
+    xs = get_aval(x).shape
+    f, b = xs[0], xs[-1]
+    parts = []
+    for pos in np.ndindex(*osp):
+        start = [0] + [o * s for o, s in zip(pos, strides)] + [0]
+        limit = [f] + [st + (t - 1) * d + 1 for st, t, d in zip(start[1:], ksp, rhs_dilation)] \
+            + [b]
+        step = [1] + list(rhs_dilation) + [1]
+        parts.append(slice_(x, start, limit, step, (f,) + tuple(ksp) + (1, b)))
+    q = concatenate(*parts, dimension=k + 1) if len(parts) > 1 else parts[0]
+    # Kept 3-d: the kernel's innermost loop then runs over the batch only, one slice's
+    # contiguous run (merged with the positions, it would pick the slice per element).
+    q = reshape(q, new_sizes=(f * math.prod(ksp), math.prod(osp), b))
+    w = _permute(rhs, (rspec[1],) + rspec[2:] + (rspec[0],))      # (F, taps..., F_out)
+    fo = get_aval(w).shape[-1]
+    w = reshape(w, new_sizes=(f * math.prod(ksp), fo))
+    out = dot_general(q, w, dimension_numbers=(((0,), (0,)), ((), ())),
+                      preferred_element_type=None if narrow else preferred_element_type)
+    # (positions..., B, F_out) -> (B, positions..., F_out), as the other paths leave it.
+    out = reshape(out, new_sizes=tuple(osp) + (b, fo))
+    out = transpose(out, permutation=(k,) + tuple(range(k)) + (k + 1,))
+    out = reshape(out, new_sizes=(b * math.prod(osp), fo))
+    return _to_output(out, (), b, osp, fo, 1, k, ospec, out_aval)
+
+
+def _depthwise(x, rhs, rspec, osp, ksp, strides, rhs_dilation, mult, k, ospec, out_aval):
+    """A depthwise convolution (one input feature per group) as a sum over kernel taps of a
+    strided slice of `x` (batch, padded spatial..., features) times that tap's weights, each
+    broadcast over the batch and positions: elementwise, so fusion makes one kernel that
+    reads the input from cache and writes the output once (a grouped GEMM would be one
+    matrix-vector product per feature). `mult`: output features per input feature."""
+    xs = get_aval(x).shape
+    c = xs[-1]
+    taps = math.prod(ksp)
+    w = _permute(rhs, rspec[2:] + (rspec[1], rspec[0]))          # (spatial..., 1, c * mult)
+    w = reshape(w, new_sizes=(taps, c, mult))
+    out_shape = (xs[0],) + tuple(osp) + (c, mult)
+    total = None
+    for t, tap in enumerate(np.ndindex(*ksp)):
+        start = [0] + [i * d for i, d in zip(tap, rhs_dilation)] + [0]
+        limit = [xs[0]] + [st + (o - 1) * s + 1 for st, o, s in zip(start[1:], osp, strides)] \
+            + [c]
+        part = shape_slice(x, start_indices=tuple(start), limit_indices=tuple(limit),
+                           strides=tuple([1] + list(strides) + [1])
+                           if any(s != 1 for s in strides) else None)
+        part = broadcast_in_dim(part, shape=out_shape, broadcast_dimensions=tuple(range(k + 2)))
+        wt = reshape(shape_slice(w, start_indices=(t, 0, 0), limit_indices=(t + 1, c, mult),
+                                 strides=None), new_sizes=(c, mult))
+        wt = broadcast_in_dim(wt, shape=out_shape, broadcast_dimensions=(k + 1, k + 2))
+        term = mul(part, wt)
+        total = term if total is None else add(total, term)
+    out = reshape(total, new_sizes=(xs[0] * math.prod(osp), c * mult))
+    return _to_output(out, (), xs[0], osp, c * mult, 1, k, ospec, out_aval)
+
+
 def _patches_by_slices(x, nl, osp, ksp, strides, rhs_dilation):
-    """(lead..., nb, positions..., taps..., features) of `x` (lead..., nb, spatial...,
-    features), padded so every window is inside it: one strided slice per tap stacked after
-    the positions, or one per output position stacked before the taps, whichever is fewer."""
+    """The patches of `x` (lead..., nb, spatial..., features), padded so every window is
+    inside it, in the order (lead..., nb, positions..., taps..., features): one strided slice
+    per tap stacked after the positions, or one per output position stacked before the
+    taps, whichever is fewer (the stacked axis is the taps, or the positions, flattened)."""
     xs = get_aval(x).shape
     k = len(osp)
     lead_nb = xs[:nl + 1]
@@ -182,8 +261,9 @@ def _patches_by_slices(x, nl, osp, ksp, strides, rhs_dilation):
                                      in zip(start[nl + 1:], osp, strides)] + [c]
             step = [1] * (nl + 1) + list(strides) + [1]
             parts.append(slice_(x, start, limit, step, lead_nb + osp + (1, c)))
-        stacked = concatenate(*parts, dimension=axis) if len(parts) > 1 else parts[0]
-        return reshape(stacked, new_sizes=lead_nb + osp + tuple(ksp) + (c,))
+        # (The caller's reshape to (rows, taps, features) is the only one: a kernel gradient
+        # of the same input builds the same patches (`_many_taps`), and CSE then shares them.)
+        return concatenate(*parts, dimension=axis) if len(parts) > 1 else parts[0]
     # Slice for position o: taps o * stride + t * dilation.
     parts, axis = [], nl + 1
     for pos in np.ndindex(*osp):
@@ -192,8 +272,7 @@ def _patches_by_slices(x, nl, osp, ksp, strides, rhs_dilation):
                                  in zip(start[nl + 1:], ksp, rhs_dilation)] + [c]
         step = [1] * (nl + 1) + list(rhs_dilation) + [1]
         parts.append(slice_(x, start, limit, step, lead_nb[:nl + 1] + (1,) + tuple(ksp) + (c,)))
-    stacked = concatenate(*parts, dimension=axis) if len(parts) > 1 else parts[0]
-    return reshape(stacked, new_sizes=lead_nb + osp + tuple(ksp) + (c,))
+    return concatenate(*parts, dimension=axis) if len(parts) > 1 else parts[0]
 
 
 def slice_(x, start, limit, step, shape):

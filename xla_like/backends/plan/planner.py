@@ -296,8 +296,9 @@ class Plan:
             return None
         batch, m, n, k, ta, _ = gemm_layout(dot.instr)
         size = lhs.shape.dtype.itemsize
-        if batch != 1 or ta or m < 2 or m * k * size <= PROLOGUE_MIN_BYTES:
-            return None
+        if batch != 1 or ta or m < 2 or m * k * size <= PROLOGUE_MIN_BYTES or \
+                k * n * size > EPILOGUE_MAX_RHS_BYTES:
+            return None     # small, or each block's GEMM would re-read a large right operand
         comp = kernel.instr.called[0]
         if comp.root.shape.size != m * k:
             return None
