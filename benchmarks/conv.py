@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import statistics
 import time
 
@@ -39,6 +38,7 @@ import jitcore
 from jitcore import lax, tree_util
 
 import jax_side
+from machine import cpu_model
 
 N, H, W, C = 8, 56, 56, 64
 DN = ("NHWC", "HWIO", "NHWC")
@@ -46,15 +46,6 @@ FWD_FLOP = 2 * N * H * W * C * C * 9
 COPY_BYTES = 256 << 20
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 # Inputs as source: this process and the JAX worker both run `inputs`, so they see the same arrays.

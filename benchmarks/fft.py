@@ -17,7 +17,6 @@ the column says n/a.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
@@ -27,17 +26,9 @@ import jitcore
 import jitcore.numpy as jnp
 
 import jax_side
+from machine import cpu_model
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _once(fn, args):

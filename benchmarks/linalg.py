@@ -34,17 +34,9 @@ import jitcore.numpy as jnp
 from jitcore import lax_linalg
 
 import jax_side
+from machine import cpu_model
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "?"
 
 
 def _solve(a, b):
