@@ -8,7 +8,7 @@ specialization per input signature.
 """
 from . import tracing as _tracing  # installs the eager trace  # noqa: F401
 from . import config, errors, tree_util  # noqa: F401
-from . import tree_util as tree  # noqa: F401
+from . import tree  # noqa: F401
 from .array import Array  # noqa: F401
 from . import numpy  # noqa: F401
 from . import array_methods as _array_methods  # noqa: F401  (attaches operators and methods)
@@ -19,8 +19,14 @@ from .ad import (grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, jaco
                  hessian)
 from .batching import vmap  # noqa: F401
 from .custom_derivatives import custom_jvp, custom_vjp  # noqa: F401
+from .ad_checkpoint import checkpoint, remat, checkpoint_policies  # noqa: F401,E402
 from . import random, nn, scipy, dtypes  # noqa: F401,E402
 from . import image  # noqa: F401,E402
+from . import ops_segment as ops  # noqa: F401,E402  (jax.ops.segment_sum ...)
+from .inspection import (make_jaxpr, eval_shape, ShapeDtypeStruct, block_until_ready, disable_jit, ensure_compile_time_eval, named_call, named_scope)  # noqa: F401,E402,E501
+from . import typing, test_util  # noqa: F401,E402
+from . import debug, experimental  # noqa: F401,E402
+from .callbacks import pure_callback  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

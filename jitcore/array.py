@@ -90,6 +90,15 @@ class Array(metaclass=_ArrayMeta):
         from .devices import device_of
         return device_of(getattr(self, "_buf", None))
 
+    def devices(self) -> set:
+        """The devices holding this array: a set of one."""
+        return {self.device}
+
+    @property
+    def sharding(self):
+        from .sharding import SingleDeviceSharding
+        return SingleDeviceSharding(self.device)
+
     def _check_alive(self):
         """The host array (copied from the device on first use)."""
         v = self._value

@@ -33,6 +33,7 @@ from . import bucketing, config, donation, jit_observe
 from .jit_observe import PassLog
 from .jit_options import Params, normalize_argnames, normalize_argnums
 from .stages import Lowered
+from .inspection import abstract_arguments
 
 
 class CacheInfo(NamedTuple):
@@ -132,8 +133,9 @@ class JitFunction:
     # -- the call path -------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
-        if core.is_tracing():
+        if core.is_tracing() or (config._may_disable and config.jit_disabled()):
             # Inside another trace the body inlines: its primitives bind on the outer trace.
+            # Under `disable_jit` it runs eagerly, op by op.
             return self.fun(*args, **kwargs)
         if self._fast and not kwargs:
             # The hot path, written out: flatten, key, look up, one executable call, wrap.
@@ -395,9 +397,9 @@ class JitFunction:
     # -- observability -------------------------------------------------------------------------
 
     def lower(self, *args, **kwargs) -> Lowered:
-        with PassLog.start(self._name) as log:
+        with PassLog.start(self._name) as log, abstract_arguments():   # ShapeDtypeStructs too
             module, out_tree, out_avals = self._lower_module(args, kwargs)
-        key, _ = self._key_and_values(args, kwargs)
+            key, _ = self._key_and_values(args, kwargs)
         return Lowered(self, module, out_tree, out_avals, as_key(key), log)
 
     def cache_info(self) -> CacheInfo:

@@ -26,6 +26,7 @@ from .control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa
 from . import lax_linalg as linalg  # noqa: F401  (jax.lax.linalg)
 from .lax_conv import *  # noqa: F401,F403  (conv_general_dilated, conv_transpose...)
 from .lax_windows import *  # noqa: F401,F403  (reduce_window, reduce, reduce_window_sum...)
+from .lax_extras import *  # noqa: F401,F403  (associative_scan, top_k, select_n, full...)
 
 
 def _scalars_like(*args):

@@ -24,6 +24,10 @@ __all__ = [
     "PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure", "tree_map",
     "tree_all", "tree_reduce", "register_pytree_node", "register_pytree_node_class",
     "register_dataclass", "treedef_is_leaf", "treedef_is_strict_leaf", "all_leaves",
+    "GetAttrKey", "DictKey", "SequenceKey", "FlattenedIndexKey", "keystr",
+    "tree_flatten_with_path", "tree_leaves_with_path", "tree_map_with_path", "tree_transpose",
+    "tree_broadcast", "register_pytree_with_keys", "register_pytree_with_keys_class",
+    "register_static", "Partial",
 ]
 
 # Kind codes. Small ints compare fastest; ``_KIND`` maps every type seen so far to its code,
@@ -37,6 +41,7 @@ _KIND = {
 _BUILTIN_NODES = frozenset(_KIND)  # node types that may not be re-registered
 _KIND.update(dict.fromkeys((float, int, bool, complex, str, bytes), _LEAF))
 _CUSTOM_FNS = {}  # type -> (flatten_fn, unflatten_fn)
+_DATA_FIELDS = {}  # dataclass type -> names of its data fields (for key paths)
 
 
 def _classify(t):
@@ -243,9 +248,9 @@ class PyTreeDef:
     """The structure of a pytree: everything but the leaves. Immutable, hashable, interned."""
     __slots__ = ("_spec", "_hash", "num_leaves", "num_nodes", "_node", "_builder", "_uses")
 
-    def __init__(self, spec):
+    def __init__(self, spec, spec_hash=None):
         self._spec = spec
-        self._hash = hash(spec)  # also rejects unhashable aux_data up front
+        self._hash = hash(spec) if spec_hash is None else spec_hash
         self._node = node = _parse(spec, 0)[0]
         self.num_leaves, self.num_nodes = _count(node)
         # leaves -> tree; a flat tuple is just tuple(leaves). Others get a compiled builder
@@ -301,11 +306,48 @@ _COMPILE_AFTER_USES = 4
 
 
 def _intern(spec):
-    td = _INTERN.get(spec)
+    try:
+        td = _INTERN.get(spec)
+    except TypeError:  # unhashable aux_data (a dict, a list): intern by a frozen copy
+        return _intern_unhashable(spec)
     if td is None:
         if len(_INTERN) >= _INTERN_MAX:
             _INTERN.clear()
         td = _INTERN[spec] = PyTreeDef(spec)
+    return td
+
+
+class _Frozen(tuple):
+    """Tag for a frozen unhashable value, so that it never equals a plain tuple token."""
+    __slots__ = ()
+
+
+def _freeze(v):
+    """A hashable stand-in for aux data that is equal exactly when the data is equal:
+    dicts (any key order), lists and sets are frozen recursively. Other unhashable values
+    have no structural hash, so they are rejected with the reason."""
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        pass
+    if isinstance(v, dict):
+        return _Frozen(("dict", frozenset((k, _freeze(x)) for k, x in v.items())))
+    if isinstance(v, (list, tuple)):
+        return _Frozen((type(v).__name__,) + tuple(_freeze(x) for x in v))
+    if isinstance(v, (set, frozenset)):
+        return _Frozen(("set", frozenset(_freeze(x) for x in v)))
+    raise TypeError(f"pytree aux_data must be hashable (or a dict/list/set of hashable "
+                    f"values) to be part of a treedef; got {type(v).__name__}: {v!r:.80}")
+
+
+def _intern_unhashable(spec):
+    frozen = _freeze(spec)
+    td = _INTERN.get(frozen)
+    if td is None or td._spec != spec:
+        if len(_INTERN) >= _INTERN_MAX:
+            _INTERN.clear()
+        td = _INTERN[frozen] = PyTreeDef(spec, hash(frozen))
     return td
 
 
@@ -365,7 +407,10 @@ def tree_flatten(tree, is_leaf=None):
         spec = []
         _flatten_is_leaf(tree, leaves, spec, is_leaf)
     spec = tuple(spec)
-    td = _INTERN.get(spec)
+    try:
+        td = _INTERN.get(spec)
+    except TypeError:  # unhashable aux_data
+        td = None
     if td is None:
         td = _intern(spec)
     return leaves, td
@@ -472,6 +517,7 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
         meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
         data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
     data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    _DATA_FIELDS[nodetype] = data_fields
 
     def flatten(x):
         return ([getattr(x, n) for n in data_fields],
@@ -484,3 +530,11 @@ def register_dataclass(nodetype, data_fields=None, meta_fields=None, drop_fields
 
     register_pytree_node(nodetype, flatten, unflatten)
     return nodetype
+
+
+# Key paths, Partial and the keyed registrations build on the core above (imported last, as
+# they read its tables).
+from .tree_paths import (  # noqa: E402,F401
+    DictKey, FlattenedIndexKey, GetAttrKey, Partial, SequenceKey, keystr, register_pytree_with_keys,
+    register_pytree_with_keys_class, register_static, tree_broadcast, tree_flatten_with_path,
+    tree_leaves_with_path, tree_map_with_path, tree_transpose)

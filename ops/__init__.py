@@ -14,4 +14,5 @@ from . import complex_parts  # noqa: F401  (after the families whose ops it rule
 from . import fft  # noqa: F401
 from . import conv  # noqa: F401
 from . import windows  # noqa: F401  (reduce_window_sum/max/min)
+from . import callbacks  # noqa: F401  (pure_callback, host_callback)
 from .core import PRIMITIVES, Primitive, ShapedArray, bind  # noqa: F401

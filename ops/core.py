@@ -122,7 +122,9 @@ class Primitive:
       the op takes and gives whole complex arrays (library and host ops, control flow);
     - `call_like`: runs sub-computations, so its rules need the IR; `xla_like` registers them
       as `call_rules`; `inlinable`: a call whose first sub-computation is all that matters once
-      transforms are done (compiled backends inline it).
+      transforms are done (compiled backends inline it);
+    - `has_side_effects`: running it matters beyond its results (host callbacks that print):
+      dead code elimination keeps it, CSE never merges two, code motion never moves it.
     """
 
     def __init__(self, name: str, family: str, multiple_results: bool = False):
@@ -152,6 +154,7 @@ class Primitive:
         self.call_like = False
         self.call_rules = None
         self.inlinable = False
+        self.has_side_effects = False
         PRIMITIVES[name] = self
 
     @property

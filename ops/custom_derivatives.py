@@ -33,6 +33,28 @@ def stop_gradient(x):
     return stop_gradient_p.bind(x)
 
 
+# The identity, which common-subexpression elimination cannot see through: computations on
+# its result are never merged with the same computations on its operand. A rematerialized
+# backward pass (`jitcore.checkpoint`) reads its inputs through it, so its recomputation stays
+# a recomputation instead of reusing the forward pass's values (and keeping them alive).
+optimization_barrier_p = Primitive("optimization_barrier", "custom_derivatives")
+optimization_barrier_p.abstract_eval = lambda x: x
+optimization_barrier_p.impl = lambda x: x
+optimization_barrier_p.elementwise = optimization_barrier_p.linear_order = True
+optimization_barrier_p.lowering = "kernel"
+optimization_barrier_p.complex_parts = "parts"
+optimization_barrier_p.jvp = lambda primals, tangents: (
+    optimization_barrier_p.bind(*primals), tangents[0])
+optimization_barrier_p.vjp = lambda cts, ans, primals: (cts,)
+optimization_barrier_p.batch = lambda args, batched, size: (
+    optimization_barrier_p.bind(*args), batched[0])
+
+
+def optimization_barrier(x):
+    """`x`, as a value the compiler does not identify with `x` (see above)."""
+    return optimization_barrier_p.bind(x)
+
+
 custom_jvp_call_p = Primitive("custom_jvp_call", "custom_derivatives", multiple_results=True)
 custom_jvp_call_p.call_like = True
 custom_jvp_call_p.inlinable = True

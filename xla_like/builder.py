@@ -116,7 +116,9 @@ class BuilderTrace(core.Trace):
         operands = [self.to_instr(a) for a in args]
         avals = [core.get_aval(a) for a in args]
         out = prim.abstract_eval(*avals, **params)
-        values = self._concrete_result(prim, args, params) if self.concrete else None
+        # A side effect (a host callback) happens when the program runs, not while tracing.
+        values = self._concrete_result(prim, args, params) \
+            if self.concrete and not prim.has_side_effects else None
         if not prim.multiple_results:
             same = simplify.peephole(prim.name, operands, params, out)
             if same is not None:

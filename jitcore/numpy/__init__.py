@@ -16,6 +16,7 @@ from ._sorting import *  # noqa: F401,F403
 from ._indexing import *  # noqa: F401,F403
 from ._convolve import *  # noqa: F401,F403
 from ._complex import *  # noqa: F401,F403
+from ._extras import *  # noqa: F401,F403
 from . import linalg  # noqa: F401
 from . import fft  # noqa: F401
 from ..array import Array as ndarray  # noqa: F401  (isinstance checks, as in jax.numpy)

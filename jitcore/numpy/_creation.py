@@ -371,7 +371,7 @@ def identity(n, dtype=None):
 
 def tri(N, M=None, k=0, dtype=None):
     """Ones at and below the k-th diagonal of an N x M matrix."""
-    d = _dtype_arg("tri", dtype) or dtypes.default_float
+    d = _dtype_arg("tri", dtype) or dtypes.float32   # JAX's default, even with 64-bit on
     return convert(_diagonal_compare("tri", N, M, k, el.ge), d)
 
 

@@ -379,7 +379,12 @@ def _cumulative_with_initial(op, prim, ident, x, axis, dtype, include_initial):
 
 
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
-    """The Array API's cumsum: `axis` is required past 1-d; optionally starts with 0."""
+    """The Array API's cumsum: `axis` is required past 1-d; optionally starts with 0.
+    Narrow integers accumulate as `sum` does, in int64 (uint64 for unsigned), as JAX."""
+    if dtype is None:
+        d = aval_of(asarray(x)).dtype
+        if d.kind in "iu" and d.itemsize < 8:
+            dtype = dtypes.uint64 if d.kind == "u" else dtypes.int64
     return _cumulative_with_initial("cumulative_sum", red.cumsum, 0, x, axis, dtype,
                                     include_initial)
 

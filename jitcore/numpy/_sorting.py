@@ -139,7 +139,7 @@ def partition(a, kth, axis=-1):
 
 
 def argpartition(a, kth, axis=-1):
-    """Indices that would partition `a` (see `partition`), as int64."""
+    """Indices that would partition `a` (see `partition`), as int32 (JAX's, from top_k)."""
     a, ax = _operand_and_axis("argpartition", a, axis)
     av = aval_of(a)
     k = _kth("argpartition", kth, av.shape[ax], av)
@@ -148,7 +148,8 @@ def argpartition(a, kth, axis=-1):
     perm = argsort(x, axis=last)
     head, tail = _split_last(perm, k + 1)
     (tail,) = srt.sort(tail, dimension=last, is_stable=True, num_keys=1)
-    out = sh.concatenate(head, tail, dimension=last)
+    out = el.convert_element_type(sh.concatenate(head, tail, dimension=last),
+                                  new_dtype=dtypes.int32)
     return out if inverse is None else sh.transpose(out, permutation=inverse)
 
 

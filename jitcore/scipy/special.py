@@ -218,7 +218,9 @@ def logit(x):
 @custom_jvp
 def _xlogy(x, y):
     ok = x != 0
-    return jnp.where(ok, jnp.where(ok, x, 1.0) * jnp.log(jnp.where(ok, y, 1.0)), 0.0)
+    # 0 where x == 0, except that a NaN y stays NaN (JAX's and SciPy's xlogy(0, nan)).
+    zero = jnp.where(jnp.isnan(y), y, 0.0)
+    return jnp.where(ok, jnp.where(ok, x, 1.0) * jnp.log(jnp.where(ok, y, 1.0)), zero)
 
 
 _xlogy.defjvps(lambda g, ans, x, y: g * jnp.log(y), lambda g, ans, x, y: g * x / y)
@@ -232,7 +234,8 @@ def xlogy(x, y):
 @custom_jvp
 def _xlog1py(x, y):
     ok = x != 0
-    return jnp.where(ok, jnp.where(ok, x, 1.0) * jnp.log1p(jnp.where(ok, y, 0.0)), 0.0)
+    zero = jnp.where(jnp.isnan(y), y, 0.0)   # as xlogy: NaN stays NaN
+    return jnp.where(ok, jnp.where(ok, x, 1.0) * jnp.log1p(jnp.where(ok, y, 0.0)), zero)
 
 
 _xlog1py.defjvps(lambda g, ans, x, y: g * jnp.log1p(y), lambda g, ans, x, y: g * x / (1.0 + y))
@@ -382,12 +385,14 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     return out
 
 
-def softmax(x, axis=-1):
+def softmax(x, axis=None):
+    """`jax.scipy.special.softmax`: over every element unless `axis` says (JAX's default,
+    unlike `jax.nn.softmax`'s last axis)."""
     from ..nn import softmax as _softmax
     return _softmax(x, axis=axis)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, axis=None):
     from ..nn import log_softmax as _log_softmax
     return _log_softmax(x, axis=axis)
 

@@ -21,17 +21,22 @@ from tests.ops import primitive_cases_linalg as la
 from tests.ops import primitive_cases_fft as ff
 from tests.ops import primitive_cases_conv as cv
 from tests.ops import primitive_cases_windows as wn
+from tests.ops import primitive_cases_callbacks as cb
 
 # stop_gradient is the identity on values (its point is its derivative, tested with the
 # transforms); the reference is a copy of the input.
-_STOP = [ew.Case("stop_gradient", (np.array([1.5, -0.0, np.nan]),), {}, np.array, label="f64"),
+_STOP = [ew.Case("optimization_barrier", (np.array([1.5, -0.0, np.nan]),), {}, np.array,
+                 label="f64"),
+         ew.Case("stop_gradient", (np.array([1.5, -0.0, np.nan]),), {}, np.array, label="f64"),
          ew.Case("stop_gradient", (np.array([3, -2], np.int32),), {}, np.array, label="s32")]
 VALUE_CASES = ew.VALUE_CASES + st.VALUE_CASES + _STOP + ff.VALUE_CASES + la.VALUE_CASES
 VALUE_CASES += cv.VALUE_CASES
 VALUE_CASES += wn.VALUE_CASES
+VALUE_CASES += cb.VALUE_CASES
 ERROR_CASES = ew.ERROR_CASES + st.ERROR_CASES + ff.ERROR_CASES + la.ERROR_CASES
 ERROR_CASES += cv.ERROR_CASES
 ERROR_CASES += wn.ERROR_CASES
+ERROR_CASES += cb.ERROR_CASES
 F64 = np.dtype("float64")
 
 

@@ -22,7 +22,7 @@ REQUIRED_RULES = ("abstract_eval", "impl", "jvp", "vjp", "batch")
 CALL_LIKE = sorted(n for n, p in PRIMITIVES.items() if getattr(p, "call_like", False))
 NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE)
 # Primitives that accept every array, so no bad operand exists to test their shape rule with.
-ACCEPTS_ANYTHING = {"stop_gradient"}
+ACCEPTS_ANYTHING = {"stop_gradient", "optimization_barrier"}
 
 
 def test_registry_is_populated():

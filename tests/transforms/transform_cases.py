@@ -414,6 +414,7 @@ def sorting_cases():
              label="argsort"),
         Case("sort", each(ints(0, 4, 6), bools(6)), {"dimension": 0}, label="int_bool"),
         Case("stop_gradient", each(normal(2, 3)), label="2x3"),
+        Case("optimization_barrier", each(normal(2, 3)), label="2x3"),
         Case("stop_gradient", each(ints(0, 4, 3)), label="i64"),
     ]
 
@@ -431,6 +432,7 @@ TESTED_ELSEWHERE = {
     "fft": "tests/fft/",
     "conv_general_dilated": "tests/conv/",
     **dict.fromkeys(("reduce_window_" + k for k in ("sum", "max", "min")), "tests/windows/"),
+    **dict.fromkeys(("pure_callback", "host_callback"), "tests/test_callbacks.py"),
 }
 NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE and n not in TESTED_ELSEWHERE)
 # Derivative 0 by definition, while its values move with its input: finite differences

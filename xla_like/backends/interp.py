@@ -77,7 +77,7 @@ class _Prepare(Walker):
         # The whole run is under one np.errstate, so use the impl without its own.
         impl = getattr(prim.impl, "__wrapped__", prim.impl)
         fn = functools.partial(impl, **instr.attrs) if instr.attrs else impl
-        if values and all(i in self.const_value for i in values):
+        if values and all(i in self.const_value for i in values) and not prim.has_side_effects:
             # Constant subexpression (a broadcast scalar, say): evaluate it once, now.
             with np.errstate(all="ignore"):
                 return self._const(np.asarray(fn(*[self.const_value[i] for i in values])))

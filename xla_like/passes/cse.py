@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.core import PRIMITIVES
+
 from .. import ir
 
 
@@ -19,14 +21,16 @@ def _key_value(v):
 
 def cse(module: ir.Module) -> ir.Module:
     """Instructions with the same opcode, operands, attributes and callees compute the same
-    value: later copies are replaced by the first. Parameters are never merged."""
+    value: later copies are replaced by the first. Parameters and instructions with side
+    effects (host callbacks) are never merged."""
     for comp in module.computations.values():
         seen = {}
         replace = {}
         kept = []
         for instr in comp.instructions:
             instr.operands = [replace.get(o.id, o) for o in instr.operands]
-            if instr.opcode == ir.PARAMETER:
+            prim = PRIMITIVES.get(instr.opcode)
+            if instr.opcode == ir.PARAMETER or (prim is not None and prim.has_side_effects):
                 kept.append(instr)
                 continue
             key = (instr.opcode, tuple(o.id for o in instr.operands),

@@ -27,6 +27,12 @@ def free(op: str) -> bool:
     return prim is not None and (prim.linear_order or prim.positional)
 
 
+def _side_effects(op: str) -> bool:
+    """Runs for its effect (a host callback printing): once per step, never hoisted."""
+    prim = PRIMITIVES.get(op)
+    return prim is not None and prim.has_side_effects
+
+
 def licm(module: ir.Module) -> ir.Module:
     uses = {}
     for comp in module.computations.values():
@@ -61,7 +67,8 @@ def _hoist(module, loop):
         elif op == ir.CONSTANT:
             invariant.add(instr.id)
         elif (op not in ir.STRUCTURAL or op == ir.GET_TUPLE_ELEMENT) and not instr.called \
-                and instr.operands and all(o.id in invariant for o in instr.operands):
+                and instr.operands and all(o.id in invariant for o in instr.operands) \
+                and not _side_effects(op):
             invariant.add(instr.id)
     outputs = body.root.operands if body.root.opcode == ir.TUPLE else [body.root]
     out_ids = {o.id for o in outputs}

@@ -41,10 +41,13 @@ def _check(instr, k, ct):
                         f"{got.str_short()}, but the operand is {want}")
 
 
-def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts):
+def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts, env=None):
     """(outputs, input cotangents) of `comp` at `primals`, for output cotangents `out_cts`
-    (None = zero); input cotangents are None for inputs not in `wrt` or not reached."""
-    env = replay(module, comp, primals)  # the forward values the rules need
+    (None = zero); input cotangents are None for inputs not in `wrt` or not reached. `env`:
+    the forward values by instruction id when the caller already has them (rematerialization
+    replays with some values taken from memory); by default they are replayed here."""
+    if env is None:
+        env = replay(module, comp, primals)  # the forward values the rules need
     active = _active(comp, wrt)
     outs = output_instrs(comp)
     ct = {}

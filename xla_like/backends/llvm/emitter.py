@@ -372,6 +372,8 @@ class ElementEmitter:
     def _op_stop_gradient(self, instr, index):
         return (yield instr.operands[0], index)
 
+    _op_optimization_barrier = _op_stop_gradient
+
     def _op_transpose(self, instr, index):
         perm = instr.attrs["permutation"]
         src = [None] * len(perm)

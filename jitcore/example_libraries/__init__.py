@@ -1,0 +1,1 @@
+"""Small reference libraries built on jitcore, mirroring ``jax.example_libraries``."""
