@@ -89,9 +89,11 @@ def _kernel_shape(lhs_spec, rhs_spec, input_shape, out_chan, filter_shape):
             for c in rhs_spec]
 
 
-def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
-                W_init=None, b_init=normal(1e-6)):
-    """Convolution with layouts `dimension_numbers = (lhs_spec, rhs_spec, out_spec)`."""
+def _conv_layer(dimension_numbers, out_chan, filter_shape, strides, padding, W_init, b_init,
+                out_shape, conv):
+    """(init_fun, apply_fun) of a convolution layer with a bias: `out_shape(input_shape,
+    kernel_shape, strides, padding, dimension_numbers)` and `conv(inputs, W, strides, padding,
+    one)` say which convolution."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     one = (1,) * len(filter_shape)
     strides = strides or one
@@ -99,17 +101,25 @@ def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding
 
     def init_fun(rng, input_shape):
         kernel_shape = _kernel_shape(lhs_spec, rhs_spec, input_shape, out_chan, filter_shape)
-        output_shape = _conv_shape(input_shape, kernel_shape, strides, padding,
-                                   dimension_numbers)
+        output_shape = out_shape(input_shape, kernel_shape, strides, padding,
+                                 dimension_numbers)
         bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
         k1, k2 = random.split(rng)
         return output_shape, (W_init(k1, kernel_shape), b_init(k2, bias_shape))
 
     def apply_fun(params, inputs, **kwargs):
         W, b = params
-        return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
-                                        dimension_numbers=dimension_numbers) + b
+        return conv(inputs, W, strides, padding, one) + b
     return init_fun, apply_fun
+
+
+def GeneralConv(dimension_numbers, out_chan, filter_shape, strides=None, padding="VALID",
+                W_init=None, b_init=normal(1e-6)):
+    """Convolution with layouts `dimension_numbers = (lhs_spec, rhs_spec, out_spec)`."""
+    return _conv_layer(dimension_numbers, out_chan, filter_shape, strides, padding, W_init,
+                       b_init, _conv_shape,
+                       lambda x, W, s, p, one: lax.conv_general_dilated(
+                           x, W, s, p, one, one, dimension_numbers=dimension_numbers))
 
 
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
@@ -118,23 +128,10 @@ Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
 def GeneralConvTranspose(dimension_numbers, out_chan, filter_shape, strides=None,
                          padding="VALID", W_init=None, b_init=normal(1e-6)):
     """Transposed convolution (`lax.conv_transpose`) with the given layouts."""
-    lhs_spec, rhs_spec, out_spec = dimension_numbers
-    one = (1,) * len(filter_shape)
-    strides = strides or one
-    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
-
-    def init_fun(rng, input_shape):
-        kernel_shape = _kernel_shape(lhs_spec, rhs_spec, input_shape, out_chan, filter_shape)
-        output_shape = _conv_transpose_shape(input_shape, kernel_shape, strides, padding,
-                                             dimension_numbers)
-        bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
-        k1, k2 = random.split(rng)
-        return output_shape, (W_init(k1, kernel_shape), b_init(k2, bias_shape))
-
-    def apply_fun(params, inputs, **kwargs):
-        W, b = params
-        return lax.conv_transpose(inputs, W, strides, padding,
-                                  dimension_numbers=dimension_numbers) + b
+    return _conv_layer(dimension_numbers, out_chan, filter_shape, strides, padding, W_init,
+                       b_init, _conv_transpose_shape,
+                       lambda x, W, s, p, one: lax.conv_transpose(
+                           x, W, s, p, dimension_numbers=dimension_numbers))
     return init_fun, apply_fun
 
 

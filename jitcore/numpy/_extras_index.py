@@ -31,18 +31,23 @@ def _axis_index(nd, axis, idx):
     return (slice(None),) * axis + (idx,) + (slice(None),) * (nd - axis - 1)
 
 
+def _along(op, arr, axis):
+    """(array, axis, its ndim, its size along axis): flattened when `axis` is None."""
+    a = asarray(arr)
+    if axis is None:
+        a, axis = _jnp().ravel(a), 0
+    nd = aval_of(a).ndim
+    axis = axis + nd if axis < 0 else axis
+    if not 0 <= axis < nd:
+        raise ValueError(f"{op}: axis {axis} is out of bounds for an array of {nd} dimensions")
+    return a, axis, nd, aval_of(a).shape[axis]
+
+
 def insert(arr, obj, values, axis=None):
     """`arr` with `values` inserted before the positions `obj` along `axis` (flattened when
     None). `obj` may be an int, a slice, a sequence or an integer array (also traced)."""
     jnp = _jnp()
-    a = asarray(arr)
-    if axis is None:
-        a, axis = jnp.ravel(a), 0
-    nd = aval_of(a).ndim
-    axis = axis + nd if axis < 0 else axis
-    if not 0 <= axis < nd:
-        raise ValueError(f"insert: axis {axis} is out of bounds for an array of {nd} dimensions")
-    n = aval_of(a).shape[axis]
+    a, axis, nd, n = _along("insert", arr, axis)
     values = asarray(values).astype(aval_of(a).dtype)
     if isinstance(obj, slice):
         idx = jnp.asarray(np.arange(*obj.indices(n)))
@@ -86,14 +91,7 @@ def delete(arr, obj, axis=None, *, assume_unique_indices=False):
     """`arr` without the entries `obj` along `axis`. A traced `obj` needs
     `assume_unique_indices=True` (the output size then is `n - obj.size`), as in JAX."""
     jnp = _jnp()
-    a = asarray(arr)
-    if axis is None:
-        a, axis = jnp.ravel(a), 0
-    nd = aval_of(a).ndim
-    axis = axis + nd if axis < 0 else axis
-    if not 0 <= axis < nd:
-        raise ValueError(f"delete: axis {axis} is out of bounds for an array of {nd} dimensions")
-    n = aval_of(a).shape[axis]
+    a, axis, nd, n = _along("delete", arr, axis)
     if isinstance(obj, slice):
         keep = np.setdiff1d(np.arange(n), np.arange(*obj.indices(n)))
         return a[_axis_index(nd, axis, jnp.asarray(keep))]
