@@ -86,6 +86,10 @@ class Array(metaclass=_ArrayMeta):
         return (self._meta() if v is None else v).nbytes
 
     @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
     def device(self):
         from .devices import device_of
         return device_of(getattr(self, "_buf", None))

@@ -70,7 +70,7 @@ def _method(name, jnp_name=None):
 _METHOD_NAMES = ["sum", "mean", "max", "min", "prod", "argmax", "argmin", "transpose", "ravel",
                  "squeeze", "clip", "cumsum", "cumprod", "dot", "any", "all", "var", "std",
                  "round", "swapaxes", "repeat", "take", "argsort", "sort", "diagonal",
-                 "trace", "nonzero", "conj", "conjugate"]
+                 "trace", "nonzero", "conj", "conjugate", "ptp", "searchsorted"]
 
 
 def _reshape(self, *shape, order="C"):
@@ -122,6 +122,9 @@ def _shape_props(cls):
         cls.ndim = property(lambda self: len(self.aval.shape))
         cls.size = property(lambda self: self.aval.size)
         cls.weak_type = property(lambda self: self.aval.weak_type)
+        cls.itemsize = property(lambda self: self.aval.dtype.itemsize)
+        cls.nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
+        cls.copy = lambda self: self    # values are immutable: a traced copy is the value
 
 
 def install(cls):

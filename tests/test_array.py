@@ -177,3 +177,14 @@ def test_traced_values_are_arrays_for_isinstance():
     f(jnp.asarray(np.ones(2)))
     assert seen == [True, True]
     assert not isinstance(np.ones(2), jc.Array)
+
+
+def test_methods_jax_code_uses_on_arrays_and_traced_values():
+    x = np.arange(6.0).reshape(2, 3)
+    a = jnp.asarray(x)
+    assert a.itemsize == 8 and a.nbytes == 48
+    np.testing.assert_array_equal(np.asarray(a.ptp(axis=1)), np.ptp(x, axis=1))
+    np.testing.assert_array_equal(np.asarray(jnp.arange(4.0).searchsorted(1.5)),
+                                  np.searchsorted(np.arange(4.0), 1.5))
+    got = jc.jit(lambda v: v.copy() * v.itemsize + v.nbytes + jnp.array(v))(x)
+    np.testing.assert_array_equal(np.asarray(got), x * 8 + 48 + x)

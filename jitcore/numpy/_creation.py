@@ -124,7 +124,8 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
     d = _dtype_arg("array", dtype)
     if isinstance(object, (list, tuple)):
         x = _from_nested(object, d)
-    elif isinstance(object, Array) and copy and d in (None, object.dtype):
+    elif isinstance(object, Array) and not isinstance(object, Tracer) and copy and \
+            d in (None, object.dtype):
         # Immutable data can be shared; a new handle keeps deleting (donation) separate.
         x = Array._wrap(np.asarray(object), object.weak_type)
     else:
