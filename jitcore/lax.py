@@ -368,3 +368,12 @@ def fft(x, fft_type, fft_lengths):
     if not lengths:
         return x    # XLA has no 0-d transform; JAX returns the (converted) input
     return _fft.fft(x, fft_type=name, fft_lengths=lengths)
+
+
+def optimization_barrier(operand):
+    """The operand (a pytree), as values the compiler does not identify with it: computations
+    on the result are never merged with the same computations on the operand (JAX's
+    `lax.optimization_barrier`; `checkpoint` uses it)."""
+    from ops.custom_derivatives import optimization_barrier as barrier
+    from .tree_util import tree_map
+    return tree_map(barrier, operand)

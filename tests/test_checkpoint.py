@@ -119,3 +119,14 @@ def test_backward_recomputes_what_is_not_saved(pol, tanh, dots, saved):
 def test_offload_policies_refused():
     with pytest.raises(NotImplementedError, match="offload"):
         cp.save_and_offload_only_these_names(names_which_can_be_saved=[])
+
+
+def test_optimization_barrier_keeps_values_and_blocks_cse():
+    from jitcore import lax as jlax
+    x = np.arange(4.0)
+    f = jax.jit(lambda v: jnp.sin(v) + jnp.sin(jlax.optimization_barrier(v)))
+    np.testing.assert_allclose(np.asarray(f(x)), 2 * np.sin(x))
+    text = f.lower(x).compile().as_text("hlo")
+    assert text.count("sin(") == 2          # not merged into one sine
+    g = jax.grad(lambda v: jnp.sum(jlax.optimization_barrier({"a": v})["a"] ** 2))(x)
+    np.testing.assert_allclose(np.asarray(g), 2 * x)
