@@ -326,8 +326,30 @@ def _retype(leaves, avals):
     return out
 
 
-def map(f, xs):
-    """`jnp.stack([f(x) for x in xs])` as one loop (a `scan` without carry)."""
+def map(f, xs, *, batch_size=None):
+    """`jnp.stack([f(x) for x in xs])` as one loop (a `scan` without carry). With
+    `batch_size`, each step applies `vmap(f)` to that many elements, the remainder in one
+    more vmapped call (JAX's)."""
     _check_callable("map", f=f)
-    _, ys = scan(lambda c, x: (c, f(x)), (), xs)
-    return ys
+    if batch_size is None:
+        _, ys = scan(lambda c, x: (c, f(x)), (), xs)
+        return ys
+    from . import numpy as jnp
+    from . import tree_util
+    from .batching import vmap
+    leaves = tree_util.tree_leaves(xs)
+    n = leaves[0].shape[0] if leaves else 0
+    size = int(batch_size)
+    full = n // size * size
+    parts = []
+    if full:
+        blocks = tree_util.tree_map(
+            lambda x: jnp.reshape(x[:full], (full // size, size) + tuple(x.shape[1:])), xs)
+        _, ys = scan(lambda c, x: (c, vmap(f)(x)), (), blocks)
+        parts.append(tree_util.tree_map(
+            lambda y: jnp.reshape(y, (full,) + tuple(y.shape[2:])), ys))
+    if full < n:
+        parts.append(vmap(f)(tree_util.tree_map(lambda x: x[full:], xs)))
+    if len(parts) == 1:
+        return parts[0]
+    return tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), *parts)

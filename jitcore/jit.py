@@ -10,6 +10,7 @@ explained misses) and `stages` (`lower` and `compile` ahead of time).
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import threading
 import time
@@ -472,7 +473,8 @@ def clear_cache():
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None,
-        dynamic_axes=None, buckets=None, auto_dynamic=None):
+        dynamic_axes=None, buckets=None, auto_dynamic=None, donate_argnames=(),
+        keep_unused=False, device=None, inline=False):
     """Compile `fun` once per input signature; usable as `@jit` and `@jit(static_argnums=...)`.
 
     `dynamic_axes={"x": 0, "mask": (0, 1)}` (argument names or positions: an axis or a tuple
@@ -480,9 +482,23 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
     specialization per bucket (powers of two, or `buckets=[16, 64, 256]`), with results
     identical to exact shapes. `auto_dynamic`: after this many distinct sizes on one axis
     (nothing else changed) the axis becomes dynamic; 0 never; None: the `auto_dynamic`
-    setting (3)."""
+    setting (3). `donate_argnames` names donated arguments (JAX's); `keep_unused`, `device`
+    and `inline` are accepted as JAX's are (every argument is kept; a device's platform picks
+    the backend; a jitted function called under a trace is inlined anyway)."""
+    if device is not None and backend is None:
+        backend = getattr(device, "platform", None) or str(device).split(":")[0]
+
     def make(f):
-        return JitFunction(f, static_argnums, static_argnames, donate_argnums, backend,
+        donate = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+        names = (donate_argnames,) if isinstance(donate_argnames, str) else tuple(donate_argnames)
+        if names:
+            params = list(inspect.signature(f).parameters)
+            missing = [n for n in names if n not in params]
+            if missing:
+                raise ValueError(f"jit: donate_argnames {missing} are not parameters of "
+                                 f"{getattr(f, '__name__', f)}")
+            donate = tuple(sorted(set(donate) | {params.index(n) for n in names}))
+        return JitFunction(f, static_argnums, static_argnames, donate, backend,
                            dynamic_axes, buckets, auto_dynamic)
     if fun is None:
         return make

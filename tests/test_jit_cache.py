@@ -221,3 +221,14 @@ def test_explain_cache_misses_says_what_changed(capsys):
     assert "params['w'] is f64[5] (before: f64[3])" in lines[5]
     f(np.ones(7), 2, p)
     assert capsys.readouterr().out == ""           # off again outside the override
+
+
+def test_jax_keywords_donate_argnames_keep_unused_device():
+    f = jc.jit(lambda a, b: a * 2 + b, donate_argnames="a", keep_unused=True)
+    x = jnp.ones(3)
+    np.testing.assert_array_equal(np.asarray(f(x, 1.0)), np.full(3, 3.0))
+    assert x.is_deleted()                      # donated by name, as donate_argnums=0 would
+    with pytest.raises(ValueError, match="donate_argnames"):
+        jc.jit(lambda a: a, donate_argnames="nope")
+    g = jc.jit(lambda a: a + 1, device=jc.devices()[0])
+    np.testing.assert_array_equal(np.asarray(g(np.ones(2))), np.full(2, 2.0))
