@@ -447,13 +447,16 @@ def _qr_vjp(cts, ans, primals, *, full_matrices=True):
     return (triangular_solve(r, ct_k, left_side=False, lower=False, transpose_a=True),)
 
 
-for _p, _jvp, _vjp in ((cholesky_p, _cholesky_jvp, _cholesky_vjp), (lu_p, _lu_jvp, _lu_vjp),
-                       (triangular_solve_p, _triangular_solve_jvp, _triangular_solve_vjp),
-                       (qr_p, _qr_jvp, _qr_vjp)):
-    _p.jvp = _jvp
-    _p.vjp = _vjp
-    _batch_all(_p)
-del _p, _jvp, _vjp
+def set_rules(*rules):
+    """Give each (primitive, jvp, vjp) its rules and the batching of matrix primitives."""
+    for p, jvp, vjp in rules:
+        p.jvp, p.vjp = jvp, vjp
+        _batch_all(p)
+
+
+set_rules((cholesky_p, _cholesky_jvp, _cholesky_vjp), (lu_p, _lu_jvp, _lu_vjp),
+          (triangular_solve_p, _triangular_solve_jvp, _triangular_solve_vjp),
+          (qr_p, _qr_jvp, _qr_vjp))
 
 # The spectral family needs the helpers and primitives above, so it is imported last.
 from .spectral import (eig, eig_p, eigh, eigh_p, schur, schur_p, svd, svd_p)  # noqa: E402,F401

@@ -15,10 +15,10 @@ from . import decomposition_impls as _impls
 from . import elementwise as el
 from .autodiff import is_float
 from .core import ShapedArray, get_aval
-from .decompositions import (_as_dtype, _batch_all, _check_matrix, _conj, _const_like,
+from .decompositions import (_as_dtype, _check_matrix, _conj, _const_like,
                              _diag_matrix, _diagonal, _H, _is_complex, _mm,
                              _permutation_matrix, _prim, _real, _real_dtype, _scale_cols,
-                             _scale_rows, _T, _zeros, lu, triangular_solve)
+                             _scale_rows, _T, _zeros, lu, set_rules, triangular_solve)
 from .rules import as_function
 from .shape import broadcast_in_dim
 
@@ -256,10 +256,5 @@ def _schur_no_derivative(*_, **__):
         "built from eig/eigh, or wrap the computation in a custom_jvp")
 
 
-for _p, _jvp, _vjp in ((eigh_p, _eigh_jvp, _eigh_vjp), (svd_p, _svd_jvp, _svd_vjp),
-                       (eig_p, _eig_jvp, _eig_vjp),
-                       (schur_p, _schur_no_derivative, _schur_no_derivative)):
-    _p.jvp = _jvp
-    _p.vjp = _vjp
-    _batch_all(_p)
-del _p, _jvp, _vjp
+set_rules((eigh_p, _eigh_jvp, _eigh_vjp), (svd_p, _svd_jvp, _svd_vjp),
+          (eig_p, _eig_jvp, _eig_vjp), (schur_p, _schur_no_derivative, _schur_no_derivative))

@@ -131,17 +131,27 @@ def _nd_args(name, x, s, axes):
     return s, axes
 
 
-def dctn(x, type=2, s=None, axes=None, norm=None):
-    """Multidimensional DCT-II over `axes` (`scipy.fft.dctn`)."""
-    _check("dctn", type, norm)
+def _nd_prelude(name, nd_fn, one_fn, x, type, s, axes, norm):
+    """What dctn and idctn share: checks, complex input by parts, one axis by the 1-d
+    function, `s` as padding. Returns (x, s, axes, result or None)."""
+    _check(name, type, norm)
     x = asarray(x)
     if aval_of(x).dtype.kind == "c":
-        return _by_parts(dctn, x, type=type, s=s, axes=axes, norm=norm)
-    s, axes = _nd_args("dctn", x, s, axes)
+        return x, s, axes, _by_parts(nd_fn, x, type=type, s=s, axes=axes, norm=norm)
+    s, axes = _nd_args(name, x, s, axes)
     if len(axes) == 1:
-        return dct(x, n=s[0] if s is not None else None, axis=axes[0], norm=norm)
+        return x, s, axes, one_fn(x, n=s[0] if s is not None else None, axis=axes[0],
+                                  norm=norm)
     if s is not None:
         x = _pad_to(x, dict(zip(axes, s)))
+    return x, s, axes, None
+
+
+def dctn(x, type=2, s=None, axes=None, norm=None):
+    """Multidimensional DCT-II over `axes` (`scipy.fft.dctn`)."""
+    x, s, axes, done = _nd_prelude("dctn", dctn, dct, x, type, s, axes, norm)
+    if done is not None:
+        return done
     if len(axes) == 2:
         return _dct2(x, axes, norm)
     # More axes: 2-d DCTs on pairs of them (and a 1-d one on an odd last axis).
@@ -173,15 +183,9 @@ def idct(x, type=2, n=None, axis=-1, norm=None):
 
 def idctn(x, type=2, s=None, axes=None, norm=None):
     """Multidimensional inverse of `dctn` (`scipy.fft.idctn`): one `idct` per axis."""
-    _check("idctn", type, norm)
-    x = asarray(x)
-    if aval_of(x).dtype.kind == "c":
-        return _by_parts(idctn, x, type=type, s=s, axes=axes, norm=norm)
-    s, axes = _nd_args("idctn", x, s, axes)
-    if len(axes) == 1:
-        return idct(x, n=s[0] if s is not None else None, axis=axes[0], norm=norm)
-    if s is not None:
-        x = _pad_to(x, dict(zip(axes, s)))
+    x, s, axes, done = _nd_prelude("idctn", idctn, idct, x, type, s, axes, norm)
+    if done is not None:
+        return done
     for axis in axes:
         x = idct(x, axis=axis, norm=norm)
     return x

@@ -331,11 +331,8 @@ def _emit_cholesky(c, step):
         c.memcpy(o, a, n * n * t.dtype.itemsize)
         # potrf on the column-major A^T: its upper triangle is A's lower one (see top).
         info = c.lapack(t.p + "potrf", [c.char("U" if lower else "L"), c.int(n), o, c.int(n)], 1)
-        with b.if_else(c.failed(info)) as (bad, good):
-            with bad:   # NaN in the factor's triangle, zeros above it (JAX's)
-                loops.fill(b, o, n * n, float("nan"), t.rt, t.cx)
-            with good:
-                pass
+        with b.if_then(c.failed(info)):   # NaN in the factor's triangle, zeros above (JAX's)
+            loops.fill(b, o, n * n, float("nan"), t.rt, t.cx)
         loops.zero_triangle(b, o, n, n, lower, t.rt, t.cx)
     c.batch(_batch(instr.shape), one)
 
