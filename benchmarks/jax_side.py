@@ -7,6 +7,7 @@ benchmark process and the worker talk in JSON lines over the worker's stdin/stdo
 
     {"op": "define", "name": ..., "source": ..., "seed": 0}   -> {"ok": true, "compile_ms": ...}
     {"op": "time", "name": ..., "calls": k}                   -> {"ok": true, "ms": best of k}
+    {"op": "time", ..., "inner": m}    each of the k figures is the mean of m calls in a row
     {"op": "result", "name": ..., "path": "/tmp/.../x.npz"}   -> {"ok": true, "count": ...}
 
 A case's source defines `inputs(seed)`, which builds the arrays with NumPy only, and
@@ -117,11 +118,16 @@ class JaxSide:
         self._defined.add(name)
         return True
 
-    def time(self, name: str, calls: int = 1) -> float | None:
-        """Best of `calls` timed calls of the compiled case, in seconds."""
+    def time(self, name: str, calls: int = 1, inner: int = 1) -> float | None:
+        """Best of `calls` timed calls of the compiled case, in seconds; with `inner` > 1 each
+        figure is the mean over that many back-to-back calls (for calls of microseconds,
+        where one clock reading per call would be mostly noise)."""
         if name not in self._defined:
             return None
-        reply = self._ask({"op": "time", "name": name, "calls": int(calls)})
+        message = {"op": "time", "name": name, "calls": int(calls)}
+        if inner > 1:
+            message["inner"] = int(inner)
+        reply = self._ask(message)
         return reply["ms"] / 1e3 if reply and reply.get("ok") else None
 
     def result(self, name: str) -> list | None:
@@ -245,11 +251,13 @@ def _worker():
                 send({"ok": True, "compile_ms": (time.perf_counter() - t0) * 1e3})
             elif op == "time":
                 fn, args, _ = cases[msg["name"]]
+                inner = int(msg.get("inner", 1))
                 best = float("inf")
                 for _ in range(msg["calls"]):
                     t0 = time.perf_counter()
-                    jax.block_until_ready(fn(*args))
-                    best = min(best, time.perf_counter() - t0)
+                    for _ in range(inner):
+                        jax.block_until_ready(fn(*args))
+                    best = min(best, (time.perf_counter() - t0) / inner)
                 send({"ok": True, "ms": best * 1e3})
             elif op == "result":
                 leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(cases[msg["name"]][2])]

@@ -39,3 +39,6 @@ __all__ = ["Array", "jit", "make_hlo", "numpy", "lax", "tree_util", "tree", "err
            "CacheInfo", "clear_cache", "grad", "value_and_grad", "vjp", "jvp", "linearize",
            "jacfwd", "jacrev", "jacobian", "hessian", "vmap", "custom_jvp", "custom_vjp",
            "devices", "device_put"]
+
+from ._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -21,6 +21,7 @@ from xla_like.passes.vjp import vjp_computation
 
 from . import tree_util
 from .array import Array
+from .custom_derivatives import differentiated
 from .transform_tracing import fun_name, trace_flat
 
 
@@ -75,10 +76,36 @@ def _caller(fun, per_arg, ktree):
     return call
 
 
-def _trace(fun, args, kwargs, argnums, name):
+def _trace(fun, args, kwargs, argnums, name, static_extras=False):
     leaves, wrt, per_arg, ktree = _split_args(args, kwargs, argnums)
-    traced = trace_flat(_caller(fun, per_arg, ktree), leaves, _flat_tree(len(leaves)), name)
+    call = _caller(fun, per_arg, ktree)
+    if static_extras:
+        call, leaves, wrt = _close_over_non_arrays(call, leaves, wrt)
+    traced = trace_flat(differentiated(call), leaves, _flat_tree(len(leaves)), name)
     return traced, leaves, wrt, per_arg
+
+
+def _close_over_non_arrays(call, leaves, wrt):
+    """`grad` passes the arguments it does not differentiate through untouched, as JAX's
+    does: a function, string or other non-array there is closed over instead of traced.
+    Returns the caller of the array leaves only, with those leaves and their flags."""
+    def is_array(x):
+        try:
+            core.get_aval(x)
+            return True
+        except TypeError:
+            return False
+    keep = [i for i, (x, w) in enumerate(zip(leaves, wrt)) if w or is_array(x)]
+    if len(keep) == len(leaves):
+        return call, leaves, wrt
+    full = list(leaves)
+
+    def call_arrays(*arrays):
+        vals = list(full)
+        for i, v in zip(keep, arrays):
+            vals[i] = v
+        return call(*vals)
+    return call_arrays, [full[i] for i in keep], [wrt[i] for i in keep]
 
 
 @functools.lru_cache(maxsize=None)
@@ -165,14 +192,14 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     @functools.wraps(fun, updated=())
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), what)
-        traced, leaves, wrt, per_arg = _trace(fun, args, kwargs, nums, fun_name(fun))
+        traced, leaves, wrt, per_arg = _trace(fun, args, kwargs, nums, fun_name(fun),
+                                              static_extras=True)
         diff = _check_diff_inputs(what, leaves, wrt, holomorphic, allow_int)
         cts = _grad_cts(traced, has_aux, what, holomorphic)
         inputs = traced.inputs(leaves)
         outs, in_cts = vjp_computation(traced.module, traced.module.entry, inputs,
                                        diff + [False] * len(traced.captured), cts)
-        grads = [(c if c is not None else _zeros(core.get_aval(x))) if d else
-                 np.zeros(core.get_aval(x).shape, float0)
+        grads = [_like_input(c, x) if d else np.zeros(core.get_aval(x).shape, float0)
                  for c, x, w, d in zip(in_cts, leaves, wrt, diff) if w]
         per = _grads_per_arg(grads, per_arg, nums)
         value, aux = _unflatten_out(traced, outs, has_aux)
@@ -180,6 +207,18 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
         return ((value, aux), g) if has_aux else (value, g)
 
     return value_and_grad_f
+
+
+def _like_input(ct, x):
+    """The gradient of input `x` has `x`'s abstract value, weak type included, as JAX's:
+    `grad(jnp.tanh)(2.0) * f32_array` stays float32."""
+    a = core.get_aval(x)
+    if ct is None:
+        ct = _zeros(a)
+    if a.weak_type and not core.get_aval(ct).weak_type and core.get_aval(ct).dtype == a.dtype:
+        from ops.elementwise import convert_element_type
+        ct = convert_element_type(ct, new_dtype=a.dtype, weak_type=True)
+    return ct
 
 
 def _grads_per_arg(grads, per_arg, nums):
@@ -276,14 +315,15 @@ def jvp(fun, primals, tangents, has_aux=False):
     return (out, tout, aux) if has_aux else (out, tout)
 
 
-def linearize(fun, *primals):
-    """`(fun(*primals), f_jvp)` where `f_jvp(*tangents)` is the JVP at `primals`."""
+def linearize(fun, *primals, has_aux=False):
+    """`(fun(*primals), f_jvp)` where `f_jvp(*tangents)` is the JVP at `primals`; with
+    `has_aux`, `fun` returns `(out, aux)` and this returns `(out, f_jvp, aux)`."""
     out = fun(*primals)
 
     def f_jvp(*tangents):
-        return jvp(fun, primals, tangents)[1]
+        return jvp(fun, primals, tangents, has_aux=has_aux)[1]
 
-    return out, f_jvp
+    return (out[0], f_jvp, out[1]) if has_aux else (out, f_jvp)
 
 
 # --- Jacobians ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ are its parameters, so closed-over weights get gradients too). The call becomes 
 `custom_vjp` call whose forward rule returns the outputs plus the saved values, and whose
 backward rule replays the computation with those values substituted. The backward rule is an
 ordinary traced computation, so the recomputation is visible in the IR and second-order
-derivatives differentiate it like any other code.
+derivatives differentiate it like any other code. Forward mode (jvp, jacfwd, hessian)
+differentiates f itself: there is nothing to save or replay.
 
 A policy is called as in JAX, `policy(prim, *avals, **params) -> bool`, once per
 instruction of f; values marked with `checkpoint_name(x, name)` are offered to it as the
@@ -182,10 +183,22 @@ class _Checkpointed:
         self.static_argnums = tuple(static_argnums)
 
     def __call__(self, *args, **kwargs):
-        if kwargs:
-            raise TypeError(f"checkpoint of {fun_name(self.fun)}: pass arguments by position")
         if not core.is_tracing():
-            return self.fun(*args)     # nothing differentiates it: just run it
+            return self.fun(*args, **kwargs)   # nothing differentiates it: just run it
+        if kwargs:
+            # Keyword arguments are traced like positional ones, after them.
+            fun, n_pos, names = self.fun, len(args), tuple(kwargs)
+            bad = [i for i in self.static_argnums if not -n_pos <= i < n_pos]
+            if bad:
+                raise TypeError(f"checkpoint of {fun_name(fun)}: static_argnums {bad} name no "
+                                f"positional argument of a call with {n_pos}")
+
+            def by_position(*a):
+                return fun(*a[:n_pos], **dict(zip(names, a[n_pos:])))
+            by_position.__name__ = fun_name(fun)
+            inner = _Checkpointed(by_position, self.prevent_cse, self.policy,
+                                  [i % n_pos for i in self.static_argnums])
+            return inner(*args, *kwargs.values())
         n_args = len(args)
         static = {i % n_args: args[i % n_args] for i in self.static_argnums}
         dyn = [a for i, a in enumerate(args) if i not in static]
@@ -243,6 +256,7 @@ class _Checkpointed:
 
         run.__name__ = f"checkpoint[{name}]"
         call = custom_vjp(run)
+        call._trace_rules = True      # rules in the IR; forward mode differentiates `run`
         call.defvjp(fwd, lambda res, cts: bwd(res, list(cts)))
         outs = call(*primals)
         assert len(outs) == n_out

@@ -80,6 +80,11 @@ def _reshape(self, *shape, order="C"):
     return jnp.reshape(self, shape, order=order)
 
 
+def _view(self, dtype=None, type=None):
+    from .numpy._bitview import view
+    return view(self, dtype, type)
+
+
 def _astype(self, dtype, copy=False):
     return jnp.asarray(self, dtype=dtype) if dtype is not None else self
 
@@ -136,6 +141,7 @@ def install(cls):
     cls.flatten = _method("flatten", "ravel")
     cls.reshape = _reshape
     cls.astype = _astype
+    cls.view = _view
     cls.transpose = _transpose
     cls.__getitem__ = _getitem
     cls.__setitem__ = _setitem

@@ -9,6 +9,7 @@ import functools
 
 from ops import core
 from ops.autodiff import move_batch_to_front
+from ops.collectives import axis_frame
 from ops.errors import JitcoreError
 from xla_like.passes.batching import batch_computation
 
@@ -41,10 +42,12 @@ def _moveaxis(x, src, dst):
     return jnp.moveaxis(x, src, dst)
 
 
-def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
     """Vectorize `fun` over the axes `in_axes` of its arguments; outputs get the batch at
     `out_axes`. `in_axes` is an int, None, or a pytree prefix of the positional arguments
-    (a tuple with one entry per argument); keyword arguments are mapped over axis 0."""
+    (a tuple with one entry per argument); keyword arguments are mapped over axis 0.
+    `axis_name` names the mapped axis for collectives (`lax.psum`, `lax.axis_index`...);
+    `spmd_axis_name` (device sharding) is accepted and has no effect here."""
     name = f"vmap({fun_name(fun)})"
 
     @functools.wraps(fun, updated=())
@@ -73,14 +76,16 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
             moved.append(x)
             avals.append(core.ShapedArray(a.shape[:ax] + a.shape[ax + 1:], a.dtype, a.weak_type))
             batched.append(True)
-        traced = trace_flat(fun, leaves, in_tree, fun_name(fun), avals=avals)
-        outs, obs = batch_computation(traced.module, traced.module.entry,
-                                      traced.inputs(moved),
-                                      batched + [False] * len(traced.captured), size)
+        with axis_frame(axis_name, size):  # collectives see the named axis and its size
+            traced = trace_flat(fun, leaves, in_tree, fun_name(fun), avals=avals)
+            outs, obs = batch_computation(traced.module, traced.module.entry,
+                                          traced.inputs(moved),
+                                          batched + [False] * len(traced.captured), size)
         out_struct = tree_util.tree_unflatten(traced.out_tree, list(range(len(outs))))
         o_axes = _broadcast_prefix(out_axes, out_struct, f"{name}: out_axes")
         final = []
-        for o, b, ax in zip(outs, obs, o_axes):
+        for o, b, ax, oa in zip(outs, obs, o_axes, traced.out_avals):
+            o = _keep_weak(o, oa)
             if ax is None:
                 if b:
                     raise BatchingError(f"{name}: an output depends on the mapped inputs, so "
@@ -99,6 +104,16 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         return tree_util.tree_unflatten(traced.out_tree, final)
 
     return vmapped
+
+
+def _keep_weak(x, aval):
+    """An output keeps the weak type it had per example (a Python scalar, a shape-derived
+    value), as JAX's vmap does; the batching rules need not track it."""
+    a = core.get_aval(x)
+    if aval.weak_type and not a.weak_type and a.dtype == aval.dtype:
+        from ops.elementwise import convert_element_type
+        return convert_element_type(x, new_dtype=a.dtype, weak_type=True)
+    return x
 
 
 def _wrap(x):

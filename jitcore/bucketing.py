@@ -314,6 +314,7 @@ def fingerprint(module):
         for i, instr in enumerate(comp.instructions):
             pos[instr.id] = i
             attrs = dict(instr.attrs)
+            attrs.pop("rule", None)   # a custom call's rules, registered anew by each trace
             if instr.opcode == ir.CONSTANT:
                 attrs["value"] = const_value(instr)
             items.append((instr.opcode, tuple(pos.get(o.id, -1) for o in instr.operands),

@@ -1,22 +1,29 @@
 """`custom_jvp` and `custom_vjp`: functions with user-defined derivative rules (JAX's API).
 
 Called with no trace active, the function just runs. While tracing (under `jit`, `grad`,
-`vmap`...), it becomes one call-like instruction holding the function and its rules as
-sub-computations, so the IR shows them and every transform finds the rules there
-(`xla_like.custom_calls`).
+`vmap`...), it becomes one call-like instruction holding the function as a sub-computation,
+and its Python rules by a key (`ops.custom_derivatives.register_rules`): as in JAX, a rule is
+run or traced only when the call is differentiated (`xla_like.custom_calls`), and
+differentiating a custom_vjp function runs its forward rule, not the function. Outside `jit`
+the function and rules see their arguments' values, so Python `if x > 0:` works in them.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import weakref
+
+import numpy as np
 
 from ops import core
 from ops.autodiff import add_any, zeros_like_aval
-from ops.custom_derivatives import custom_jvp_call_p, custom_vjp_call_p
+from ops.custom_derivatives import custom_jvp_call_p, custom_vjp_call_p, register_rules
 from xla_like.builder import build
 from xla_like.custom_calls import emit_call
+from xla_like.evaluate import eval_computation
 
 from . import tree_util
-from .transform_tracing import fun_name
+from .transform_tracing import concrete_of, fun_name
 
 
 def _split_nondiff(args, nondiff_argnums):
@@ -30,22 +37,50 @@ def _merge(static, dyn, n):
     return [static[i] if i in static else next(it) for i in range(n)]
 
 
-def _trace_sub(name, fn, avals, owner=None):
-    """Trace `fn(*leaves) -> list` into a sub-computation of the module being built.
+def _trace_sub(name, fn, avals, owner=None, concretes=None):
+    """Trace `fn(*leaves) -> list` into a sub-computation of the module being built; with the
+    leaves' values (`concretes`) when all are known, so Python control flow on them works.
 
     While `owner`'s rules are traced, calls of `owner` itself run its plain function: rules
     usually compute the primal with it (`return f(x), ...`), and emitting another custom call
     there would trace the same rule again, forever."""
     module = core.current_trace().module
+    if concretes is not None and any(c is None for c in concretes):
+        concretes = None
+    with _rule_of(owner):
+        _, comp, out_avals, captured = build(name, fn, avals, module, concrete_inputs=concretes)
+    module.add_computation(comp)
+    return comp, out_avals, [t for t, _ in captured]
+
+
+@contextlib.contextmanager
+def _rule_of(owner):
+    """While a rule of `owner` runs: calls of `owner` run its plain function (see above)."""
     if owner is not None:
         owner._in_rule += 1
     try:
-        _, comp, out_avals, captured = build(name, fn, avals, module)
+        yield
     finally:
         if owner is not None:
             owner._in_rule -= 1
-    module.add_computation(comp)
-    return comp, out_avals, [t for t, _ in captured]
+
+
+# The traces that a derivative transform (grad, vjp, jvp...) builds to differentiate: a
+# custom_vjp function called there runs its forward rule instead of itself, as in JAX.
+_differentiated = weakref.WeakSet()
+
+
+def differentiated(fun):
+    """`fun`, marking the trace it is called in as one that will be differentiated."""
+    @functools.wraps(fun)
+    def marked(*args, **kwargs):
+        _differentiated.add(core.current_trace())
+        return fun(*args, **kwargs)
+    return marked
+
+
+def _flat_call(fun, static, in_tree, n_args, leaves):
+    return fun(*_merge(static, tree_util.tree_unflatten(in_tree, leaves), n_args))
 
 
 class custom_jvp:
@@ -55,7 +90,9 @@ class custom_jvp:
         def f(x): ...
         @f.defjvp
         def f_jvp(primals, tangents): ... return out, tangent_out
-    """
+
+    Under a trace the call becomes one instruction holding f's computation; the rule is run
+    (forward mode) or traced and transposed (reverse mode) only when f is differentiated."""
 
     def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun, updated=())  # keep our own attributes
@@ -64,13 +101,17 @@ class custom_jvp:
         self.jvp = None
         self._in_rule = 0
 
-    def defjvp(self, jvp):
-        """`jvp(primals, tangents) -> (primal_out, tangent_out)` (nondiff args come first)."""
+    def defjvp(self, jvp, symbolic_zeros=False):
+        """`jvp(primals, tangents) -> (primal_out, tangent_out)` (nondiff args come first).
+        Returns `jvp`, so it works as a decorator."""
+        if symbolic_zeros:
+            raise NotImplementedError("custom_jvp.defjvp: symbolic_zeros=True is not supported")
         self.jvp = jvp
         return jvp
 
     def defjvps(self, *jvps):
-        """One rule per argument: `rule(t, ans, *primals) -> tangent contribution` (or None)."""
+        """One rule per argument: `rule(t, ans, *primals) -> tangent contribution` (or None).
+        Returns None, as JAX's."""
         def jvp(primals, tangents):
             ans = self.fun(*primals)
             out = None
@@ -82,7 +123,6 @@ class custom_jvp:
                 out = tree_util.tree_map(lambda a: zeros_like_aval(core.get_aval(a)), ans)
             return ans, out
         self.jvp = jvp
-        return jvp
 
     def __call__(self, *args):
         if self.jvp is None:
@@ -93,37 +133,71 @@ class custom_jvp:
         leaves, in_tree = tree_util.tree_flatten(tuple(dyn))
         avals = [core.get_aval(x) for x in leaves]
         n_args = len(args)
-        out_tree_box = []
+        box = {}
 
         def fun_flat(*ls):
-            d = tree_util.tree_unflatten(in_tree, ls)
-            out = self.fun(*_merge(static, d, n_args))
-            out_leaves, out_tree = tree_util.tree_flatten(out)
-            out_tree_box.append(out_tree)
+            out_leaves, box["out_tree"] = tree_util.tree_flatten(
+                _flat_call(self.fun, static, in_tree, n_args, ls))
             return out_leaves
 
         name = fun_name(self.fun)
-        fun_comp, out_avals, fun_consts = _trace_sub(name, fun_flat, avals)
+        concretes = [concrete_of(x) for x in leaves]
+        if core.current_trace() in _differentiated:
+            return self._call_rule(static, leaves, in_tree, avals, concretes, name)
+        fun_comp, out_avals, fun_consts = _trace_sub(name, fun_flat, avals, concretes=concretes)
+        rules = _JVPRules(self, static, in_tree, box["out_tree"], out_avals, name)
+        outs = emit_call(custom_jvp_call_p.name, leaves + fun_consts, (fun_comp,),
+                         {"num_primals": len(leaves), "num_fun_consts": len(fun_consts),
+                          "rule": register_rules(rules)}, out_avals)
+        return tree_util.tree_unflatten(box["out_tree"], outs)
+
+    def _call_rule(self, static, leaves, in_tree, avals, concretes, name):
+        """In a trace that will be differentiated, only the rule runs (as in JAX): its
+        computation is traced now, and the function's is the rule's primal part."""
         n = len(leaves)
+        rules = _JVPRules(self, static, in_tree, None, None, name)
+        tangent_zeros = [np.zeros(a.shape, a.dtype) for a in avals]
+        jvp_comp, jvp_avals, jvp_consts = _trace_sub(
+            name + ".jvp", lambda *ls: _flat_pair(rules.jvp(list(ls[:n]), list(ls[n:]))),
+            avals + avals, self, concretes + tangent_zeros)
+        m = len(jvp_avals) // 2
+        module = core.current_trace().module
 
-        def jvp_flat(*ls):
-            primals = tree_util.tree_unflatten(in_tree, ls[:n])
-            tangents = tree_util.tree_unflatten(in_tree, ls[n:])
-            nd = [static[i] for i in sorted(static)]
-            out, tout = self.jvp(*nd, tuple(primals), tuple(tangents)) if nd else \
-                self.jvp(tuple(primals), tuple(tangents))
-            o_leaves = tree_util.tree_leaves(out)
-            t_leaves = tree_util.tree_leaves(tout)
-            if len(o_leaves) != len(out_avals) or len(t_leaves) != len(out_avals):
-                raise TypeError(f"custom_jvp {name}: the rule must return (out, tangent_out) "
-                                f"with the function's output structure {out_tree_box[0]}")
-            return o_leaves + [_like(t, a) for t, a in zip(t_leaves, out_avals)]
-
-        jvp_comp, _, jvp_consts = _trace_sub(name + ".jvp", jvp_flat, avals + avals, self)
-        outs = emit_call(custom_jvp_call_p.name, leaves + fun_consts + jvp_consts,
+        def primal_part(*xs):
+            return eval_computation(module, jvp_comp,
+                                    list(xs[:n]) + tangent_zeros + list(xs[n:]))[:m]
+        fun_comp, _, _ = _trace_sub(name, primal_part,
+                                    avals + [core.get_aval(c) for c in jvp_consts])
+        outs = emit_call(custom_jvp_call_p.name, leaves + jvp_consts + jvp_consts,
                          (fun_comp, jvp_comp),
-                         {"num_primals": n, "num_fun_consts": len(fun_consts)}, out_avals)
-        return tree_util.tree_unflatten(out_tree_box[0], outs)
+                         {"num_primals": n, "num_fun_consts": len(jvp_consts),
+                          "rule": register_rules(rules)}, jvp_avals[:m])
+        return tree_util.tree_unflatten(rules.out_tree, outs)
+
+
+class _JVPRules:
+    """The rule of one custom_jvp call, on flat lists (see `ops.custom_derivatives`)."""
+
+    def __init__(self, owner, static, in_tree, out_tree, out_avals, name):
+        self.owner, self.static, self.in_tree = owner, static, in_tree
+        self.out_tree, self.out_avals, self.name = out_tree, out_avals, name
+
+    def jvp(self, primals, tangents):
+        ps = tree_util.tree_unflatten(self.in_tree, primals)
+        ts = tree_util.tree_unflatten(self.in_tree, tangents)
+        nd = [self.static[i] for i in sorted(self.static)]
+        with _rule_of(self.owner):
+            out, tout = self.owner.jvp(*nd, tuple(ps), tuple(ts))
+        o_leaves, out_tree = tree_util.tree_flatten(out)
+        if self.out_tree is None:       # only the rule has run: it tells the output type
+            self.out_tree = out_tree
+            self.out_avals = [core.get_aval(o) for o in o_leaves]
+        t_leaves = tree_util.tree_leaves(tout)
+        if len(o_leaves) != len(self.out_avals) or len(t_leaves) != len(self.out_avals):
+            raise TypeError(f"custom_jvp {self.name}: the rule must return (out, tangent_out) "
+                            f"with the function's output structure {self.out_tree}")
+        return ([_like(o, a) for o, a in zip(o_leaves, self.out_avals)],
+                [_like(t, a) for t, a in zip(t_leaves, self.out_avals)])
 
 
 def _like(x, aval):
@@ -146,7 +220,9 @@ class custom_vjp:
         def f_fwd(x): return f(x), residuals
         def f_bwd(residuals, g): return (cotangent_for_x,)
         f.defvjp(f_fwd, f_bwd)
-    """
+
+    As in JAX, differentiating f runs f_fwd and f_bwd, never f itself; `jit(f)` or `vmap(f)`
+    runs f only (the rules wait until the result is differentiated)."""
 
     def __init__(self, fun, nondiff_argnums=()):
         functools.update_wrapper(self, fun, updated=())  # keep our own attributes
@@ -154,10 +230,16 @@ class custom_vjp:
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
         self._in_rule = 0
+        # Set by `checkpoint`: rules traced at once into the IR, and forward mode
+        # differentiating the function itself.
+        self._trace_rules = False
 
-    def defvjp(self, fwd, bwd):
+    def defvjp(self, fwd, bwd, symbolic_zeros=False, optimize_remat=False):
+        """`fwd(*args) -> (out, residuals)`, `bwd(*nondiff_args, residuals, out_cotangent)
+        -> one cotangent per differentiable argument`. Returns None, as JAX's."""
+        if symbolic_zeros:
+            raise NotImplementedError("custom_vjp.defvjp: symbolic_zeros=True is not supported")
         self.fwd, self.bwd = fwd, bwd
-        return self
 
     def __call__(self, *args):
         if self.fwd is None:
@@ -165,55 +247,100 @@ class custom_vjp:
         if not core.is_tracing() or self._in_rule:
             return self.fun(*args)
         static, dyn = _split_nondiff(args, self.nondiff_argnums)
-        nd = [static[i] for i in sorted(static)]
         leaves, in_tree = tree_util.tree_flatten(tuple(dyn))
         avals = [core.get_aval(x) for x in leaves]
-        n_args = len(args)
+        concretes = [concrete_of(x) for x in leaves]
         name = fun_name(self.fun)
-        box = {}
+        rules = _VJPRules(self, static, in_tree, len(args), dyn, avals, name)
+        attrs = {"num_primals": len(leaves), "rule": register_rules(rules)}
+        if self._trace_rules:
+            attrs["forward_mode"] = "function"
+        if core.current_trace() in _differentiated or self._trace_rules:
+            # Only the forward rule runs; the function's computation is its primal part.
+            fwd_comp, fwd_avals, fwd_consts = _trace_sub(
+                name + ".fwd", lambda *ls: _flat_pair(rules.fwd(list(ls))), avals, self,
+                concretes)
+            out_avals = fwd_avals[:rules.n_out]
+            module = core.current_trace().module
+            if self._trace_rules:
+                fun_comp, _, fun_consts = _trace_sub(
+                    name, lambda *ls: rules.call(ls), avals, concretes=concretes)
+            else:
+                fun_comp, _, fun_consts = _trace_sub(
+                    name, lambda *xs: eval_computation(module, fwd_comp, list(xs))[:rules.n_out],
+                    avals + [core.get_aval(c) for c in fwd_consts])
+                fun_consts = list(fwd_consts)
+            called, operands = (fun_comp, fwd_comp), leaves + fun_consts + fwd_consts
+            if self._trace_rules:
+                bwd_comp, _, bwd_consts = _trace_sub(
+                    name + ".bwd", lambda *ls: rules.bwd(list(ls[:len(rules.res_avals)]),
+                                                         list(ls[len(rules.res_avals):])),
+                    rules.res_avals + out_avals, self)
+                called, operands = called + (bwd_comp,), operands + bwd_consts
+            attrs.update(num_fun_consts=len(fun_consts), num_fwd_consts=len(fwd_consts))
+        else:
+            fun_comp, out_avals, fun_consts = _trace_sub(name, lambda *ls: rules.call(ls),
+                                                         avals, concretes=concretes)
+            called, operands = (fun_comp,), leaves + fun_consts
+            attrs.update(num_fun_consts=len(fun_consts), num_fwd_consts=0)
+        rules.out_avals = out_avals
+        outs = emit_call(custom_vjp_call_p.name, operands, called, attrs, out_avals)
+        return tree_util.tree_unflatten(rules.out_tree, outs)
 
-        def fun_flat(*ls):
-            out = self.fun(*_merge(static, tree_util.tree_unflatten(in_tree, ls), n_args))
-            out_leaves, box["out_tree"] = tree_util.tree_flatten(out)
-            return out_leaves
 
-        fun_comp, out_avals, fun_consts = _trace_sub(name, fun_flat, avals)
+def _flat_pair(pair):
+    outs, res = pair
+    return list(outs) + list(res)
 
-        def fwd_flat(*ls):
-            out, res = self.fwd(*_merge(static, tree_util.tree_unflatten(in_tree, ls), n_args))
-            o_leaves = tree_util.tree_leaves(out)
-            if len(o_leaves) != len(out_avals):
-                raise TypeError(f"custom_vjp {name}: fwd must return (out, residuals) with the "
-                                f"function's output structure {box['out_tree']}")
-            r_leaves, box["res_tree"] = tree_util.tree_flatten(res)
-            box["res_avals"] = [core.get_aval(r) for r in r_leaves]
-            return [_like(o, a) for o, a in zip(o_leaves, out_avals)] + r_leaves
 
-        fwd_comp, _, fwd_consts = _trace_sub(name + ".fwd", fwd_flat, avals, self)
-        n_res = len(box["res_avals"])
+class _VJPRules:
+    """The rules of one custom_vjp call, on flat lists (see `ops.custom_derivatives`)."""
 
-        def bwd_flat(*ls):
-            res = tree_util.tree_unflatten(box["res_tree"], ls[:n_res])
-            ct = tree_util.tree_unflatten(box["out_tree"], ls[n_res:])
-            cts = self.bwd(*nd, res, ct)
-            if not isinstance(cts, (tuple, list)) or len(cts) != len(dyn):
-                raise TypeError(f"custom_vjp {name}: bwd must return a tuple with one cotangent "
-                                f"per differentiable argument ({len(dyn)}), got {cts!r:.80}")
-            flat = []
-            for c, d in zip(cts, dyn):
-                d_leaves = tree_util.tree_leaves(d)
-                c_leaves = [None] * len(d_leaves) if c is None else tree_util.tree_leaves(c)
-                flat.extend(_like(c, core.get_aval(x)) for c, x in zip(c_leaves, d_leaves))
-            return flat
+    def __init__(self, owner, static, in_tree, n_args, dyn, avals, name):
+        self.owner, self.static, self.in_tree, self.n_args = owner, static, in_tree, n_args
+        self.arg_sizes = [len(tree_util.tree_leaves(d)) for d in dyn]
+        self.avals, self.name = avals, name
+        self.out_tree = self.out_avals = self.n_out = self.res_tree = self.res_avals = None
 
-        bwd_comp, _, bwd_consts = _trace_sub(name + ".bwd", bwd_flat,
-                                             box["res_avals"] + out_avals, self)
-        outs = emit_call(custom_vjp_call_p.name,
-                         leaves + fun_consts + fwd_consts + bwd_consts,
-                         (fun_comp, fwd_comp, bwd_comp),
-                         {"num_primals": len(leaves), "num_fun_consts": len(fun_consts),
-                          "num_fwd_consts": len(fwd_consts)}, out_avals)
-        return tree_util.tree_unflatten(box["out_tree"], outs)
+    def call(self, leaves):
+        """The function itself."""
+        out_leaves, self.out_tree = tree_util.tree_flatten(
+            _flat_call(self.owner.fun, self.static, self.in_tree, self.n_args, leaves))
+        return out_leaves
+
+    def fwd(self, primals):
+        with _rule_of(self.owner):
+            out, res = _flat_call(self.owner.fwd, self.static, self.in_tree, self.n_args,
+                                  primals)
+        o_leaves, out_tree = tree_util.tree_flatten(out)
+        if self.out_tree is None:
+            self.out_tree = out_tree
+        elif len(o_leaves) != self.out_tree.num_leaves:
+            raise TypeError(f"custom_vjp {self.name}: fwd must return (out, residuals) with the "
+                            f"function's output structure {self.out_tree}")
+        if self.out_avals is not None:
+            o_leaves = [_like(o, a) for o, a in zip(o_leaves, self.out_avals)]
+        self.n_out = len(o_leaves)
+        r_leaves, self.res_tree = tree_util.tree_flatten(res)
+        self.res_avals = [core.get_aval(r) for r in r_leaves]
+        return o_leaves, r_leaves
+
+    def bwd(self, res, cts):
+        res = tree_util.tree_unflatten(self.res_tree, res)
+        ct = tree_util.tree_unflatten(self.out_tree, cts)
+        nd = [self.static[i] for i in sorted(self.static)]
+        with _rule_of(self.owner):
+            in_cts = self.owner.bwd(*nd, res, ct)
+        if not isinstance(in_cts, (tuple, list)) or len(in_cts) != len(self.arg_sizes):
+            raise TypeError(f"custom_vjp {self.name}: bwd must return a tuple with one "
+                            f"cotangent per differentiable argument ({len(self.arg_sizes)}), "
+                            f"got {in_cts!r:.80}")
+        flat, start = [], 0
+        for c, size in zip(in_cts, self.arg_sizes):
+            c_leaves = [None] * size if c is None else tree_util.tree_leaves(c)
+            flat.extend(_like(c, a) for c, a in zip(c_leaves, self.avals[start:start + size]))
+            start += size
+        return flat
 
 
 def stop_gradient(x):

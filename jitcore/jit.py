@@ -122,11 +122,14 @@ class JitFunction:
         self._bucketing = bool(self.dynamic_axes)
         if self._bucketing:
             self._fast = False
-        self._cache: dict = {}   # {CacheKey: _Entry, or a bucket's bucketing.Fallback}
-        # Guards the counters and `_building` ({key: Event set when its build ends}), so
-        # concurrent misses of one key trace and compile once.
-        self._lock = threading.RLock()
-        self._building: dict = {}
+        # {CacheKey: _Entry, or a bucket's bucketing.Fallback}. `_lock` guards the counters
+        # and `_building` ({key: Event set when its build ends}), so concurrent misses of one
+        # key trace and compile once. Wrappers of one function with the same options share
+        # these, as JAX's do: `jit(f)(x)` twice traces once.
+        shared = _shared_state(fun, (self.static_argnums, self.static_argnames,
+                                     self.donate_argnums, backend, repr(self.dynamic_axes),
+                                     repr(self.buckets), auto_dynamic), self._axes)
+        self._cache, self._building, self._lock, self._axes = shared
         self._hits = self._misses = self._compiles = 0
         self._trace_s = self._compile_s = self._last_trace_s = 0.0
         _LIVE.add(self)
@@ -457,6 +460,30 @@ _EXACT = object()   # a call that bucketing does not serve: it runs its exact-sh
 _LIVE: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()   # for `clear_cache`
 
 
+_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # fun -> {options: state}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_state(fun, options, axes):
+    """(cache, building, lock, bucketing policy) for `fun` jitted with `options`: one per
+    function and options while the function lives, fresh for a function that cannot be
+    weakly referenced."""
+    fresh = ({}, {}, threading.RLock(), axes)
+    try:
+        with _SHARED_LOCK:
+            per_fun = _SHARED.setdefault(fun, {})
+            return per_fun.setdefault(options, fresh)
+    except TypeError:   # not weakly referenceable, or an unhashable option
+        return fresh
+
+
+def forget_wrappers(fun) -> None:
+    """Drop what `jit(fun)` wrappers share, so the next `jit(fun)` starts with no
+    specializations (for tests and benchmarks that time a first call)."""
+    with _SHARED_LOCK:
+        _SHARED.pop(fun, None)
+
+
 def _lookup(module, qualname):
     obj = sys.modules.get(module)
     for part in qualname.split("."):
@@ -469,6 +496,10 @@ def clear_cache():
     in-memory machine code, and the files of the persistent compilation cache."""
     for f in list(_LIVE):
         f.clear_cache()
+    with _SHARED_LOCK:
+        states = [st for per_fun in list(_SHARED.values()) for st in per_fun.values()]
+    for cache, *_ in states:   # wrappers that are gone left their shared caches behind
+        cache.clear()
     backend_runtime.clear_compiled_code()
 
 

@@ -27,6 +27,8 @@ from . import lax_linalg as linalg  # noqa: F401  (jax.lax.linalg)
 from .lax_conv import *  # noqa: F401,F403  (conv_general_dilated, conv_transpose...)
 from .lax_windows import *  # noqa: F401,F403  (reduce_window, reduce, reduce_window_sum...)
 from .lax_extras import *  # noqa: F401,F403  (associative_scan, top_k, select_n, full...)
+from .lax_approx_topk import approx_max_k, approx_min_k  # noqa: F401
+from .lax_collectives import *  # noqa: F401,F403  (psum, all_gather, axis_index...)
 
 
 def _scalars_like(*args):
@@ -58,8 +60,29 @@ def _unary(fn):
     return f
 
 
+def _check_scalar_kinds(name, x, y):
+    """JAX's lax takes a Python scalar only where it converts to the other operand's dtype
+    without changing kind: `lax.add(1, 2.0)` and `lax.add(int32_array, 2.5)` are TypeErrors
+    (jnp.add promotes them)."""
+    kinds = [dtypes.python_scalar_dtype(a)[0] if is_scalar(a) else aval_of(a).dtype
+             for a in (x, y)]
+    if kinds[0] == kinds[1]:
+        return
+    order = "biufc"
+    widens = any(is_scalar(a) and order.index(k.kind) > order.index(o.kind)
+                 for a, k, o in ((x, kinds[0], kinds[1]), (y, kinds[1], kinds[0])))
+    if widens or (is_scalar(x) and is_scalar(y)):
+        raise TypeError(f"lax.{name} requires arguments to have the same dtypes, got "
+                        f"{kinds[0]}, {kinds[1]}. (Tip: jnp.{name} is a similar function that "
+                        "does automatic type promotion on inputs).")
+
+
 def _binary(fn, name=None):
+    op_name = name or fn.__name__
+
     def f(x, y):
+        if is_scalar(x) or is_scalar(y):
+            _check_scalar_kinds(op_name, x, y)
         return fn(*_scalars_like(x, y))
     f.__name__ = f.__qualname__ = name or fn.__name__
     f.__doc__ = fn.__doc__
@@ -183,13 +206,23 @@ def _index_scalars(indices):
             for i in indices]
 
 
-def dynamic_slice(operand, start_indices, slice_sizes):
-    return _sh.dynamic_slice(operand, *_index_scalars(start_indices),
+def _wrapped_starts(operand, start_indices, wrap):
+    # As JAX: a negative start first gets the axis size added, then the op clamps it.
+    from .lax_extras import _wrapped_index
+    shape = aval_of(operand).shape
+    return [_wrapped_index(i, n, wrap) for i, n in zip(start_indices, shape)] + \
+        _index_scalars(list(start_indices)[len(shape):])
+
+
+def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices=True):
+    return _sh.dynamic_slice(operand, *_wrapped_starts(operand, start_indices,
+                                                       allow_negative_indices),
                              slice_sizes=tuple(int(s) for s in slice_sizes))
 
 
-def dynamic_update_slice(operand, update, start_indices):
-    return _sh.dynamic_update_slice(operand, update, *_index_scalars(start_indices))
+def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indices=True):
+    return _sh.dynamic_update_slice(operand, update, *_wrapped_starts(
+        operand, start_indices, allow_negative_indices))
 
 
 def concatenate(operands, dimension):
@@ -276,7 +309,7 @@ _GATHER_MODES = {"clip": "clip", "promise_in_bounds": "clip", "fill": "fill", "d
                  "fill_or_drop": "fill"}
 
 
-def gather(operand, indices, axes, *, mode="clip", fill_value=None):
+def _gather_by_axes(operand, indices, axes, *, mode="clip", fill_value=None):
     """`out[b, ...] = operand[indices[b] on axes, everything on the other axes]`.
 
     mode 'clip' clamps indices into range; 'fill' (or 'drop') returns `fill_value` for
@@ -311,6 +344,7 @@ scatter_add = _scatter(_ix.scatter_add)
 scatter_mul = _scatter(_ix.scatter_mul)
 scatter_min = _scatter(_ix.scatter_min)
 scatter_max = _scatter(_ix.scatter_max)
+from .lax_gather import *  # noqa: F401,F403,E402  (XLA dimension numbers; routes the old forms)
 
 
 def sort(operand, dimension=-1, is_stable=True, num_keys=1):
@@ -377,3 +411,7 @@ def optimization_barrier(operand):
     from ops.custom_derivatives import optimization_barrier as barrier
     from .tree_util import tree_map
     return tree_map(barrier, operand)
+from .scipy.special_incomplete import *  # noqa: E402,F401,F403  (igamma, igammac, betainc...)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

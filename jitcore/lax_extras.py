@@ -95,7 +95,7 @@ def dynamic_slice_in_dim(operand, start_index, slice_size, axis=0, *,
                            allow_negative_indices)
     sizes = list(aval_of(operand).shape)
     sizes[axis] = int(slice_size)
-    return _lax().dynamic_slice(operand, starts, sizes)
+    return _lax().dynamic_slice(operand, starts, sizes, allow_negative_indices=False)
 
 
 def dynamic_index_in_dim(operand, index, axis=0, keepdims=True, *,
@@ -112,7 +112,7 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis, *,
     """`lax.dynamic_update_slice` with the start given along `axis` only."""
     axis, starts = _starts("dynamic_update_slice_in_dim", operand, start_index, axis,
                            allow_negative_indices)
-    return _lax().dynamic_update_slice(operand, update, starts)
+    return _lax().dynamic_update_slice(operand, update, starts, allow_negative_indices=False)
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis, *,

@@ -37,7 +37,10 @@ from ._threefry import fold_in_data, iota_2x32, key_halves, seed_words, threefry
 __all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "clone", "split", "fold_in", "bits",
            "uniform", "normal", "truncated_normal", "randint", "bernoulli", "categorical",
            "choice", "permutation", "gumbel", "exponential", "multivariate_normal",
-           "threefry2x32"]
+           "threefry2x32",
+           *"""gamma loggamma beta dirichlet laplace logistic t cauchy chisquare f pareto weibull_min
+           rademacher orthogonal ball triangular maxwell double_sided_maxwell generalized_normal
+           rayleigh wald lognormal poisson binomial multinomial geometric""".split()]
 
 _U32 = np.dtype(np.uint32)
 
@@ -549,3 +552,9 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         factor = jnp.linalg.cholesky(cov)
     z = normal(key, shape + (n,), dtype)
     return mean + jnp.matmul(factor, z[..., None])[..., 0]
+
+
+from .random_distributions import *  # noqa: E402,F401,F403  (gamma, poisson, ...)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -493,7 +493,6 @@ def register_pytree_node(nodetype, flatten_func, unflatten_func):
         raise ValueError(f"Duplicate custom PyTreeDef type registration for {nodetype!r}.")
     _CUSTOM_FNS[nodetype] = (flatten_func, unflatten_func)
     _KIND[nodetype] = _CUSTOM  # overwrites a cached "leaf" classification
-    return nodetype
 
 
 def register_pytree_node_class(cls):
@@ -538,3 +537,6 @@ from .tree_paths import (  # noqa: E402,F401
     DictKey, FlattenedIndexKey, GetAttrKey, Partial, SequenceKey, keystr, register_pytree_with_keys,
     register_pytree_with_keys_class, register_static, tree_broadcast, tree_flatten_with_path,
     tree_leaves_with_path, tree_map_with_path, tree_transpose)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -15,4 +15,5 @@ from . import fft  # noqa: F401
 from . import conv  # noqa: F401
 from . import windows  # noqa: F401  (reduce_window_sum/max/min)
 from . import callbacks  # noqa: F401  (pure_callback, host_callback)
+from . import collectives  # noqa: F401  (psum, all_gather, axis_index... under vmap)
 from .core import PRIMITIVES, Primitive, ShapedArray, bind  # noqa: F401

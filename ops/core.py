@@ -19,7 +19,8 @@ import numpy as np
 from . import dtypes
 from .dims import Dim
 from .errors import (ConcretizationTypeError, TracerArrayConversionError,
-                     TracerIntegerConversionError, UnexpectedTracerError)
+                     TracerBoolConversionError, TracerIntegerConversionError,
+                     UnexpectedTracerError)
 
 
 class ShapedArray:
@@ -405,7 +406,8 @@ class Tracer:
     def __bool__(self):
         if self.concrete is not None:
             return bool(self.concrete)
-        raise self._concretization_error("bool() (an `if`, `while`, `and`/`or` or assert)")
+        raise self._concretization_error("bool() (an `if`, `while`, `and`/`or` or assert)",
+                                         TracerBoolConversionError)
 
     def __int__(self):
         if self.concrete is not None:

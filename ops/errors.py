@@ -84,6 +84,18 @@ class ConcretizationTypeError(JitcoreError, TypeError):
     """A traced (abstract) value was used where Python needs a concrete one: `if x > 0`, `int(x)`."""
 
 
+class TracerBoolConversionError(ConcretizationTypeError):
+    """A traced boolean used as a Python bool: `if x > 0:`, `while`, `and`/`or`, assert."""
+
+
+class NonConcreteBooleanIndexError(ConcretizationTypeError, IndexError):
+    """Boolean-mask indexing with a traced mask: the result's shape would depend on values."""
+
+
+class KeyReuseError(JitcoreError, TypeError):
+    """A PRNG key used twice where its reuse is checked (JAX's name)."""
+
+
 class TracerArrayConversionError(ConcretizationTypeError):
     """`np.asarray(tracer)` (or another NumPy function) applied to a traced value under jit."""
 

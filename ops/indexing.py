@@ -8,7 +8,10 @@ and the window it addresses spans every other operand axis in full. So a gather 
 
 Indices are taken as given: negative ones are out of range here (the `jitcore.numpy` layer
 wraps them first). Out-of-range rows are clamped (`gather`, mode "clip"), filled (`gather`,
-mode "fill") or dropped (every scatter, as JAX does for updates).
+mode "fill") or dropped (every scatter, as JAX does for updates). Mode "promise_in_bounds" is
+XLA's own gather semantics and `jnp` indexing's default, as in JAX: reads clamp like "clip",
+but the gradient (a scatter) drops out-of-range rows instead of adding them to the clamped
+position.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from .errors import DtypeError, ShapeError
 from .rules import as_function, canonical_axes, check_kinds
 from .shape import broadcast_in_dim, concatenate, reshape, transpose
 
-GATHER_MODES = ("clip", "fill")
+GATHER_MODES = ("clip", "fill", "promise_in_bounds")
 
 
 def _check_layout(op: str, operand: ShapedArray, indices: ShapedArray, axes) -> tuple:
@@ -131,7 +134,7 @@ def _gather_rule(operand, indices, *, axes, mode="clip", fill_value=None):
         raise TypeError(f"gather: fill_value must be a Python scalar or None, got "
                         f"{fill_value!r:.60}")
     out_shape = indices.shape[:-1] + _window_shape(operand, axes)
-    if mode == "clip" and int(np.prod(out_shape, dtype=np.int64)) > 0:
+    if mode != "fill" and int(np.prod(out_shape, dtype=np.int64)) > 0:
         for a in axes:
             if operand.shape[a] == 0:
                 raise ShapeError(f"gather: cannot clamp indices into axis {a} of size 0 of "
@@ -152,7 +155,7 @@ def _gather_impl(operand, indices, *, axes, mode="clip", fill_value=None):
         # No indexed axes: every row addresses the whole operand.
         return np.broadcast_to(operand, out_shape).copy()
     moved = np.moveaxis(operand, axes, tuple(range(k)))
-    if mode == "clip":
+    if mode != "fill":
         if int(np.prod(out_shape, dtype=np.int64)) == 0:
             return np.zeros(out_shape, operand.dtype)
         idx = _clipped(indices, sizes)

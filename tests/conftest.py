@@ -22,3 +22,18 @@ os.environ["JITCORE_CHECKS"] = "1"
 _CACHE_DIR = tempfile.mkdtemp(prefix="jitcore-test-cache-")
 os.environ["JITCORE_CACHE_DIR"] = _CACHE_DIR
 atexit.register(shutil.rmtree, _CACHE_DIR, True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_jit_wrappers():
+    """`jit(f)` wrappers of one function share their compiled specializations (as JAX's do);
+    each test starts without those of earlier tests, so a test that counts traces or compiles
+    of a module-level function sees its own. (Functions decorated at import keep theirs.)"""
+    import importlib
+    jit_module = importlib.import_module("jitcore.jit")   # the module, not jitcore.jit()
+    with jit_module._SHARED_LOCK:
+        jit_module._SHARED.clear()
+    yield

@@ -4,6 +4,7 @@ recently used files, `jitcore.clear_cache()` empties everything.
 
 Every test points the cache at its own temporary folder."""
 import ctypes
+import importlib
 import os
 import platform
 import stat
@@ -78,6 +79,7 @@ def files(folder):
 
 def fresh_call(fun, *args, **jit_kwargs):
     """Call a new jit of `fun` with the in-memory machine code forgotten: a first call."""
+    importlib.import_module("jitcore.jit").forget_wrappers(fun)
     cpu._machine_cache.clear()
     jf = jc.jit(fun, **jit_kwargs)
     return jf, jf(*args)

@@ -10,6 +10,7 @@ the test run."""
 import contextvars
 import json
 import math
+import importlib
 import os
 import pathlib
 import platform
@@ -74,6 +75,7 @@ def never_linked(monkeypatch):
 
 def fresh_call(fun, *args):
     """A first call of a new jit of `fun`, with the in-memory machine code forgotten."""
+    importlib.import_module("jitcore.jit").forget_wrappers(fun)
     cpu._machine_cache.clear()
     return np.asarray(jc.jit(fun)(*args))
 

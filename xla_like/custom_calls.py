@@ -1,14 +1,18 @@
 """How the call-like derivative primitives evaluate, differentiate and batch.
 
-`custom_jvp_call(primals..., consts...)`, calls=(fun, jvp):
+`custom_jvp_call(primals..., consts...)`, calls=(fun[, jvp]):
     fun(primals..., fun_consts...) -> outs; jvp(primals..., tangents..., jvp_consts...)
     -> (outs..., tangent_outs...). Forward mode evaluates `jvp`; reverse mode transposes it
     (it is linear in the tangents, so its VJP with respect to the tangents, taken at zero
     tangents, is the transpose).
-`custom_vjp_call(primals..., consts...)`, calls=(fun, fwd, bwd):
+`custom_vjp_call(primals..., consts...)`, calls=(fun[, fwd[, bwd]]):
     fwd(primals..., fwd_consts...) -> (outs..., residuals...);
     bwd(residuals..., out_cotangents..., bwd_consts...) -> input cotangents.
-    Forward mode is refused, as in JAX.
+    Forward mode is refused, as in JAX, unless attribute `forward_mode="function"`
+    (rematerialization) says to differentiate the function itself.
+A rule not among `calls` is the Python rule named by attribute `rule`
+(`ops.custom_derivatives.lookup_rules`), run on the values at hand when the derivative is
+taken (`custom_rules.py` traces or batches it where needed).
 
 Values an inner function closed over (`consts`) are passed as operands and treated as
 constants by the derivative rules: user rules define the derivative with respect to the
@@ -21,6 +25,7 @@ import numpy as np
 from ops import core
 from ops.autodiff import move_batch_to_front, zeros_like_aval
 from ops.core import PRIMITIVES
+from ops.custom_derivatives import lookup_rules, register_rules
 from ops.errors import JitcoreError
 
 from . import ir
@@ -28,6 +33,7 @@ from .builder import BuilderTrace, build
 from .evaluate import eval_computation
 from .passes.batching import batch_computation
 from .passes.vjp import vjp_computation
+from .custom_rules import BatchedJVPRules, BatchedVJPRules, traced_jvp_rule
 
 
 class CustomDerivativeError(JitcoreError, TypeError):
@@ -161,6 +167,9 @@ class CustomJVPRules:
         n = len(primals)
         ts = [t if t is not None else zeros_like_aval(core.get_aval(p))
               for p, t in zip(primals, targs[:n])]
+        if len(instr.called) < 2:      # the Python rule, run on this trace's values
+            outs, touts = lookup_rules(instr.attrs["rule"]).jvp(list(primals), ts)
+            return list(outs), list(touts)
         outs = eval_computation(module, instr.called[1], list(primals) + ts + list(jvp_consts))
         m = len(instr.shape)
         return outs[:m], outs[m:]
@@ -169,12 +178,18 @@ class CustomJVPRules:
         primals, fun_consts, jvp_consts = self._split(instr, args)
         n, m = len(primals), len(instr.shape)
         zeros = [zeros_like_aval(core.get_aval(p)) for p in primals]
+        if len(instr.called) < 2:
+            # The rule is traced now (with the primals' values when they are known, so Python
+            # control flow on them works in eager `grad`) and transposed in its tangents.
+            rule_module, rule, jvp_consts = traced_jvp_rule(instr, primals)
+        else:
+            rule_module, rule = module, instr.called[1]
         wrt = [False] * n + [core.get_aval(p).dtype.kind in "fc" for p in primals] \
             + [False] * len(jvp_consts)
-        _, in_cts = vjp_computation(module, instr.called[1],
+        _, in_cts = vjp_computation(rule_module, rule,
                                     list(primals) + zeros + list(jvp_consts), wrt,
                                     [None] * m + list(cts))
-        return in_cts[n:2 * n] + [None] * (len(fun_consts) + len(jvp_consts))
+        return in_cts[n:2 * n] + [None] * (len(args) - n)
 
     def batch(self, module, instr, args, batched, size):
         if not isinstance(core.current_trace(), BuilderTrace):
@@ -185,6 +200,13 @@ class CustomJVPRules:
         nf = instr.attrs["num_fun_consts"]
         fun_b = _batched_copy(module, instr.called[0], list(batched[:n + nf]), size,
                               instr.called[0].name + ".batched")
+        if len(instr.called) < 2:
+            rules = BatchedJVPRules(lookup_rules(instr.attrs["rule"]), batched[:n],
+                                _avals(instr.called[0])[:n], size)
+            attrs = dict(instr.attrs, rule=register_rules(rules))
+            outs = emit_call(instr.opcode, args, (fun_b,), attrs,
+                             _batched_avals(instr.shape, size))
+            return outs, [True] * len(outs)
         jvp_flags = list(batched[:n]) * 2 + list(batched[n + nf:])
         jvp_b = _batched_copy(module, instr.called[1], jvp_flags, size,
                               instr.called[1].name + ".batched")
@@ -206,6 +228,11 @@ class CustomVJPRules:
         return (args[:n], args[n:n + nf], args[n + nf:n + nf + nfw], args[n + nf + nfw:])
 
     def jvp(self, module, instr, args, targs):
+        if instr.attrs.get("forward_mode") == "function":
+            # (rematerialization) forward mode differentiates the function itself
+            from .passes.jvp import jvp_computation
+            sl = primal_operands(instr)
+            return jvp_computation(module, instr.called[0], list(args[sl]), list(targs[sl]))
         raise CustomDerivativeError(
             "can't apply forward-mode differentiation (jvp, jacfwd, hessian) to a custom_vjp "
             "function; it defines only a reverse-mode rule",
@@ -214,10 +241,16 @@ class CustomVJPRules:
     def vjp(self, module, instr, args, ans, cts):
         primals, fun_consts, fwd_consts, bwd_consts = self._split(instr, args)
         m = len(instr.shape)
-        res = eval_computation(module, instr.called[1], list(primals) + list(fwd_consts))[m:]
+        if len(instr.called) > 1:
+            res = eval_computation(module, instr.called[1], list(primals) + list(fwd_consts))[m:]
+        else:
+            _, res = lookup_rules(instr.attrs["rule"]).fwd(list(primals))
         cts = [c if c is not None else zeros_like_aval(a)
                for c, a in zip(cts, _out_avals(instr.shape))]
-        in_cts = eval_computation(module, instr.called[2], list(res) + cts + list(bwd_consts))
+        if len(instr.called) > 2:
+            in_cts = eval_computation(module, instr.called[2], list(res) + cts + list(bwd_consts))
+        else:
+            in_cts = lookup_rules(instr.attrs["rule"]).bwd(list(res), cts)
         return list(in_cts) + [None] * (len(fun_consts) + len(fwd_consts) + len(bwd_consts))
 
     def batch(self, module, instr, args, batched, size):
@@ -229,6 +262,14 @@ class CustomVJPRules:
         b = list(batched)
         fun_b = _batched_copy(module, instr.called[0], b[:n + nf], size,
                               instr.called[0].name + ".batched")
+        if len(instr.called) < 3:
+            # Rules not traced yet: the batched call's rules batch the Python ones on demand.
+            rules = BatchedVJPRules(lookup_rules(instr.attrs["rule"]), b[:n],
+                                _avals(instr.called[0])[:n], size)
+            attrs = dict(instr.attrs, rule=register_rules(rules), num_fwd_consts=0)
+            outs = emit_call(instr.opcode, list(args[:n + nf]), (fun_b,), attrs,
+                             _batched_avals(instr.shape, size))
+            return outs, [True] * len(outs)
         fwd_b = _batched_copy(module, instr.called[1], b[:n] + b[n + nf:n + nf + nfw], size,
                               instr.called[1].name + ".batched")
         n_res = len(instr.called[1].root.shape) - len(instr.shape) \

@@ -102,8 +102,8 @@ def _normalize(v):
     """NumPy scalars and scalar types as the Python values the printer writes them as."""
     if isinstance(v, np.bool_):
         return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
+    if isinstance(v, np.integer) or (isinstance(v, int) and type(v) not in (int, bool)):
+        return int(v)   # also int subclasses such as a custom call's RuleKey
     if isinstance(v, np.floating):
         return float(v)
     if isinstance(v, type) and issubclass(v, np.generic):

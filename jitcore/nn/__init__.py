@@ -233,3 +233,6 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, 
             raise ValueError(f"standardize: unknown algorithm {algorithm!r}; expected 'fast' "
                              "or 'stable'")
     return (x - mean) * lax.rsqrt(variance + epsilon)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

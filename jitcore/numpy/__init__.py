@@ -20,3 +20,6 @@ from ._extras import *  # noqa: F401,F403
 from . import linalg  # noqa: F401
 from . import fft  # noqa: F401
 from ..array import Array as ndarray  # noqa: F401  (isinstance checks, as in jax.numpy)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -25,7 +25,8 @@ from ops import indexing as ix
 from ops import reduction as red
 from ops import shape as sh
 from ops.core import Tracer
-from ops.errors import ConcretizationTypeError, DtypeError, IndexOutOfRangeError, ShapeError
+from ops.errors import (ConcretizationTypeError, DtypeError, IndexOutOfRangeError,
+                        NonConcreteBooleanIndexError, ShapeError)
 from ops.rules import canonical_axis
 
 from ..array import Array
@@ -87,7 +88,7 @@ def _check_index_dtype(op, a):
 
 
 def _boolean_index_error(op, aval):
-    return ConcretizationTypeError(
+    return NonConcreteBooleanIndexError(
         f"{op}: boolean indexing needs a concrete mask, but got a traced {aval.str_short()} "
         "inside a jitted function (the result's shape would depend on the mask's values)",
         hint="keep the shape with jnp.where(mask, x, 0), or use jnp.nonzero(mask, size=N) / "
@@ -95,7 +96,7 @@ def _boolean_index_error(op, aval):
 
 
 def _gather_mode(mode):
-    """None (NumPy's rules: static ints must be in range, arrays clamp), 'clip' or 'fill'."""
+    """None (JAX's default: out-of-range indices clamp, static or traced), 'clip' or 'fill'."""
     if mode is None:
         return None
     mode = str(getattr(mode, "name", mode)).lower()
@@ -218,7 +219,8 @@ def _parse(aval, idx, mode, op="getitem"):
                 elif mode == "fill":
                     # Out of bounds either way; a uint64 past int64's range must not overflow.
                     out.append(("adv", np.array(min(v, n), np.int64)))
-                elif mode == "clip" and n > 0:
+                elif mode in ("clip", None) and n > 0:
+                    # JAX clamps a static out-of-range index as it clamps a traced one.
                     out.append(("int", min(max(i, 0), n - 1)))
                 else:
                     raise IndexOutOfRangeError(
@@ -368,7 +370,8 @@ def _advanced(x, entries, mode, fill_value, wrap=True):
                 raise IndexOutOfRangeError(f"getitem: index is out of bounds for axis {a} with "
                                            f"size 0 (array shape {yshape})")
     indices = _stack_last([broadcast_to(a, bshape) for a in arrays], bshape)
-    g = ix.gather(y, indices, axes=axes, mode="fill" if mode == "fill" else "clip",
+    # The default (None) reads clamped and drops out-of-range rows from the gradient, as JAX.
+    g = ix.gather(y, indices, axes=axes, mode=mode or "promise_in_bounds",
                   fill_value=_fill_scalar(fill_value, yav.dtype))
     if first:
         nb = len(bshape)

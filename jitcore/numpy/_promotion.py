@@ -146,8 +146,19 @@ def broadcast_to(x, shape):
     return sh.broadcast_in_dim(x, shape=shape, broadcast_dimensions=tuple(range(lead, len(shape))))
 
 
+def check_arraylike(op: str, *args):
+    """JAX's jnp functions take arrays and scalars, not lists or tuples (`jnp.sum([1, 2])` is
+    a TypeError there: a list would be converted on every call); `jnp.asarray` converts."""
+    for i, a in enumerate(args):
+        if isinstance(a, (list, tuple)):
+            raise TypeError(f"{op} requires ndarray or scalar arguments, got {type(a)} at "
+                            f"position {i}.")
+    return args[0] if len(args) == 1 else args
+
+
 def promote_args(op: str, *args, dtype=None):
     """Operands of one dtype (promoted, or `dtype`) and one broadcast shape, ready to bind."""
+    check_arraylike(op, *args)
     if dtype is None:
         dtype, weak = result_dtype(*args)
     else:
@@ -161,6 +172,7 @@ def promote_args(op: str, *args, dtype=None):
 def promote_to_inexact(op: str, *args):
     """Like promote_args, but integers and bools become the default float (NumPy's true divide,
     sqrt, exp... on ints)."""
+    check_arraylike(op, *args)
     dtype, weak = result_dtype(*args)
     dtype = dtypes.to_inexact(dtype, weak)   # int32 -> float32, int64 -> float64, as JAX
     converted = [convert(a, dtype, weak) for a in args]

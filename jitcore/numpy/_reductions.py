@@ -22,7 +22,7 @@ from ops.indexing import gather
 from ops.errors import DtypeError, ShapeError
 from ops.rules import canonical_axes, canonical_axis
 
-from ._promotion import aval_of, asarray, broadcast_to, convert, size_value
+from ._promotion import aval_of, asarray, check_arraylike, broadcast_to, convert, size_value
 from ops.dims import Dim
 
 __all__ = [
@@ -128,6 +128,10 @@ _COMBINE = {"sum": el.add, "prod": el.mul, "max": el.max, "min": el.min, "any": 
             "all": el.and_}
 
 
+def _arraylike(op, a):
+    return asarray(check_arraylike(op, a))
+
+
 def _reduce(op, kind_op, x, axis, keepdims, initial=None, where=None):
     """Reduce `x` (already of the result dtype) with `kind_op`'s primitive, NumPy-style."""
     av = aval_of(x)
@@ -163,7 +167,7 @@ def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=
         promote_integers=True):
     """Sum of elements over `axis`; bools and small ints accumulate in (u)int64."""
     no_out("sum", out)
-    a = asarray(a)
+    a = _arraylike("sum", a)
     av = aval_of(a)
     d, weak = _accumulating_dtype(av, dtype) if promote_integers or dtype is not None else \
         (av.dtype, av.weak_type)
@@ -174,7 +178,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
          promote_integers=True):
     """Product of elements over `axis`; bools and small ints accumulate in (u)int64."""
     no_out("prod", out)
-    a = asarray(a)
+    a = _arraylike("prod", a)
     av = aval_of(a)
     d, weak = _accumulating_dtype(av, dtype) if promote_integers or dtype is not None else \
         (av.dtype, av.weak_type)
@@ -184,37 +188,37 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where
 def max(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Maximum over `axis` (NaN propagates); empty reductions need `initial`."""
     no_out("max", out)
-    return _reduce("max", "max", asarray(a), axis, keepdims, initial, where)
+    return _reduce("max", "max", _arraylike("max", a), axis, keepdims, initial, where)
 
 
 def min(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Minimum over `axis` (NaN propagates); empty reductions need `initial`."""
     no_out("min", out)
-    return _reduce("min", "min", asarray(a), axis, keepdims, initial, where)
+    return _reduce("min", "min", _arraylike("min", a), axis, keepdims, initial, where)
 
 
 def amax(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Same as `max`."""
     no_out("amax", out)
-    return _reduce("amax", "max", asarray(a), axis, keepdims, initial, where)
+    return _reduce("amax", "max", _arraylike("amax", a), axis, keepdims, initial, where)
 
 
 def amin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
     """Same as `min`."""
     no_out("amin", out)
-    return _reduce("amin", "min", asarray(a), axis, keepdims, initial, where)
+    return _reduce("amin", "min", _arraylike("amin", a), axis, keepdims, initial, where)
 
 
 def all(a, axis=None, out=None, keepdims=False, *, where=None):
     """Whether every element over `axis` is nonzero (bool result)."""
     no_out("all", out)
-    return _reduce("all", "all", to_bool(asarray(a)), axis, keepdims, None, where)
+    return _reduce("all", "all", to_bool(_arraylike("all", a)), axis, keepdims, None, where)
 
 
 def any(a, axis=None, out=None, keepdims=False, *, where=None):
     """Whether some element over `axis` is nonzero (bool result)."""
     no_out("any", out)
-    return _reduce("any", "any", to_bool(asarray(a)), axis, keepdims, None, where)
+    return _reduce("any", "any", to_bool(_arraylike("any", a)), axis, keepdims, None, where)
 
 
 # --- mean, var, std ------------------------------------------------------------------------
@@ -248,7 +252,7 @@ def _count(op, av, axes, where, dtype, weak, keepdims, ddof=0):
 def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """Arithmetic mean over `axis`; integer inputs give float64."""
     no_out("mean", out)
-    a = asarray(a)
+    a = _arraylike("mean", a)
     av = aval_of(a)
     d, comp, weak = _inexact_dtypes("mean", av, dtype)
     axes = reduction_axes("mean", axis, av.shape)
@@ -257,20 +261,38 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     return convert(el.div(total, n), d, weak)
 
 
+_mean_fn = mean   # `var`'s `mean=` keyword shadows the function inside it
+
+
+def _given_mean(op, m, av, comp, weak):
+    """A caller's precomputed mean: a scalar, or keepdims-shaped (as NumPy and JAX require)."""
+    m = convert(asarray(m), comp, weak)
+    mv = aval_of(m)
+    if mv.ndim not in (0, av.ndim) or builtins.any(d not in (1, s) for d, s in
+                                         zip(mv.shape, av.shape) if mv.ndim):
+        raise ShapeError(f"{op}: mean of shape {mv.shape} does not broadcast against the "
+                         f"input of shape {av.shape}",
+                         hint="compute it with keepdims=True")
+    return m
+
+
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
-    """Variance over `axis`, divided by N - ddof (`correction` is the Array API name)."""
+        mean=None, correction=None):
+    """Variance over `axis`, divided by N - ddof (`correction` is the Array API name);
+    `mean` is a precomputed mean (shape as with keepdims=True, or a scalar)."""
     no_out("var", out)
     if correction is not None:
         if ddof != 0:
             raise ValueError("var: give ddof or correction, not both")
         ddof = correction
-    a = asarray(a)
+    a = _arraylike("var", a)
     av = aval_of(a)
     d, comp, weak = _inexact_dtypes("var", av, dtype)
     axes = reduction_axes("var", axis, av.shape)
     x = convert(a, comp, weak)
-    centered = el.sub(x, broadcast_to(mean(x, axes, keepdims=True, where=where), av.shape))
+    m = _mean_fn(x, axes, keepdims=True, where=where) if mean is None else \
+        _given_mean("var", mean, av, comp, weak)
+    centered = el.sub(x, broadcast_to(m, av.shape))
     if where is not None:
         # As in nanvar: excluded positions must not reach the derivative as 0 * inf/NaN.
         centered = el.select(_where_mask("var", where, av.shape), centered,
@@ -288,10 +310,11 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-        correction=None):
+        mean=None, correction=None):
     """Standard deviation: the square root of `var`."""
     no_out("std", out)
-    v = var(a, axis, dtype, None, ddof, keepdims, where=where, correction=correction)
+    v = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean,
+            correction=correction)
     av = aval_of(v)
     if av.dtype == dtypes.float16:
         return convert(el.sqrt(convert(v, dtypes.float32)), av.dtype, av.weak_type)
@@ -401,7 +424,7 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 def ptp(a, axis=None, out=None, keepdims=False):
     """Range (maximum - minimum) over `axis`."""
     no_out("ptp", out)
-    a = asarray(a)
+    a = _arraylike("ptp", a)
     av = aval_of(a)
     if av.dtype.kind == "b":
         raise DtypeError(f"ptp: boolean subtract is not supported ({av.str_short()})",
@@ -413,13 +436,13 @@ def ptp(a, axis=None, out=None, keepdims=False):
 
 def count_nonzero(a, axis=None, keepdims=False):
     """How many elements over `axis` are nonzero (int64)."""
-    a = asarray(a)
+    a = _arraylike("count_nonzero", a)
     return _reduce("count_nonzero", "sum", convert(to_bool(a), dtypes.int64), axis, keepdims)
 
 
 def average(a, axis=None, weights=None, returned=False, keepdims=False):
     """Weighted mean over `axis`; with `returned`, also the sum of the weights."""
-    a = asarray(a)
+    a = _arraylike("average", a)
     av = aval_of(a)
     if weights is None:
         avg = mean(a, axis, keepdims=keepdims)
@@ -467,13 +490,13 @@ def _nan_to(x, value):
 def nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Sum treating NaNs as zero."""
     no_out("nansum", out)
-    return sum(_nan_to(asarray(a), 0), axis, dtype, None, keepdims, initial, where)
+    return sum(_nan_to(_arraylike("nansum", a), 0), axis, dtype, None, keepdims, initial, where)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
     """Product treating NaNs as one."""
     no_out("nanprod", out)
-    return prod(_nan_to(asarray(a), 1), axis, dtype, None, keepdims, initial, where)
+    return prod(_nan_to(_arraylike("nanprod", a), 1), axis, dtype, None, keepdims, initial, where)
 
 
 def _not_nan(a):
@@ -486,7 +509,7 @@ def _not_nan(a):
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
     """Mean of the non-NaN elements (NaN where there are none)."""
     no_out("nanmean", out)
-    a = asarray(a)
+    a = _arraylike("nanmean", a)
     av = aval_of(a)
     d, comp, weak = _inexact_dtypes("nanmean", av, dtype)
     ok = _not_nan(a)
@@ -499,12 +522,12 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=None):
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-           correction=None):
+           mean=None, correction=None):
     """Variance of the non-NaN elements."""
     no_out("nanvar", out)
     if correction is not None:
         ddof = correction
-    a = asarray(a)
+    a = _arraylike("nanvar", a)
     av = aval_of(a)
     d, comp, weak = _inexact_dtypes("nanvar", av, dtype)
     axes = reduction_axes("nanvar", axis, av.shape)
@@ -512,7 +535,8 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
     if where is not None:
         ok = el.and_(ok, _where_mask("nanvar", where, av.shape))
     x = convert(a, comp, weak)
-    m = nanmean(x, axes, keepdims=True, where=ok)
+    m = nanmean(x, axes, keepdims=True, where=ok) if mean is None else \
+        _given_mean("nanvar", mean, av, comp, weak)
     # Zero the excluded (NaN) positions before squaring: masking only the sum would leave
     # 0 * NaN in the derivative, which poisons every element's gradient.
     centered = el.select(ok, el.sub(x, broadcast_to(m, av.shape)), full(av.shape, 0, comp, weak))
@@ -523,10 +547,10 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
-           correction=None):
+           mean=None, correction=None):
     """Standard deviation of the non-NaN elements."""
     no_out("nanstd", out)
-    return el.sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, where=where,
+    return el.sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean,
                           correction=correction))
 
 
@@ -586,10 +610,10 @@ def nanargmin(a, axis=None, out=None, keepdims=False):
 def nancumsum(a, axis=None, dtype=None, out=None):
     """Running sum treating NaNs as zero."""
     no_out("nancumsum", out)
-    return cumsum(_nan_to(asarray(a), 0), axis, dtype)
+    return cumsum(_nan_to(_arraylike("nancumsum", a), 0), axis, dtype)
 
 
 def nancumprod(a, axis=None, dtype=None, out=None):
     """Running product treating NaNs as one."""
     no_out("nancumprod", out)
-    return cumprod(_nan_to(asarray(a), 1), axis, dtype)
+    return cumprod(_nan_to(_arraylike("nancumprod", a), 1), axis, dtype)

@@ -131,10 +131,12 @@ def axes_of(op: str, axis, av) -> tuple:
 
 
 def check_order(op: str, order):
-    if order not in ("C", None):
-        raise ValueError(f"{op}: order={order!r} is not supported: jitcore arrays are "
-                         "row-major and only order='C' is implemented; transpose the array "
-                         "explicitly for a column-major layout")
+    """'C' or 'F' (column-major: read and written with the first index fastest); JAX rejects
+    'A' and 'K' with NotImplementedError."""
+    if order in ("A", "K"):
+        raise NotImplementedError(f"{op}: order={order!r} is not implemented; use 'C' or 'F'")
+    if order not in ("C", "F", None):
+        raise ValueError(f"{op}: order must be 'C' or 'F', got {order!r}")
 
 
 def slice_axis(x, start: int, stop: int, axis: int):
@@ -192,13 +194,18 @@ def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     check_order("reshape", order)
     a = asarray(a)
     av = aval_of(a)
-    return reshape_to(a, _infer_shape(av, static_ints("reshape", "shape", shape)))
+    new_shape = _infer_shape(av, static_ints("reshape", "shape", shape))
+    if order == "F":
+        # Column-major: reversing the axes on both sides turns it into a row-major reshape.
+        flipped = reshape_to(permute(a, reversed(range(av.ndim))), new_shape[::-1])
+        return permute(flipped, reversed(range(len(new_shape))))
+    return reshape_to(a, new_shape)
 
 
 def ravel(a, order="C"):
     check_order("ravel", order)
     a = asarray(a)
-    return reshape_to(a, (aval_of(a).size,))
+    return reshape(a, (aval_of(a).size,), order)
 
 
 def transpose(a, axes=None):

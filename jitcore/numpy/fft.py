@@ -278,3 +278,6 @@ def ifftshift(x, axes=None):
     """The inverse of `fftshift` (`numpy.fft.ifftshift`)."""
     x, axes, shift = _shifts(x, axes, -1)
     return roll(x, shift, axes)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -135,3 +135,6 @@ def diagonal(x, /, *, offset=0):
 def trace(x, /, *, offset=0, dtype=None):
     """The Array API's trace: sums the diagonals of the last two axes."""
     return _linalg.trace(x, offset, -2, -1, dtype=dtype)
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

@@ -257,3 +257,6 @@ def sqrtm(A, blocksize=1):
         raise NotImplementedError("sqrtm: blocksize > 1 is not supported")
     t, z = schur(A, output="complex")
     return jnp.matmul(jnp.matmul(z, _sqrtm_triu(t)), jnp.conj(jnp.swapaxes(z, -1, -2)))
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

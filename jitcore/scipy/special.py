@@ -396,3 +396,10 @@ def log_softmax(x, axis=None):
     from ..nn import log_softmax as _log_softmax
     return _log_softmax(x, axis=axis)
 
+
+from .special_extras import *  # noqa: E402,F401,F403  (gamma, beta, zeta, gammainc, ...)
+from .special_extras import __all__ as _extras_all  # noqa: E402
+__all__ += _extras_all
+
+from jitcore._missing import missing_names as _missing_names  # noqa: E402
+__getattr__ = _missing_names(__name__, globals())

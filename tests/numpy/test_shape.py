@@ -57,9 +57,9 @@ def test_reshape_errors():
         jnp.reshape(x, (-1, -1))
     with raises(ShapeError, "reshape", "(2, 3)", "(5,)"):
         jax.jit(lambda a: jnp.reshape(a, (5,)))(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="order='F'"):
-        jnp.reshape(x, (3, 2), order="F")
-    with pytest.raises(ValueError, match="order='A'"):
+    with pytest.raises(ValueError, match="order must be 'C' or 'F'"):
+        jnp.reshape(x, (3, 2), order="X")
+    with pytest.raises(NotImplementedError, match="order='A'"):
         jnp.ravel(x, order="A")
     with raises(ConcretizationTypeError, "reshape", "static"):
         jax.jit(lambda a, n: jnp.reshape(a, (n, -1)))(np.ones((2, 3)), 2)
@@ -503,8 +503,8 @@ def test_pad_errors():
         jnp.pad(x, -1)
     with raises(ShapeError, "pad", "empty axis 0", "(0, 3)"):
         jnp.pad(jnp.ones((0, 3)), 1, "reflect")
-    with pytest.raises(ValueError, match="'median' is not supported"):
-        jnp.pad(x, 1, "median")
+    with pytest.raises(ValueError, match="'bogus' is not supported"):
+        jnp.pad(x, 1, "bogus")
     with pytest.raises(ValueError, match="unsupported keyword"):
         jnp.pad(x, 1, "edge", constant_values=3)
     with raises(ConcretizationTypeError, "pad", "pad_width"):

@@ -22,6 +22,7 @@ from tests.ops import primitive_cases_fft as ff
 from tests.ops import primitive_cases_conv as cv
 from tests.ops import primitive_cases_windows as wn
 from tests.ops import primitive_cases_callbacks as cb
+from tests.ops import primitive_cases_collectives as co
 
 # stop_gradient is the identity on values (its point is its derivative, tested with the
 # transforms); the reference is a copy of the input.
@@ -37,6 +38,7 @@ ERROR_CASES = ew.ERROR_CASES + st.ERROR_CASES + ff.ERROR_CASES + la.ERROR_CASES
 ERROR_CASES += cv.ERROR_CASES
 ERROR_CASES += wn.ERROR_CASES
 ERROR_CASES += cb.ERROR_CASES
+ERROR_CASES += co.ERROR_CASES
 F64 = np.dtype("float64")
 
 

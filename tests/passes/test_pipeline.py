@@ -93,6 +93,7 @@ def test_the_verifier_runs_only_under_checks(monkeypatch):
     with config.override(checks=0):
         jc.jit(with_dead_code, backend="cpu")(X)
     assert calls == []
+    jc.clear_cache()   # jit(f) wrappers share one cache: compile again under checks=1
     with config.override(checks=1):
         jc.jit(with_dead_code, backend="cpu")(X)
     # The traced module once, then once after each pass; its text read back once.

@@ -433,6 +433,8 @@ TESTED_ELSEWHERE = {
     "conv_general_dilated": "tests/conv/",
     **dict.fromkeys(("reduce_window_" + k for k in ("sum", "max", "min")), "tests/windows/"),
     **dict.fromkeys(("pure_callback", "host_callback"), "tests/test_callbacks.py"),
+    **dict.fromkeys(("psum", "pmax", "pmin", "all_gather", "psum_scatter", "axis_index"),
+                    "tests/test_collectives.py"),
 }
 NAMES = sorted(n for n in PRIMITIVES if n not in CALL_LIKE and n not in TESTED_ELSEWHERE)
 # Derivative 0 by definition, while its values move with its input: finite differences

@@ -36,7 +36,9 @@ class _Batch(Walker):
         if instr.called:
             outs, obs = call_rules(instr).batch(self.module, instr, xs, bs, self.size)
             return pack(instr, outs), pack(instr, obs)
-        if not any(_flat_any(b) for b in bs):
+        # A collective has a rule even for unbatched operands (psum of one scales it).
+        if not any(_flat_any(b) for b in bs) and not getattr(
+                PRIMITIVES[instr.opcode], "collective", False):
             value = core.bind(PRIMITIVES[instr.opcode], *xs, **instr.attrs)
             return value, ((False,) * len(instr.shape) if isinstance(instr.shape, tuple)
                            else False)

@@ -333,7 +333,7 @@ class _Masker:
         # Gathering rows of a static table at positions that come from a padded array (an
         # embedding lookup) keeps the prefix: padded positions only read some row.
         if padded_axes(instr.operands[0].shape) or \
-                instr.attrs.get("mode", "clip") not in ("clip", "fill"):
+                instr.attrs.get("mode", "clip") not in ("clip", "fill", "promise_in_bounds"):
             _unsupported(instr, "indexes into a dynamic axis")
 
 

@@ -498,7 +498,7 @@ class ElementEmitter:
                 in_range = self.b.and_(self.b.icmp_signed(">=", v, i64(0)),
                                        self.b.icmp_signed("<", v, i64(n)))
             ok = self.b.and_(ok, in_range)
-            if mode == "clip" and idx.shape.dtype.kind == "u":
+            if mode != "fill" and idx.shape.dtype.kind == "u":
                 v = self.b.select(in_range, v, i64(max(n - 1, 0)))
             else:
                 v = self._clamp_i64(v, 0, max(n - 1, 0))

@@ -25,7 +25,8 @@ from ops.core import PRIMITIVES
 
 from ... import ir
 from .elementwise import convert_value
-from ..plan.kernel_shapes import flat_ok, gemm_layout, is_reduction, outer_rank
+from ..plan.kernel_shapes import column_layout, flat_ok, gemm_layout, is_reduction, outer_rank
+from .reduce import emit_column_reduction
 from .emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, storage_type, value_type)
 
@@ -152,6 +153,13 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
         b.ret_void()
         return Kernel(fn, dims[0], True, False)
+    columns = column_layout(comp) if out_window is None else None
+    if columns is not None:
+        # A reduction over leading axes: rows of the operand stream through a block of
+        # results (`llvm.reduce.emit_column_reduction`).
+        emit_column_reduction(em, comp, columns, out, lo, hi)
+        b.ret_void()
+        return Kernel(fn, columns.extent, True, False)
     # Rows: the leading k output dims, flattened into one parallel range.
     outer = dims[:k]
     n_rows = int(np.prod(outer, dtype=np.int64)) if outer else 1

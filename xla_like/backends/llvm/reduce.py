@@ -6,8 +6,10 @@ the first NaN.
 """
 from __future__ import annotations
 
-from .emitter import (F16, F32, I64, close_loop, const, entry_alloca, i64, intrinsic,
-                           open_loop, value_type)
+from llvmlite import ir as ll
+
+from .emitter import (F16, F32, I1, I8, I64, close_loop, const, counted_loop, entry_alloca, i64,
+                      intrinsic, open_loop, value_type)
 
 REASSOC = ("reassoc",)
 
@@ -161,3 +163,190 @@ def _emit_arg(em, instr, out_index, axis):
     out_t = value_type(instr.shape.dtype)
     r = b.load(best_i)
     return b.trunc(r, out_t) if out_t.width < 64 else r
+
+
+# --- reductions over leading axes: stream rows, keep a block of results on the stack ----------
+
+# Rows a float sum or product adds into a block of partial results before adding that block
+# into the running one: the rounding error grows like the number of blocks plus this, not
+# like the number of rows (a sequential sum's).
+ROW_BLOCK = 128
+
+
+def emit_column_reduction(em, comp, layout, out, lo, hi):
+    """The units [lo, hi) of `layout` (`plan.kernel_shapes.ColumnLayout`) for the reduction
+    root of `comp`: for each unit, every reduced position's row of its block of columns is
+    read in order (contiguous when the operand is a parameter) and combined into a stack
+    array of results, written to `out` at the end."""
+    em.run(_column_steps(em, comp.root, layout, out, lo, hi))
+
+
+def _column_steps(em, instr, L, out, lo, hi):
+    b = em.b
+    x = instr.operands[0]
+    dims = x.shape.dims
+    dtype = x.shape.dtype
+    op = instr.opcode
+    is_arg = op in ("argmax", "argmin")
+    ident = initial_value(("reduce_max" if op == "argmax" else "reduce_min") if is_arg else op,
+                          dtype)
+    x, bounds = yield from bounded_operand(em, x, L.reduced, ident)
+    t = value_type(dtype)
+    acc_t = F32 if t == F16 else t
+    slot_t = I8 if dtype.kind == "b" else acc_t        # bools live as bytes in the arrays
+    arr = lambda ty, name: entry_alloca(b, ll.ArrayType(ty, L.width), name=name)  # noqa: E731
+    acc = arr(slot_t, "acc")
+    tiled = not is_arg and dtype.kind == "f" and op in ("reduce_sum", "reduce_prod")
+    tile = arr(slot_t, "tile") if tiled else None
+    best_i = arr(I64, "best_i") if is_arg else None
+
+    def ptr(a, c):
+        return b.gep(a, [i64(0), c], inbounds=True)
+
+    def get(a, c):
+        v = b.load(ptr(a, c))
+        return b.trunc(v, I1) if v.type == I8 and dtype.kind == "b" else v
+
+    def put(a, c, v):
+        b.store(b.zext(v, I8) if v.type == I1 else v, ptr(a, c))
+
+    def widen(v):
+        return b.fpext(v, F32) if t == F16 else v
+
+    ident_v = widen(const(dtype, ident))
+    extents = [bounds.get(a, i64(dims[a])) for a in L.reduced]
+    n_rows = extents[0]
+    for e in extents[1:]:
+        n_rows = b.mul(n_rows, e)
+
+    unit = open_loop(b, lo, hi, name="unit")
+    em.push_scope()
+    o = b.udiv(unit.i, i64(L.blocks)) if L.blocks > 1 else unit.i
+    blk = b.urem(unit.i, i64(L.blocks)) if L.blocks > 1 else i64(0)
+    outer_idx = _split(b, o, L.outer)
+    d_k = dims[L.block_axis]
+    a0 = b.mul(blk, i64(L.t))
+    a1 = b.add(a0, i64(L.t))
+    a1 = b.select(b.icmp_signed("<", a1, i64(d_k)), a1, i64(d_k))
+    width = b.mul(b.sub(a1, a0), i64(L.inner))
+
+    def fill(a, v):
+        counted_loop(b, i64(0), width, lambda c: put(a, c, v), name="fill")
+
+    def row(r, combine):
+        """Each element of reduced row `r` in this unit's block, passed to `combine(c, v)`."""
+        em.push_scope()
+        ridx = _split(b, r, extents)
+        it_r, it_o = iter(ridx), iter(outer_idx)
+        k = L.block_axis
+        col = open_loop(b, a0, a1, name="col")
+        em.push_scope()
+        base = b.mul(b.sub(col.i, a0), i64(L.inner))
+        inner_loops, c = [], base
+        index = [next(it_r) if d in L.reduced else next(it_o) if d < k else
+                 (col.i if dims[k] != 1 else i64(0)) if d == k else None
+                 for d in range(len(dims))]
+        stride = L.inner
+        for d in range(k + 1, len(dims)):
+            stride //= dims[d]
+            if dims[d] == 1:
+                index[d] = i64(0)
+                continue
+            lp = open_loop(b, i64(0), i64(dims[d]), name=f"in{d}")
+            inner_loops.append(lp)
+            index[d] = lp.i
+            c = b.add(c, b.mul(lp.i, i64(stride)) if stride != 1 else lp.i)
+        em.push_scope()
+        v = yield x, index
+        combine(c, widen(v), r)
+        em.pop_scope()
+        for lp in reversed(inner_loops):
+            close_loop(b, lp)
+        em.pop_scope()
+        close_loop(b, col)
+        em.pop_scope()
+
+    if is_arg:
+        is_max = op == "argmax"
+
+        def first(c, v, r):
+            put(acc, c, v)
+            put(best_i, c, i64(0))
+
+        def better(c, v, r):
+            cur = get(acc, c)
+            if dtype.kind == "f":
+                wins = b.fcmp_ordered(">" if is_max else "<", v, cur)
+                wins = b.and_(b.not_(b.fcmp_unordered("uno", cur, cur)),
+                              b.or_(wins, b.fcmp_unordered("uno", v, v)))
+            elif dtype.kind == "b":
+                wins = b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
+            else:
+                cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
+                wins = cmp(">" if is_max else "<", v, cur)
+            put(acc, c, b.select(wins, v, cur))
+            put(best_i, c, b.select(wins, r, get(best_i, c)))
+
+        # The first reduced position is read whatever the bound (as `_emit_arg` does).
+        yield from row(i64(0), first)
+        rows = open_loop(b, i64(1), n_rows, name="r")
+        yield from row(rows.i, better)
+        close_loop(b, rows)
+    else:
+        def into(a):
+            return lambda c, v, r: put(a, c, combine_values(b, op, get(a, c), v, dtype))
+
+        fill(acc, ident_v)
+        if tiled:
+            blocks = open_loop(b, i64(0), n_rows, name="rb", step=i64(ROW_BLOCK))
+            end = b.add(blocks.i, i64(ROW_BLOCK))
+            end = b.select(b.icmp_signed("<", end, n_rows), end, n_rows)
+            fill(tile, ident_v)
+            rows = open_loop(b, blocks.i, end, name="r")
+            yield from row(rows.i, into(tile))
+            close_loop(b, rows)
+            counted_loop(b, i64(0), width, lambda c: put(
+                acc, c, combine_values(b, op, get(acc, c), get(tile, c), dtype)), name="add")
+            close_loop(b, blocks)
+        else:
+            rows = open_loop(b, i64(0), n_rows, name="r")
+            yield from row(rows.i, into(acc))
+            close_loop(b, rows)
+
+    # Results: the block's columns are contiguous in the output too.
+    out_base = b.mul(b.add(b.mul(o, i64(d_k)), a0), i64(L.inner))
+    out_dt = instr.shape.dtype
+    src = best_i if is_arg else acc
+
+    def store(c):
+        v = get(src, c)
+        if is_arg:
+            ot = value_type(out_dt)
+            v = b.trunc(v, ot) if ot.width < 64 else v
+        elif t == F16:
+            v = b.fptrunc(v, F16)
+        if out_dt.kind == "b":
+            v = b.zext(v, I8)
+        b.store(v, b.gep(out.ptr, [b.add(out_base, c)], inbounds=True),
+                align=out_dt.itemsize)
+    counted_loop(b, i64(0), width, store, name="store")
+    em.pop_scope()
+    close_loop(b, unit)
+
+
+def _split(b, lin, extents):
+    """The index of linear position `lin` in `extents` (i64 values or ints), last fastest; a
+    size-1 extent's index is the constant 0 (as `kernels.delinearize`)."""
+    out = []
+    for k in range(len(extents) - 1, -1, -1):
+        e = extents[k]
+        if isinstance(e, int):
+            e = i64(e)
+        if isinstance(e, ll.Constant) and e.constant == 1:
+            out.append(i64(0))
+        elif k == 0:
+            out.append(lin)
+        else:
+            out.append(b.urem(lin, e))
+            lin = b.udiv(lin, e)
+    return list(reversed(out))
