@@ -14,6 +14,7 @@ import numpy as np
 
 from . import dtypes
 from .autodiff import deflinear, defnondiff, full_like, is_float, shift_axes
+from .cumulative import accumulate
 from .core import Primitive, ShapedArray, bind, get_aval
 from .elementwise import (add, convert_element_type, div, eq, max as max_, min as min_, mul,
                           select)
@@ -245,7 +246,7 @@ def _defcumulative(name, ufunc, kinds, identity):
     p = Primitive(name, "reduction")
     p.reduction = identity
     p.cumulative = True
-    p.lowering = "host"        # no native scan kernel: the NumPy reference runs it
+    p.lowering = "host"        # NumPy on the host, blocked and threaded (`ops.cumulative`)
 
     def rule(x, *, axis, reverse=False):
         check_kinds(name, x, kinds)
@@ -255,7 +256,7 @@ def _defcumulative(name, ufunc, kinds, identity):
     def run(x, *, axis, reverse=False):
         if reverse:
             x = np.flip(x, axis)
-        out = ufunc.accumulate(x, axis=axis, dtype=x.dtype)
+        out = accumulate(ufunc, x, axis % x.ndim)
         return np.flip(out, axis) if reverse else out
 
     p.abstract_eval = rule

@@ -16,6 +16,7 @@ from .autodiff import full_like, is_float, move_batch_to_front, zeros_like_aval
 from .core import Primitive, ShapedArray, get_aval
 from .elementwise import add, iota, mul, sub
 from .errors import ShapeError
+from .host_parallel import run_parts
 from .indexing import gather, scatter_add
 from .rules import as_function, canonical_axis, check_kinds
 from .shape import reshape
@@ -43,20 +44,75 @@ def _sort_rule(*operands, dimension, is_stable=True, num_keys=1):
 
 
 def _sort_impl(*operands, dimension, is_stable=True, num_keys=1):
-    dimension = dimension % operands[0].ndim
-    keys = [np.moveaxis(k, dimension, -1) for k in operands[:num_keys]]
+    d = dimension % operands[0].ndim
+    shape = np.moveaxis(operands[0], d, -1).shape
+    nrows = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = [np.moveaxis(x, d, -1).reshape(nrows, shape[-1]) for x in operands]
+    outs = [np.empty(r.shape, r.dtype) for r in rows]
+
+    def work(lo, hi):
+        for o, r in zip(outs, _sort_rows([r[lo:hi] for r in rows], num_keys)):
+            o[lo:hi] = r
+    # Rows go to threads (NumPy's sorts release the GIL).
+    run_parts(work, rows[0].shape[0], rows[0].size)
+    return tuple(np.moveaxis(o.reshape(shape), -1, d) for o in outs)
+
+
+def _sort_rows(rows, num_keys):
+    """Each operand (2-d, sorted along its last axis) sorted stably by the first `num_keys`."""
+    if len(rows) == 1:
+        return [_sorted_values(rows[0])]
     if num_keys == 1:
-        perm = np.argsort(keys[0], axis=-1, kind="stable")
+        perm = _stable_argsort(rows[0])
     else:
         # lexsort's primary key is the last one; it sorts stably (and NaNs last) per key.
-        perm = np.lexsort(keys[::-1], axis=-1)
-    perm = np.moveaxis(perm, -1, dimension)
-    return tuple(np.take_along_axis(x, perm, axis=dimension) for x in operands)
+        perm = np.lexsort(rows[:num_keys][::-1], axis=-1)
+    return [np.take_along_axis(x, perm, axis=-1) for x in rows]
+
+
+def _sorted_values(x):
+    """A stable sort's result from NumPy's fastest sort (SIMD where the CPU has it). Values
+    that compare equal are identical except -0.0/+0.0 and NaN payloads, which an unstable sort
+    may reorder: those runs get the originals back in their first order (each row's run of
+    zeros, or of NaNs, holds that row's zeros, or NaNs, in order)."""
+    out = np.sort(x, axis=-1)
+    if x.dtype.kind == "f" and x.size:
+        zero = x == 0
+        zs = x[zero]
+        if zs.size and np.signbit(zs).any() and not np.signbit(zs).all():
+            out[out == 0] = zs
+        nan = np.isnan(x)
+        if nan.any():
+            out[np.isnan(out)] = x[nan]
+    return out
+
+
+def _stable_argsort(k):
+    """Stable argsort along the last axis of 2-d `k`, NaNs last, -0.0 equal to 0.0. Keys of
+    at most 32 bits are mapped to order-preserving uint32 and packed with their position into
+    one uint64 (key high, position low): all distinct, so NumPy's unstable SIMD sort of them is
+    the stable order, at about half the time of `argsort(kind="stable")`."""
+    n = k.shape[-1]
+    if k.dtype.itemsize > 4 or n >= 1 << 32:
+        return np.argsort(k, axis=-1, kind="stable")
+    if k.dtype.kind == "f":
+        f = k.astype(np.float32) + np.float32(0)    # -0.0 + 0.0 is +0.0
+        f[np.isnan(f)] = np.float32(np.nan)         # one NaN, sign bit clear: after +inf
+        b = f.view(np.uint32)
+        key = np.where(b >> np.uint32(31) != 0, ~b, b | np.uint32(1 << 31))
+    elif k.dtype.kind == "i":
+        key = k.astype(np.int32).view(np.uint32) ^ np.uint32(1 << 31)
+    else:
+        key = k.astype(np.uint32)
+    packed = key.astype(np.uint64) << np.uint64(32)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort(axis=-1)
+    return (packed & np.uint64(0xFFFFFFFF)).astype(np.intp)
 
 
 sort_p.abstract_eval = _sort_rule
 sort_p.impl = _sort_impl
-sort_p.lowering = "host"      # no native sort: the NumPy reference runs it
+sort_p.lowering = "host"      # NumPy's C sorts run it on the host (`_sort_impl`)
 sort = as_function(sort_p)
 
 

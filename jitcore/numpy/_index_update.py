@@ -91,6 +91,29 @@ def _positions(aval, entries, mode):
     return _stack_last(cols, aval_of(cols[0]).shape)
 
 
+def _leading_rows(aval, entries):
+    """(indices, m) when `idx` is integer arrays (or ints) on the first m axes, at least one
+    an array, then whole slices (`x[i]`, `x[i, j]`, `x[i, :]`): the scatter then updates whole
+    rows of x, indices of shape `broadcast(i, j) + (m,)`, rather than one position per
+    element. Negative indices wrap; out-of-range ones stay out of range (dropped)."""
+    from ._indexing import _slice_window, _stack_last, _wrapped_index
+    if not all(type(n) is int for n in aval.shape):   # symbolic (bucketed) sizes
+        return None
+    m = 0
+    while m < len(entries) and entries[m][0] in ("adv", "int"):
+        m += 1
+    if not any(k == "adv" for k, _ in entries[:m]):
+        return None
+    for d, (kind, v) in enumerate(entries[m:], m):
+        if kind != "slice" or _slice_window(v, aval.shape[d])[1:] != (aval.shape[d], 1, False,
+                                                                       aval.shape[d]):
+            return None
+    arrays = [_wrapped_index(v if k == "adv" else np.array(v, np.int64), aval.shape[d])
+              for d, (k, v) in enumerate(entries[:m])]
+    bshape = broadcast_shapes("at[...]", *[aval_of(a).shape for a in arrays])
+    return _stack_last([broadcast_to(a, bshape) for a in arrays], bshape), m
+
+
 def scatter_update(x, idx, values, kind, mode=None, op=None):
     """`x` with `values` combined into `x[idx]` (`kind` in set/add/mul/min/max)."""
     from ._indexing import _parse
@@ -114,6 +137,11 @@ def scatter_update(x, idx, values, kind, mode=None, op=None):
             return v
         zero_based = [Array._wrap(np.array(a, np.int64)) for a in starts]
         return sh.dynamic_update_slice(x, v, *zero_based)
+    rows = _leading_rows(av, entries) if mode == "fill" else None
+    if rows is not None:
+        indices, m = rows
+        shape = aval_of(indices).shape[:-1] + av.shape[m:]
+        return _SCATTER[kind](x, indices, _fit(op, values, shape), axes=tuple(range(m)))
     indices = _positions(av, entries, mode)
     shape = aval_of(indices).shape[:-1]
     return _SCATTER[kind](x, indices, _fit(op, values, shape), axes=tuple(range(av.ndim)))

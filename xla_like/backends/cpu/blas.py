@@ -128,22 +128,34 @@ def _already_loaded(path: str) -> bool:
 _ENV_LOCK = threading.Lock()
 
 
+# What this copy of OpenBLAS reads at load besides its core type. jitcore runs every GEMM on
+# the threads of its own pool (`cpu.gemm`), each a one-thread call, so OpenBLAS starts no
+# threads of its own; where it is given some (`Blas.threaded`, for LAPACK), they go to sleep
+# right after their work (2**4 cycles of waiting) instead of busy-waiting for the next call
+# (2**28 cycles by default, ~0.1 s a thread: CPU taken from whatever the process runs next).
+_LOAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
 def _dlopen_with_coretype(path: str, coretype: str | None) -> ctypes.CDLL:
-    # OpenBLAS's constructor reads OPENBLAS_CORETYPE during dlopen, so the variable only needs to
-    # hold for this call; it is put back at once so NumPy or child processes see what they had.
+    # OpenBLAS's constructor reads OPENBLAS_CORETYPE (and `_LOAD_ENV`) during dlopen, so the
+    # variables only need to hold for this call; they are put back at once so NumPy or child
+    # processes see what they had.
+    names = ("OPENBLAS_CORETYPE",) + tuple(_LOAD_ENV)
     with _ENV_LOCK:
-        saved = os.environ.get("OPENBLAS_CORETYPE")
+        saved = {name: os.environ.get(name) for name in names}
         try:
             if coretype is None:
                 os.environ.pop("OPENBLAS_CORETYPE", None)
             else:
                 os.environ["OPENBLAS_CORETYPE"] = coretype
+            os.environ.update(_LOAD_ENV)
             return ctypes.CDLL(path)
         finally:
-            if saved is None:
-                os.environ.pop("OPENBLAS_CORETYPE", None)
-            else:
-                os.environ["OPENBLAS_CORETYPE"] = saved
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _load_uncached(builds=_BUILDS, features: dict | None = None) -> "Blas":
@@ -240,11 +252,17 @@ class Blas:
         self._get_corename = self._optional("openblas_get_corename", ctypes.c_char_p, [])
         self._set_threads = self._optional("openblas_set_num_threads", None, [ctypes.c_int])
         self._get_threads = self._optional("openblas_get_num_threads", ctypes.c_int, [])
-        # OpenBLAS has one thread count per process; `one_thread` blocks on several threads
-        # share the change (see there).
+        # OpenBLAS has one thread count per process. Outside any block it is `_base` (1: GEMMs
+        # are shared out by jitcore's pool, see the module `cpu.gemm`); `one_thread` and
+        # `threaded` blocks on several threads at once share it (see `_apply`).
         self._threads_lock = threading.Lock()
         self._one_thread_users = 0
-        self._threads_after = None
+        self._wide = []            # thread counts asked for by the `threaded` blocks now open
+        self._base = 1
+        self._current = None
+        if self.controls_threads:
+            with self._threads_lock:
+                self._apply()
         self.corename = self._text(self._get_corename)
 
     # -- symbols -------------------------------------------------------------------------------
@@ -355,17 +373,16 @@ class Blas:
         }
 
     def set_num_threads(self, n: int) -> None:
-        """Threads OpenBLAS uses from now on (it starts with OPENBLAS_NUM_THREADS or all cores);
-        inside `one_thread` blocks, from when the last one ends."""
+        """Threads OpenBLAS uses outside jitcore's `one_thread`/`threaded` blocks (1 from load:
+        jitcore's compiled code shares GEMMs out over its own pool, so this only matters to
+        direct `gemm` calls and to benchmarks that time OpenBLAS's own threading)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"jitcore BLAS: set_num_threads needs an int >= 1, got {n!r}")
         if self._set_threads is None:
             raise BlasUnavailableError(f"{self.path} exports no openblas_set_num_threads")
         with self._threads_lock:
-            if self._one_thread_users:
-                self._threads_after = int(n)
-            else:
-                self._set_threads(int(n))
+            self._base = int(n)
+            self._apply()
 
     def get_num_threads(self) -> int | None:
         return None if self._get_threads is None else int(self._get_threads())
@@ -375,22 +392,43 @@ class Blas:
         """Whether this build lets `one_thread` (and `set_num_threads`) change its threads."""
         return self._set_threads is not None and self._get_threads is not None
 
+    def _apply(self):
+        """Set OpenBLAS's count to what the open blocks ask (caller holds `_threads_lock`): 1
+        while any `one_thread` block is open (its GEMMs run on pool threads already: more would
+        oversubscribe the cores), else the largest `threaded` count, else `_base`. Only an
+        actual change calls OpenBLAS."""
+        want = 1 if self._one_thread_users else max(self._wide, default=self._base)
+        if want != self._current:
+            self._set_threads(want)
+            self._current = want
+
     @contextlib.contextmanager
     def one_thread(self):
         """Every GEMM runs on its calling thread inside the block. Blocks on several threads
         at once share one change: the count comes back when the last of them ends."""
         with self._threads_lock:
-            if self._one_thread_users == 0:
-                self._threads_after = self.get_num_threads()
-                self._set_threads(1)
             self._one_thread_users += 1
+            self._apply()
         try:
             yield
         finally:
             with self._threads_lock:
                 self._one_thread_users -= 1
-                if self._one_thread_users == 0:
-                    self._set_threads(self._threads_after)
+                self._apply()
+
+    @contextlib.contextmanager
+    def threaded(self, n: int):
+        """OpenBLAS may use `n` threads inside the block (LAPACK routines, which cannot be
+        shared out like a GEMM), unless a `one_thread` block is open on another thread."""
+        with self._threads_lock:
+            self._wide.append(max(1, int(n)))
+            self._apply()
+        try:
+            yield
+        finally:
+            with self._threads_lock:
+                self._wide.remove(max(1, int(n)))
+                self._apply()
 
     # -- NumPy convenience ---------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from ops.core import PRIMITIVES
 
 from .. import memory
 from ..plan.planner import Plan
-from .gemm import one_thread_blas
-from .pool import pool as _pool, threads as _threads
+from .gemm import one_thread_blas, threaded_blas
+from .pool import barrier_block, pool as _pool, reset_barrier, threads as _threads
 from .target import _llvm_lock, target_machine
 
 
@@ -60,7 +60,7 @@ class _Workspace:
             elif bi.kind == "const":
                 self.arrays[bi.id] = bi.value
                 self.ptrs[bi.id] = bi.value.ctypes.data
-        self.counter = ctypes.c_int64(0)
+        self.counter = barrier_block()
         self.counter_ptr = ctypes.addressof(self.counter)
         self.lock = threading.Lock()
 
@@ -88,7 +88,13 @@ class Executable:
         self._all_fresh = len(set(plan.outputs)) == len(plan.outputs) and all(
             plan.buffers[bid].kind == "output" for bid in plan.outputs)
         self._threads = plan.threads   # epilogue scratch has one block per thread
-        self._single = len(order) == 1 and order[0][0] == "native"
+        for kind, seg in order:
+            if kind == "native":
+                # LAPACK routines cannot be shared out over the pool like a GEMM: OpenBLAS
+                # gets the `num_threads` threads for the segments that call them.
+                seg.lapack = any(s.kind == "library" and s.instr.opcode != "fft"
+                                 for s in seg.steps)
+        self._single = len(order) == 1 and order[0][0] == "native" and not order[0][1].lapack
 
     def as_text(self, kind: str = "hlo") -> str:
         if kind == "hlo":
@@ -163,11 +169,15 @@ class Executable:
         # native code takes any thread count up to the plan's.
         n = min(self._threads, _threads()) if seg.parallel else 1
         if n == 1:
+            if seg.lapack and _threads() > 1:
+                with threaded_blas(_threads()):
+                    seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
+                return
             seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
             return
         with one_thread_blas() if seg.one_thread_blas else contextlib.nullcontext():
             pool = _pool(n)
-            ws.counter.value = 0
+            reset_barrier(ws.counter)
             if not pool.try_run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr):
                 # Another call has the workers: this one runs all shares itself (the native
                 # code takes any thread count up to the plan's; with one, it skips barriers).

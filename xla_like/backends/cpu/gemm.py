@@ -1,7 +1,15 @@
 """GEMM from the CPU backend's native segments: cblas_?gemm calls, GEMM prologues and epilogues.
 
-A dot step calls the host BLAS (its address comes in the segment's `externs` table) on thread
-0, and BLAS uses its own threads. A dot with an epilogue (see `plan.planner.Epilogue`) calls it
+jitcore's copy of OpenBLAS runs on one thread (`cpu.blas`): the threads of a segment (the
+worker pool, `cpu.pool`, governed by the `num_threads` setting) share each large GEMM out
+among themselves, each piece a one-thread call. A product of at least `SHARE_MIN_FLOPS` in a
+segment that runs on several threads (one of `THREADS_MIN_FLOPS` makes it do so) is cut into
+`pieces` (whole products of a batch, else blocks of rows, else of columns) and thread `tid`
+takes a contiguous run of them; a smaller one runs whole on thread 0. OpenBLAS's own threads
+would spin waiting for each other and for work (most of their cycles when the machine has
+other load), thread every small product of a batch separately, and ignore `num_threads`.
+
+A dot with an epilogue (see `plan.planner.Epilogue`) calls it
 once per row block instead, into a block-sized scratch buffer, and runs the epilogue kernel on
 that block right after, while the block is still in cache. The segment's threads share the
 blocks, each calling a one-thread GEMM (`one_thread_blas` around the segment): a multi-thread
@@ -12,6 +20,8 @@ making its left operand on each row block first, into a block-sized scratch buff
 then reads from cache (a convolution's im2col patches never go to memory whole).
 """
 from __future__ import annotations
+
+import contextlib
 
 from llvmlite import ir as ll
 
@@ -30,7 +40,9 @@ def blas_ok(instr):
 
 def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None,
               rows=None):
-    """C[b] = A[b] @ B[b] through cblas_?gemm, one call per batch element, on thread 0; with
+    """C[b] = A[b] @ B[b] through cblas_?gemm: in a segment on several threads (`nthreads`
+    given) and of at least `SHARE_MIN_FLOPS`, in pieces shared by the threads; else one call
+    per batch element, on thread 0; with
     an epilogue, one call per row block, each followed by the epilogue kernel on its block,
     the blocks shared by the `nthreads` threads running the segment. `rows`: a runtime count
     of the output rows anything reads (a bucketed program's true size), for a 2-d product."""
@@ -57,6 +69,14 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         gemm_blocks(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
                     i64(1) if nthreads is None else nthreads)
         return
+    if nthreads is not None and worth_sharing(instr):
+        gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
+        m_rows = None
+        if rows is not None and batch == 1 and len(instr.shape.dims) == 2:
+            m_rows = rows
+        _shared_gemm(b, gemm, (batch, m, n, k, ta, tb), int_t, fty, ptr(step.inputs[0]),
+                     ptr(step.inputs[1]), ptr(step.outputs[0]), tid, nthreads, m_rows)
+        return
     only0 = b.icmp_signed("==", tid, i64(0))
     with b.if_then(only0):
         raw = b.load(b.gep(externs, [i64(slot)]))
@@ -80,6 +100,89 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
                               ll.Constant(fty, 0.0), b.gep(c_ptr, [b.mul(bi, i64(m * n))]),
                               c(n)])
             counted_loop(b, i64(0), i64(batch), one, name="batch")
+
+
+# Products below this many flops (2*M*N*K over the batch) run whole on one thread of a
+# segment that runs on several: the barrier after a shared product costs a few us, the time
+# one core takes for ~0.5 Mflop (OpenBLAS reaches ~100 Gflop/s a core from ~1 Mflop on).
+SHARE_MIN_FLOPS = 1 << 20
+# A product of this many flops makes its segment run on several threads by itself: waking
+# the workers costs 20-70 us (measured on 2 cores, benchmarks/threads.py), and one core takes
+# ~80 us for 8 Mflop, so below this sharing only pays where kernels already share the call.
+THREADS_MIN_FLOPS = 1 << 23
+# Rows (or columns) of one piece are a multiple of this: OpenBLAS's kernels work on 4-16 rows
+# at a time, and pieces that split its micro-tiles waste part of each.
+_PIECE_ALIGN = 16
+
+
+def gemm_flops(instr) -> int:
+    batch, m, n, k, _, _ = gemm_layout(instr)
+    return 2 * batch * m * n * k
+
+
+def worth_sharing(instr) -> bool:
+    """Is this dot large enough to share among a segment's threads (`SHARE_MIN_FLOPS`)?"""
+    return gemm_flops(instr) >= SHARE_MIN_FLOPS
+
+
+def worth_threads(instr) -> bool:
+    """Is this dot alone worth running its segment on several threads (`THREADS_MIN_FLOPS`)?"""
+    return gemm_flops(instr) >= THREADS_MIN_FLOPS
+
+
+def pieces(batch, m, n, threads):
+    """How a product of `batch` m x n results is cut for up to `threads` threads: (axis, per
+    product, size) where axis is "batch" (whole products), "rows" or "cols", `per` the pieces
+    of one product and `size` the rows or columns of each (the last may be short)."""
+    if batch >= threads:
+        return "batch", 1, max(m, 1)
+    want = -(-threads // batch)           # pieces per product so every thread has one
+    if m >= want * _PIECE_ALIGN or m >= n:
+        size = -(-(-(-m // want)) // _PIECE_ALIGN) * _PIECE_ALIGN
+        return "rows", -(-m // size), size
+    size = -(-(-(-n // want)) // _PIECE_ALIGN) * _PIECE_ALIGN
+    return "cols", -(-n // size), size
+
+
+def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads, m_rows):
+    """C[bi] = A[bi] @ B[bi], cut into `pieces`, thread `tid` computing a contiguous run of
+    them with one-thread GEMMs. `m_rows`: a runtime row count (bucketed programs) or None."""
+    from . import pool
+    batch, m, n, k, ta, tb = layout
+    axis, per, size = pieces(batch, m, n, pool.threads())
+    total = i64(batch * per)
+    share = b.sdiv(b.add(total, b.sub(nthreads, i64(1))), nthreads)
+    first = _min(b, b.mul(tid, share), total)
+    last = _min(b, b.add(first, share), total)
+    c = lambda v: ll.Constant(int_t, v)  # noqa: E731
+    narrow = (lambda v: v) if int_t.width == 64 else (lambda v: b.trunc(v, int_t))  # noqa: E731
+    lda, ldb = (m if ta else k), (k if tb else n)
+    flags = [c(101), c(112 if ta else 111), c(112 if tb else 111)]
+
+    def piece(p):
+        bi = b.sdiv(p, i64(per))
+        lo = b.mul(b.srem(p, i64(per)), i64(size))
+        a_at = b.gep(a_ptr, [b.mul(bi, i64(m * k))])
+        b_at = b.gep(b_ptr, [b.mul(bi, i64(k * n))])
+        c_at = b.gep(c_ptr, [b.mul(bi, i64(m * n))])
+        rows, cols = i64(m) if m_rows is None else m_rows, i64(n)
+        if axis == "rows":
+            hi = _min(b, b.add(lo, i64(size)), rows)
+            lo = _min(b, lo, hi)
+            a_at = b.gep(a_at, [lo if ta else b.mul(lo, i64(k))])
+            c_at = b.gep(c_at, [b.mul(lo, i64(n))])
+            rows = b.sub(hi, lo)
+        elif axis == "cols":
+            hi = _min(b, b.add(lo, i64(size)), cols)
+            b_at = b.gep(b_at, [b.mul(lo, i64(k)) if tb else lo])
+            c_at = b.gep(c_at, [lo])
+            cols = b.sub(hi, lo)
+        nonempty = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed(">", cols, i64(0)))
+        with b.if_then(nonempty):
+            b.call(gemm, flags + [narrow(rows), narrow(cols), c(k), ll.Constant(fty, 1.0),
+                                  a_at, c(max(lda, 1)), b_at, c(max(ldb, 1)),
+                                  ll.Constant(fty, 0.0), c_at, c(max(n, 1))])
+    counted_loop(b, first, last, piece, name="piece")
 
 
 def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads):
@@ -151,3 +254,13 @@ def one_thread_blas():
 
 def _min(b, x, y):
     return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def threaded_blas(n):
+    """A block in which BLAS (LAPACK) may use `n` threads (`blas.Blas.threaded`)."""
+    from . import blas
+    try:
+        lib = blas.load()
+    except blas.BlasUnavailableError:
+        return contextlib.nullcontext()
+    return lib.threaded(n) if lib.controls_threads else contextlib.nullcontext()

@@ -7,11 +7,19 @@ two calls interleaved on the same workers could deadlock at a barrier (worker 1 
 call A while worker 2 runs call B's share, and call B's barrier needs worker 1). A call that
 finds the workers busy runs its segment alone with `nthreads=1` (every share, no barriers),
 which keeps the cores as busy as the workers would.
+
+Nothing spins once a call returns: idle workers block on their queues (a lock, so a futex),
+and the barriers between kernels spin only briefly before sleeping on a futex
+(`barrier_block`). jitcore's OpenBLAS runs one thread a call: GEMMs are shared out over these
+same workers (`cpu.gemm`), so `num_threads` governs them too.
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import queue
+import sys
 import threading
 
 from ...settings import settings
@@ -24,6 +32,42 @@ def threads() -> int:
     else (0) the cores, at most 8."""
     n = settings.num_threads
     return max(1, int(n)) if n else _DEFAULT_THREADS
+
+
+# SYS_futex by machine, for Linux; elsewhere the barriers only spin.
+_FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
+
+
+def _syscall_address() -> tuple[int, int]:
+    """(address of libc's `syscall`, SYS_futex), or (0, 0) where the barriers cannot sleep."""
+    nr = _FUTEX_SYSCALL.get(platform.machine().lower())
+    if not sys.platform.startswith("linux") or nr is None:
+        return 0, 0
+    try:
+        fn = ctypes.CDLL(None).syscall
+    except (OSError, AttributeError):
+        return 0, 0
+    return ctypes.cast(fn, ctypes.c_void_p).value or 0, nr
+
+
+_SYSCALL, _FUTEX = _syscall_address()
+
+
+def barrier_block():
+    """A call's barrier block, as the segments' barriers read it (`cpu.render._barrier`):
+    [arrivals, address of `syscall` (0: spin only), SYS_futex, "a thread slept" flag]. The
+    flag lets the last arrival skip the wake-up system call when every thread only spun: a
+    sleeper sets it before its last look at the count, so either it sees the last arrival or
+    the last arrival sees the flag (both sequentially consistent)."""
+    block = (ctypes.c_int64 * 4)()
+    block[1], block[2] = _SYSCALL, _FUTEX
+    return block
+
+
+def reset_barrier(block):
+    """Before each threaded segment run: no arrivals, nobody slept."""
+    block[0] = 0
+    block[3] = 0
 
 
 class ThreadPool:

@@ -18,7 +18,7 @@ from . import fft, lapack
 from .control import Emitter, emit_control, emit_copy
 from .executable import DATA_OFFSET
 from .gemm import blas_ok as _blas_ok, call_blas as _call_blas
-from .gemm import can_share_blocks
+from .gemm import can_share_blocks, worth_threads
 from .pool import threads as _threads
 from .target import math_provider
 
@@ -36,19 +36,68 @@ PARALLEL_MIN_WORK = 1 << 17   # elements; below this, one thread (a hand-off cos
 
 
 def _barrier(b, counter, target, nthreads):
-    """All threads reach this point before any continues (skipped when running alone)."""
+    """All threads reach this point before any continues (skipped when running alone).
+
+    `counter` points at the call's barrier block (`cpu.pool.barrier_block`): arrivals, the
+    address of libc's `syscall` (0: none), SYS_futex, and a flag set once a thread sleeps. A
+    thread that finds the others not there spins a short while (the usual wait on an idle
+    machine is microseconds), then sleeps on a futex until the last arrival wakes it: on a
+    loaded machine the thread it waits for may not run for a whole time slice, which spinning
+    would burn."""
     fn = b.function
     wait = fn.append_basic_block("barrier.wait")
-    done = fn.append_basic_block("barrier.done")
+    wake = fn.append_basic_block("barrier.wake")
+    wake_call = fn.append_basic_block("barrier.wake_call")
     spin = fn.append_basic_block("barrier.spin")
+    pause = fn.append_basic_block("barrier.pause")
+    sleep = fn.append_basic_block("barrier.sleep")
+    sleep_call = fn.append_basic_block("barrier.sleep_call")
+    done = fn.append_basic_block("barrier.done")
+    slot = lambda j: b.gep(counter, [i64(j)])  # noqa: E731
+    mod = fn.module
+    goal = b.mul(nthreads, i64(target))
     b.cbranch(b.icmp_signed(">", nthreads, i64(1)), wait, done)
     b.position_at_end(wait)
-    b.atomic_rmw("add", counter, i64(1), "seq_cst")
-    b.branch(spin)
+    old = b.atomic_rmw("add", counter, i64(1), "seq_cst")
+    sys_fn = b.load(slot(1))
+    sys_ty = ll.FunctionType(I64, [I64], var_arg=True)
+    call_sys = b.inttoptr(sys_fn, ll.PointerType(sys_ty))
+    nr = b.load(slot(2))
+    b.cbranch(b.icmp_signed("==", b.add(old, i64(1)), goal), wake, spin)
+    b.position_at_end(wake)    # the last arrival wakes the sleepers, if any slept this call
+    slept = b.load_atomic(slot(3), "seq_cst", 8)
+    b.cbranch(b.and_(b.icmp_signed("!=", slept, i64(0)), b.icmp_signed("!=", sys_fn, i64(0))),
+              wake_call, done)
+    b.position_at_end(wake_call)
+    b.call(call_sys, [nr, counter, i64(_FUTEX_WAKE), i64(0x7FFFFFFF)])
+    b.branch(done)
     b.position_at_end(spin)
+    tries = b.phi(I64)
+    tries.add_incoming(i64(0), wait)
     cur = b.load_atomic(counter, "seq_cst", 8)
-    b.cbranch(b.icmp_signed("<", cur, b.mul(nthreads, i64(target))), spin, done)
+    b.cbranch(b.icmp_signed("<", cur, goal), pause, done)
+    b.position_at_end(pause)
+    if "x86" in mod.triple:
+        b.call(mod.declare_intrinsic("llvm.x86.sse2.pause", fnty=ll.FunctionType(
+            ll.VoidType(), [])), [])
+    more = b.add(tries, i64(1))
+    tries.add_incoming(more, pause)
+    b.cbranch(b.or_(b.icmp_signed("<", more, i64(_SPINS)), b.icmp_signed("==", sys_fn, i64(0))),
+              spin, sleep)
+    b.position_at_end(sleep)
+    b.atomic_rmw("xchg", slot(3), i64(1), "seq_cst")
+    cur = b.load_atomic(counter, "seq_cst", 8)   # after the flag: see `pool.barrier_block`
+    b.cbranch(b.icmp_signed("<", cur, goal), sleep_call, done)
+    b.position_at_end(sleep_call)
+    # Sleeps while the counter's low 32 bits still hold `cur` (returns at once otherwise).
+    b.call(call_sys, [nr, counter, i64(_FUTEX_WAIT), b.and_(cur, i64(0xFFFFFFFF)),
+                      ll.Constant(ll.PointerType(I8), None)])
+    b.branch(sleep)
     b.position_at_end(done)
+
+
+_SPINS = 1000                       # pause instructions (~40-150 cycles each) before sleeping
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129   # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
 
 
 class Segment:
@@ -89,17 +138,21 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues
                 if s.epilogue is not None)
     work += sum(_work(plan, s.prologue.step) for s in epilogues if s.prologue is not None)
-    # Library calls run on one thread (BLAS has its own); small segments are not worth the
-    # hand-off. Those run whole kernels with constant bounds, which lets LLVM see every trip
-    # count (small loops are unrolled, not vectorized: less code, faster to compile). Loops
-    # and branches run on one thread too. GEMM prologues and epilogues share their blocks
-    # between threads, each calling a one-thread GEMM (`cpu.gemm`). LAPACK steps run on one
-    # thread too.
-    shared = bool(epilogues) and can_share_blocks()
-    parallel = work >= PARALLEL_MIN_WORK and _threads() > 1 and not any(
-        lib and not (shared and (s.epilogue is not None or s.prologue is not None))
-        for s, lib in zip(steps, library)) \
-        and not any(s.kind in ("control", "library") for s in steps)
+    # Small segments are not worth the hand-off. Those run whole kernels with constant
+    # bounds, which lets LLVM see every trip count (small loops are unrolled, not
+    # vectorized: less code, faster to compile). Loops and branches run on one thread too.
+    # GEMM prologues and epilogues share their blocks between threads, each calling a
+    # one-thread GEMM (`cpu.gemm`); so are plain BLAS dots, cut into pieces. A segment with
+    # plain BLAS dots goes to threads only for a product large enough (`worth_threads`): its
+    # many small kernels would each end at a barrier. LAPACK steps run on one thread (OpenBLAS
+    # may use `num_threads` threads for them, `cpu.executable`).
+    shared = can_share_blocks()
+    plain = [s for s, lib in zip(steps, library)
+             if lib and s.epilogue is None and s.prologue is None]
+    parallel = _threads() > 1 and not any(s.kind in ("control", "library") for s in steps) \
+        and ((work >= PARALLEL_MIN_WORK and not any(library)) or (shared and (
+            (work >= PARALLEL_MIN_WORK and not plain) or
+            any(worth_threads(s.instr) for s in plain))))
     barriers = 0
     count = [0]
 
@@ -191,7 +244,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
         emit_step(step, lib, parallel)
     b.ret_void()
     seg = Segment(name, steps, parallel)
-    seg.one_thread_blas = parallel and bool(epilogues)
+    seg.one_thread_blas = parallel and any(library)
     return seg
 
 
@@ -199,6 +252,8 @@ def _work(plan, step):
     """Elements a step touches: a reduction kernel's input, else its output."""
     if step.kind == "kernel":
         return int(np.prod(iteration_shape(step.instr.called[0]), dtype=np.int64))
+    if step.kind == "scatter":   # the copy of the operand and the updates' windows
+        return step.instr.shape.size + step.instr.operands[2].shape.size
     return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
 
 

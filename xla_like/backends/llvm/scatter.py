@@ -4,8 +4,12 @@ native loops, so programs (and loop bodies: `x.at[i].set(v)` is a scatter) need 
 `out = operand`, then for each index row in order: if every index is in range, each element of
 its window is combined into `out` (`set` overwrites: the last duplicate wins, as NumPy's fancy
 assignment; the others accumulate in row order, as `ufunc.at`). Out-of-range rows are dropped
-(`ops.indexing`). One thread runs it: rows may collide. The CUDA backend runs the same loop
-(`scatter_body`) in a one-thread kernel (`cuda.kernels.emit_scatter`).
+(`ops.indexing`). Threads split the operand's leading dimension: each copies its slices and
+applies, in row order, the parts of every row that land in them, so colliding rows need no
+locks and combine in the order one thread would (each thread reads all the indices, a small
+fraction of the traffic next to the windows). The window's trailing contiguous run is an inner
+loop LLVM vectorizes. The CUDA backend runs the same loop (`scatter_body`) over the whole
+range in a one-thread kernel (`cuda.kernels.emit_scatter`).
 """
 from __future__ import annotations
 
@@ -24,27 +28,59 @@ def emit_scatter(module, name, instr) -> Kernel:
     operand, indices, updates = instr.operands
     fn = declare_kernel(module, name, [operand.shape, indices.shape, updates.shape], instr.shape)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    scatter_body(b, module, instr, *fn.args[:4])
+    scatter_body(b, module, instr, *fn.args[:4], lo=fn.args[4], hi=fn.args[5])
     b.ret_void()
-    return Kernel(fn, 1, False, False)
+    # The parallel range is the operand's leading dimension: a thread owns the output slices
+    # [lo, hi) along it, so threads never write the same element, whatever the indices.
+    dims = operand.shape.dims
+    return Kernel(fn, dims[0] if dims else 1, bool(dims), False)
 
 
-def scatter_body(b, module, instr, src, idx_ptr, upd, out, memcpy=None):
-    """The serial scatter loop, emitted at `b` (the CPU kernel's body and the CUDA backend's
-    one-thread kernel's): `out = src`, then the rows in order. `memcpy(b, module, dst, src,
-    nbytes)` makes the copy (default: libc's `memcpy`, which a GPU has not)."""
+def scatter_body(b, module, instr, src, idx_ptr, upd, out, memcpy=None, lo=None, hi=None):
+    """The scatter loop, emitted at `b` (the CPU kernel's body and the CUDA backend's one-thread
+    kernel's): `out = src` on the slices [lo, hi) of the leading dimension (default: all),
+    then the rows in order, each writing only its part inside those slices. With several
+    threads each owning a range, every output element is written by one thread, in row order,
+    so duplicates combine as on one thread. `memcpy(b, module, dst, src, nbytes)` makes the
+    copy (default: libc's `memcpy`, which a GPU has not)."""
     operand, indices, _ = instr.operands
     dims = operand.shape.dims
-    axes = tuple(a % len(dims) for a in instr.attrs["axes"])   # the IR may keep -1
+    nd = len(dims)
+    axes = tuple(a % nd for a in instr.attrs["axes"])   # the IR may keep -1
     k = len(axes)
     rows = int(np.prod(indices.shape.dims[:-1], dtype=np.int64))
-    window = [d for d in range(len(dims)) if d not in axes]
+    window = [d for d in range(nd) if d not in axes]
     wsize = int(np.prod([dims[d] for d in window], dtype=np.int64))
-    strides = [int(np.prod(dims[d + 1:], dtype=np.int64)) for d in range(len(dims))]
+    strides = [int(np.prod(dims[d + 1:], dtype=np.int64)) for d in range(nd)]
     dt = operand.shape.dtype
-    (memcpy or _memcpy)(b, module, out, src, operand.shape.size * dt.itemsize)
     idt = indices.shape.dtype
     combine = PRIMITIVES[instr.opcode].scatter_combine
+    lead = dims[0] if nd else 1
+    stride0 = strides[0] if nd else 1
+    if lo is None:
+        lo, hi = i64(0), i64(lead)
+        (memcpy or _memcpy)(b, module, out, src, operand.shape.size * dt.itemsize)
+    else:
+        _memcpy(b, module, b.gep(out, [b.mul(lo, i64(stride0))]),
+                b.gep(src, [b.mul(lo, i64(stride0))]),
+                b.mul(b.sub(hi, lo), i64(stride0 * dt.itemsize)))
+    # The window is walked as an outer part (div/mod per step) and a contiguous inner run: the
+    # window dimensions at the end of the layout. The run is one vectorizable loop; it never
+    # takes in dimension 0, whose range [lo, hi) the outer part restricts.
+    inner, run_dims = 1, []
+    for d in reversed(range(1, nd)):
+        if d in axes:
+            break
+        inner *= dims[d]
+        run_dims.append(d)
+    outer_dims = [d for d in window if d not in run_dims]
+    if nd and 0 not in axes:
+        # Dimension 0 is the window's first: this thread's outer steps are a contiguous range.
+        per = wsize // max(dims[0], 1) // max(inner, 1) if dims[0] else 0
+        o_lo, o_hi = b.mul(lo, i64(per)), b.mul(hi, i64(per))
+    else:
+        nouter = wsize // inner if inner else 0
+        o_lo, o_hi = i64(0), i64(nouter)
 
     def row(r):
         base = i64(0)
@@ -55,17 +91,27 @@ def scatter_body(b, module, instr, src, idx_ptr, upd, out, memcpy=None):
                 v = b.sext(v, I64) if idt.kind == "i" else b.zext(v, I64)
             # Unsigned compare: a negative index is out of range too.
             valid = b.and_(valid, b.icmp_unsigned("<", v, i64(dims[axis])))
+            if axis == 0:   # another thread's slice (lo <= v < hi, v already >= 0)
+                valid = b.and_(valid, b.icmp_unsigned(">=", v, lo))
+                valid = b.and_(valid, b.icmp_unsigned("<", v, hi))
             base = b.add(base, b.mul(v, i64(strides[axis])))
         with b.if_then(valid):
-            def element(w):
-                off, rest = base, w
-                for d in reversed(window):
+            row_upd = b.gep(upd, [b.mul(r, i64(wsize))])
+
+            def outer(o):
+                off, rest = base, o
+                for d in reversed(outer_dims):
                     off = b.add(off, b.mul(b.urem(rest, i64(dims[d])), i64(strides[d])))
                     rest = b.udiv(rest, i64(dims[d]))
-                u = b.load(b.gep(upd, [b.add(b.mul(r, i64(wsize)), w)]))
-                p = b.gep(out, [off])
-                b.store(u if combine is None else _combine(b, combine, b.load(p), u, dt), p)
-            counted_loop(b, i64(0), i64(wsize), element, name="w")
+                dst = b.gep(out, [off])
+                srcu = b.gep(row_upd, [b.mul(o, i64(inner))])
+
+                def element(i):
+                    u = b.load(b.gep(srcu, [i]))
+                    p = b.gep(dst, [i])
+                    b.store(u if combine is None else _combine(b, combine, b.load(p), u, dt), p)
+                counted_loop(b, i64(0), i64(inner), element, name="w")
+            counted_loop(b, o_lo, o_hi, outer, name="o")
     counted_loop(b, i64(0), i64(rows), row, name="r")
 
 
@@ -73,8 +119,11 @@ def _memcpy(b, module, dst, src, nbytes):
     fn = module.globals.get("memcpy")
     if fn is None:
         fn = ll.Function(module, ll.FunctionType(_I8P, [_I8P, _I8P, I64]), "memcpy")
-    if nbytes:
-        b.call(fn, [b.bitcast(dst, _I8P), b.bitcast(src, _I8P), i64(nbytes)])
+    if isinstance(nbytes, int):
+        if not nbytes:
+            return
+        nbytes = i64(nbytes)
+    b.call(fn, [b.bitcast(dst, _I8P), b.bitcast(src, _I8P), nbytes])
 
 
 def _combine(b, op, x, y, dt):

@@ -1,0 +1,183 @@
+"""Row scatters, sorts and cumulative sums under `jitcore.jit`, against NumPy and JAX.
+
+    python benchmarks/scatter_sort_scan.py [--rounds 9] [--out benchmarks/results/...md]
+
+Cases: `x.at[i].add(u)` and `.set(u)` of 1e5 rows of 128 float32 into (10000, 128) (rows
+collide: 10 updates per row on average; NumPy: `np.add.at` and fancy assignment); `jnp.sort`
+and `jnp.argsort` of 1e6 float32 and of (1000, 1000) float32 along each axis (NumPy: its
+default SIMD sort and its stable sort); `jnp.cumsum` of 1e6 float32 and along axis 0 of
+(1000, 1000) float32, with each side's largest relative error against float64 prefix sums.
+The limit: a read + write copy of the scatter's operand plus a read of its updates
+(`np.copyto`), measured in the same interleaved rounds. Each column: median (min) over rounds,
+in ms (the machine is shared: expect noise).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+
+import jitcore  # noqa: E402
+import jitcore.numpy as jnp  # noqa: E402
+from jax_side import JaxSide, local_inputs  # noqa: E402
+from machine import cpu_model  # noqa: E402
+
+SCATTER = """
+def inputs(seed):
+    r = np.random.default_rng(seed)
+    return (r.normal(size=(10000, 128)).astype(np.float32), r.integers(0, 10000, size=100000),
+            r.normal(size=(100000, 128)).astype(np.float32))
+"""
+VEC = """
+def inputs(seed):
+    return (np.random.default_rng(seed).normal(size=1000000).astype(np.float32),)
+"""
+SQUARE = """
+def inputs(seed):
+    return (np.random.default_rng(seed).normal(size=(1000, 1000)).astype(np.float32),)
+"""
+POS = """
+def inputs(seed):
+    return (np.random.default_rng(seed).uniform(0, 1, size=1000000).astype(np.float32),)
+"""
+POS_SQ = """
+def inputs(seed):
+    return (np.random.default_rng(seed).uniform(0, 1, size=(1000, 1000)).astype(np.float32),)
+"""
+
+
+def _np_add_at(x, i, u):
+    out = x.copy()
+    np.add.at(out, i, u)
+    return out
+
+
+def _np_set(x, i, u):
+    out = x.copy()
+    out[i] = u
+    return out
+
+
+# name, inputs, jitcore fn, NumPy fn, JAX body, float64 reference for the error column or None
+CASES = [
+    ("at[i].add rows", SCATTER, lambda x, i, u: x.at[i].add(u), _np_add_at,
+     "lambda x, i, u: x.at[i].add(u)", None),
+    ("at[i].set rows", SCATTER, lambda x, i, u: x.at[i].set(u), _np_set,
+     "lambda x, i, u: x.at[i].set(u)", None),
+    ("sort 1e6", VEC, jnp.sort, np.sort, "jnp.sort", None),
+    ("sort 1e6 (NumPy stable)", VEC, jnp.sort, lambda x: np.sort(x, kind="stable"),
+     "jnp.sort", None),
+    ("argsort 1e6 (NumPy stable)", VEC, jnp.argsort, lambda x: np.argsort(x, kind="stable"),
+     "jnp.argsort", None),
+    ("sort (1000,1000) axis 1", SQUARE, lambda x: jnp.sort(x, axis=1),
+     lambda x: np.sort(x, axis=1), "lambda x: jnp.sort(x, axis=1)", None),
+    ("sort (1000,1000) axis 0", SQUARE, lambda x: jnp.sort(x, axis=0),
+     lambda x: np.sort(x, axis=0), "lambda x: jnp.sort(x, axis=0)", None),
+    ("argsort (1000,1000) axis 1 (NumPy stable)", SQUARE, lambda x: jnp.argsort(x, axis=1),
+     lambda x: np.argsort(x, axis=1, kind="stable"), "lambda x: jnp.argsort(x, axis=1)", None),
+    ("cumsum 1e6", POS, jnp.cumsum, np.cumsum, "jnp.cumsum",
+     lambda x: np.cumsum(x.astype(np.float64))),
+    ("cumsum (1000,1000) axis 0", POS_SQ, lambda x: jnp.cumsum(x, axis=0),
+     lambda x: np.cumsum(x, axis=0), "lambda x: jnp.cumsum(x, axis=0)",
+     lambda x: np.cumsum(x.astype(np.float64), axis=0)),
+]
+
+
+def _jax_source(inputs_src, body):
+    return inputs_src + f"""
+def build(seed):
+    return jax.jit({body}), inputs(seed)
+"""
+
+
+def _seconds(fn, *args):
+    t0 = time.perf_counter()
+    np.asarray(fn(*args))
+    return time.perf_counter() - t0
+
+
+def _fmt(ts):
+    return f"{statistics.median(ts) * 1e3:.2f} ({min(ts) * 1e3:.2f})" if ts else "n/a"
+
+
+def _err(got, want):
+    return f"{float(np.max(np.abs(np.asarray(got, np.float64) - want) / np.abs(want))):.1e}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--out", default=None, help="also write the table to this markdown file")
+    args = ap.parse_args(argv)
+    x, _, u = local_inputs(SCATTER)
+    dst, udst = np.empty_like(x), np.empty_like(u)
+    with JaxSide() as jax:
+        cases = []
+        for name, src, ours, theirs, jbody, ref in CASES:
+            ins = local_inputs(src)
+            f = jitcore.jit(ours)
+            got, want = np.asarray(f(*ins)), theirs(*ins)
+            if name.startswith("at[i].add"):
+                assert np.allclose(got, want, rtol=1e-4, atol=1e-4), name
+            else:
+                assert np.array_equal(got, want) or ref is not None, name
+            have_jax = jax.available and jax.define(name, _jax_source(src, jbody))
+            errs = None
+            if ref is not None:
+                w = ref(*ins)
+                jres = jax.result(name) if have_jax else None
+                errs = (_err(got, w), _err(want, w), _err(jres[0], w) if jres else "n/a")
+            cases.append((name, ins, f, theirs, have_jax, errs))
+        times = {c[0]: ([], [], []) for c in cases}
+        limit = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            np.copyto(dst, x)
+            np.copyto(udst, u)
+            limit.append(time.perf_counter() - t0)
+            for name, ins, f, theirs, have_jax, _ in cases:
+                times[name][0].append(_seconds(f, *ins))
+                times[name][1].append(_seconds(theirs, *ins))
+                if have_jax:
+                    t = jax.time(name, 1)
+                    if t is not None:
+                        times[name][2].append(t)
+        lines = [
+            "# Scatter, sort and cumulative sums, float32", "",
+            f"{cpu_model()}, {os.cpu_count()} cores; {args.rounds} interleaved rounds; "
+            f"jitcore CPU backend, NumPy {np.__version__}; {jax.label()}.", "",
+            f"Limit for the scatters: copying the (10000, 128) operand and the (100000, 128) "
+            f"updates with np.copyto: **{_fmt(limit)} ms**.", "",
+            "Times: median (min) in ms. Ratios of medians. `err`: largest relative error "
+            "against float64 prefix sums (jitcore / NumPy / JAX).", "",
+            "| case | jitcore | NumPy | JAX | jitcore / NumPy | jitcore / JAX | err |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for name, ins, f, theirs, have_jax, errs in cases:
+            ta, tb, tc = times[name]
+            ma = statistics.median(ta)
+            rj = f"{ma / statistics.median(tc):.2f}" if tc else "n/a"
+            lines.append(f"| {name} | {_fmt(ta)} | {_fmt(tb)} | {_fmt(tc)} | "
+                         f"{ma / statistics.median(tb):.2f} | {rj} | "
+                         f"{' / '.join(errs) if errs else ''} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    if "--out" not in sys.argv:
+        sys.argv += ["--out", os.path.join(HERE, "results",
+                                           f"scatter_sort_scan-{datetime.date.today()}.md")]
+    raise SystemExit(main())
