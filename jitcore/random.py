@@ -26,7 +26,7 @@ from ops import dtypes
 from ops.core import Tracer
 from ops.errors import DtypeError, ShapeError
 
-from . import lax
+from . import eager, lax
 from . import numpy as jnp
 from .array import Array
 from .numpy._promotion import aval_of, asarray, broadcast_shapes, convert, result_dtype
@@ -119,6 +119,10 @@ def split(key, num=2):
     """`num` new keys (an int, or a shape: the result has shape `num + (2,)`)."""
     key = _check_key("split", key)
     shape = static_shape("split", num)
+    return eager.call(_split, math.prod(shape), key, shape, static_argnums=(1,))
+
+
+def _split(key, shape):
     hi, lo = iota_2x32(shape)
     k1, k2 = key_halves(key)
     b1, b2 = threefry2x32(k1, k2, hi, lo)
@@ -146,7 +150,14 @@ def fold_in(key, data):
 
 
 def _random_bits(key, bit_width, shape):
-    """Bits as JAX's partitionable threefry: hash each element's 64-bit index with the key."""
+    """Bits as JAX's partitionable threefry: hash each element's 64-bit index with the key.
+    Called eagerly for many elements, the ~180 operations run as one compiled kernel per
+    (bit width, shape), as JAX jits its samplers (`eager.call`)."""
+    return eager.call(_random_bits_body, math.prod(shape), key, bit_width, shape,
+                      static_argnums=(1, 2))
+
+
+def _random_bits_body(key, bit_width, shape):
     hi, lo = iota_2x32(shape)
     k1, k2 = key_halves(key)
     b1, b2 = threefry2x32(k1, k2, hi, lo)
@@ -228,8 +239,9 @@ def _uniform(name, key, shape, dtype, minval, maxval):
 def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
     """Uniform values in [minval, maxval) (default float64)."""
     key = _check_key("uniform", key)
-    return _uniform("uniform", key, static_shape("uniform", shape),
-                    _float_dtype("uniform", dtype), minval, maxval)
+    shape = static_shape("uniform", shape)
+    return eager.call(_uniform, math.prod(shape), "uniform", key, shape,
+                      _float_dtype("uniform", dtype), minval, maxval, static_argnums=(0, 2, 3))
 
 
 def _sqrt2_erfinv(u):
@@ -241,6 +253,11 @@ def normal(key, shape=(), dtype=None):
     key = _check_key("normal", key)
     shape = static_shape("normal", shape)
     dtype = _float_dtype("normal", dtype)
+    # Eagerly on many elements: bits, uniform and erfinv as one compiled program per shape.
+    return eager.call(_normal, math.prod(shape), key, shape, dtype, static_argnums=(1, 2))
+
+
+def _normal(key, shape, dtype):
     lo = float(np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype)))
     return _sqrt2_erfinv(_uniform("normal", key, shape, dtype, lo, 1.0))
 

@@ -272,12 +272,18 @@ class Trace(abc.ABC):
 
 
 class EvalTrace(Trace):
-    """The bottom of the stack: computes with each primitive's NumPy `impl`.
+    """The bottom of the stack: computes with each primitive's NumPy `impl` (or, where the
+    runtime's `compiled` hook takes the call, a compiled kernel of it).
 
     Output avals come from the shape rule, so eager calls check shapes and dtypes exactly as
     traced calls do, and results carry the weak type the rule decides. `wrap` turns an output
     into the value users see (the runtime installs one that makes `jitcore.Array`s).
     """
+
+    # `compiled(prim, args, avals, out_aval, params)`: the outputs of `prim` computed by a
+    # compiled kernel (wrapped as `wrap` would), or None to use `impl`. The runtime installs
+    # one that compiles primitives on large arrays; None: always `impl`.
+    compiled = None
 
     def wrap(self, value: np.ndarray, aval: ShapedArray):
         return value
@@ -291,6 +297,10 @@ class EvalTrace(Trace):
                     hint="return traced values from the traced function instead of storing them")
         avals = [get_aval(a) for a in args]
         out_aval = prim.abstract_eval(*avals, **params)
+        if self.compiled is not None:
+            out = self.compiled(prim, args, avals, out_aval, params)
+            if out is not None:
+                return out
         vals = [to_numpy(a, av) for a, av in zip(args, avals)]
         out = prim.impl(*vals, **params)
         if prim.multiple_results:

@@ -321,11 +321,13 @@ atan2_p = _diag(defbroadcasting("atan2", np.arctan2, F, math="atan2"), _atan2_lh
 and_p = _nondiff(defbroadcasting("and", np.bitwise_and, BITS, cheap=True))
 or_p = _nondiff(defbroadcasting("or", np.bitwise_or, BITS, cheap=True))
 xor_p = _nondiff(defbroadcasting("xor", np.bitwise_xor, BITS, cheap=True))
-shift_left_p = _nondiff(defbroadcasting("shift_left", _shift_left, INT))
+# Shifts are cheap: a shift and a select for over-wide counts. Fusion recomputes them where
+# used, so a hash of many rounds (threefry's rotations) stays one kernel.
+shift_left_p = _nondiff(defbroadcasting("shift_left", _shift_left, INT, cheap=True))
 shift_right_arithmetic_p = _nondiff(defbroadcasting("shift_right_arithmetic",
-                                                    _shift_right_arithmetic, INT))
+                                                    _shift_right_arithmetic, INT, cheap=True))
 shift_right_logical_p = _nondiff(defbroadcasting("shift_right_logical", _shift_right_logical,
-                                                 INT))
+                                                 INT, cheap=True))
 
 def _comparison(name, impl, symbol):
     # Complex numbers compare lexicographically (real part, then imaginary), as NumPy and JAX.
