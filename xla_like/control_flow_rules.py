@@ -5,9 +5,10 @@ it binds on the current trace: numbers with no trace active, new loops in the IR
 
 - Forward mode threads tangents through the same construct: a carry gets a tangent if its
   initial value has one or the body can give it one (a fixpoint over the body's dependencies).
-- Reverse mode of `cond` runs the chosen branch's VJP in a `cond`. `scan` saves every carry
-  (one carry per iteration) in a forward scan and runs the body's VJP in a reversed scan,
-  recomputing each step's intermediates from its carry. `while` has no static trip count: it
+- Reverse mode of `cond` runs the chosen branch's VJP in a `cond`. `scan` runs forward once,
+  saving every step's carry and the intermediates its VJP reads (`loop_residuals`; within a
+  memory budget, else they are recomputed from the carry), and runs the body's VJP in a
+  reversed scan that reads them. `while` has no static trip count: it
   first counts the iterations, then records the carry every `s` iterations into a tape of
   `K` slots (`s = ceil(n / K)`, `K` chosen so the tape stays under `TAPE_BYTES`; a scan over
   the slots, each step recording its starting carry and running `s` body steps), and the
@@ -34,10 +35,11 @@ from . import ir
 from .control_flow import (aval_of, cond_flat, current_builder, emit, interp_runner, out_avals_of,
                            run_cond, run_scan, run_while, scan_flat, while_flat)
 from .custom_calls import copy_computation
-from .evaluate import eval_computation, output_instrs
+from .evaluate import eval_computation, output_instrs, replay, results
+from . import loop_residuals
 from .passes.batching import batch_computation
 from .passes.jvp import jvp_computation
-from .passes.vjp import vjp_computation
+from .passes.vjp import forward_env, pull_back, vjp_computation
 
 TAPE_BYTES = 1 << 24      # reverse-mode while_loop: memory for recorded carries
 TAPE_MAX_SLOTS = 1024
@@ -391,7 +393,35 @@ class ScanRules:
         touts = _spread(res[n:n + nc], cnz) + _spread(res[n + nc + ny:], ynz)
         return outs, touts
 
+    def forward(self, module, instr, args):
+        """The scan as reverse mode replays it: (outputs, residuals), the residuals being
+        every step's starting carry and the intermediates its VJP reads (`loop_residuals`),
+        stacked along the steps. Outputs or residuals nobody reads are removed later (`dce`
+        prunes a scan's unused outputs)."""
+        (body,) = instr.called
+        a = instr.attrs
+        n, length = a["num_carry"], a["length"]
+        carry, xs, consts = self._split(instr, args)
+        if not any(_is_float(aval_of(v)) for v in args):
+            return self.eval(module, instr, args), None
+        plan = loop_residuals.residual_plan(module, body, n, a["num_xs"])
+        if loop_residuals.plan_bytes(body, plan, length) > loop_residuals.RESIDUAL_BYTES:
+            plan = []    # recompute each step's intermediates from its carry instead
+
+        def fwd(*vs):
+            env = replay(module, body, list(vs) + consts)
+            return results(body, env) + list(vs[:n]) + [env[k] for k in plan]
+        res = scan_flat(fwd, carry, xs, length, a["reverse"], name="vjp.forward")
+        k = len(instr.shape)
+        return res[:k], (plan, res[k:])
+
     def vjp(self, module, instr, args, ans, cts):
+        _, res = self.forward(module, instr, args)
+        if res is None:
+            return [None] * len(args)
+        return self.vjp_saved(module, instr, args, ans, cts, res)
+
+    def vjp_saved(self, module, instr, args, ans, cts, residuals):
         (body,) = instr.called
         a = instr.attrs
         n, m, length, reverse = a["num_carry"], a["num_xs"], a["length"], a["reverse"]
@@ -403,14 +433,8 @@ class ScanRules:
         fk = [_is_float(aval_of(k)) for k in consts]
         if not any(c is not None for c in cts) or not (any(fc) or any(fx) or any(fk)):
             return [None] * len(args)
-        y_avals = out_avals_of(body)[n:]
-        ny = len(y_avals)
-
-        # Forward, saving the carry each step starts from.
-        def fwd(*vs):
-            out = eval_computation(module, body, list(vs) + consts)
-            return list(out) + list(vs[:n])
-        saved = scan_flat(fwd, carry, xs, length, reverse, name="vjp.forward")[n + ny:]
+        plan, saved = residuals
+        ns = len(saved)
 
         ct_carry = [c if c is not None else zeros_like_aval(v)
                     for c, v in _pick(list(zip(cts[:n], avals)), fc)]
@@ -419,19 +443,24 @@ class ScanRules:
         acc0 = _zeros([aval_of(k) for k in _pick(consts, fk)])
         nf, na = len(ct_carry), len(acc0)
 
+        # Backwards over the steps: the step's forward values are its saved carry and
+        # intermediates (the rest is replayed; what the VJP does not read is dead code), the
+        # consts' cotangents accumulate in carries, the xs' ones are the ys.
         def bwd(*vs):
             ct_c, acc = vs[:nf], vs[nf:nf + na]
             rest = vs[nf + na:]
-            c_t, x_t, cty = list(rest[:n]), list(rest[n:n + m]), rest[n + m:]
-            _, in_cts = vjp_computation(module, body, c_t + x_t + consts, fc + fx + fk,
-                                        _spread(ct_c, fc) + _spread(cty, yflags))
+            c_t, r_t = list(rest[:n]), list(rest[n:ns])
+            x_t, cty = list(rest[ns:ns + m]), rest[ns + m:]
+            env, res = forward_env(module, body, c_t + x_t + consts, dict(zip(plan, r_t)))
+            in_cts = pull_back(module, body, env, fc + fx + fk,
+                               _spread(ct_c, fc) + _spread(cty, yflags), res)
             zs = lambda vals, flags, avs: [c if c is not None else zeros_like_aval(av)  # noqa
                                            for c, av in _pick(list(zip(vals, avs)), flags)]
             new_acc = [add_any(s, c) for s, c in zip(acc, _pick(in_cts[n + m:], fk))]
             return (zs(in_cts[:n], fc, avals) + new_acc
                     + zs(in_cts[n:n + m], fx, [ShapedArray(v.shape[1:], v.dtype)
                                                for v in x_avals]))
-        res = scan_flat(bwd, ct_carry + acc0, saved + xs + ct_ys, length, not reverse,
+        res = scan_flat(bwd, ct_carry + acc0, list(saved) + xs + ct_ys, length, not reverse,
                         name="vjp.backward")
         return (_spread(res[:nf], fc) + _spread(res[nf + na:], fx)
                 + _spread(res[nf:nf + na], fk))

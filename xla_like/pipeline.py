@@ -38,6 +38,7 @@ from .passes.fusion import fuse
 from .passes.inline import inline_calls
 from .passes.layout import layout
 from .passes.licm import licm
+from .passes.loop_sums import loop_sums
 from .passes.lower_conv import lower_conv
 from .passes.lower_windows import lower_windows
 from .passes.masking import mask_padding
@@ -53,7 +54,7 @@ PIPELINES = {
     "bucketed": [("masking", mask_padding)] + _TRACE,
     "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex),
                ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
-               ("cse", cse), ("licm", licm),
+               ("cse", cse), ("licm", licm), ("loop_sums", loop_sums),
                ("layout", layout), ("fusion", fuse), ("dce", dce)],
 }
 

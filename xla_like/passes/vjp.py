@@ -5,6 +5,9 @@ values it needs exist there), then walks it backwards from the outputs' cotangen
 each primitive's VJP rule for its operands' cotangents and adding contributions where a value
 is used several times. Only instructions that depend on an input being differentiated are
 visited on the way back, and a cotangent of None is a symbolic zero.
+A call-like primitive whose rules have `forward(module, instr, args) -> (outputs, residuals)`
+runs that way in the replay (a scan saving, per step, what its VJP reads), and its VJP is then
+`vjp_saved(..., residuals)`: the forward work is done once, not again to recover intermediates.
 `vjp_module` is the same as a pass.
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ from ops.autodiff import add_any, zeros_like_aval
 from ops.core import PRIMITIVES
 
 from .. import ir
-from ..evaluate import call_rules, output_instrs, replay
+from ..evaluate import Walker, call_rules, output_instrs, pack, walk
 
 
 class RuleError(AssertionError):
@@ -41,13 +44,60 @@ def _check(instr, k, ct):
                         f"{got.str_short()}, but the operand is {want}")
 
 
-def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts, env=None):
+class ForwardReplay(Walker):
+    """Replays a computation for reverse mode: instructions whose rules can save residuals
+    (`forward`) do, into `residuals` by instruction id; `saved` values (by id) are taken as they
+    are instead of being recomputed."""
+
+    def __init__(self, module, saved=None):
+        self.module = module
+        self.saved = saved or {}
+        self.residuals = {}
+
+    def constant(self, instr):
+        return self.saved.get(instr.id, instr.attrs["value"])
+
+    def element(self, instr, value):
+        if instr.id in self.saved:
+            return self.saved[instr.id]
+        return value[instr.attrs["index"]]
+
+    def apply(self, instr, values):
+        if instr.id in self.saved:
+            return self.saved[instr.id]
+        if instr.called:
+            rules = call_rules(instr)
+            if hasattr(rules, "forward"):
+                outs, res = rules.forward(self.module, instr, values)
+                if res is not None:
+                    self.residuals[instr.id] = res
+                return pack(instr, outs)
+            return pack(instr, rules.eval(self.module, instr, values))
+        return core.bind(PRIMITIVES[instr.opcode], *values, **instr.attrs)
+
+
+def forward_env(module, comp, args, saved=None):
+    """(every instruction's value by id, residuals by id) of `comp` replayed at `args`."""
+    walker = ForwardReplay(module, saved)
+    return walk(comp, args, walker), walker.residuals
+
+
+def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_cts, env=None,
+                    residuals=None):
     """(outputs, input cotangents) of `comp` at `primals`, for output cotangents `out_cts`
     (None = zero); input cotangents are None for inputs not in `wrt` or not reached. `env`:
     the forward values by instruction id when the caller already has them (rematerialization
     replays with some values taken from memory); by default they are replayed here."""
     if env is None:
-        env = replay(module, comp, primals)  # the forward values the rules need
+        env, residuals = forward_env(module, comp, primals)  # the values the rules need
+    return [env[o.id] for o in output_instrs(comp)], pull_back(module, comp, env, wrt, out_cts,
+                                                               residuals)
+
+
+def pull_back(module, comp, env, wrt, out_cts, residuals=None):
+    """The cotangents of `comp`'s parameters (None = zero or not in `wrt`), walking backwards
+    from `out_cts` with the forward values `env` (and call-like instructions' `residuals`)."""
+    residuals = residuals or {}
     active = _active(comp, wrt)
     outs = output_instrs(comp)
     ct = {}
@@ -75,6 +125,9 @@ def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_c
             whole[k] = add_any(whole[k], c)
             ct[src.id] = tuple(whole)
             continue
+        elif instr.called and instr.id in residuals:
+            in_cts = call_rules(instr).vjp_saved(module, instr, args, env[instr.id], c,
+                                                 residuals[instr.id])
         elif instr.called:
             in_cts = call_rules(instr).vjp(module, instr, args, env[instr.id], c)
         else:
@@ -89,7 +142,7 @@ def vjp_computation(module: ir.Module, comp: ir.Computation, primals, wrt, out_c
                 ct[o.id] = tuple(add_any(a, b) for a, b in zip(prev, oc))
             else:
                 ct[o.id] = add_any(ct.get(o.id), oc)
-    return [env[o.id] for o in outs], param_ct
+    return param_ct
 
 
 def vjp_module(module: ir.Module, wrt=None) -> ir.Module:

@@ -13,9 +13,12 @@ compile(module, donated):
    range, with constant bounds). Dots call BLAS (`externs`) for float32/float64, else a loop
    kernel; linear algebra calls LAPACK from the same library (`cpu.lapack`: one call per
    matrix of a batch in a native loop, small real matrices inline).
-4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features, by one
-   target machine; the object code is linked into an MCJIT engine of the program's own, freed
-   when no executable runs it (`llvm.native`). Machine code is shared by programs that render
+4. Compile: LLVM O3 (loop and SLP vectorization) for the host CPU name and features. Small
+   programs are one module (at O1); others are cut into compile units, one per distinct kernel
+   call plus the segments (`cpu.units`), compiled on all cores and cached one by one in memory
+   and on disk, so a kernel two programs share is compiled once (`cpu.compile_units`). The
+   object code is linked into an MCJIT engine of the program's own, freed when no executable
+   runs it (`llvm.native`). Machine code is shared by programs that render
    the same LLVM text (an in-memory cache bounded in bytes), and kept on disk for other
    processes (`disk_cache`). Runtime routines LLVM may call but Python does not load
    come from `cpu.runtime`.
@@ -41,7 +44,7 @@ from .. import disk_cache
 from ..code_cache import CodeCache
 from ..llvm import native as llvm_native
 from ..plan.planner import cpu_pipeline
-from . import lapack, runtime as cpu_runtime, object_check
+from . import compile_units, lapack, runtime as cpu_runtime, object_check
 from .executable import Executable, _SEG_CFUNC
 from .gemm import blas_ok as _blas_ok
 from .pool import threads as _threads
@@ -112,6 +115,8 @@ def program_key(plan, blas_sig, donated) -> str:
             h.update(text.encode() + b"\n")
             if getattr(instr.shape, "valid_rows", None):
                 h.update(f"rows {instr.shape.valid_rows}\n".encode())
+            if getattr(instr.shape, "valid_dims", None):
+                h.update(f"dims {instr.shape.valid_dims}\n".encode())
             if instr.opcode == ir.CONSTANT:
                 v = np.asarray(instr.attrs["value"])
                 h.update(f"{v.dtype.str}:{v.shape}".encode())
@@ -163,7 +168,8 @@ _RECIPE = (target_machine, optimize)
 def _machine_code(plan, blas_sig, donated):
     """(native code, optimized LLVM text, {function name: address}, segments) for `plan`:
     from memory, else from the disk cache (neither renders LLVM text nor runs LLVM), else
-    rendered and compiled, and then saved to the disk cache."""
+    rendered and compiled, and then saved to the disk cache. Small programs are one module;
+    others are cut into compile units (`cpu.compile_units`), each cached on its own."""
     key = program_key(plan, blas_sig, donated)
     groups = _segments(plan)
     names = [f"seg{j}" for j, (kind, _) in enumerate(groups) if kind == "native"]
@@ -175,10 +181,12 @@ def _machine_code(plan, blas_sig, donated):
             hit = _load_object(disk_key, names) if disk_key else None
             if hit is None:
                 llmod, order = render(plan, blas_sig)
-                text = str(llmod) + (QUICK_MARK if _small(plan) else "")
                 flags = {seg.name: (seg.parallel, seg.one_thread_blas)
                          for kind, seg in order if kind == "native"}
-                hit = _compile_object(text, names, disk_key, flags)
+                if _small(plan):
+                    hit = _compile_object(str(llmod) + QUICK_MARK, names, disk_key, flags)
+                else:
+                    hit = compile_units.compile_split(str(llmod), names, flags)
             _machine_cache.put(key, hit, hit[0].nbytes + len(hit[1]))
     code, opt_text, addresses, flags = hit
     order = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import re
 import threading
 
 import numpy as np
@@ -104,9 +105,11 @@ class Executable:
         if kind == "asm":
             if self._asm_text is None:
                 # Made on request only: printing assembly costs as much as compiling.
+                # A large program is several compile units, each its own LLVM module.
                 with _llvm_lock:
-                    mod = llvm.parse_assembly(self._llvm_text)
-                    self._asm_text = target_machine().emit_assembly(mod)
+                    self._asm_text = "\n".join(
+                        target_machine().emit_assembly(llvm.parse_assembly(text))
+                        for text in _llvm_modules(self._llvm_text))
             return self._asm_text
         raise ValueError(f"the cpu backend has no {kind!r} text; use 'hlo', 'llvm' or 'asm'")
 
@@ -218,3 +221,12 @@ def _control_flow_runner(step):
         from ..interp import compile_computation
         run = step.runner = interp_runner(step.instr, compile_computation)
     return run
+
+
+def _llvm_modules(text: str) -> list:
+    """The LLVM modules in `text`: one, or the compile units joined one after another (each
+    begins with its `; ModuleID` line)."""
+    starts = [m.start() for m in re.finditer(r"^; ModuleID", text, re.M)]
+    if len(starts) <= 1:
+        return [text]
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]

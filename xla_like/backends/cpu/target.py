@@ -66,8 +66,9 @@ SMALL_WORK = 1 << 16
 QUICK_MARK = "\n; jitcore: small program, optimized at O1\n"
 
 
-def optimize(mod: llvm.ModuleRef, tm, speed_level=3):
-    llvm_native.run_pipeline(mod, tm, speed_level, loop_interleaving=True, loop_unrolling=True,
+def optimize(mod: llvm.ModuleRef, tm, speed_level=3, unlocked=False):
+    llvm_native.run_pipeline(mod, tm, speed_level, unlocked, loop_interleaving=True,
+                             loop_unrolling=True,
                              loop_vectorization=True, slp_vectorization=True)
 
 

@@ -215,6 +215,7 @@ class ElementEmitter:
         self.math = math              # (name, llvm type) -> llvm Function
         self.flat_size = flat_size    # set: every index is one linear position (flat loop)
         self.scopes = [{}]
+        self.scratch = {}             # instr id -> load(index) or None (row_scratch.py)
 
     # -- caching and the request loop ------------------------------------------------------
 
@@ -265,6 +266,11 @@ class ElementEmitter:
             sent = self._cached(key)
             if sent is not None:
                 continue
+            if self.scratch and instr.id in self.scratch:
+                sent = self.scratch[instr.id](want)
+                if sent is not None:
+                    self.scopes[-1][key] = (sent, want)
+                    continue
             if _is_leaf(instr.opcode):
                 sent = self._leaf(instr, want)
                 self.scopes[-1][key] = (sent, want)

@@ -7,7 +7,9 @@ the work across threads. The loop layout depends on the fusion's kind:
   (or is a scalar), one flat loop over all elements (contiguous, vectorized); else a loop nest.
 - row / reduction: a loop over the output rows; in each row the row reductions are computed
   first (each a vectorized loop over the row), then the row's elements, which read those
-  reductions from registers. Softmax and layer norm read each row from memory once.
+  reductions from registers. Softmax and layer norm read each row from memory once. An
+  expensive value several of these passes read (gelu(x) under a layer norm, softmax's
+  exp(x - max)) is computed once per row into a stack row (`llvm.row_scratch`).
 
 Two variants of a loop kernel serve the plan's memory rewrites (see `plan.planner`): `in_place`
 reads one parameter through the output pointer (the output took that parameter's memory; one
@@ -27,6 +29,7 @@ from ... import ir
 from .elementwise import convert_value
 from ..plan.kernel_shapes import column_layout, flat_ok, gemm_layout, is_reduction, outer_rank
 from .reduce import emit_column_reduction
+from .row_scratch import fill_row_scratch, plan_row_scratch
 from .emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, storage_type, value_type)
 
@@ -167,11 +170,17 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
     row_reduces = [i for i in comp.instructions
                    if is_reduction(i) and i is not comp.root and i.shape.dims == tuple(outer)]
 
+    scratch = plan_row_scratch(comp, dims, k, row_reduces)
+
     def row(r):
         em.push_scope()
         idx = delinearize(b, r, outer)
-        for red in row_reduces:
+        for p, red in enumerate(row_reduces):
+            if p in scratch:     # values several passes read: computed once into a row buffer
+                fill_row_scratch(em, scratch[p], idx, dims, k)
             em.value(red, idx)   # computed once per row, cached for the elements below
+        if len(row_reduces) in scratch:
+            fill_row_scratch(em, scratch[len(row_reduces)], idx, dims, k)
         if is_reduction(comp.root):
             store_element(b, out, idx, em.value(comp.root, idx))
         else:
@@ -185,6 +194,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
                 counted_loop(b, i64(0), i64(inner_dims[d]), lambda i: inner(ix + [i]),
                              name=f"c{d}")
             inner([])
+        em.scratch.clear()
         em.pop_scope()
 
     counted_loop(b, lo, hi, row, name="row")

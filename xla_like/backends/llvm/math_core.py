@@ -226,10 +226,15 @@ def exp2(E, x):
     return E.sel(E.isnan(x), x, E.scale(p, E.to_int(k)))
 
 
-def expm1_core(E, x):
-    """expm1(x) for non-NaN x (no signed-zero fix)."""
-    lo, hi = (-40.0, 709.9) if E.bits64 else (-30.0, 89.0)
-    k, r = _exp_reduce(E, x, lo, hi)
+def expm1_core(E, x, clamped=False):
+    """expm1(x) for non-NaN x (no signed-zero fix); `clamped`: the caller has already limited
+    x to a range inside the clamp's (tanh), so the two selects are not emitted again."""
+    if clamped:
+        k = E.rint(E.mul(x, _LOG2E))
+        r = E.mad(k, -_LN2_LO[E.w], E.mad(k, -_LN2_HI[E.w], x))
+    else:
+        lo, hi = (-40.0, 709.9) if E.bits64 else (-30.0, 89.0)
+        k, r = _exp_reduce(E, x, lo, hi)
     em = _expm1_poly(E, r)
     # 2^k (1 + em) - 1 = 2 (s em + (s - 1/2)) with s = 2^(k-1): exact scalings, k=128 (f32) /
     # 1024 (f64) still has a normal s.
@@ -307,8 +312,10 @@ def tanh(E, x):
     # (the quotient is 2x / 2); float32 measures <= 2 ULP (3 roundings of similar weight below
     # |x| = 0.6), where a polynomial below 0.625 plus 1 - 2/(e^2|x| + 1) above it measured 1
     # ULP but costs both branches on every element of a vectorized loop (~1/3 more work).
-    a = E.fabs(x)
-    em = expm1_core(E, E.clamp(E.mul(a, 2.0), 0.0, 44.0))  # tanh(22) rounds to 1
+    # min(2|x|, 44) is in [0, 44] (NaN becomes 44; the result is patched below): inside
+    # expm1's own clamp, which is therefore skipped.
+    a2 = E.mul(E.fabs(x), 2.0)
+    em = expm1_core(E, E.sel(E.lt(a2, 44.0), a2, 44.0), clamped=True)  # tanh(22) rounds to 1
     res = E.copysign(E.div(em, E.add(em, 2.0)), x)  # also keeps tanh(-0) = -0
     return E.sel(E.isnan(x), x, res)
 

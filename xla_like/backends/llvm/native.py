@@ -19,6 +19,7 @@ Memory, per program (measured with llvmlite 0.50 / LLVM 20 on x86-64):
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import sys
 import threading
 import weakref
@@ -129,6 +130,18 @@ def link_object(obj: bytes, names, tm) -> NativeCode:
     return NativeCode(engine, addresses, len(obj))
 
 
+def link_objects(objs, names, tm) -> NativeCode:
+    """Several objects (a program's compile units) linked into one new engine with machine
+    `tm` (fresh): calls between them resolve there."""
+    engine = _new_engine(llvm.parse_assembly(""), tm)
+    with _disposed_on_error(engine):
+        for obj in objs:
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        addresses = _addresses(engine, names)
+    return NativeCode(engine, addresses, sum(len(o) for o in objs))
+
+
 def _addresses(engine, names):
     return {n: engine.get_function_address(n) for n in names}
 
@@ -167,18 +180,45 @@ def parsed(text: str):
         ctx.close()
 
 
-def run_pipeline(mod: llvm.ModuleRef, tm, speed_level: int, **tuning):
+def run_pipeline(mod: llvm.ModuleRef, tm, speed_level: int, unlocked=False, **tuning):
     """Run LLVM's default module pipeline at `speed_level` on `mod`, with the pipeline tuning
-    options `tuning` (e.g. `loop_vectorization=True`), freeing the pass manager afterwards."""
+    options `tuning` (e.g. `loop_vectorization=True`), freeing the pass manager afterwards.
+    `unlocked`: see `_raw`."""
     pto = llvm.create_pipeline_tuning_options(speed_level=speed_level)
     for name, value in tuning.items():
         setattr(pto, name, value)
     pb = llvm.create_pass_builder(tm, pto)
     pm = pb.getModulePassManager()
     try:
-        pm.run(mod, pb)
+        if unlocked:
+            _raw("LLVMPY_RunNewModulePassManager")(pm, mod, pb)
+        else:
+            pm.run(mod, pb)
     finally:
         _close_pass_manager(pm)
+
+
+def _raw(name):
+    """llvmlite's C entry point `name` without llvmlite's lock around it (which every call of
+    its `ffi.lib` takes, so that two threads never run LLVM at once). Only for work on a module
+    in an LLVM context of its own with a target machine of its own, which LLVM supports from
+    several threads at once: optimizing and emitting a compile unit. ctypes releases the GIL
+    for the call."""
+    fn = getattr(ffi.lib, name)
+    return getattr(fn, "_cfn", fn)
+
+
+def emit_object_unlocked(tm, mod) -> bytes:
+    """`tm.emit_object(mod)` without llvmlite's lock (see `_raw`)."""
+    with ffi.OutputString() as outerr:
+        mb = _raw("LLVMPY_TargetMachineEmitToMemory")(tm, mod, 1, outerr)
+        if not mb:
+            raise RuntimeError(str(outerr))
+    try:
+        return ctypes.string_at(ffi.lib.LLVMPY_GetBufferStart(mb),
+                                ffi.lib.LLVMPY_GetBufferSize(mb))
+    finally:
+        ffi.lib.LLVMPY_DisposeMemoryBuffer(mb)
 
 
 def _close_pass_manager(pm):
