@@ -34,6 +34,7 @@ from .ir_compare import assert_modules_equal
 from .parser import parse_module
 from .passes.cse import cse
 from .passes.dce import dce
+from .passes.fold_batched_dots import fold_batched_dots
 from .passes.fusion import fuse
 from .passes.inline import inline_calls
 from .passes.layout import layout
@@ -55,6 +56,7 @@ PIPELINES = {
     "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex),
                ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
                ("cse", cse), ("licm", licm), ("loop_sums", loop_sums),
+               ("fold_batched_dots", fold_batched_dots),
                ("layout", layout), ("fusion", fuse), ("dce", dce)],
 }
 
