@@ -193,7 +193,7 @@ atanh_p = _diag(defvectorized("atanh", np.arctanh, F, math="atanh"),
 logistic_p = _diag(defvectorized("logistic", _refs.logistic, F,
                                  math=MathRoutine("logistic", from_exp=True)),
                    lambda g, ans, x: mul(g, mul(ans, sub(_c(ans, 1), ans))))
-erf_p = _diag(defvectorized("erf", _refs.erf, F, math=routine("erf", in_float64=True)),
+erf_p = _diag(defvectorized("erf", _refs.erf, F, math="erf"),
               lambda g, ans, x: mul(_c(x, 2 / np.sqrt(np.pi)), mul(g, exp(neg(mul(x, x))))))
 # d/dx erf_inv(x) = sqrt(pi)/2 exp(erf_inv(x)^2).
 # C has no erfinv (our body serves even with vectorized math off); libdevice has.

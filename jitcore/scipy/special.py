@@ -75,13 +75,39 @@ def _erfc64(x):
     return jnp.where(ax < 1.0, 1.0 - el.erf(x), tail)
 
 
+# Cephes' float32 erf/erfc (the ones XLA's float32 erfc uses, so float32 results are JAX's):
+# erf(x) = x T(x^2) below 1; erfc(x) = exp(-x^2)/x P(1/x^2) on [1, 2), exp(-x^2)/x R(1/x^2) above.
+_ERF32_T = (7.853861353153693E-5, -8.010193625184903E-4, 5.188327685732524E-3,
+            -2.685381193529856E-2, 1.128358514861418E-1, -3.761262582423300E-1,
+            1.128379165726710E+0)
+_ERFC32_P = (2.326819970068386E-2, -1.387039388740657E-1, 3.687424674597105E-1,
+             -5.824733027278666E-1, 6.210004621745983E-1, -4.944515323274145E-1,
+             3.404879937665872E-1, -2.741127028184656E-1, 5.638259427386472E-1)
+_ERFC32_R = (-1.047766399936249E+1, 1.297719955372516E+1, -7.495518717768503E+0,
+             2.921019019210786E+0, -1.015265279202700E+0, 4.218463358204948E-1,
+             -2.820767439740514E-1, 5.641895067754075E-1)
+_MAXLOG32 = 88.72283905206835
+
+
+def _erfc32(x):
+    """float32 throughout: no widening, so the fused loop runs on float32 lanes."""
+    ax = jnp.abs(x)
+    z = -x * x
+    q = 1.0 / ax
+    w = q * q
+    p = jnp.where(ax < 2.0, _horner(_ERFC32_P, w), _horner(_ERFC32_R, w))
+    y = jnp.where(z < -_MAXLOG32, 0.0, jnp.exp(z) * q * p)
+    tail = jnp.where(x < 0, 2.0 - y, y)
+    return jnp.where(ax < 1.0, 1.0 - x * _horner(_ERF32_T, x * x), tail)
+
+
 @custom_jvp
 def _erfc(x):
     d = aval_of(x).dtype
     if d == np.float64:
         return _erfc64(x)
-    # float32/16: the float64 algorithm, rounded once at the end.
-    return lax.convert_element_type(_erfc64(lax.convert_element_type(x, np.float64)), d)
+    # float16 computes in float32 and rounds once, as XLA upcasts it.
+    return _in_f32(_erfc32, x)
 
 
 _erfc.defjvps(lambda g, ans, x: g * (-2.0 / math.sqrt(math.pi)) * jnp.exp(-x * x))

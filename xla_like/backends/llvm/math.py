@@ -22,11 +22,11 @@ float32: exp, exp2, expm1, log, log2, log1p, tanh and logistic compute in float3
 reduce in float64 and evaluate float32 kernels; every other name evaluates its float64 algorithm
 on the widened argument and rounds once. All vectorize; all measure <= 1 ULP against the float64
 result rounded to float32, except tanh (<= 2 ULP: one expm1 and one division, for speed).
-float64: everything is vectorized except erf and pow, which call libm's `erf` / `pow` (resolved
-in-process by MCJIT, since Python has libm loaded; a CUDA backend must map them to libdevice's
-__nv_erf / __nv_pow). All measure <= 2 ULP against a long double reference, except erf_inv:
-Giles' float64 polynomials, the reference's starting point without its Newton step on libm's
-erf (which would not vectorize), <= 4 ULP.
+float64: everything is vectorized except pow, which calls libm's `pow` (resolved in-process by
+MCJIT, since Python has libm loaded; a CUDA backend must map it to libdevice's __nv_pow). erf is
+Cephes' rational approximations (XLA's float64 erf). All measure <= 2 ULP against a long double
+reference (erf: against the C library's), except erf_inv: Giles' float64 polynomials, the
+reference's starting point without its Newton step on erf, <= 4 ULP.
 
 Range limit: sin/cos/tan reduce with pi/2 in three doubles (~160 bits); accurate for
 |x| < 2**53 (~9e15) in both dtypes. Beyond that there is no Payne-Hanek reduction: sin and cos
@@ -53,7 +53,7 @@ _UNARY = ("exp", "exp2", "expm1", "log", "log1p", "log2", "tanh", "logistic", "s
 _BINARY = ("atan2", "pow")  # atan2(y, x) as numpy.arctan2; pow(x, y) as numpy.power
 SUPPORTED = frozenset(_UNARY + _BINARY)
 # float64 names that call the C library (so a loop using them stays scalar).
-LIBM_FLOAT64 = frozenset({"erf", "pow"})
+LIBM_FLOAT64 = frozenset({"pow"})
 
 _h = float.fromhex
 
@@ -99,6 +99,18 @@ _ERFCX_Q = [0.2108063640681029, -0.07434734712616475, 0.024937996852608304,
             0.00021101995408830617, -5.881074481159257e-05, 1.595654085449325e-05,
             -4.276844170461073e-06, 1.0941672311263693e-06, -2.3763808714777326e-07,
             6.08641922307324e-08, -2.5885889869095726e-08, 5.793089217680519e-09]
+# Cephes (ndtr.c) float64 erf/erfc, lowest degree first: erf(x) = x T(x^2)/U(x^2) on |x| <= 1;
+# erfc(x) = exp(-x^2) P(x)/Q(x) on 1 <= x <= 8 (erf uses it up to 6, where it rounds to 1).
+_ERF_T64 = [5.55923013010394962768E4, 7.00332514112805075473E3, 2.23200534594684319226E3,
+            9.00260197203842689217E1, 9.60497373987051638749E0]
+_ERF_U64 = [4.92673942608635921086E4, 2.26290000613890934246E4, 4.59432382970980127987E3,
+            5.21357949780152679795E2, 3.35617141647503099647E1, 1.0]
+_ERFC_P64 = [5.57535335369399327526E2, 1.02755188689515710272E3, 9.34528527171957607540E2,
+             5.26445194995477358631E2, 1.96520832956077098242E2, 4.86371970985681366614E1,
+             7.46321056442269912687E0, 5.64189564831068821977E-1, 2.46196981473530512524E-10]
+_ERFC_Q64 = [5.57535340817727675546E2, 1.65666309194161350182E3, 2.24633760818710981792E3,
+             1.82390916687909736289E3, 9.75708501743205489753E2, 3.54937778887819891062E2,
+             8.67072140885989742329E1, 1.32281951154744992508E1, 1.0]
 # cbrt(m) on 1 <= m <= 2, relative error 2^-13.7 (starting point for Halley + Newton steps).
 _CBRT_P = [0.5528233582275681, 0.5871144225792896, -0.16296976367245197, 0.023104984721718222]
 
@@ -370,9 +382,24 @@ def _libm(E, cname, *args):
     return E.b.call(fn, list(args))
 
 
+def _erf64(D, x):
+    """Cephes' erf: x T(x^2)/U(x^2) below 1, else 1 - erfc with erfc = exp(-x^2) P(|x|)/Q(|x|)
+    (the tables XLA's float64 erf uses). exp(-x^2) takes x^2 as an exact sum hi + lo (fma), so
+    its argument carries no rounding error; above 6 erf rounds to +-1."""
+    a = D.fabs(x)
+    z = D.mul(a, a)
+    small = D.mul(a, D.div(D.poly(z, _ERF_T64), D.poly(z, _ERF_U64)))
+    lo = D.fma(a, a, D.neg(z))
+    e = D.mul(_exp_scaled(D, D.neg(D.sel(D.lt(a, 6.0), z, 36.0))), D.sub(1.0, lo))
+    erfc = D.mul(e, D.div(D.poly(a, _ERFC_P64), D.poly(a, _ERFC_Q64)))
+    res = D.sel(D.lt(a, 1.0), small, D.sel(D.lt(a, 6.0), D.sub(1.0, erfc), 1.0))
+    res = D.copysign(res, x)  # keeps erf(-0) = -0
+    return D.sel(D.isnan(x), x, res)
+
+
 def _erf(E, x):
     if E.bits64:
-        return _libm(E, "erf", x)
+        return _erf64(E, x)
     D = _Emitter(E.b, _F64)
     xd = _widen(E, x)
     a = D.fabs(xd)
