@@ -1,7 +1,8 @@
 """vmap's batched dots: per-example gradients, a vmapped MLP layer, batched outer products.
 
 jitcore (with the `fold_batched_dots` pass, and without it: the pass dropped from the kernel
-pipeline) against JAX (`jax_side`, its own process) and NumPy float32, interleaved rounds;
+pipeline; and with reshape views off: `planner.VIEWS`) against JAX (`jax_side`, its own
+process) and NumPy float32, interleaved rounds;
 each answer is checked against NumPy float64. The "dots" column counts the dots (batched ones
 in parentheses) of jitcore's optimized program.
 
@@ -25,6 +26,7 @@ import workloads_cases as wc  # noqa: E402
 from machine import cpu_model  # noqa: E402
 from workloads import agree, best_of, fmt, jax_source, jitcore_case, leaves, ratio  # noqa: E402
 from xla_like import ir, pipeline  # noqa: E402
+from xla_like.backends.plan import planner  # noqa: E402
 
 SOURCES = {
     "mlp_layer": """
@@ -106,6 +108,24 @@ def without_fold(src):
     return fn, n
 
 
+def without_views(src):
+    """The case compiled with reshape views off (each regrouping of axes a copy kernel), and
+    how many such kernels its plan runs then and now."""
+    def copies(fn, xs):
+        plan = fn.lower(*xs).compile()._entry.executable.plan
+        return sum(1 for s in plan.steps if s.kind == "kernel" and
+                   planner.view_operand(s.instr) is not None)
+    planner.VIEWS = False
+    try:
+        fn, xs = jitcore_case(src)
+        fn(*xs)   # compile now, while views are off
+        before = copies(fn, xs)
+    finally:
+        planner.VIEWS = True
+    after = copies(*jitcore_case(src))
+    return fn, f"{before} -> {after}"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=None, help="default 10, --quick 2")
@@ -122,6 +142,7 @@ def main(argv=None):
     for name in ("logreg", "mlp_layer", "outer", "outer_summed"):
         src = source(name, args.quick)
         old_fn, old_dots = without_fold(src)
+        copy_fn, copies = without_views(src)
         fn, xs = jitcore_case(src)
         got = leaves(fn(*xs))
         ref = wc.flatten(NUMPY[name](*wc.to64(xs)))
@@ -133,7 +154,8 @@ def main(argv=None):
         ns = {"np": np, "jax": jitcore, "jnp": jitcore.numpy, "lax": jitcore.lax}
         exec(compile(src, "<case>", "exec"), ns)
         cases.append(dict(name=name, fn=fn, old=old_fn, xs=xs, checks=checks,
-                          dots=f"{old_dots} -> {dots(ns['fn'], xs)}", t=([], [], [], []),
+                          dots=f"{old_dots} -> {dots(ns['fn'], xs)}", t=([], [], [], [], []),
+                          copy=copy_fn, copies=copies,
                           np=lambda f=npf, a=x32: f(*a)))
     for _ in range(rounds):
         for c in cases:
@@ -141,18 +163,22 @@ def main(argv=None):
             c["t"][1].append(best_of(c["old"], c["xs"], args.calls, 1, jitcore.block_until_ready))
             c["t"][2].append(side.time(c["name"], args.calls))
             c["t"][3].append(best_of(c["np"], (), args.calls, 1, lambda r: r))
+            c["t"][4].append(best_of(c["copy"], c["xs"], args.calls, 1,
+                                     jitcore.block_until_ready))
     lines = [f"- date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
              f"- machine: {cpu_model()}, {os.cpu_count()} cores; load average "
              f"{os.getloadavg()[0]:.1f}",
              f"- {side.label()}", f"- {rounds} interleaved rounds, best of {args.calls} calls "
              "each; times min / median", "",
-             "| case | jitcore | jitcore without the pass | JAX | JAX / jitcore | NumPy f32 | "
-             "NumPy / jitcore | dots (batched), without -> with | check |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| case | jitcore | jitcore without the pass | jitcore without reshape views | JAX | "
+             "JAX / jitcore | NumPy f32 | NumPy / jitcore | dots (batched), without -> with | "
+             "reshape copies, without views -> with | check |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in cases:
-        jt, old, jx, npt = c["t"]
-        lines.append(f"| {c['name']} | {fmt(jt)} | {fmt(old)} | {fmt(jx)} | {ratio(jx, jt)} | "
-                     f"{fmt(npt)} | {ratio(npt, jt)} | {c['dots']} | {', '.join(c['checks'])} |")
+        jt, old, jx, npt, cp = c["t"]
+        lines.append(f"| {c['name']} | {fmt(jt)} | {fmt(old)} | {fmt(cp)} | {fmt(jx)} | "
+                     f"{ratio(jx, jt)} | {fmt(npt)} | {ratio(npt, jt)} | {c['dots']} | "
+                     f"{c['copies']} | {', '.join(c['checks'])} |")
     side.close()
     text = "\n".join(lines) + "\n"
     print(text)

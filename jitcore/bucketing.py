@@ -5,11 +5,12 @@ size n >= 2 of such an axis to a bucket lo..hi (powers of two by default: 2, 3..
 or the user's `buckets=[16, 64, ...]`, powers of two beyond the last). Sizes 0 and 1 compile
 for their exact shapes. Axes of equal true size share one symbol, so `x + y` of two arrays of
 n rows stays valid. The specialization is traced with symbolic sizes (ops.dims.Dim), masked
-(the pass xla_like.passes.masking) and compiled at capacity hi; a call pads its inputs to the
-capacity, passes the true sizes, and slices the outputs back to their true sizes.
+(the pass xla_like.passes.masking) and compiled at its capacity (`capacity(hi)`: hi, or a
+little more for large buckets); a call pads its inputs to the capacity (reusing pooled
+buffers), passes the true sizes, and slices the outputs back to their true sizes.
 
 Exactness has two guards. A Dim raises when the program asks something its bucket cannot
-answer (`n < 40`); and the function is traced twice, at capacities hi and hi + 1, and the two
+answer (`n < 40`); and the function is traced twice, at capacities c and c + 1, and the two
 programs must be the same but for their symbolic sizes, which catches the size used as a
 Python int (`range(x.shape[0])`, `len(x)`). Either way that call compiles for its exact shape.
 
@@ -20,6 +21,9 @@ the cache and runs the calls.
 """
 from __future__ import annotations
 
+import math
+import sys
+import threading
 import traceback
 
 import numpy as np
@@ -60,11 +64,26 @@ class Policy:
         self._auto: dict = {}           # {(treedef, statics): {(leaf, axis)}} made dynamic
         self._sizes_seen: dict = {}     # {(treedef, statics, leaf, axis): {sizes}}
         self._declared_cache: dict = {}  # {(treedef, statics): per leaf, its declared axes}
+        # {exact key: (auto version, bucket()'s answer)}: a call repeating an exact signature
+        # skips recomputing its bucket (a tenth of a small bucketed call's time).
+        self._memo: dict = {}
+        self._auto_version = 0
 
     def bucket(self, key, args, kwargs, leaf_name):
         """(the bucketed key, its symbols [(leaf, axis, n, lo, hi)]) that serves the call of
         exact `key`, or None when it has no dynamic size >= 2 or passes device arrays (it
         runs its exact-shape specialization). `leaf_name(j)`: leaf j's name, for errors."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == self._auto_version:
+            return hit[1]
+        version = self._auto_version
+        found = self._bucket(key, args, kwargs, leaf_name)
+        if len(self._memo) >= 1024:
+            self._memo.clear()
+        self._memo[key] = (version, found)
+        return found
+
+    def _bucket(self, key, args, kwargs, leaf_name):
         declared = self._declared_for(key.treedef, key.statics, args, kwargs)
         auto = self._auto.get((key.treedef, key.statics), frozenset())
         if not auto and not any(declared):
@@ -124,6 +143,7 @@ class Policy:
                 continue      # declared dynamic already (these were its sizes 0 and 1)
             if len(seen) >= limit and (j, axes[0]) not in auto:
                 auto.add((j, axes[0]))
+                self._auto_version += 1
                 made.append((j, axes[0], sorted(seen)))
         return made
 
@@ -208,6 +228,20 @@ def bucket_of(n, buckets):
         floor = 1
     hi = 1 << (n - 1).bit_length()
     return max(hi // 2, floor) + 1, hi
+
+
+# Extra positions past a large bucket's last size. A capacity that is a power of two makes
+# the rows of every array with it as a minor axis a power-of-two stride apart (4 KiB for 1024
+# float32), which maps the rows a GEMM or a column pass walks to the same cache sets: the
+# product q k^T of 600 x 64 ran 1.3x slower into rows of 1024 than of 600. 16 more (64 bytes
+# of float32) breaks that; past the true size nothing is computed (passes/masking.py).
+CAPACITY_PAD = 16
+CAPACITY_PAD_FROM = 128
+
+
+def capacity(hi):
+    """The extent a bucket whose largest size is `hi` is compiled with."""
+    return hi + CAPACITY_PAD if hi >= CAPACITY_PAD_FROM else hi
 
 
 def declared_axes(declared, groups, arg_names):
@@ -338,12 +372,54 @@ def first_difference(fp1, fp2, module):
 
 
 def pad_input(v, shape):
-    """`v` copied into zeros of `shape` (the bucket's capacity)."""
-    if v.shape == shape:
+    """`v` copied into zeros of `shape` (the bucket's capacity). Only the padding is zeroed:
+    writing the whole capacity first costs as much again as the copy (a quarter of a
+    bucketed call's time on a (512, 600) input in a bucket of 1024 columns)."""
+    vs = v.shape
+    if vs == shape:
         return v
-    buf = np.zeros(shape, v.dtype)
-    buf[tuple(slice(0, n) for n in v.shape)] = v
+    buf = _input_buffer(shape, v.dtype)
+    if vs[1:] == shape[1:]:     # the common case, padded rows only: two contiguous writes
+        buf[:vs[0]] = v
+        buf[vs[0]:] = 0
+        return buf
+    buf[tuple(slice(0, n) for n in vs)] = v
+    for a, (n, cap) in enumerate(zip(v.shape, shape)):
+        if n < cap:   # the slab past the true size along axis a (overlaps are harmless)
+            buf[(slice(None),) * a + (slice(n, None),)] = 0
     return buf
+
+
+# Padded inputs of at least this many bytes come from a small pool: a fresh one each call
+# page-faults on first touch (glibc hands freed memory at the top of its heap back to the
+# system at once), which cost as much as the GEMM it fed (200 us on q k^T, n = 520 of 1040).
+_POOL_MIN_BYTES = 1 << 16
+_POOL_PER_SIZE = 4
+_POOL_MAX_BYTES = 64 << 20
+_pool_lock = threading.Lock()
+_pool: dict = {}     # {nbytes: [uint8 buffers]}
+_pool_bytes = 0
+
+
+def _input_buffer(shape, dtype):
+    """An uninitialized C-contiguous array, reusing a pooled buffer nothing else refers to."""
+    global _pool_bytes
+    dtype = np.dtype(dtype)
+    nbytes = dtype.itemsize * math.prod(shape)
+    if nbytes < _POOL_MIN_BYTES:
+        return np.empty(shape, dtype)
+    with _pool_lock:
+        bucket = _pool.setdefault(nbytes, [])
+        for b in bucket:
+            # Referenced only by the list, this loop and getrefcount's argument: free (no
+            # output aliases it, no call is still reading it).
+            if sys.getrefcount(b) <= 3:
+                return b.view(dtype).reshape(shape)
+        b = np.empty(nbytes, np.uint8)
+        if len(bucket) < _POOL_PER_SIZE and _pool_bytes + nbytes <= _POOL_MAX_BYTES:
+            bucket.append(b)
+            _pool_bytes += nbytes
+        return b.view(dtype).reshape(shape)
 
 
 def out_slicer(out_avals):
@@ -370,7 +446,7 @@ def trace_bucket(fun, in_tree, bsigs, symbols, sym_names, fun_name, names, trace
     def table(extra):
         syms = [Symbol(nm, lo, hi, k)
                 for k, (nm, (j, a, n, lo, hi)) in enumerate(zip(sym_names, symbols))]
-        return SymbolTable(syms, {k: s.hi + extra for k, s in enumerate(syms)})
+        return SymbolTable(syms, {k: capacity(s.hi) + extra for k, s in enumerate(syms)})
 
     def trace(tab, inspect):
         avals = symbolic_avals(bsigs, tab, aval_from_sig)
@@ -401,7 +477,7 @@ def trace_bucket(fun, in_tree, bsigs, symbols, sym_names, fun_name, names, trace
 
     failure = None
     try:
-        # Traced at capacity hi + 1 first, only to be compared with the real trace.
+        # Traced at the capacity + 1 first, only to be compared with the real trace.
         trace(table(1), first_trace)
         with PassLog.start(fun_name) as log:
             module, out_tree, out_avals = trace(table(0), same_as_first)
@@ -447,6 +523,14 @@ def pad_inputs(symbols, vals, bsigs, sigs):
         if bs is s:
             inputs.append(v)
         else:
-            inputs.append(pad_input(
-                np.asarray(v), tuple(d[3] if type(d) is tuple else d for d in bs[0])))
+            cap = _CAPACITY.get(bs[0])
+            if cap is None:
+                if len(_CAPACITY) >= 4096:
+                    _CAPACITY.clear()
+                cap = _CAPACITY[bs[0]] = tuple(capacity(d[3]) if type(d) is tuple else d
+                                               for d in bs[0])
+            inputs.append(pad_input(np.asarray(v), cap))
     return inputs
+
+
+_CAPACITY: dict = {}   # {bucketed shape: its capacity shape}, saving a loop per argument

@@ -156,16 +156,20 @@ class custom_jvp:
         computation is traced now, and the function's is the rule's primal part."""
         n = len(leaves)
         rules = _JVPRules(self, static, in_tree, None, None, name)
-        tangent_zeros = [np.zeros(a.shape, a.dtype) for a in avals]
+        # Symbolic sizes (a bucketed trace) have no NumPy zeros: trace the zeros instead.
+        symbolic = any(type(d) is not int for a in avals for d in a.shape)
+        tangent_zeros = None if symbolic else [np.zeros(a.shape, a.dtype) for a in avals]
         jvp_comp, jvp_avals, jvp_consts = _trace_sub(
             name + ".jvp", lambda *ls: _flat_pair(rules.jvp(list(ls[:n]), list(ls[n:]))),
-            avals + avals, self, concretes + tangent_zeros)
+            avals + avals, self, None if symbolic else concretes + tangent_zeros)
         m = len(jvp_avals) // 2
         module = core.current_trace().module
 
         def primal_part(*xs):
+            zeros = tangent_zeros if tangent_zeros is not None else \
+                [zeros_like_aval(a) for a in avals]
             return eval_computation(module, jvp_comp,
-                                    list(xs[:n]) + tangent_zeros + list(xs[n:]))[:m]
+                                    list(xs[:n]) + zeros + list(xs[n:]))[:m]
         fun_comp, _, _ = _trace_sub(name, primal_part,
                                     avals + [core.get_aval(c) for c in jvp_consts])
         outs = emit_call(custom_jvp_call_p.name, leaves + jvp_consts + jvp_consts,

@@ -26,7 +26,9 @@ def _concrete(x):
 def trace_rule(name, fn, avals, concretes=None):
     """Trace `fn(*leaves) -> list` into a Module of its own. Returns (module, computation,
     the outer values it closed over); they are the computation's last arguments."""
-    if concretes is not None and any(c is None for c in concretes):
+    if concretes is not None and (any(c is None for c in concretes) or any(
+            type(d) is not int for a in avals for d in a.shape)):
+        # Symbolic sizes (a bucketed trace): values of one example size would pin them.
         concretes = None
     module, comp, _, captured = build(name, fn, avals, concrete_inputs=concretes)
     module.set_entry(comp)

@@ -28,14 +28,17 @@ class Shape:
     true size below its capacity: (entry parameter index, coefficient, constant), the valid
     rows being coefficient * that parameter's value + constant. Rows past it are padding no
     valid result reads, so a backend may skip computing them. Not part of the type: equality,
-    hashing and the text ignore it."""
+    hashing and the text ignore it. `valid_dims`, the same for every axis (None or a tuple
+    with None or (index, coefficient, constant, read by a dot) per axis, see
+    passes/masking.py): a backend may stop each at its true size."""
 
-    __slots__ = ("dtype", "dims", "valid_rows")
+    __slots__ = ("dtype", "dims", "valid_rows", "valid_dims")
 
     def __init__(self, dtype, dims, valid_rows=None):
         self.dtype = np.dtype(dtype)
         self.dims = tuple(d if type(d) is Dim else int(d) for d in dims)  # see ops.dims
         self.valid_rows = valid_rows
+        self.valid_dims = None
 
     @property
     def rank(self):

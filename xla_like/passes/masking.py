@@ -65,16 +65,44 @@ def mask_padding(module: ir.Module) -> ir.Module:
     # The program's own values may skip their padded rows; the masks this pass built (and
     # what they read as fill) must compute them.
     hinted = ({i.id for i in original} | m.rows_free) - m.must_fill
+    originals = {i.id for i in original} - m.must_fill
     for c in module.computations.values():
         if c is not comp:
             _check_static(c)
         for instr in c.instructions:
-            hint = _row_hint(instr.shape, m.sizes) if c is comp and instr.id in hinted and \
-                instr.opcode not in (ir.PARAMETER, ir.CONSTANT) else None
-            instr.shape = _static_shape(instr.shape, hint)
+            own = c is comp and instr.opcode not in (ir.PARAMETER, ir.CONSTANT)
+            hint = _row_hint(instr.shape, m.sizes) if own and instr.id in hinted else None
+            axes = None
+            if own and instr.id in originals:
+                axes = _axis_hints(instr.shape, m.sizes, set(padded_axes(instr.shape)))
+            elif own and instr.id in m.mask_axes:
+                free, via_dot = m.mask_axes[instr.id]
+                axes = _axis_hints(instr.shape, m.sizes, free, via_dot)
+            instr.shape = _static_shape(instr.shape, hint, axes)
             if has_dim(instr.attrs):
                 instr.attrs = plain(instr.attrs)
     return module
+
+
+def _axis_hints(shape, sizes, free, via_dot=frozenset()):
+    """`ir.Shape.valid_dims` of a value: per axis, (parameter index, coefficient, constant,
+    read by a dot) for a padded axis of a*n + b positions whose padding nothing reads (`free`)
+    or only a dot contracting it (`via_dot`: the backend may skip computing it only if that
+    dot stops at the true size too), else None. None when no axis has one."""
+    if isinstance(shape, tuple):
+        return None
+    out, any_hint = [], False
+    for a, d in enumerate(shape.dims):
+        h = None
+        if type(d) is Dim and (a in free or a in via_dot):
+            terms = d.poly.terms
+            monos = [m for m in terms if m]
+            if len(monos) == 1 and len(monos[0]) == 1:
+                h = (sizes[monos[0][0]].attrs["index"], terms[monos[0]], terms.get((), 0),
+                     a in via_dot)
+                any_hint = True
+        out.append(h)
+    return tuple(out) if any_hint else None
 
 
 def _row_hint(shape, sizes):
@@ -88,11 +116,13 @@ def _row_hint(shape, sizes):
     return (sizes[monos[0][0]].attrs["index"], terms[monos[0]], terms.get((), 0))
 
 
-def _static_shape(shape, hint=None):
+def _static_shape(shape, hint=None, axes=None):
     if isinstance(shape, tuple):
         return tuple(_static_shape(s) for s in shape)
-    if any(type(d) is Dim for d in shape.dims) or hint:
-        return ir.Shape(shape.dtype, [int(d) for d in shape.dims], hint)
+    if any(type(d) is Dim for d in shape.dims) or hint or axes:
+        out = ir.Shape(shape.dtype, [int(d) for d in shape.dims], hint)
+        out.valid_dims = axes
+        return out
     return shape
 
 
@@ -127,6 +157,8 @@ class _Masker:
         self.must_fill: set = set()
         # Masks along other axes than the leading one: their padded rows are not read either.
         self.rows_free: set = set()
+        # Each mask: (padded axes it does not mask, masked axes only a float dot contracts).
+        self.mask_axes: dict = {}
 
     # -- building instructions ---------------------------------------------------------------
 
@@ -180,8 +212,10 @@ class _Masker:
                 self.emit("and", [pred, lt], ir.Shape(dtypes.bool_, shape.dims))
         return pred
 
-    def masked(self, x, axes, fill):
-        """`x` with the padding along `axes` replaced by `fill` (a name of a value)."""
+    def masked(self, x, axes, fill, dot=False):
+        """`x` with the padding along `axes` replaced by `fill` (a name of a value). `dot`:
+        the mask feeds a float dot contracting `axes`, which the CPU backend's GEMM stops at
+        the true size (so it may leave the padding of `axes` unwritten, see _axis_hints)."""
         if not axes:
             return x
         value = _fill_value(fill, x.shape.dtype)
@@ -190,6 +224,8 @@ class _Masker:
                         location=x.location)
         if 0 not in axes:
             self.rows_free.add(sel.id)   # its fill lies in valid rows only
+        self.mask_axes[sel.id] = (set(padded_axes(x.shape)) - set(axes),
+                                  set(axes) if dot else set())
         return sel
 
     # -- the rules ---------------------------------------------------------------------------
@@ -263,7 +299,11 @@ class _Masker:
         # in both: padding holding inf or NaN would otherwise make 0 * inf = NaN.
         la, ra = self._along(lhs, lc), self._along(rhs, rc)
         if la or ra:
-            instr.operands = [self.masked(lhs, la, "zero"), self.masked(rhs, ra, "zero")]
+            dt = instr.shape.dtype
+            gemm = dt.kind == "f" and dt.itemsize in (4, 8) and len(lc) == 1 and \
+                lhs.shape.dtype == dt and rhs.shape.dtype == dt
+            instr.operands = [self.masked(lhs, la, "zero", gemm),
+                              self.masked(rhs, ra, "zero", gemm)]
 
     def rule_reshape(self, instr):
         if not _reshape_keeps_prefix(instr.operands[0].shape.dims, instr.shape.dims):

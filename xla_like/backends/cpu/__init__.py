@@ -124,6 +124,7 @@ def program_key(plan, blas_sig, donated) -> str:
     h.update(repr((sorted(donated), blas_sig is not None and (
         repr(blas_sig[0]), sorted(blas_sig[1].items())),
                    plan.threads, _small(plan), _source_stamp(), getattr(plan, "layouts", None),
+                   getattr(plan, "views", None),
                    bool(settings.no_vector_math))).encode())
     return h.hexdigest()
 

@@ -39,17 +39,25 @@ def blas_ok(instr):
 
 
 def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None,
-              rows=None):
+              rows=None, sizes=None):
     """C[b] = A[b] @ B[b] through cblas_?gemm: in a segment on several threads (`nthreads`
     given) and of at least `SHARE_MIN_FLOPS`, in pieces shared by the threads; else one call
     per batch element, on thread 0; with
     an epilogue, one call per row block, each followed by the epilogue kernel on its block,
     the blocks shared by the `nthreads` threads running the segment. `rows`: a runtime count
-    of the output rows anything reads (a bucketed program's true size), for a 2-d product."""
+    of the output rows anything reads (a bucketed program's true size), for a 2-d product.
+    `sizes`: run-time (M, N, K), each None where static: a bucketed program's true sizes
+    (rows and columns anything reads; past K both operands hold zeros or are never read)."""
     instr = step.instr
     batch, m, n, k, ta, tb = gemm_layout(instr)
     dt = instr.shape.dtype
     int_t, idx = blas_sig
+    m_rt, n_rt, k_rt = sizes or (None, None, None)
+    if rows is not None and m_rt is None and batch == 1 and len(instr.shape.dims) == 2:
+        m_rt = rows
+    narrow = (lambda v: v) if int_t.width == 64 else (lambda v: b.trunc(v, int_t))  # noqa: E731
+    n_arg = ll.Constant(int_t, n) if n_rt is None else narrow(n_rt)
+    k_arg = ll.Constant(int_t, k) if k_rt is None else narrow(k_rt)
     fty = ll.DoubleType() if dt.itemsize == 8 else ll.FloatType()
     pty = ll.PointerType(fty)
     gemm_ty = ll.FunctionType(ll.VoidType(), [int_t, int_t, int_t, int_t, int_t, int_t, fty,
@@ -63,19 +71,17 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         b_ptr = ptr(step.inputs[1])
 
         def call(rows, a_rows, c_out):
-            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, c(n),
-                          c(k), ll.Constant(fty, 1.0), a_rows, c(lda), b_ptr,
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), rows, n_arg,
+                          k_arg, ll.Constant(fty, 1.0), a_rows, c(lda), b_ptr,
                           c(ldb), ll.Constant(fty, 0.0), c_out, c(n)])
         gemm_blocks(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
-                    i64(1) if nthreads is None else nthreads)
+                    i64(1) if nthreads is None else nthreads, m_rt, k_rt)
         return
     if nthreads is not None and worth_sharing(instr):
         gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
-        m_rows = None
-        if rows is not None and batch == 1 and len(instr.shape.dims) == 2:
-            m_rows = rows
         _shared_gemm(b, gemm, (batch, m, n, k, ta, tb), int_t, fty, ptr(step.inputs[0]),
-                     ptr(step.inputs[1]), ptr(step.outputs[0]), tid, nthreads, m_rows)
+                     ptr(step.inputs[1]), ptr(step.outputs[0]), tid, nthreads, m_rt, n_rt,
+                     k_arg)
         return
     only0 = b.icmp_signed("==", tid, i64(0))
     with b.if_then(only0):
@@ -83,19 +89,17 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
         a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
         c_ptr = ptr(step.outputs[0])
-        m_rows = c(m)
-        if rows is not None and batch == 1 and len(instr.shape.dims) == 2:
-            m_rows = b.trunc(rows, int_t) if int_t.width < 64 else rows
+        m_rows = c(m) if m_rt is None else narrow(m_rt)
         for bi in range(batch) if batch <= 64 else []:
-            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), m_rows, c(n),
-                          c(k),
+            b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), m_rows, n_arg,
+                          k_arg,
                           ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
                           b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
                           b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
         if batch > 64:
             def one(bi):
-                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), c(m), c(n),
-                              c(k), ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
+                b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), m_rows,
+                              n_arg, k_arg, ll.Constant(fty, 1.0), b.gep(a_ptr, [b.mul(bi, i64(m * k))]),
                               c(lda), b.gep(b_ptr, [b.mul(bi, i64(k * n))]), c(ldb),
                               ll.Constant(fty, 0.0), b.gep(c_ptr, [b.mul(bi, i64(m * n))]),
                               c(n)])
@@ -144,9 +148,11 @@ def pieces(batch, m, n, threads):
     return "cols", -(-n // size), size
 
 
-def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads, m_rows):
+def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads, m_rows,
+                 n_cols=None, k_arg=None):
     """C[bi] = A[bi] @ B[bi], cut into `pieces`, thread `tid` computing a contiguous run of
-    them with one-thread GEMMs. `m_rows`: a runtime row count (bucketed programs) or None."""
+    them with one-thread GEMMs. `m_rows`, `n_cols`: run-time row and column counts (bucketed
+    programs) or None; `k_arg`: the contracted size as BLAS takes it."""
     from . import pool
     batch, m, n, k, ta, tb = layout
     axis, per, size = pieces(batch, m, n, pool.threads())
@@ -158,46 +164,65 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
     narrow = (lambda v: v) if int_t.width == 64 else (lambda v: b.trunc(v, int_t))  # noqa: E731
     lda, ldb = (m if ta else k), (k if tb else n)
     flags = [c(101), c(112 if ta else 111), c(112 if tb else 111)]
+    step = i64(size)
+    true = m_rows if axis == "rows" else n_cols if axis == "cols" else None
+    if true is not None:
+        # Pieces of the true extent (aligned), not of the capacity: else the first thread
+        # would take most of a bucketed product.
+        step = b.sdiv(b.add(true, i64(per - 1)), i64(per))
+        step = b.mul(b.sdiv(b.add(step, i64(_PIECE_ALIGN - 1)), i64(_PIECE_ALIGN)),
+                     i64(_PIECE_ALIGN))
+        step = b.select(b.icmp_signed("<", step, i64(_PIECE_ALIGN)), i64(_PIECE_ALIGN), step)
 
     def piece(p):
         bi = b.sdiv(p, i64(per))
-        lo = b.mul(b.srem(p, i64(per)), i64(size))
+        lo = b.mul(b.srem(p, i64(per)), step)
         a_at = b.gep(a_ptr, [b.mul(bi, i64(m * k))])
         b_at = b.gep(b_ptr, [b.mul(bi, i64(k * n))])
         c_at = b.gep(c_ptr, [b.mul(bi, i64(m * n))])
-        rows, cols = i64(m) if m_rows is None else m_rows, i64(n)
+        rows = i64(m) if m_rows is None else m_rows
+        cols = i64(n) if n_cols is None else n_cols
         if axis == "rows":
-            hi = _min(b, b.add(lo, i64(size)), rows)
+            hi = _min(b, b.add(lo, step), rows)
             lo = _min(b, lo, hi)
             a_at = b.gep(a_at, [lo if ta else b.mul(lo, i64(k))])
             c_at = b.gep(c_at, [b.mul(lo, i64(n))])
             rows = b.sub(hi, lo)
         elif axis == "cols":
-            hi = _min(b, b.add(lo, i64(size)), cols)
+            hi = _min(b, b.add(lo, step), cols)
+            lo = _min(b, lo, hi)
             b_at = b.gep(b_at, [b.mul(lo, i64(k)) if tb else lo])
             c_at = b.gep(c_at, [lo])
             cols = b.sub(hi, lo)
         nonempty = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed(">", cols, i64(0)))
         with b.if_then(nonempty):
-            b.call(gemm, flags + [narrow(rows), narrow(cols), c(k), ll.Constant(fty, 1.0),
+            b.call(gemm, flags + [narrow(rows), narrow(cols), c(k) if k_arg is None else k_arg,
+                                  ll.Constant(fty, 1.0),
                                   a_at, c(max(lda, 1)), b_at, c(max(ldb, 1)),
                                   ll.Constant(fty, 0.0), c_at, c(max(n, 1))])
     counted_loop(b, first, last, piece, name="piece")
 
 
-def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads):
+def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads, m_rt=None,
+                k_rt=None):
     """For each block of rows: the prologue kernel writes the block of the left operand to
     this thread's scratch block; GEMM of the block (into the epilogue's scratch block, or the
     result); the epilogue kernel on the same rows, reading the block from scratch (still in
-    cache). Thread `tid` takes a contiguous share of the blocks and its own scratch blocks."""
+    cache). Thread `tid` takes a contiguous share of the blocks and its own scratch blocks.
+    `m_rt`: a run-time count of the rows anything reads (blocks past it are skipped); `k_rt`:
+    the run-time contracted size, where the prologue need not compute past it."""
     pro, ep = step.prologue, step.epilogue
     m, n, k, ta = mnkt
     rows = (pro or ep).rows
     if pro is not None:
+        # A row kernel making an (M, K) left operand stops each row at the true K, which the
+        # GEMM stops at too (a flat kernel's range is in elements: it computes them all).
+        cut = k_rt is not None and not ta and pro.unit_elems != 1 and \
+            len(pro.step.instr.shape.dims) == 2
         pk = emit_fusion(mod, f"{name}.prologue", pro.step.instr.called[0], math,
-                         out_window=pro.unit_elems)
+                         out_window=pro.unit_elems, bounds=(1,) if cut else ())
         a_block = b.gep(ptr(step.inputs[0]), [b.mul(tid, i64(rows * k))])
-        pro_args = [ptr(i) for i in pro.step.inputs] + [a_block]
+        pro_args = [ptr(i) for i in pro.step.inputs] + [a_block] + ([k_rt] if cut else [])
     else:
         a_ptr = ptr(step.inputs[0])
     if ep is not None:
@@ -210,6 +235,8 @@ def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads)
     else:
         c_ptr = ptr(step.outputs[0])
     blocks = i64(-(-m // rows))
+    if m_rt is not None:
+        blocks = b.sdiv(b.add(m_rt, i64(rows - 1)), i64(rows))
     share = b.sdiv(b.add(blocks, b.sub(nthreads, i64(1))), nthreads)
     first = _min(b, b.mul(tid, share), blocks)
     last = _min(b, b.add(first, share), blocks)

@@ -175,20 +175,52 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
                       _blas_ok(step.instr), False)
 
     control = Emitter(b, mod, ptr, lambda bid: b.gep(bufs, [i64(bid)]), emit_steps)
+    dot_bounded = _dot_bounded(plan) if blas_sig is not None else set()
     params = {info.index: info.id for info in plan.buffers if info.kind == "param"}
+
+    def true_size(hint, cap):
+        """coefficient * size parameter + constant, within [0, cap]; None without a hint."""
+        if hint is None or hint[0] not in params:
+            return None
+        p, coeff, const = hint[:3]
+        v = b.load(ptr(params[p]))
+        v = b.add(b.mul(v, i64(coeff)), i64(const))
+        v = b.select(b.icmp_signed("<", v, i64(0)), i64(0), v)
+        return b.select(b.icmp_signed(">", v, i64(cap)), i64(cap), v)
 
     def valid_rows(shape):
         """The true row count of a value whose padded rows need no computing (a bucketed
         program's `Shape.valid_rows`), read from its size parameter; else None."""
         hint = getattr(shape, "valid_rows", None)
-        if hint is None or hint[0] not in params or not shape.dims:
+        if not shape.dims:
             return None
-        p, coeff, const = hint
-        v = b.load(ptr(params[p]))
-        v = b.add(b.mul(v, i64(coeff)), i64(const))
-        v = b.select(b.icmp_signed("<", v, i64(0)), i64(0), v)
-        cap = i64(shape.dims[0])
-        return b.select(b.icmp_signed(">", v, cap), cap, v)
+        return true_size(hint, shape.dims[0])
+
+    def axis_size(shape, axis, dot_read=True):
+        """The true extent of `axis` of a bucketed program's value (`Shape.valid_dims`), or
+        None. `dot_read`: accept an extent whose padding a dot would read unless it stops
+        there too (`_dot_bounded`)."""
+        hints = getattr(shape, "valid_dims", None)
+        if not hints or axis >= len(hints) or hints[axis] is None or \
+                (hints[axis][3] and not dot_read):
+            return None
+        return true_size(hints[axis], shape.dims[axis])
+
+    def gemm_sizes(instr):
+        """Run-time (M, N, K) of a bucketed dot (None where static): the output's true rows
+        and columns, and the true size of the contracted axis (zeros past it)."""
+        (lc, rc), (lb, _) = instr.attrs["dimension_numbers"]
+        lhs, rhs = instr.operands
+        rank, nb = len(instr.shape.dims), len(lb)
+        free_l = len(lhs.shape.dims) - len(lc) - nb
+        m = axis_size(instr.shape, nb) if free_l == 1 else None
+        n = axis_size(instr.shape, rank - 1) if rank - nb - free_l == 1 else None
+        k = None
+        if len(lc) == 1:
+            k = axis_size(lhs.shape, lc[0])
+            if k is None:
+                k = axis_size(rhs.shape, rc[0])
+        return m, n, k
 
     def emit_step(step, lib, parallel):
         k = count[0]
@@ -207,16 +239,26 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             return
         if lib:
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
-                       nthreads if parallel else None, rows=valid_rows(step.instr.shape))
+                       nthreads if parallel else None, sizes=gemm_sizes(step.instr))
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
         elif step.kind == "scatter":
             kernel = emit_scatter(mod, f"{name}.k{k}", step.instr)
         else:
+            # Axes past the first stop at their true size (a bucketed program); those whose
+            # padding a dot contracts only where every reader is a GEMM stopping there too.
+            shape = step.instr.shape
+            sizes = [] if step.kind != "kernel" or isinstance(shape, tuple) else [
+                (a, axis_size(shape, a, step.outputs[0] in dot_bounded))
+                for a in range(1, len(shape.dims))]
+            sizes = [(a, v) for a, v in sizes if v is not None]
             kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math,
-                                 in_place=step.in_place)
+                                 in_place=step.in_place, bounds=tuple(a for a, _ in sizes))
+            extra = [v for _, v in sizes]
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
+        if step.kind == "kernel":
+            args += extra
         n = i64(kernel.extent)
         rows = valid_rows(step.instr.shape)
         if rows is not None and kernel.extent and kernel.extent % step.instr.shape.dims[0] == 0:
@@ -246,6 +288,36 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     seg = Segment(name, steps, parallel)
     seg.one_thread_blas = parallel and any(library)
     return seg
+
+
+def _dot_bounded(plan):
+    """Buffers only BLAS dots read (no output, no other step): a GEMM stops at the true size of
+    a contracted axis (`gemm_sizes`), so the kernel making such a buffer may too."""
+    readers: dict = {}
+    params = {info.index for info in plan.buffers if info.kind == "param"}
+    outputs = {info.id for info in plan.buffers if info.kind == "output"}
+
+    def note(step, ok):
+        for bid in step.inputs:
+            readers[bid] = readers.get(bid, True) and ok
+    for step in plan.steps:
+        note(step, step.kind == "dot" and _blas_ok(step.instr) and _k_hinted(step.instr, params))
+        for extra in (step.epilogue, step.prologue):
+            if extra is not None:
+                note(extra.step, False)
+    return {bid for bid, ok in readers.items() if ok and bid not in outputs}
+
+
+def _k_hinted(instr, params):
+    """Does this dot know the true size of its one contracted axis (`gemm_sizes`)?"""
+    (lc, rc), _ = instr.attrs["dimension_numbers"]
+    if len(lc) != 1:
+        return False
+    for x, a in zip(instr.operands, (lc[0], rc[0])):
+        hints = getattr(x.shape, "valid_dims", None)
+        if hints and a < len(hints) and hints[a] is not None and hints[a][0] in params:
+            return True
+    return False
 
 
 def _work(plan, step):

@@ -46,11 +46,13 @@ class Kernel:
         self.flat = flat
 
 
-def declare_kernel(module, name, in_shapes, out_shape):
+def declare_kernel(module, name, in_shapes, out_shape, extra=0):
+    """`extra`: i64 arguments between the output pointer and the range (run-time extents)."""
     args = [ll.PointerType(storage_type(s.dtype)) for s in in_shapes]
     args.append(ll.PointerType(storage_type(out_shape.dtype)))
-    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), args + [I64, I64]), name)
-    for a in fn.args[:-2]:
+    fn = ll.Function(module, ll.FunctionType(ll.VoidType(), args + [I64] * extra + [I64, I64]),
+                     name)
+    for a in fn.args[:len(in_shapes) + 1]:
         a.add_attribute("noalias")
     fn.linkage = "internal"
     # Each kernel stays its own function: inlined, a program's kernels made one function whose
@@ -96,16 +98,20 @@ def kernel_arguments(fn, b, in_shapes, out_shape, in_place=None):
 
 
 def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
-                window=None, out_window=None) -> Kernel:
+                window=None, out_window=None, bounds=()) -> Kernel:
     """`in_place`: a parameter number read through the output pointer; `window`: (parameter
     number, elements per unit of the range) of a parameter whose buffer starts at element
     lo * elements per unit; `out_window`: elements per unit of the range, for an output
-    buffer that starts at element lo * that (see the module docstring)."""
+    buffer that starts at element lo * that (see the module docstring). `bounds`: output axes
+    (not the first) whose run-time extent the kernel takes as an i64 argument each, after the
+    output pointer: positions past it are padding nothing reads (a bucketed program), left
+    unwritten by loop nests and rows (a column reduction computes them all)."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
-    fn = declare_kernel(module, name, in_shapes, out_shape)
+    fn = declare_kernel(module, name, in_shapes, out_shape, len(bounds))
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     inputs, out, lo, hi = kernel_arguments(fn, b, in_shapes, out_shape, in_place)
+    limits = {a: fn.args[len(in_shapes) + 1 + j] for j, a in enumerate(bounds)}
     if out_window is not None:
         out = _Shifted(out, b.mul(lo, i64(out_window)) if out_window != 1 else lo)
     shifts = {}
@@ -123,7 +129,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         # operands at positions that do not exist.
         b.ret_void()
         return Kernel(fn, 0, False, False)
-    if k is None and flat_ok(comp):
+    if k is None and flat_ok(comp) and not limits:
         n = out_shape.size
         em = emitter(flat_size=n)
 
@@ -151,7 +157,8 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
                 store_element(b, out, idx, em.value(comp.root, idx))
                 em.pop_scope()
                 return
-            counted_loop(b, i64(0), i64(dims[d]), lambda i: nest(idx + [i]), name=f"d{d}")
+            counted_loop(b, i64(0), limits.get(d, i64(dims[d])), lambda i: nest(idx + [i]),
+                         name=f"d{d}")
 
         counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
         b.ret_void()
@@ -177,10 +184,10 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         idx = delinearize(b, r, outer)
         for p, red in enumerate(row_reduces):
             if p in scratch:     # values several passes read: computed once into a row buffer
-                fill_row_scratch(em, scratch[p], idx, dims, k)
+                fill_row_scratch(em, scratch[p], idx, dims, k, limits.get(k))
             em.value(red, idx)   # computed once per row, cached for the elements below
         if len(row_reduces) in scratch:
-            fill_row_scratch(em, scratch[len(row_reduces)], idx, dims, k)
+            fill_row_scratch(em, scratch[len(row_reduces)], idx, dims, k, limits.get(k))
         if is_reduction(comp.root):
             store_element(b, out, idx, em.value(comp.root, idx))
         else:
@@ -191,8 +198,8 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
                     store_element(b, out, idx + ix, em.value(comp.root, idx + ix))
                     em.pop_scope()
                     return
-                counted_loop(b, i64(0), i64(inner_dims[d]), lambda i: inner(ix + [i]),
-                             name=f"c{d}")
+                counted_loop(b, i64(0), limits.get(k + d, i64(inner_dims[d])),
+                             lambda i: inner(ix + [i]), name=f"c{d}")
             inner([])
         em.scratch.clear()
         em.pop_scope()

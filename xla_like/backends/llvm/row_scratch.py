@@ -140,9 +140,10 @@ def _same(a, b):
             and a.type == b.type and a.constant == b.constant)
 
 
-def fill_row_scratch(em: ElementEmitter, instrs, idx, dims, k):
+def fill_row_scratch(em: ElementEmitter, instrs, idx, dims, k, limit=None):
     """Emit one loop over the row at `idx` computing `instrs` into stack rows, and make the
-    element emitter load them from there when asked at the row's own index."""
+    element emitter load them from there when asked at the row's own index. `limit`: a
+    run-time count of the row's leading positions anything reads (a bucketed program)."""
     b = em.b
     inner_dims = list(dims[k:])
     n = int(np.prod(inner_dims, dtype=np.int64))
@@ -172,7 +173,8 @@ def fill_row_scratch(em: ElementEmitter, instrs, idx, dims, k):
             b.store(em.value(x, list(idx) + ix), at(row, i))
         em.pop_scope()
 
-    counted_loop(b, i64(0), i64(n), body, name="scratch")
+    stop = i64(n) if limit is None else b.mul(limit, i64(n // max(inner_dims[0], 1)))
+    counted_loop(b, i64(0), stop, body, name="scratch")
 
     def loader(row):
         def load(index):

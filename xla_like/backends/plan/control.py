@@ -60,6 +60,8 @@ class SubPlan:
             if step.region is not None:
                 self.temps.append(step.region)
             self.steps.append(step)
+        # Views (`planner.walk`) have no memory of their own.
+        self.temps = [bid for bid in self.temps if plan.buffers[bid].kind != "view"]
         root = comp.root
         results = root.operands if root.opcode == ir.TUPLE else [root]
         moved = {}

@@ -21,6 +21,14 @@ Three rewrites of the step list save memory passes:
 - Donation: an output may take the memory of a donated parameter of the same type when the
   kernel producing it reads that parameter only at the position it writes, and nothing after
   it reads the parameter (`BufferInfo.alias`).
+
+Before those, views: a kernel that only regroups the axes of one operand (a reshape, a squeeze,
+a broadcast adding size-1 axes) leaves a row-major buffer's bytes as they are, so it runs no
+code: its readers read the operand's buffer instead (`walk`). Then every read of the view is a
+read of the operand's buffer, which keeps it alive (buffer assignment) and keeps a donated
+parameter from being overwritten in place while a view of it is still to be read. A view that
+is a result of its computation (a program output, a loop body's result) keeps its copy, as
+does one read by a step that sees buffers as NumPy arrays of their own shape (host steps).
 """
 from __future__ import annotations
 
@@ -48,6 +56,8 @@ EPILOGUE_BLOCK_BYTES = 1 << 20
 # each block of it about this large (per thread).
 PROLOGUE_MIN_BYTES = 1 << 20
 PROLOGUE_BLOCK_BYTES = 1 << 19
+# Regrouping kernels become views (`walk`); False keeps them as copies (benchmarks compare).
+VIEWS = True
 
 
 def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
@@ -97,7 +107,8 @@ def _keeps_index(instr):
 
 
 class BufferInfo:
-    """One materialized value. kind: param | const | output | temp."""
+    """One materialized value. kind: param | const | output | temp | view (no memory of its
+    own: the bytes of `view_of`, which the steps read in its place)."""
 
     def __init__(self, bid, kind, shape: ir.Shape, index=None, value=None):
         self.id = bid
@@ -109,6 +120,7 @@ class BufferInfo:
         self.first = self.last = None
         self.alias = None       # outputs: the donated parameter buffer whose memory it takes
         self.block_bytes = None  # temps holding one block of a GEMM epilogue at a time
+        self.view_of = None     # views (kind "view"): the buffer whose bytes it is
 
     @property
     def nbytes(self):
@@ -197,6 +209,7 @@ class Plan:
         self.n_params = len(module.entry.parameters)
         self.threads = threads
         self.blas = blas
+        self.views = VIEWS      # (the setting changes the plan: code caches key on it)
         self._build(donated, blas)
 
     def _new(self, kind, shape, **kw):
@@ -294,14 +307,19 @@ class Plan:
         if lhs.kind != "temp" or dot.inputs[0] != lhs.id or dot.inputs.count(lhs.id) != 1 \
                 or readers.get(lhs.id) != 1:
             return None
+        if getattr(dot.instr.operands[0].shape, "valid_dims", None):
+            # A bucketed operand (passes/masking.py): its true size, not known here, decides
+            # whether blocks pay; as its own kernel it stops at the true size all the same.
+            return None
         batch, m, n, k, ta, _ = gemm_layout(dot.instr)
         size = lhs.shape.dtype.itemsize
         if batch != 1 or ta or m < 2 or m * k * size <= PROLOGUE_MIN_BYTES or \
                 k * n * size > EPILOGUE_MAX_RHS_BYTES:
             return None     # small, or each block's GEMM would re-read a large right operand
         comp = kernel.instr.called[0]
-        if comp.root.shape.size != m * k:
-            return None
+        if comp.root.shape.dims != dot.instr.operands[0].shape.dims or \
+                comp.root.shape.size != m * k:
+            return None     # (a view between them: the blocks are counted in the dot's axes)
         unit = _unit_elems(comp)
         if unit != 1 and unit % k:
             return None     # a unit of the kernel's range must hold whole GEMM rows
@@ -326,8 +344,10 @@ class Plan:
             return None
         comp = kernel.instr.called[0]
         window = kernel.inputs.index(res.id)
-        if not reads_at_output_position(comp, window):
-            return None
+        param = next(p for p in comp.parameters if p.attrs["index"] == window)
+        if param.shape.dims != dot.instr.shape.dims or \
+                not reads_at_output_position(comp, window):
+            return None     # (a view between them: the blocks are counted in the dot's axes)
         rows = max(1, EPILOGUE_BLOCK_BYTES // (n * size))
         if flat_ok(comp):
             unit_elems = 1
@@ -422,4 +442,79 @@ def walk(plan, comp, buf_of, new_temp, nested=False) -> list:
     for p in comp.parameters:
         args[p.attrs["index"]] = buf_of[p.id]
     buf_of.update(walk_computation(comp, args, planner))
-    return planner.steps
+    root = comp.root
+    results = {buf_of[r.id] for r in (root.operands if root.opcode == ir.TUPLE else [root])}
+    return _elide_views(plan, planner.steps, results)
+
+
+# Steps that read their operands through the pointer table only, in the instruction's own
+# shapes: they can read a view's bytes from its operand's buffer. Host steps (and the CUDA
+# backend's library steps, run on the host) see buffers as arrays of the buffer's shape.
+_VIEW_READERS = ("kernel", "dot", "scatter", "control")
+
+
+def _elide_views(plan, steps, results):
+    """`steps` without the kernels that only regroup an operand's axes (module docstring):
+    each such result becomes a "view" buffer and its readers read the operand's buffer."""
+    reader_kinds = {}
+    for step in steps:
+        for bid in step.inputs:
+            reader_kinds.setdefault(bid, set()).add(step.kind)
+    base = {}   # view buffer -> the buffer its readers read
+    kept = []
+    for step in steps:
+        if base:
+            step.inputs = [base.get(bid, bid) for bid in step.inputs]
+        if VIEWS and step.kind == "kernel" and len(step.outputs) == 1 and \
+                len(step.inputs) == 1:
+            out = step.outputs[0]
+            if out not in results and reader_kinds.get(out, set()) <= set(_VIEW_READERS) \
+                    and view_operand(step.instr) is not None:
+                base[out] = step.inputs[0]
+                b = plan.buffers[out]
+                b.kind, b.view_of = "view", step.inputs[0]
+                continue
+        kept.append(step)
+    return kept
+
+
+def view_operand(fusion) -> int | None:
+    """The operand whose bytes `fusion` returns unchanged (row-major, same dtype, only its
+    axes regrouped), or None when it computes something. Not for a bucketed program's
+    values: a kernel may skip their padding (`Shape.valid_dims`), which a view would move."""
+    comp = fusion.called[0]
+    x = comp.root
+    if isinstance(x.shape, tuple):
+        return None
+    while x.opcode != ir.PARAMETER:
+        if len(x.operands) != 1 or not _regroups(x):
+            return None
+        x = x.operands[0]
+    if len(comp.instructions) - len(comp.parameters) != _depth(comp.root):
+        return None
+    shapes = (fusion.shape, fusion.operands[x.attrs["index"]].shape)
+    if any(getattr(s, "valid_dims", None) or getattr(s, "valid_rows", None) for s in shapes):
+        return None
+    return x.attrs["index"]
+
+
+def _depth(instr):
+    n = 0
+    while instr.opcode != ir.PARAMETER:
+        n, instr = n + 1, instr.operands[0]
+    return n
+
+
+def _regroups(instr) -> bool:
+    """Does `instr` keep its operand's bytes: same dtype and size, same row-major order?"""
+    prim = PRIMITIVES.get(instr.opcode)
+    (x,) = instr.operands
+    if prim is None or x.shape.dtype != instr.shape.dtype or x.shape.size != instr.shape.size:
+        return False
+    if getattr(prim, "reshapes", False):
+        return True
+    if instr.opcode == "broadcast_in_dim":
+        # Of the same size, it only adds size-1 axes; the kept ones must stay in order.
+        dims = list(instr.attrs["broadcast_dimensions"])
+        return dims == sorted(dims)
+    return False
