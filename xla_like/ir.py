@@ -152,6 +152,16 @@ class Module:
         self.computations[comp.name] = comp  # entry goes last
         self.entry = comp
 
+    def call_counts(self) -> dict:
+        """{computation name: how many instructions call it}: a pass may rewrite a loop body
+        in place only when one instruction calls it."""
+        uses: dict = {}
+        for comp in self.computations.values():
+            for instr in comp.instructions:
+                for c in instr.called:
+                    uses[c.name] = uses.get(c.name, 0) + 1
+        return uses
+
     def fresh_id(self) -> int:
         i = self._next_id
         self._next_id += 1

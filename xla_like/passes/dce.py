@@ -47,11 +47,7 @@ def _has_side_effects(instr) -> bool:
 
 
 def _prune_loops(module) -> bool:
-    uses = {}
-    for comp in module.computations.values():
-        for instr in comp.instructions:
-            for c in instr.called:
-                uses[c.name] = uses.get(c.name, 0) + 1
+    uses = module.call_counts()
     changed = False
     for comp in list(module.computations.values()):
         readers = {}   # loop id -> the instructions reading it (one pass over comp)

@@ -34,11 +34,7 @@ def _side_effects(op: str) -> bool:
 
 
 def licm(module: ir.Module) -> ir.Module:
-    uses = {}
-    for comp in module.computations.values():
-        for instr in comp.instructions:
-            for c in instr.called:
-                uses[c.name] = uses.get(c.name, 0) + 1
+    uses = module.call_counts()
     # Inner loops first (callees come before callers), so invariants climb several levels.
     for comp in list(module.computations.values()):
         new_instrs = []

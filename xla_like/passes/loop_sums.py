@@ -28,11 +28,7 @@ STACK_BYTES = 1 << 28
 
 
 def loop_sums(module: ir.Module) -> ir.Module:
-    uses = {}
-    for comp in module.computations.values():
-        for instr in comp.instructions:
-            for c in instr.called:
-                uses[c.name] = uses.get(c.name, 0) + 1
+    uses = module.call_counts()
     changed = False
     for comp in list(module.computations.values()):
         # One pass to find each loop's readers, one to place the new instructions and
