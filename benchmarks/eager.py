@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import os
 import statistics
 import sys
@@ -35,7 +34,7 @@ import jitcore.numpy as jnp  # noqa: E402
 from jitcore import eager, random  # noqa: E402
 from ops import core  # noqa: E402
 from jax_side import JaxSide, local_inputs  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, emit_table, run_with_default_out  # noqa: E402
 
 INNER = 2000      # calls per figure for the microsecond cases
 
@@ -204,15 +203,8 @@ def main(argv=None):
         lines += ["", "NumPy's samplers use its own generator (PCG64, ziggurat normals): a "
                   "yardstick for speed, not the same numbers. The (5000,5000) normal's reference "
                   "path (tens of seconds) is not timed."]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit_table(lines, args.out)
 
 
 if __name__ == "__main__":
-    if "--out" not in sys.argv:
-        sys.argv += ["--out", os.path.join(HERE, "results", f"eager-{datetime.date.today()}.md")]
-    raise SystemExit(main())
+    run_with_default_out(main, "eager")

@@ -14,3 +14,24 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def emit_table(lines, out) -> int:
+    """Print a result table and, when `out` is a path, write it there; 0 for `main`'s exit."""
+    text = "\n".join(lines)
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def run_with_default_out(main, name: str):
+    """Run `main()` with `--out results/<name>-<today>.md` unless the command line names one."""
+    import datetime
+    import os
+    import sys
+    if "--out" not in sys.argv:
+        here = os.path.dirname(os.path.abspath(__file__))
+        sys.argv += ["--out", os.path.join(here, "results", f"{name}-{datetime.date.today()}.md")]
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ checked against NumPy once.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import jitcore  # noqa: E402
 from jitcore import lax  # noqa: E402
-from machine import cpu_model
+from machine import cpu_model, emit_table, run_with_default_out
 
 SHAPE = (8, 112, 112, 64)
 
@@ -116,16 +115,8 @@ def main(argv=None):
     lines += ["", "GB/s counts the input read once and the output written once. The first "
               "jitcore and the NumPy columns read an input the 256 MB copy evicted from the "
               "caches; the cached column repeats the jitcore call right away."]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit_table(lines, args.out)
 
 
 if __name__ == "__main__":
-    if "--out" not in sys.argv:
-        sys.argv += ["--out", os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                           f"pooling-{datetime.date.today()}.md")]
-    raise SystemExit(main())
+    run_with_default_out(main, "pooling")

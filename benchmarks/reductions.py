@@ -19,7 +19,6 @@ float64 once.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, HERE)
 import jitcore  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jax_side import JaxSide, local_inputs  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, emit_table, run_with_default_out  # noqa: E402
 
 N = 4096
 
@@ -154,16 +153,8 @@ def main(argv=None):
                          f"{nbytes / ma / 1e9:.1f} | {nbytes / ma / 1e9 / read_gbs:.0%} |")
         lines += ["", "GB/s counts the largest input read once (the dense case's x is 4 MiB; "
                   "its time is dominated by the GEMM, so its GB/s is not a bandwidth)."]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit_table(lines, args.out)
 
 
 if __name__ == "__main__":
-    if "--out" not in sys.argv:
-        sys.argv += ["--out", os.path.join(HERE, "results",
-                                           f"reductions-{datetime.date.today()}.md")]
-    raise SystemExit(main())
+    run_with_default_out(main, "reductions")

@@ -14,7 +14,6 @@ in ms (the machine is shared: expect noise).
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, HERE)
 import jitcore  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jax_side import JaxSide, local_inputs  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, emit_table, run_with_default_out  # noqa: E402
 
 SCATTER = """
 def inputs(seed):
@@ -168,16 +167,8 @@ def main(argv=None):
             lines.append(f"| {name} | {_fmt(ta)} | {_fmt(tb)} | {_fmt(tc)} | "
                          f"{ma / statistics.median(tb):.2f} | {rj} | "
                          f"{' / '.join(errs) if errs else ''} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    return 0
+    return emit_table(lines, args.out)
 
 
 if __name__ == "__main__":
-    if "--out" not in sys.argv:
-        sys.argv += ["--out", os.path.join(HERE, "results",
-                                           f"scatter_sort_scan-{datetime.date.today()}.md")]
-    raise SystemExit(main())
+    run_with_default_out(main, "scatter_sort_scan")
