@@ -35,3 +35,27 @@ def run_with_default_out(main, name: str):
         here = os.path.dirname(os.path.abspath(__file__))
         sys.argv += ["--out", os.path.join(here, "results", f"{name}-{datetime.date.today()}.md")]
     raise SystemExit(main())
+
+
+def seconds(fn, *args) -> float:
+    """Wall time of one call, including the result's transfer to NumPy."""
+    import time
+
+    import numpy as np
+    t0 = time.perf_counter()
+    np.asarray(fn(*args))
+    return time.perf_counter() - t0
+
+
+def fmt_ms(ts) -> str:
+    """`median (min)` of times in seconds, as milliseconds; "n/a" for none."""
+    import statistics
+    return f"{statistics.median(ts) * 1e3:.2f} ({min(ts) * 1e3:.2f})" if ts else "n/a"
+
+
+def jit_source(inputs_src: str, body: str) -> str:
+    """Source for `jax_side.JaxSide.define`: `inputs(seed)` plus a `build` jitting `body`."""
+    return inputs_src + f"""
+def build(seed):
+    return jax.jit({body}), inputs(seed)
+"""

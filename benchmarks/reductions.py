@@ -33,7 +33,8 @@ sys.path.insert(0, HERE)
 import jitcore  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jax_side import JaxSide, local_inputs  # noqa: E402
-from machine import cpu_model, emit_table, run_with_default_out  # noqa: E402
+from machine import (cpu_model, emit_table, fmt_ms, jit_source,  # noqa: E402
+                     run_with_default_out, seconds)
 
 N = 4096
 
@@ -78,23 +79,6 @@ CASES = [
 ]
 
 
-def _jax_source(inputs_src, body):
-    return inputs_src + f"""
-def build(seed):
-    return jax.jit({body}), inputs(seed)
-"""
-
-
-def _seconds(fn, *args):
-    t0 = time.perf_counter()
-    np.asarray(fn(*args))
-    return time.perf_counter() - t0
-
-
-def _fmt(ts):
-    return f"{statistics.median(ts) * 1e3:.2f} ({min(ts) * 1e3:.2f})"
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -112,7 +96,7 @@ def main(argv=None):
             want = theirs(*[a.astype(np.float64) for a in ins])
             err = float(np.max(np.abs(got - want) / (1 + np.abs(want))))
             assert err < 1e-3, f"{name}: error {err} against NumPy float64"
-            have_jax = jax.available and jax.define(name, _jax_source(src, jbody))
+            have_jax = jax.available and jax.define(name, jit_source(src, jbody))
             cases.append((name, ins, f, theirs, have_jax))
         times = {c[0]: ([], [], []) for c in cases}
         copy_t, read_t = [], []
@@ -120,10 +104,10 @@ def main(argv=None):
             t0 = time.perf_counter()
             np.copyto(big_dst, big_src)
             copy_t.append(time.perf_counter() - t0)
-            read_t.append(_seconds(lambda a: a.sum(1), sq))
+            read_t.append(seconds(lambda a: a.sum(1), sq))
             for name, ins, f, theirs, have_jax in cases:
-                times[name][0].append(_seconds(f, *ins))
-                times[name][1].append(_seconds(theirs, *ins))
+                times[name][0].append(seconds(f, *ins))
+                times[name][1].append(seconds(theirs, *ins))
                 if have_jax:
                     t = jax.time(name, 1)
                     if t is not None:
@@ -146,9 +130,9 @@ def main(argv=None):
             ta, tb, tc = times[name]
             ma = statistics.median(ta)
             nbytes = max(a.nbytes for a in ins)
-            jx = _fmt(tc) if tc else "n/a"
+            jx = fmt_ms(tc) if tc else "n/a"
             rj = f"{ma / statistics.median(tc):.2f}" if tc else "n/a"
-            lines.append(f"| {name} | {_fmt(ta)} | {_fmt(tb)} | {jx} | "
+            lines.append(f"| {name} | {fmt_ms(ta)} | {fmt_ms(tb)} | {jx} | "
                          f"{ma / statistics.median(tb):.2f} | {rj} | "
                          f"{nbytes / ma / 1e9:.1f} | {nbytes / ma / 1e9 / read_gbs:.0%} |")
         lines += ["", "GB/s counts the largest input read once (the dense case's x is 4 MiB; "

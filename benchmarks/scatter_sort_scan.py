@@ -28,7 +28,8 @@ sys.path.insert(0, HERE)
 import jitcore  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jax_side import JaxSide, local_inputs  # noqa: E402
-from machine import cpu_model, emit_table, run_with_default_out  # noqa: E402
+from machine import (cpu_model, emit_table, fmt_ms, jit_source,  # noqa: E402
+                     run_with_default_out, seconds)
 
 SCATTER = """
 def inputs(seed):
@@ -91,23 +92,6 @@ CASES = [
 ]
 
 
-def _jax_source(inputs_src, body):
-    return inputs_src + f"""
-def build(seed):
-    return jax.jit({body}), inputs(seed)
-"""
-
-
-def _seconds(fn, *args):
-    t0 = time.perf_counter()
-    np.asarray(fn(*args))
-    return time.perf_counter() - t0
-
-
-def _fmt(ts):
-    return f"{statistics.median(ts) * 1e3:.2f} ({min(ts) * 1e3:.2f})" if ts else "n/a"
-
-
 def _err(got, want):
     return f"{float(np.max(np.abs(np.asarray(got, np.float64) - want) / np.abs(want))):.1e}"
 
@@ -129,7 +113,7 @@ def main(argv=None):
                 assert np.allclose(got, want, rtol=1e-4, atol=1e-4), name
             else:
                 assert np.array_equal(got, want) or ref is not None, name
-            have_jax = jax.available and jax.define(name, _jax_source(src, jbody))
+            have_jax = jax.available and jax.define(name, jit_source(src, jbody))
             errs = None
             if ref is not None:
                 w = ref(*ins)
@@ -144,8 +128,8 @@ def main(argv=None):
             np.copyto(udst, u)
             limit.append(time.perf_counter() - t0)
             for name, ins, f, theirs, have_jax, _ in cases:
-                times[name][0].append(_seconds(f, *ins))
-                times[name][1].append(_seconds(theirs, *ins))
+                times[name][0].append(seconds(f, *ins))
+                times[name][1].append(seconds(theirs, *ins))
                 if have_jax:
                     t = jax.time(name, 1)
                     if t is not None:
@@ -155,7 +139,7 @@ def main(argv=None):
             f"{cpu_model()}, {os.cpu_count()} cores; {args.rounds} interleaved rounds; "
             f"jitcore CPU backend, NumPy {np.__version__}; {jax.label()}.", "",
             f"Limit for the scatters: copying the (10000, 128) operand and the (100000, 128) "
-            f"updates with np.copyto: **{_fmt(limit)} ms**.", "",
+            f"updates with np.copyto: **{fmt_ms(limit)} ms**.", "",
             "Times: median (min) in ms. Ratios of medians. `err`: largest relative error "
             "against float64 prefix sums (jitcore / NumPy / JAX).", "",
             "| case | jitcore | NumPy | JAX | jitcore / NumPy | jitcore / JAX | err |",
@@ -164,7 +148,7 @@ def main(argv=None):
             ta, tb, tc = times[name]
             ma = statistics.median(ta)
             rj = f"{ma / statistics.median(tc):.2f}" if tc else "n/a"
-            lines.append(f"| {name} | {_fmt(ta)} | {_fmt(tb)} | {_fmt(tc)} | "
+            lines.append(f"| {name} | {fmt_ms(ta)} | {fmt_ms(tb)} | {fmt_ms(tc)} | "
                          f"{ma / statistics.median(tb):.2f} | {rj} | "
                          f"{' / '.join(errs) if errs else ''} |")
     return emit_table(lines, args.out)
