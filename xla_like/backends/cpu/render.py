@@ -36,26 +36,46 @@ PARALLEL_MIN_WORK = 1 << 17   # elements; below this, one thread (a hand-off cos
 
 
 def _barrier(b, counter, target, nthreads):
-    """All threads reach this point before any continues (skipped when running alone).
+    """All threads reach this point before any continues: a call of the module's one barrier
+    function (`_barrier_fn`). Written out at each of a segment's many barriers, its dozen
+    blocks made most of a large program's segment code, and LLVM's time on it."""
+    b.call(_barrier_fn(b.module), [counter, nthreads, i64(target)])
+
+
+_BARRIER = "jc.barrier"
+
+
+def _barrier_fn(mod):
+    """`i64 jc.barrier(i64* counter, i64 nthreads, i64 target)`, defined once per module;
+    skipped when running alone.
 
     `counter` points at the call's barrier block (`cpu.pool.barrier_block`): arrivals, the
     address of libc's `syscall` (0: none), SYS_futex, and a flag set once a thread sleeps. A
     thread that finds the others not there spins a short while (the usual wait on an idle
     machine is microseconds), then sleeps on a futex until the last arrival wakes it: on a
     loaded machine the thread it waits for may not run for a whole time slice, which spinning
-    would burn."""
-    fn = b.function
-    wait = fn.append_basic_block("barrier.wait")
-    wake = fn.append_basic_block("barrier.wake")
-    wake_call = fn.append_basic_block("barrier.wake_call")
-    spin = fn.append_basic_block("barrier.spin")
-    pause = fn.append_basic_block("barrier.pause")
-    sleep = fn.append_basic_block("barrier.sleep")
-    sleep_call = fn.append_basic_block("barrier.sleep_call")
-    done = fn.append_basic_block("barrier.done")
+    would burn. It returns an i64 (0), not void: `units.cut` takes the noinline void functions
+    segments call for kernels, and this one belongs in the driver."""
+    try:
+        return mod.get_global(_BARRIER)
+    except KeyError:
+        pass
+    fn = ll.Function(mod, ll.FunctionType(I64, [ll.PointerType(I64), I64, I64]), _BARRIER)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("nounwind")
+    counter, nthreads, target = fn.args
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    wait = fn.append_basic_block("wait")
+    wake = fn.append_basic_block("wake")
+    wake_call = fn.append_basic_block("wake_call")
+    spin = fn.append_basic_block("spin")
+    pause = fn.append_basic_block("pause")
+    sleep = fn.append_basic_block("sleep")
+    sleep_call = fn.append_basic_block("sleep_call")
+    done = fn.append_basic_block("done")
     slot = lambda j: b.gep(counter, [i64(j)])  # noqa: E731
-    mod = fn.module
-    goal = b.mul(nthreads, i64(target))
+    goal = b.mul(nthreads, target)
     b.cbranch(b.icmp_signed(">", nthreads, i64(1)), wait, done)
     b.position_at_end(wait)
     old = b.atomic_rmw("add", counter, i64(1), "seq_cst")
@@ -94,6 +114,8 @@ def _barrier(b, counter, target, nthreads):
                       ll.Constant(ll.PointerType(I8), None)])
     b.branch(sleep)
     b.position_at_end(done)
+    b.ret(i64(0))
+    return fn
 
 
 _SPINS = 1000                       # pause instructions (~40-150 cycles each) before sleeping
