@@ -80,8 +80,9 @@ def test_logreg_per_example_grads(dtype, b, d):
     got = np.asarray(jc.jit(logreg)(*args))
     assert got.dtype == dtype
     np.testing.assert_allclose(got, logreg_ref(*args), **tol(dtype))
-    # One dot remains: the forward x @ w; the per-example outer products are elementwise.
-    assert dots(kernel_module(logreg, *args)) == (1, 0)
+    # No dot remains: the forward x @ w is a row sum, the per-example outer products are
+    # elementwise.
+    assert dots(kernel_module(logreg, *args)) == (0, 0)
 
 
 def test_logreg_nan_propagates():
@@ -205,3 +206,35 @@ def test_gradient_through_batched_outer_and_sum():
     np.testing.assert_allclose(np.asarray(ga), np.einsum("bij,bj->bi", t, c) + 2 * a,
                                rtol=1e-12)
     np.testing.assert_allclose(np.asarray(gc), np.einsum("bij,bi->bj", t, a), rtol=1e-12)
+
+
+# -- matrix @ vector as a row sum ---------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs, ws, f", [
+    ((37, 19), (19,), lambda x, w: x @ w),
+    ((5, 1), (1,), lambda x, w: x @ w),
+    ((3, 4, 6), (6, 1), lambda x, w: x @ w),
+    ((8, 2, 3), (2, 3), lambda x, w: jnp.tensordot(x, w, axes=((1, 2), (0, 1)))),
+    ((64, 33), (33,), lambda x, w: x * (x @ w)[:, None]),      # fused with a reader of x
+])
+def test_matrix_vector_becomes_a_row_sum(xs, ws, f, dtype):
+    x, w = rand(xs, dtype, 1), rand(ws, dtype, 2)
+    want = np.asarray(f(jnp.asarray(x.astype(np.float64)), jnp.asarray(w.astype(np.float64))))
+    np.testing.assert_allclose(np.asarray(jc.jit(f)(x, w)), want, **tol(dtype))
+    assert dots(kernel_module(f, x, w)) == (0, 0)
+    check_pass(f, x, w)
+    # Its gradient (a vector @ matrix and an outer product) against the float64 reference.
+    g = jc.grad(lambda x, w: f(x, w).sum(), argnums=(0, 1))
+    gx, gw = jc.jit(g)(x, w)
+    rx, rw = g(x.astype(np.float64), w.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(gx), np.asarray(rx), **tol(dtype))
+    np.testing.assert_allclose(np.asarray(gw), np.asarray(rw), **tol(dtype))
+
+
+def test_vector_times_matrix_and_integer_dots_stay_dots():
+    x, w = rand((16, 8), np.float32, 3), rand((16,), np.float32, 4)
+    assert dots(kernel_module(lambda x, w: w @ x, x, w))[0] == 1     # contracts rows: a GEMV
+    xi, wi = rand((6, 5), np.int32, 5), rand((5,), np.int32, 6)
+    assert dots(kernel_module(lambda x, w: x @ w, xi, wi))[0] == 1
+    np.testing.assert_array_equal(np.asarray(jc.jit(lambda x, w: x @ w)(xi, wi)), xi @ wi)

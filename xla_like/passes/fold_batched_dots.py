@@ -46,7 +46,7 @@ SMALL_MATVEC_ELEMENTS = 4096
 def fold_batched_dots(module: ir.Module) -> ir.Module:
     changed = False
     for comp in list(module.computations.values()):
-        if any(_batched(i) for i in comp.instructions):
+        if any(_batched(i) or _row_matvec(i) for i in comp.instructions):
             users = {}
             for i in comp.instructions:
                 for o in i.operands:
@@ -76,6 +76,34 @@ def _dims(instr):
             tuple(d % lr for d in lb), tuple(d % rr for d in rb))
 
 
+def _row_matvec(instr):
+    """An unbatched matrix @ vector contracting the matrix's trailing axes (`x @ w` with w a
+    vector): a GEMV, which reads the matrix once and fuses with nothing. As a multiply and a
+    sum over each row it joins its producers and consumers in one row kernel (`vmap(grad)`
+    of a linear model reads each example's row once, not twice)."""
+    if instr.opcode != "dot_general" or _batched(instr):
+        return False
+    dtype = instr.shape.dtype
+    pet = instr.attrs.get("preferred_element_type")
+    if dtype.kind != "f" or (pet is not None and np.dtype(pet) != dtype):
+        return False
+    lc, rc, lb, rb = _dims(instr)
+    ls, rs = instr.operands[0].shape.dims, instr.operands[1].shape.dims
+    if not all(type(d) is int for d in ls + rs):
+        return False
+    trailing = tuple(range(len(ls) - len(lc), len(ls)))
+    return (bool(lc) and sorted(lc) == list(trailing) and
+            math.prod(rs[d] for d in _free(len(rs), rc)) == 1)
+
+
+def _vector_dot(instr):
+    """One free element on each side: each batch element's product is a dot of vectors."""
+    lc, rc, lb, rb = _dims(instr)
+    ls, rs = instr.operands[0].shape.dims, instr.operands[1].shape.dims
+    return (math.prod(ls[d] for d in _free(len(ls), lc, lb)) == 1 and
+            math.prod(rs[d] for d in _free(len(rs), rc, rb)) == 1)
+
+
 def _free(rank, *taken):
     used = set().union(*taken)
     return tuple(d for d in range(rank) if d not in used)
@@ -91,11 +119,19 @@ class _Folder(Copier):
             out = self._sum_of_dot(instr, values[0])
             if out is not None:
                 return out
+        if _row_matvec(instr):
+            return self._row_sums(instr, *values)
         if instr.opcode == "dot_general" and _batched(instr) and not self._summed(instr):
             lhs, rhs = values
-            out = self._shared_operand(instr, lhs, rhs)
-            if out is None:
+            # A dot of two vectors per element stays elementwise even with a shared operand:
+            # as multiply + row sum it fuses with its consumers (one pass over the rows),
+            # where the shared-operand GEMM would be a matrix-vector product on its own.
+            if _vector_dot(instr):
                 out = self._elementwise(instr, lhs, rhs)
+            else:
+                out = self._shared_operand(instr, lhs, rhs)
+                if out is None:
+                    out = self._elementwise(instr, lhs, rhs)
             if out is not None:
                 return out
         return self.copy(instr, values)
@@ -152,6 +188,20 @@ class _Folder(Copier):
         return None
 
     # -- outer products and small matrix-vector products -----------------------------------
+
+    def _row_sums(self, dot, lhs, rhs):
+        lc, rc, _, _ = _dims(dot)
+        ls, rs = dot.operands[0].shape.dims, dot.operands[1].shape.dims
+        lf = _free(len(ls), lc)
+        # The vector laid out along the matrix's contracted axes, broadcast over its rows.
+        order = [rc[lc.index(d)] for d in sorted(lc)]
+        rest = [d for d in range(len(rs)) if d not in rc]       # size-1 free axes
+        v = reshape(transpose(rhs, permutation=tuple(order + rest)),
+                    new_sizes=tuple(ls[d] for d in sorted(lc)))
+        v = broadcast_in_dim(v, shape=tuple(ls), broadcast_dimensions=tuple(sorted(lc)))
+        out = reduce_sum(mul(lhs, v), axes=tuple(sorted(lc)))
+        return reshape(out, new_sizes=tuple(dot.shape.dims)) if \
+            tuple(ls[d] for d in lf) != tuple(dot.shape.dims) else out
 
     def _elementwise(self, dot, lhs, rhs):
         lc, rc, lb, rb = _dims(dot)
