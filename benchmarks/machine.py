@@ -59,3 +59,23 @@ def jit_source(inputs_src: str, body: str) -> str:
 def build(seed):
     return jax.jit({body}), inputs(seed)
 """
+
+
+def _spin():
+    while True:
+        pass
+
+
+def start_busy(n: int) -> list:
+    """`n` pure-Python busy-loop processes: other load on the machine, for `--busy N`."""
+    import multiprocessing
+    procs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    return procs
+
+
+def stop_busy(procs) -> None:
+    for p in procs:
+        p.terminate()
+        p.join()

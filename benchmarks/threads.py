@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import multiprocessing
 import os
 import statistics
 import sys
@@ -34,7 +33,7 @@ from jitcore import config, lax, numpy as jnp, tree_util  # noqa: E402
 
 import jax_side  # noqa: E402
 import workloads_cases as wc  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, start_busy, stop_busy  # noqa: E402
 
 _ATTN = """
 H, M, K, N = {h}, {m}, {k}, {n}
@@ -54,11 +53,6 @@ def cases(quick):
     return [("mlp1", "MLP 784-512-512-10 b128 SGD step", wc.source("mlp1", quick), wc.np_mlp),
             ("mlp2", "MLP 64-128-10 b256 SGD step", wc.source("mlp2", quick), wc.np_mlp),
             ("attn", "32 heads 128x64 @ 64x128", _ATTN.format(**attn), lambda q, k: q @ k)]
-
-
-def _spin():
-    while True:
-        pass
 
 
 def bound(src):
@@ -134,9 +128,7 @@ def main(argv=None):
             has_jax = side.define(name, src + "\ndef build(seed):\n"
                                   "    return jax.jit(fn), tuple(inputs(seed))\n")
             prepared.append((name, label, f, fargs, np_fn, np_fn_args, has_jax))
-        busy = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
-        for proc in busy:
-            proc.start()
+        busy = start_busy(args.busy)
         try:
             times = {name: {"jc": [], "jc1": [], "jcn": [], "jax": [], "np": [], "idle": [],
                             "idle_np": []} for name, *_ in prepared}
@@ -154,9 +146,7 @@ def main(argv=None):
                     t["idle"].append(idle_cpu(jc, fargs))
                     t["idle_np"].append(idle_cpu(np_fn, np_args))
         finally:
-            for proc in busy:
-                proc.terminate()
-                proc.join()
+            stop_busy(busy)
         for name, label, *_ in prepared:
             t = times[name]
             rows.append(f"| {label} | {fmt(t['jc'])} | {fmt(t['jc1'])} | {fmt(t['jcn'])} | "

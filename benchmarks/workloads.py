@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -51,27 +50,9 @@ from jitcore import lax, numpy as jnp, tree_util  # noqa: E402
 
 import jax_side  # noqa: E402
 import workloads_cases as wc  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, start_busy, stop_busy  # noqa: E402
 
 RTOL = 2e-3      # float32 sums of up to a few thousand terms, scaled to the largest element
-
-
-def _spin():
-    while True:
-        pass
-
-
-def start_busy(n):
-    procs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
-    for p in procs:
-        p.start()
-    return procs
-
-
-def stop_busy(procs):
-    for p in procs:
-        p.terminate()
-        p.join()
 
 
 def header(args, side):

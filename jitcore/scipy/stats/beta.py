@@ -6,7 +6,7 @@ import numpy as np
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
 from .. import special
-from ._common import betaln, special_fn
+from ..special import betainc, betaln
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -26,7 +26,6 @@ def pdf(x, a, b, loc=0, scale=1):
 
 def cdf(x, a, b, loc=0, scale=1):
     x, a, b, loc, scale = promote_to_inexact("beta.cdf", x, a, b, loc, scale)
-    betainc = special_fn("betainc", "beta.cdf")
     return betainc(a, b, jnp.clip((x - loc) / scale, 0, 1))
 
 
@@ -37,7 +36,6 @@ def logcdf(x, a, b, loc=0, scale=1):
 def sf(x, a, b, loc=0, scale=1):
     # I_{1-y}(b, a) = 1 - I_y(a, b), computed directly so small tails keep their precision.
     x, a, b, loc, scale = promote_to_inexact("beta.sf", x, a, b, loc, scale)
-    betainc = special_fn("betainc", "beta.sf")
     return betainc(b, a, 1 - jnp.clip((x - loc) / scale, 0, 1))
 
 

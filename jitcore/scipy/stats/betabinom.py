@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
-from ._common import betaln
+from ..special import betaln
 
 __all__ = ["logpmf", "pmf"]
 

@@ -8,7 +8,7 @@ import numpy as np
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
 from .. import special
-from ._common import special_fn
+from ..special import gammainc, gammaincc
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -29,7 +29,6 @@ def pdf(x, df, loc=0, scale=1):
 
 def cdf(x, df, loc=0, scale=1):
     x, df, loc, scale = promote_to_inexact("chi2.cdf", x, df, loc, scale)
-    gammainc = special_fn("gammainc", "chi2.cdf")
     return gammainc(df / 2, jnp.clip((x - loc) / (2 * scale), 0, np.inf))
 
 
@@ -39,7 +38,6 @@ def logcdf(x, df, loc=0, scale=1):
 
 def sf(x, df, loc=0, scale=1):
     x, df, loc, scale = promote_to_inexact("chi2.sf", x, df, loc, scale)
-    gammaincc = special_fn("gammaincc", "chi2.sf")
     return gammaincc(df / 2, jnp.clip((x - loc) / (2 * scale), 0, np.inf))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
 from .. import special
-from ._common import special_fn
+from ..special import gammainc, gammaincc
 
 __all__ = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"]
 
@@ -26,7 +26,6 @@ def pdf(x, a, loc=0, scale=1):
 
 def cdf(x, a, loc=0, scale=1):
     x, a, loc, scale = promote_to_inexact("gamma.cdf", x, a, loc, scale)
-    gammainc = special_fn("gammainc", "gamma.cdf")
     return gammainc(a, jnp.clip((x - loc) / scale, 0, np.inf))
 
 
@@ -36,7 +35,6 @@ def logcdf(x, a, loc=0, scale=1):
 
 def sf(x, a, loc=0, scale=1):
     x, a, loc, scale = promote_to_inexact("gamma.sf", x, a, loc, scale)
-    gammaincc = special_fn("gammaincc", "gamma.sf")
     y = (x - loc) / scale
     return jnp.where(y < 0, 1.0, gammaincc(a, jnp.maximum(y, 0)))
 

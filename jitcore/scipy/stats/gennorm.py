@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
 from .. import special
-from ._common import special_fn
+from ..special import gammainc
 
 __all__ = ["logpdf", "pdf", "cdf"]
 
@@ -21,5 +21,4 @@ def pdf(x, beta):
 
 def cdf(x, beta):
     x, beta = promote_to_inexact("gennorm.cdf", x, beta)
-    gammainc = special_fn("gammainc", "gennorm.cdf")
     return 0.5 * (1 + jnp.sign(x) * gammainc(1 / beta, jnp.abs(x) ** beta))

@@ -8,7 +8,7 @@ import numpy as np
 from ... import numpy as jnp
 from ...numpy._promotion import promote_to_inexact
 from .. import special
-from ._common import special_fn
+from ..special import gammaincc
 
 __all__ = ["logpmf", "pmf", "cdf", "entropy"]
 
@@ -26,7 +26,6 @@ def pmf(k, mu, loc=0):
 
 def cdf(k, mu, loc=0):
     k, mu, loc = promote_to_inexact("poisson.cdf", k, mu, loc)
-    gammaincc = special_fn("gammaincc", "poisson.cdf")
     x = k - loc
     # P(X <= k) = Q(floor(k) + 1, mu), the regularized upper incomplete gamma function.
     p = gammaincc(jnp.floor(1 + jnp.maximum(x, 0)), mu)
