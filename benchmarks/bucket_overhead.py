@@ -9,19 +9,24 @@ and calls BLAS with them). The exact-shape call (`auto_dynamic=0`, no `dynamic_a
 reference: target ratio bucketed / exact <= 1.15 at every size.
 
 Cases (float32):
-- attention `softmax(q k^T) v`, q, k, v of (n, 64) dynamic on n, n in {100, 300, 600, 900}
-  (buckets 65..128, 257..512, 513..1024, 513..1024: up to 1.7x padding per axis, 2.9x of the
-  n x n scores);
+- attention `softmax(q k^T) v`, q, k, v of (n, 64) dynamic on n, n in {40, 100, 300, 600,
+  900} (buckets 33..64, 65..128, 257..512, 513..1024, 513..1024: up to 1.7x padding per axis,
+  2.9x of the n x n scores; at n = 40 the call's fixed cost dominates);
 - a column-dynamic elementwise + reduction: x of (512, n) dynamic on axis 1, returning
   `exp(x) * 0.5` (all of it) and `tanh(x).sum(axis=1)`, n in {300, 600, 900}.
 
 Rounds are interleaved (each round times every case bucketed and exact, best of `--calls`),
 so a slow spell of this shared machine hits both. The table gives min / median over rounds
 and the ratio of the minimums. Every answer is checked against NumPy float64 first.
+
+`--copied` adds a column: the bucketed call with inputs dynamic along a later axis copied
+into their capacity, as before kernels read them with the caller's row stride (its
+executable's `strided_inputs` emptied, so its call plan pads them), timed in the same rounds.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -59,7 +64,7 @@ def columns_np(x):
 def cases(quick):
     rng = np.random.default_rng(0)
     out = []
-    for n in ((40, 100) if quick else (100, 300, 600, 900)):
+    for n in ((40, 100) if quick else (40, 100, 300, 600, 900)):
         xs = tuple((0.3 * rng.standard_normal((n, 64))).astype(np.float32) for _ in range(3))
         out.append((f"attention n={n}", attention, attention_np, xs,
                     {"q": 0, "k": 0, "v": 0}))
@@ -87,6 +92,17 @@ def check(name, got, ref):
             raise SystemExit(f"{name}: jitcore disagrees with NumPy")
 
 
+def copying(fn, dyn, xs):
+    """A bucketed jit of `fn` (its own cache) whose call plans copy column-dynamic inputs."""
+    g = jitcore.jit(functools.wraps(fn)(lambda *a: fn(*a)), dynamic_axes=dyn)
+    g(*xs)
+    for plan in g._axes.calls.values():
+        plan.entry.executable.strided_inputs = {}
+    g._axes.calls.clear()      # the next call makes its plan again, padding those inputs
+    g(*xs)
+    return g
+
+
 def fmt(s):
     ms = s * 1e3
     return f"{ms:.3g} ms" if ms >= 1 else f"{ms * 1e3:.3g} µs"
@@ -98,6 +114,8 @@ def main():
     ap.add_argument("--calls", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out")
+    ap.add_argument("--copied", action="store_true",
+                    help="also time the bucketed call copying column-dynamic inputs")
     args = ap.parse_args()
     rows = []
     for name, fn, ref, xs, dyn in cases(args.quick):
@@ -106,21 +124,32 @@ def main():
         want = ref(*[a.astype(np.float64) for a in xs])
         check(name, bucketed(*xs), want)
         check(name, exact(*xs), want)
-        rows.append((name, bucketed, exact, xs))
-    times = {name: ([], []) for name, *_ in rows}
+        copied = None
+        if args.copied:
+            copied = copying(fn, dyn, xs)
+            check(name, copied(*xs), want)
+        rows.append((name, bucketed, exact, copied, xs))
+    times = {name: ([], [], []) for name, *_ in rows}
     for _ in range(args.rounds):
-        for name, bucketed, exact, xs in rows:
+        for name, bucketed, exact, copied, xs in rows:
             times[name][0].append(best_of(bucketed, xs, args.calls))
             times[name][1].append(best_of(exact, xs, args.calls))
+            if copied is not None:
+                times[name][2].append(best_of(copied, xs, args.calls))
+    extra = " copied min / median | copied / exact (min) |" if args.copied else ""
     lines = [f"CPU: {cpu_model()}, {os.cpu_count()} cores; {args.rounds} interleaved rounds, "
              f"best of {args.calls} calls each; float32", "",
-             "| case | bucketed min / median | exact min / median | bucketed / exact (min) |",
-             "|---|---|---|---|"]
+             "| case | bucketed min / median | exact min / median | bucketed / exact (min) |"
+             + extra, "|---|---|---|---|" + ("---|---|" if args.copied else "")]
     for name, *_ in rows:
-        tb, te = times[name]
-        lines.append(f"| {name} | {fmt(min(tb))} / {fmt(statistics.median(tb))} | "
-                     f"{fmt(min(te))} / {fmt(statistics.median(te))} | "
-                     f"{min(tb) / min(te):.2f} |")
+        tb, te, tc = times[name]
+        line = (f"| {name} | {fmt(min(tb))} / {fmt(statistics.median(tb))} | "
+                f"{fmt(min(te))} / {fmt(statistics.median(te))} | "
+                f"{min(tb) / min(te):.2f} |")
+        if tc:
+            line += (f" {fmt(min(tc))} / {fmt(statistics.median(tc))} | "
+                     f"{min(tc) / min(te):.2f} |")
+        lines.append(line)
     text = "\n".join(lines)
     print(text)
     if args.out:

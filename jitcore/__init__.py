@@ -27,6 +27,10 @@ from .inspection import (make_jaxpr, eval_shape, ShapeDtypeStruct, block_until_r
 from . import typing, test_util  # noqa: F401,E402
 from . import debug, experimental  # noqa: F401,E402
 from .callbacks import pure_callback  # noqa: F401,E402
+from . import profiler  # noqa: F401,E402
+from .viz import viz  # noqa: F401,E402
+from .jit_observe import log_compiles  # noqa: F401,E402
+from .environment import print_environment_info  # noqa: F401,E402
 
 __version__ = "0.1.0"
 

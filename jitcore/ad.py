@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from ops import core
+from ops import core, dtypes
 from ops.autodiff import full_aval, zeros_like_aval
 from ops.errors import DtypeError, JitcoreError, ShapeError
 from xla_like.evaluate import eval_computation
@@ -125,7 +125,7 @@ def _check_diff_inputs(what, leaves, wrt, holomorphic=False, allow_int=False):
     out = []
     for x, w in zip(leaves, wrt):
         a = core.get_aval(x)
-        if w and a.dtype.kind not in "fc":
+        if w and dtypes.kind(a.dtype) not in "fc":
             if not allow_int:
                 raise GradError(
                     f"{what} requires real-valued or complex-valued inputs (a dtype that is a "
@@ -154,7 +154,7 @@ def _grad_cts(traced, has_aux, what, holomorphic=False):
         if a.shape != () or a.dtype.kind != "c":
             raise GradError(f"{what} with holomorphic=True requires a complex scalar output, "
                             f"got {a.str_short()}")
-    elif a.shape != () or a.dtype.kind != "f":
+    elif a.shape != () or dtypes.kind(a.dtype) != "f":
         hint = ("for a holomorphic function pass holomorphic=True; otherwise take .real or "
                 "abs()" if a.shape == () and a.dtype.kind == "c" else
                 "reduce it first (e.g. .sum()), or use jacrev / vjp")
@@ -251,7 +251,7 @@ def vjp(fun, *primals, has_aux=False):
     primal argument. (`vjp_fn` replays the forward computation it needs.)"""
     name = fun_name(fun)
     traced, leaves, wrt, per_arg = _trace(fun, primals, {}, tuple(range(len(primals))), name)
-    wrt = [w and core.get_aval(x).dtype.kind in "fc" for x, w in zip(leaves, wrt)]
+    wrt = [w and dtypes.kind(core.get_aval(x).dtype) in "fc" for x, w in zip(leaves, wrt)]
     inputs = traced.inputs(leaves)
     outs = eval_computation(traced.module, traced.module.entry, inputs)
     out, aux = _unflatten_out(traced, outs, has_aux)
@@ -302,10 +302,11 @@ def jvp(fun, primals, tangents, has_aux=False):
                          f"primals' {p_tree}")
     for p, t in zip(leaves, t_leaves):
         pa, ta = core.get_aval(p), core.get_aval(t)
-        if pa.shape != ta.shape or (pa.dtype.kind in "fc" and pa.dtype != ta.dtype):
+        if pa.shape != ta.shape or (dtypes.kind(pa.dtype) in "fc" and pa.dtype != ta.dtype):
             raise ShapeError(f"jvp({name}): primal {pa.str_short()} and tangent "
                              f"{ta.str_short()} must have equal shapes and dtypes")
-    ts = [t if core.get_aval(p).dtype.kind in "fc" else None for p, t in zip(leaves, t_leaves)]
+    ts = [t if dtypes.kind(core.get_aval(p).dtype) in "fc" else None
+          for p, t in zip(leaves, t_leaves)]
     outs, touts = jvp_computation(traced.module, traced.module.entry, traced.inputs(leaves),
                                   ts + [None] * len(traced.captured))
     touts = [t if t is not None else _zeros(core.get_aval(o))

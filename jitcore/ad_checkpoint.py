@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import threading
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops.autodiff import zeros_like_aval
 from ops.custom_derivatives import optimization_barrier
@@ -249,7 +250,7 @@ class _Checkpointed:
             res = [barrier(r) for r in res]
             ps, kept = list(res[:n_in]), res[n_in:]
             env = walk(comp, ps, _Substituted(module, dict(zip(saved, kept))))
-            wrt = [core.get_aval(p).dtype.kind in "fc" for p in ps]
+            wrt = [_kind(core.get_aval(p).dtype) in "fc" for p in ps]
             cts = [c if c is not None else zeros_like_aval(a) for c, a in zip(cts, out_avals)]
             _, in_cts = vjp_computation(module, comp, ps, wrt, cts, env=env)
             return tuple(in_cts)

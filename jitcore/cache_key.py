@@ -78,8 +78,8 @@ def _sig_bool(x):
 
 LEAF_SIG = {Array: _sig_array, np.ndarray: _sig_ndarray, int: _sig_int, float: _sig_float,
             bool: _sig_bool}
-for _t in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
-           np.uint16, np.uint32, np.uint64, np.bool_):
+for _t in (dtypes.bfloat16.type, np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
+           np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_):
     LEAF_SIG[_t] = _sig_generic
 
 

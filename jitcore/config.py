@@ -44,7 +44,8 @@ def update(name: str, value):
       False raises;
     - `jax_disable_jit`: `jit` calls run the function eagerly, op by op;
     - `jax_debug_nans`: a jitted call whose float output holds a NaN raises FloatingPointError;
-    - `jax_log_compiles`: a line per compile (the `debug` setting at level 1).
+    - `jax_log_compiles`: a log record per compile (the `log_compiles` setting: logger
+      "jitcore", WARNING, with the reason the call missed the cache).
 
     Any other name raises UnsupportedOptionError (an AttributeError, as JAX raises for a name
     it does not know, and a ValueError) naming it; jitcore's own settings are `override(...)` or
@@ -64,10 +65,7 @@ def update(name: str, value):
         from .inspection import set_nan_checks
         set_nan_checks(debug_nans)
     elif name == "jax_log_compiles":
-        if value:
-            settings.debug = max(settings.debug, 1)
-        elif settings.debug == 1:
-            settings.debug = 0
+        settings.log_compiles = int(bool(value))
     else:
         raise UnsupportedOptionError(
             f"config.update: jitcore does not support the option {name!r}; it knows "

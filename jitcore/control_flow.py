@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops import elementwise as _el
 from ops.core import ShapedArray, Tracer
@@ -117,7 +118,7 @@ def cond(pred, true_fun, false_fun, *operands, operand=None):
         raise ControlFlowError(f"cond: the predicate must be a scalar, got {pa.str_short()}",
                                hint="reduce it with .any()/.all(), or use jnp.where for "
                                     "elementwise selection")
-    if pa.dtype.kind not in "biuf":
+    if _kind(pa.dtype) not in "biuf":
         raise ControlFlowError(f"cond: the predicate must be boolean or a number, got "
                                f"{pa.str_short()}")
     if pa.dtype != np.bool_:

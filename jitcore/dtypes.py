@@ -2,7 +2,7 @@
 
 `float0` is the dtype of the gradient of an integer input (`grad(..., allow_int=True)`): an
 array of it holds no values, only a shape. `canonicalize_dtype`, `result_type`, `issubdtype`
-answer as JAX does with 64-bit enabled.
+answer as JAX does with 64-bit enabled; `bfloat16` is ml_dtypes' type, as in JAX.
 """
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from ops import dtypes as _dt
 
 from .ad import float0  # noqa: F401
 from .numpy import issubdtype, result_type  # noqa: F401
+
+
+bfloat16 = _dt.bfloat16.type   # `jax.dtypes.bfloat16`: ml_dtypes' scalar type
 
 
 def canonicalize_dtype(dtype) -> np.dtype:

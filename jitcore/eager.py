@@ -15,7 +15,7 @@ once the output is large enough that the reference would take milliseconds per c
 
 Both paths are skipped (the reference runs) under a trace, under `disable_jit`, with the
 `interp` backend (it runs the references anyway), for dtypes
-the native backends do not take (float16, bfloat16, complex), for params that cannot key a
+the native backends do not take (float16, complex), for params that cannot key a
 cache (arrays, lists), and for primitives whose lowering is not a kernel (library calls,
 host steps, control flow, scatters). A signature that fails to compile falls back to the
 reference for good; `stats()` counts both outcomes.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 
+import ml_dtypes
 import numpy as np
 
 from ops import core
@@ -45,7 +46,7 @@ MAX_PRIMITIVES = 1024
 # Dtypes every native backend computes in; others run the reference.
 _NATIVE = frozenset(np.dtype(d) for d in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
-    np.uint64, np.float32, np.float64))
+    np.uint64, np.float32, np.float64, ml_dtypes.bfloat16))
 # Kernel lowerings: elementwise math (the LLVM element rule) and the kernel emitter's ops.
 _KERNEL_LOWERINGS = frozenset(("element", "kernel"))
 

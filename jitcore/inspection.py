@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core, dtypes
 from ops.core import ShapedArray, Tracer
 from ops.errors import InvalidArgumentError
@@ -436,7 +437,7 @@ def set_nan_checks(on: bool):
 def _check_nans(fn_name, out):
     for k, leaf in enumerate(tree_util.tree_leaves(out)):
         if isinstance(leaf, Array) and not isinstance(leaf, Tracer) \
-                and leaf.dtype.kind in "fc" and np.isnan(np.asarray(leaf)).any():
+                and _kind(leaf.dtype) in "fc" and np.isnan(np.asarray(leaf)).any():
             raise FloatingPointError(
                 f"invalid value (nan) encountered in jit({fn_name}): output {k} "
                 f"({leaf.aval.str_short()}) holds NaN (jax_debug_nans is on)")

@@ -21,7 +21,7 @@ import numpy as np
 
 from ops import core
 from ops.errors import InvalidOptionError, NonHashableStaticArgError
-from xla_like import backends
+from xla_like import backends, profile_hooks
 from xla_like.backends import runtime as backend_runtime
 
 from . import tree_util
@@ -30,7 +30,7 @@ from .cache_key import LEAF_SIG, NO_DONATION, aval_from_sig, as_key, sig_fallbac
 from .devices import host_inputs
 from .tracing import leaf_names, trace_to_module
 
-from . import bucketing, config, donation, jit_observe
+from . import autotune as _autotune, bucketing, config, donation, jit_observe
 from .jit_observe import PassLog
 from .jit_options import Params, normalize_argnames, normalize_argnums
 from .stages import Lowered
@@ -67,11 +67,27 @@ class _Entry:
         self.buckets = ()      # bucketed: ((symbol name, lo, hi), ...)
 
 
+
+def _leaf_sigs(leaves, name):
+    """(signature tuple, values) of a call's flattened arguments: the hot path's loop, with
+    NumPy arrays, the common case, handled inline."""
+    sigs, vals = [], []
+    for x in leaves:
+        if type(x) is np.ndarray:
+            sigs.append((x.shape, x.dtype, False))
+            vals.append(x)
+            continue
+        sg, v = (LEAF_SIG.get(type(x)) or sig_fallback(x, name))(x)
+        sigs.append(sg)
+        vals.append(v)
+    return tuple(sigs), vals
+
 class JitFunction:
     """A jitted function: call it like the original; `.lower(*args)`, `.cache_info()`."""
 
     def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=(),
-                 backend=None, dynamic_axes=None, buckets=None, auto_dynamic=None):
+                 backend=None, dynamic_axes=None, buckets=None, auto_dynamic=None,
+                 autotune=None):
         if not callable(fun):
             raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
         self.fun = fun
@@ -116,6 +132,8 @@ class JitFunction:
             dynamic_axes, params, self._name, self.static_argnums, self.static_argnames)
         self.buckets = bucketing.check_buckets(buckets, self._name)
         self.auto_dynamic = auto_dynamic
+        # None: the `autotune` setting when a program compiles (`jitcore.autotune`).
+        self.autotune = None if autotune is None else bool(autotune)
         self._axes = bucketing.Policy(self.dynamic_axes, self.buckets, auto_dynamic,
                                       positional, self.static_argnums, self.static_argnames,
                                       self._name)
@@ -128,7 +146,7 @@ class JitFunction:
         # these, as JAX's do: `jit(f)(x)` twice traces once.
         shared = _shared_state(fun, (self.static_argnums, self.static_argnames,
                                      self.donate_argnums, backend, repr(self.dynamic_axes),
-                                     repr(self.buckets), auto_dynamic), self._axes)
+                                     repr(self.buckets), auto_dynamic, self.autotune), self._axes)
         self._cache, self._building, self._lock, self._axes = shared
         self._hits = self._misses = self._compiles = 0
         self._trace_s = self._compile_s = self._last_trace_s = 0.0
@@ -144,20 +162,14 @@ class JitFunction:
         if self._fast and not kwargs:
             # The hot path, written out: flatten, key, look up, one executable call, wrap.
             leaves, treedef = tree_util.tree_flatten(args)
-            sigs, vals = [], []
-            for x in leaves:
-                t = type(x)
-                if t is np.ndarray:
-                    sigs.append((x.shape, x.dtype, False))
-                    vals.append(x)
-                    continue
-                f = LEAF_SIG.get(t) or sig_fallback(x, self._name)
-                sg, v = f(x)
-                sigs.append(sg)
-                vals.append(v)
-            key = (treedef, None, tuple(sigs), self.backend or config.settings.backend,
+            sigs, vals = _leaf_sigs(leaves, self._name)
+            key = (treedef, None, sigs, self.backend or config.settings.backend,
                    NO_DONATION, False)
         else:
+            if self._bucketing and self._simple and not kwargs and not self.donate_argnums:
+                out = self._call_planned(args)
+                if out is not _EXACT:
+                    return out
             key, vals = self._key_and_values(args, kwargs)
             if self._bucketing:
                 out = self._call_bucketed(as_key(key), vals, args, kwargs)
@@ -308,10 +320,12 @@ class JitFunction:
         jit_observe.miss(self._name, key, list(self._cache),
                          lambda: self._leaf_names(args, kwargs))
         t0 = time.perf_counter()
-        with PassLog.start(self._name) as log:
+        with PassLog.start(self._name) as log, profile_hooks.stage(f"trace {self._name}"):
             module, out_tree, out_avals = self._lower_module(args, kwargs)
         self._add_trace_time(time.perf_counter() - t0)
         entry = self._compile(module, out_tree, out_avals, key.donated, log)
+        if _autotune.wanted(self.autotune):   # its first call tunes it on its arguments
+            _autotune.defer(entry, key, key.backend, host_inputs)
         entry.executable = host_inputs(entry.executable, key.sigs)
         with self._lock:
             self._store(key, entry)
@@ -325,9 +339,29 @@ class JitFunction:
 
     # -- dynamic axes: bucketing ---------------------------------------------------------------
 
+    def _call_planned(self, args):
+        """A bucketed call of a signature seen before (`bucketing.CallPlan`), keyed as
+        `_call_bucketed` keeps it; _EXACT when there is none."""
+        leaves, treedef = tree_util.tree_flatten(args)
+        sigs, vals = _leaf_sigs(leaves, self._name)
+        plan = self._axes.calls.get(
+            (treedef, None, sigs, self.backend or config.settings.backend))
+        if plan is None:
+            return _EXACT
+        with self._lock:
+            self._hits += 1
+        return plan.run(vals)
+
     def _call_bucketed(self, key, vals, args, kwargs):
         """Run the call through its bucket's specialization, or return _EXACT when it has no
         dynamic size >= 2, passes device arrays, or its bucket fell back to exact shapes."""
+        calls = self._axes.calls
+        pkey = (key.treedef, key.statics, key.sigs, key.backend)
+        plan = calls.get(pkey)
+        if plan is not None:
+            with self._lock:
+                self._hits += 1
+            return self._run_planned(plan, vals, args)
         found = self._axes.bucket(key, args, kwargs, lambda j: self._leaf_name(args, kwargs, j))
         if found is None:
             return _EXACT
@@ -341,14 +375,17 @@ class JitFunction:
         if not built:
             with self._lock:
                 self._hits += 1
-        outs = entry.executable(bucketing.pad_inputs(symbols, vals, bkey.sigs, key.sigs))
+        plan = bucketing.CallPlan(entry, symbols, bkey.sigs, key.sigs, entry.out_cut)
+        if len(calls) >= 1024:
+            calls.clear()
+        calls[pkey] = plan
+        return self._run_planned(plan, vals, args)
+
+    def _run_planned(self, plan, vals, args):
+        out = plan.run(vals)
         if self.donate_argnums:
             donation.delete_donated(args, self.donate_argnums)
-        sizes = {k: s[2] for k, s in enumerate(symbols)}
-        wrap = Array._wrap
-        return tree_util.tree_unflatten(entry.out_tree, [
-            wrap(o if c is None else bucketing.cut(o, c, sizes), w)
-            for o, w, c in zip(outs, entry.out_weak, entry.out_cut)])
+        return out
 
     def _leaf_names(self, args, kwargs):
         _, dyn_args, dyn_kwargs = self._traceable(args, kwargs)
@@ -389,7 +426,8 @@ class JitFunction:
         passes seen so far (the trace pipeline's), when dumping or printing passes."""
         t0 = time.perf_counter()
         name = self.backend or config.settings.backend
-        with PassLog.start(self._name, log) as log:
+        with PassLog.start(self._name, log) as log, \
+                profile_hooks.stage(f"compile {self._name}", backend=name):
             executable = backends.get_backend(name).compile(module, donated=donated)
         dt = time.perf_counter() - t0
         with self._lock:
@@ -420,6 +458,7 @@ class JitFunction:
 
     def clear_cache(self):
         self._cache.clear()
+        self._axes.calls.clear()
 
     def _store(self, key, entry):
         """Keep `entry` under `key` (the caller holds `_lock`). Past `MAX_SPECIALIZATIONS`, the
@@ -430,6 +469,7 @@ class JitFunction:
         cache[key] = entry
         while len(cache) > MAX_SPECIALIZATIONS:
             del cache[next(iter(cache))]
+            self._axes.calls.clear()   # call plans hold specializations
 
     def __repr__(self):
         return f"<jitted {self._name}>"
@@ -444,7 +484,7 @@ class JitFunction:
         # closure or defined in __main__ (plain pickle only by reference).
         return (JitFunction, (self.fun, self.static_argnums, self.static_argnames,
                               self.donate_argnums, self.backend, self.dynamic_axes or None,
-                              self.buckets, self.auto_dynamic))
+                              self.buckets, self.auto_dynamic, self.autotune))
 
     def __get__(self, obj, objtype=None):
         # Jitted methods bind `self` like plain functions do.
@@ -498,14 +538,15 @@ def clear_cache():
         f.clear_cache()
     with _SHARED_LOCK:
         states = [st for per_fun in list(_SHARED.values()) for st in per_fun.values()]
-    for cache, *_ in states:   # wrappers that are gone left their shared caches behind
+    for cache, _, _, axes in states:   # wrappers that are gone left their caches behind
         cache.clear()
+        axes.calls.clear()
     backend_runtime.clear_compiled_code()
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None,
         dynamic_axes=None, buckets=None, auto_dynamic=None, donate_argnames=(),
-        keep_unused=False, device=None, inline=False):
+        keep_unused=False, device=None, inline=False, autotune=None):
     """Compile `fun` once per input signature; usable as `@jit` and `@jit(static_argnums=...)`.
 
     `dynamic_axes={"x": 0, "mask": (0, 1)}` (argument names or positions: an axis or a tuple
@@ -515,7 +556,9 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
     (nothing else changed) the axis becomes dynamic; 0 never; None: the `auto_dynamic`
     setting (3). `donate_argnames` names donated arguments (JAX's); `keep_unused`, `device`
     and `inline` are accepted as JAX's are (every argument is kept; a device's platform picks
-    the backend; a jitted function called under a trace is inlined anyway)."""
+    the backend; a jitted function called under a trace is inlined anyway). `autotune`:
+    each program's first call times kernel schedules on its arguments and keeps the
+    fastest (`jitcore.autotune`); None: the `autotune` setting."""
     if device is not None and backend is None:
         backend = getattr(device, "platform", None) or str(device).split(":")[0]
 
@@ -530,7 +573,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
                                  f"{getattr(f, '__name__', f)}")
             donate = tuple(sorted(set(donate) | {params.index(n) for n in names}))
         return JitFunction(f, static_argnums, static_argnames, donate, backend,
-                           dynamic_axes, buckets, auto_dynamic)
+                           dynamic_axes, buckets, auto_dynamic, autotune)
     if fun is None:
         return make
     return make(fun)

@@ -1,17 +1,34 @@
 """What `jit` shows of its work: the IR after chosen passes (the `print_after` setting), numbered
-dump files per compile (`dump`), a line per compile (`debug`), and why each call missed the
-cache (`explain_cache_misses`). Nothing here runs on a cached call.
+dump files per compile (`dump`), a line per compile (`debug`), a log record per compile with
+the reason it missed the cache (`log_compiles`, JAX's `jax_log_compiles`), and why each call
+missed the cache (`explain_cache_misses`). Nothing here runs on a cached call.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
+import threading
 
 from xla_like import pipeline
 
 from . import config
 from .cache_key import aval_from_sig
+
+# JAX logs compiles at WARNING so that they show without any logging set-up (Python's
+# last-resort handler prints WARNING and above to stderr).
+logger = logging.getLogger("jitcore")
+# Why the compile this thread is about to run missed the cache: (function name, reason), set
+# by `miss`/`bucket_miss` and read by `compiled`, which the same thread runs next.
+_pending = threading.local()
+
+
+@contextlib.contextmanager
+def log_compiles(enable: bool = True):
+    """Log each compile inside the block (this thread only), as `jax.log_compiles()` does."""
+    with config.override(log_compiles=int(bool(enable))):
+        yield
 
 
 class PassLog:
@@ -95,12 +112,21 @@ def compiled(fn_name, module, backend, seconds, trace_seconds, log, executable):
     """After a compile: the dump files and the `debug` lines it asks for."""
     if config.settings.dump:
         dump(config.settings.dump, fn_name, log, executable)
+    reason = _take_reason(fn_name)
+    if config.settings.log_compiles:
+        sig = ", ".join(p.shape.__str__() for p in module.entry.parameters)
+        logger.warning("jitcore: compiled %s(%s) for %s in %.1f ms (trace %.1f ms): %s",
+                       fn_name, sig, backend, seconds * 1e3, trace_seconds * 1e3,
+                       reason or "ahead of time (lower().compile())")
     if config.settings.debug:
         sig = ", ".join(p.shape.__str__() for p in module.entry.parameters)
         print(f"jitcore: compiled {fn_name}({sig}) for {backend} in {seconds * 1e3:.1f} ms "
               f"(trace {trace_seconds * 1e3:.1f} ms)")
         if config.settings.debug >= 2:
             print(executable.as_text("hlo"))
+        if config.settings.debug >= 4:
+            from .profiler_debug import print_kernel_code
+            print_kernel_code(executable)
 
 
 # --- explaining cache misses ---------------------------------------------------------------
@@ -109,8 +135,21 @@ def compiled(fn_name, module, backend, seconds, trace_seconds, log, executable):
 
 def miss(fn_name, key, keys, leaf_names):
     """A call with `key` missed; `keys`: those of the specializations compiled before."""
-    if config.settings.explain_cache_misses:
-        print(f"jitcore: compiling {fn_name}: {_why(key, keys, leaf_names)}")
+    explain, log = config.settings.explain_cache_misses, config.settings.log_compiles
+    if explain or log:
+        why = _why(key, keys, leaf_names)
+        if log:
+            _pending.reason = (fn_name, why)
+        if explain:
+            print(f"jitcore: compiling {fn_name}: {why}")
+
+
+def _take_reason(fn_name):
+    """The reason `miss` noted for this thread's compile of `fn_name`, or None (a compile from
+    `lower().compile()`, which misses nothing)."""
+    noted = getattr(_pending, "reason", None)
+    _pending.reason = None
+    return noted[1] if noted is not None and noted[0] == fn_name else None
 
 
 def _why(key, keys, leaf_names):
@@ -143,10 +182,14 @@ def _why(key, keys, leaf_names):
 
 
 def bucket_miss(fn_name, sym_names, symbols):
-    if config.settings.explain_cache_misses:
+    explain, log = config.settings.explain_cache_misses, config.settings.log_compiles
+    if explain or log:
         what = ", ".join(f"{nm} = {n}: bucket {lo}..{hi}"
                          for nm, (j, a, n, lo, hi) in zip(sym_names, symbols))
-        print(f"jitcore: compiling {fn_name} for a bucket: {what}")
+        if log:
+            _pending.reason = (fn_name, f"a new bucket: {what}")
+        if explain:
+            print(f"jitcore: compiling {fn_name} for a bucket: {what}")
 
 
 def bucket_fell_back(fn_name, sym_names, reason):

@@ -10,6 +10,7 @@ import enum
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core, dtypes
 from ops import elementwise as _el
 from ops import linalg as _linalg
@@ -390,7 +391,7 @@ def fft(x, fft_type, fft_lengths):
     d = aval_of(x).dtype
     # JAX's conversions go by width: bool and integers up to 32 bits -> float32 / complex64,
     # 64-bit integers -> float64 / complex128.
-    real = d if d.kind == "f" else dtypes.float64 if d.itemsize == 8 else dtypes.float32
+    real = d if _kind(d) == "f" else dtypes.float64 if d.itemsize == 8 else dtypes.float32
     if name == "RFFT":
         if d.kind == "c":
             raise ValueError(f"fft: RFFT takes real input, got {aval_of(x).str_short()}")

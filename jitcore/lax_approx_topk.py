@@ -2,6 +2,7 @@
 valid answer to it (recall 1 >= any `recall_target`), so both are computed exactly here."""
 from __future__ import annotations
 
+from ops.dtypes import kind as _kind
 from ops.errors import ShapeError
 
 from .numpy._promotion import aval_of
@@ -13,7 +14,7 @@ def _approx_k(name, operand, k, reduction_dimension, recall_target, is_max_k,
               reduction_input_size_override, aggregate_to_topk):
     from . import lax
     a = aval_of(operand)
-    if a.dtype.kind != "f":
+    if _kind(a.dtype) != "f":
         raise ValueError(f"{name}: operand must be a floating type, got {a.dtype}")
     if a.ndim == 0:
         raise ShapeError(f"{name}: operand must have at least one dimension, got a scalar")

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops import elementwise as _el
 from ops import shape as _sh
@@ -226,7 +227,7 @@ def top_k(operand, k, *, axis=-1):
                          f"({a.shape[axis]}), got {k}")
     idx = lax.broadcasted_iota(dtypes.int32, a.shape, axis)
     keys = [operand]
-    if a.dtype.kind == "f":
+    if _kind(a.dtype) == "f":
         # XLA orders -0.0 below +0.0; comparison calls them equal, so a second key does it.
         from .numpy import signbit
         keys.append(lax.convert_element_type(lax.bitwise_not(signbit(operand)), dtypes.int32))

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops.core import Tracer
 from ops.errors import DtypeError, ShapeError
@@ -185,7 +187,7 @@ def bits(key, shape=(), dtype=None):
 
 def _float_dtype(name, dtype):
     d = dtypes.default_float if dtype is None else dtypes.canonicalize(dtype, f"{name}: dtype")
-    if d.kind != "f":
+    if _kind(d) != "f":
         raise DtypeError(f"{name}: dtype must be a floating-point type, got {d}",
                          hint="use e.g. jnp.float32 or jnp.float64")
     return d
@@ -222,7 +224,7 @@ def _uniform(name, key, shape, dtype, minval, maxval):
     minval = convert(asarray(minval), dtype)
     maxval = convert(asarray(maxval), dtype)
     _check_shapes(name, shape, minval=minval, maxval=maxval)
-    finfo = np.finfo(dtype)
+    finfo = ml_dtypes.finfo(dtype)
     nbits, nmant = finfo.bits, finfo.nmant
     rng_bits = nbits if nmant >= 8 else 8
     uint = np.dtype(f"uint{nbits}")
@@ -270,7 +272,7 @@ def _nextafter(x, upward):
     # On the signed view, a positive float's successor is +1 and a negative float's is -1.
     away_from_zero = (x > 0) if upward else (x < 0)
     stepped = lax.bitcast_convert_type(as_int + jnp.where(away_from_zero, 1, -1), d)
-    tiny = float(np.finfo(d).smallest_subnormal)
+    tiny = float(ml_dtypes.finfo(d).smallest_subnormal)
     out = jnp.where(x == 0, tiny if upward else -tiny, stepped)
     limit = np.inf if upward else -np.inf
     return jnp.where(jnp.isnan(x) | (x == limit), x, out)
@@ -303,7 +305,7 @@ def exponential(key, shape=(), dtype=None):
 
 
 def _gumbel(name, key, shape, dtype, mode):
-    finfo = np.finfo(dtype)
+    finfo = ml_dtypes.finfo(dtype)
     if mode == "low":
         u = _uniform(name, key, shape, dtype, float(finfo.tiny), 1.0)
         return -jnp.log(-jnp.log(u))
@@ -334,7 +336,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
         raise ValueError(f"bernoulli: mode must be 'low' or 'high', got {mode!r}")
     p = asarray(p)
     dtype = aval_of(p).dtype
-    if dtype.kind != "f":
+    if _kind(dtype) != "f":
         raise DtypeError(f"bernoulli: the probability p must be floating point, got "
                          f"{aval_of(p).str_short()}", hint="pass p as a float, e.g. 0.5")
     p = convert(p, dtype)
@@ -342,7 +344,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
     _check_shapes("bernoulli", shape, p=p)
     if mode == "high":
         both = _uniform("bernoulli", key, (2,) + tuple(shape), dtype, 0.0, 1.0)
-        u1, u2 = both[0], both[1] * 2.0 ** -np.finfo(dtype).nmant
+        u1, u2 = both[0], both[1] * 2.0 ** -ml_dtypes.finfo(dtype).nmant
         return u2 < p - u1
     return _uniform("bernoulli", key, shape, dtype, 0.0, 1.0) < p
 
@@ -477,7 +479,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
             result = _leading(perm, n_draws, 0 if av.ndim == 0 else axis)
     else:
         d, _ = result_dtype(p)
-        p_arr = convert(asarray(p), d if d.kind == "f" else dtypes.default_float)
+        p_arr = convert(asarray(p), d if _kind(d) == "f" else dtypes.default_float)
         if aval_of(p_arr).shape != (n_inputs,):
             raise ShapeError(f"choice: p must be None or a 1-d vector with the size of "
                              f"a.shape[axis] ({n_inputs}), got {aval_of(p_arr).str_short()}")
@@ -500,7 +502,7 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     key = _check_key("categorical", key)
     logits = asarray(logits)
     la = aval_of(logits)
-    if la.dtype.kind != "f":
+    if _kind(la.dtype) != "f":
         raise DtypeError(f"categorical: logits must be floating point, got {la.str_short()}")
     axis = axis_of("categorical", axis, la)
     batch_shape = la.shape[:axis] + la.shape[axis + 1:]
@@ -540,7 +542,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method="cholesky
         raise ValueError("multivariate_normal: method must be one of 'svd', 'eigh', "
                          f"'cholesky', got {method!r}")
     d, _ = result_dtype(mean, cov)
-    d = d if d.kind == "f" else dtypes.default_float
+    d = d if _kind(d) == "f" else dtypes.default_float
     mean, cov = convert(asarray(mean), d), convert(asarray(cov), d)
     dtype = d if dtype is None else _float_dtype("multivariate_normal", dtype)
     ma, ca = aval_of(mean), aval_of(cov)

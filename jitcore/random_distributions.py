@@ -10,6 +10,7 @@ implicit reparameterization d sample / d a = -(dF/da)(a, x) / pdf(a, x), F the g
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ops import dtypes
@@ -46,7 +47,7 @@ def laplace(key, shape=(), dtype=None):
     """Standard Laplace values sign(u) log1p(-|u|), u uniform in (-1, 1)."""
     key = _check_key("laplace", key)
     dtype = _float_dtype("laplace", dtype)
-    lo = -1.0 + float(np.finfo(dtype).epsneg)
+    lo = -1.0 + float(ml_dtypes.finfo(dtype).epsneg)
     u = _uniform("laplace", key, static_shape("laplace", shape), dtype, lo, 1.0)
     return jnp.sign(u) * jnp.log1p(-jnp.abs(u))
 
@@ -56,7 +57,7 @@ def logistic(key, shape=(), dtype=None):
     key = _check_key("logistic", key)
     dtype = _float_dtype("logistic", dtype)
     x = _uniform("logistic", key, static_shape("logistic", shape), dtype,
-                 float(np.finfo(dtype).tiny), 1.0)
+                 float(ml_dtypes.finfo(dtype).tiny), 1.0)
     return jnp.log(x) - jnp.log1p(-x)
 
 
@@ -65,7 +66,7 @@ def cauchy(key, shape=(), dtype=None):
     key = _check_key("cauchy", key)
     dtype = _float_dtype("cauchy", dtype)
     u = _uniform("cauchy", key, static_shape("cauchy", shape), dtype,
-                 float(np.finfo(dtype).eps), 1.0)
+                 float(ml_dtypes.finfo(dtype).eps), 1.0)
     return jnp.tan(np.pi * (u - 0.5))
 
 
@@ -231,7 +232,7 @@ def _random_gamma_grad(a, x):
     out_dtype = aval_of(a).dtype
     f64 = np.dtype(np.float64)
     a, x = lax.convert_element_type(a, f64), lax.convert_element_type(x, f64)
-    eps = float(np.finfo(f64).eps)
+    eps = float(ml_dtypes.finfo(f64).eps)
     log_x = jnp.log(x)
     psi = _special.digamma(a)
 
@@ -271,7 +272,7 @@ def _reparam_log(a, log_sample):
 def _log_grad(a, log_sample):
     dtype = aval_of(log_sample).dtype
     s = jnp.exp(log_sample)
-    s = jnp.where(s == 0, float(np.finfo(dtype).tiny), s)
+    s = jnp.where(s == 0, float(ml_dtypes.finfo(dtype).tiny), s)
     return _random_gamma_grad(a, s) / s
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 
+import ml_dtypes
 import numpy as np
 
 from . import tree_util
@@ -14,6 +15,7 @@ from .ad import jvp, vjp
 EPS = 1e-4
 # Absolute and relative tolerance by dtype when none is given (JAX's).
 default_gradient_tolerance = {
+    np.dtype(ml_dtypes.bfloat16): 1e-1,
     np.dtype(np.float16): 1e-2,
     np.dtype(np.float32): 2e-3,
     np.dtype(np.float64): 1e-5,
@@ -42,25 +44,45 @@ def _map(f, *trees):
     return tree_util.tree_map(f, *trees)
 
 
+_HALF = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def _widen(x):
+    """float16 and bfloat16 values as float32: a step of 1e-4 is below their resolution, so
+    their derivatives are checked against the float32 function's differences."""
+    x = np.asarray(x)
+    return x.astype(np.float32) if x.dtype in _HALF else x
+
+
 def numerical_jvp(f, primals, tangents, eps=EPS):
-    """Central differences of `f` at `primals` along `tangents`."""
+    """Central differences of `f` at `primals` along `tangents` (in float32 for 16-bit floats)."""
+    primals, tangents = _map(_widen, primals), _map(_widen, tangents)
     plus = f(*_map(lambda p, t: np.asarray(p) + eps * t, primals, tangents))
     minus = f(*_map(lambda p, t: np.asarray(p) - eps * t, primals, tangents))
     return _map(lambda a, b: (np.asarray(a) - np.asarray(b)) * (0.5 / eps), plus, minus)
 
 
 def _inner(xs, ys):
-    return sum(np.sum(np.asarray(x) * np.asarray(y))
-               for x, y in zip(tree_util.tree_leaves(xs), tree_util.tree_leaves(ys)))
+    """<xs, ys>, summed in float32 or wider; held to the coarsest 16-bit dtype among them
+    (so `check_close` applies that dtype's tolerance, as JAX's inner product in it does)."""
+    leaves = tree_util.tree_leaves(xs) + tree_util.tree_leaves(ys)
+    total = sum(np.sum(_widen(x) * _widen(y))
+                for x, y in zip(tree_util.tree_leaves(xs), tree_util.tree_leaves(ys)))
+    half = [np.asarray(v).dtype for v in leaves if np.asarray(v).dtype in _HALF]
+    if half:
+        return np.asarray(total, np.float32).astype(max(half, key=lambda d: _tol(None, d)))
+    return total
 
 
 def check_close(xs, ys, atol=None, rtol=None, err_msg=""):
     """Every leaf of `xs` close to the matching leaf of `ys` (tolerances by dtype)."""
     for x, y in zip(tree_util.tree_leaves(xs), tree_util.tree_leaves(ys), strict=True):
         x, y = np.asarray(x), np.asarray(y)
-        dt = np.result_type(x.dtype, y.dtype)
-        np.testing.assert_allclose(x, y, atol=_tol(atol, dt), rtol=_tol(rtol, dt),
-                                   err_msg=err_msg)
+        # The coarser dtype's tolerance: a bfloat16 result against a float32 reference is
+        # held to bfloat16's.
+        at = max(_tol(atol, x.dtype), _tol(atol, y.dtype))
+        rt = max(_tol(rtol, x.dtype), _tol(rtol, y.dtype))
+        np.testing.assert_allclose(_widen(x), _widen(y), atol=at, rtol=rt, err_msg=err_msg)
 
 
 def check_jvp(f, f_jvp, args, atol=None, rtol=None, eps=EPS, err_msg=""):

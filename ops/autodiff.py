@@ -31,7 +31,7 @@ from .core import Primitive, ShapedArray, bind, get_aval
 
 def is_float(x) -> bool:
     """Does `x` carry derivatives: a float or complex (inexact) value?"""
-    return get_aval(x).dtype.kind in "fc"
+    return dtypes.kind(get_aval(x).dtype) in "fc"
 
 
 def full_aval(aval: ShapedArray, value):

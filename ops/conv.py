@@ -126,8 +126,8 @@ def _conv_rule(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
 
 
 def _accumulator(out_dtype):
-    if out_dtype.kind in "fc":
-        return np.dtype(np.float32) if out_dtype.itemsize < 4 and out_dtype.kind == "f" \
+    if dtypes.kind(out_dtype) in "fc":
+        return np.dtype(np.float32) if out_dtype.itemsize < 4 and dtypes.kind(out_dtype) == "f" \
             else out_dtype
     return np.dtype(np.uint64 if out_dtype.kind == "u" else np.int64)
 

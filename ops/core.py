@@ -109,7 +109,8 @@ class Primitive:
       element rule, `llvm.elementwise`, emits it), "kernel" (the kernel emitter, inside a
       fused loop: data movement, reductions, iota, stop_gradient), "scatter" (a serial native
       loop, `llvm.scatter`), "library" (a library call: dot_general through BLAS), "host" (the
-      NumPy reference on the host: sort, cumulative scans), "control" (native loops and
+      NumPy reference on the host; the CPU plan turns sorts and cumulative scans into native
+      steps, `plan/sort_scan.py`), "control" (native loops and
       branches: cond, while, scan), "calls" (inlined or run as their body: the custom
       derivative calls, fusion), "rewritten" (a pass of the kernel pipeline replaces it with
       other primitives: conv_general_dilated by `lower_conv`);
@@ -425,7 +426,7 @@ class Tracer:
         raise self._concretization_error("int()", TracerIntegerConversionError)
 
     def __float__(self):
-        if self.concrete is not None and self.aval.dtype.kind != "f":
+        if self.concrete is not None and dtypes.kind(self.aval.dtype) != "f":
             return float(self.concrete)
         raise self._concretization_error("float()")
 

@@ -1,4 +1,6 @@
-"""The host implementation of the cumulative scans (cumsum, cumprod, cummax, cummin).
+"""The host implementation of the cumulative scans (cumsum, cumprod, cummax, cummin): the
+reference, and what backends without a native scan run (the CPU's is
+`xla_like/backends/llvm/scan.py`, with the same accumulation rules).
 
 float64 (and complex128) sums are blocked: the scan axis is cut into blocks of `BLOCK`,
 each scanned on its own (blocks in parallel, `host_parallel`), then each block gets the sum

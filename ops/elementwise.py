@@ -101,7 +101,7 @@ def _sign(x):
     if x.dtype.kind == "c":
         a = np.abs(x)
         return np.where(a == 0, 0, x / np.where(a == 0, 1, a)).astype(x.dtype)
-    return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
+    return np.where(x == 0, x, np.sign(x)) if dtypes.kind(x.dtype) == "f" else np.sign(x)
 
 
 neg_p = _diag(defvectorized("neg", np.negative, NUMC, cheap=True), lambda g, ans, x: neg(g))
@@ -216,11 +216,11 @@ def _int_div(a, b):
 
 
 def _div(a, b):
-    return np.true_divide(a, b) if a.dtype.kind in "fc" else _int_div(a, b)
+    return np.true_divide(a, b) if dtypes.kind(a.dtype) in "fc" else _int_div(a, b)
 
 
 def _rem(a, b):
-    if a.dtype.kind == "f":
+    if dtypes.kind(a.dtype) == "f":
         return np.fmod(a, b)
     safe_b = np.where(b == 0, 1, b)
     return np.where(b == 0, 0, np.fmod(a, safe_b)).astype(a.dtype)
@@ -247,7 +247,7 @@ def _int_pow(base, exp):
 
 
 def _pow(a, b):
-    return np.power(a, b) if a.dtype.kind in "fc" else _int_pow(a, b)
+    return np.power(a, b) if dtypes.kind(a.dtype) in "fc" else _int_pow(a, b)
 
 
 def _shift_left(a, s):
@@ -351,16 +351,33 @@ def _integer_pow_rule(x, *, y):
     check_kinds("integer_pow", x, NUMC)
     if not isinstance(y, int):
         raise TypeError(f"integer_pow: exponent must be a Python int, got {y!r}")
-    if y < 0 and x.dtype.kind not in "fc":
+    if y < 0 and dtypes.kind(x.dtype) not in "fc":
         raise DtypeError(f"integer_pow: negative exponent {y} needs a floating-point base, "
                          f"got {x.str_short()}")
     return x
 
 
 def _integer_pow_impl(x, *, y):
-    if x.dtype.kind in "fc":
+    if x.dtype == dtypes.bfloat16:
+        return _square_and_multiply(x, y)
+    if dtypes.kind(x.dtype) in "fc":
         return np.power(x, x.dtype.type(y))
     return _int_pow(x, np.full(x.shape, y, np.int64))
+
+
+def _square_and_multiply(x, y):
+    """x ** y as JAX lowers it for bfloat16: repeated squaring, each product (and the
+    reciprocal of a negative power) rounded to bfloat16."""
+    n, acc = abs(y), None
+    while n:
+        if n & 1:
+            acc = x if acc is None else acc * x
+        n >>= 1
+        if n:
+            x = x * x
+    one = np.ones_like(x)
+    acc = one if acc is None else acc
+    return one / acc if y < 0 else acc
 
 
 integer_pow_p.abstract_eval = _integer_pow_rule
@@ -509,7 +526,7 @@ def _convert_impl(x, *, new_dtype, weak_type=False):
     if x.dtype.kind == "c" and new_dtype.kind != "c":
         # Complex to real keeps the real part (XLA's conversion; NumPy's, without a warning).
         x = x.real
-    if x.dtype.kind == "f" and new_dtype.kind in "iu":
+    if dtypes.kind(x.dtype) == "f" and new_dtype.kind in "iu":
         # Saturating, NaN -> 0: XLA's float-to-int conversion, where C's would be undefined.
         info = np.iinfo(new_dtype)
         y = np.where(np.isnan(x), 0, x)
@@ -537,7 +554,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
 
 def _convert_vjp(cts, ans, primals, *, new_dtype, weak_type=False):
     x = primals[0]
-    if cts is None or not is_float(x) or np.dtype(new_dtype).kind not in "fc":
+    if cts is None or not is_float(x) or dtypes.kind(new_dtype) not in "fc":
         return (None,)
     a = get_aval(x)
     return (convert_element_type(cts, new_dtype=a.dtype, weak_type=a.weak_type),)
@@ -575,7 +592,7 @@ iota_p = Primitive("iota", "elementwise")
 
 def _iota_rule(*, dtype, shape, dimension):
     dtype = dtypes.canonicalize(dtype, "iota")
-    if dtype.kind not in NUM:
+    if dtypes.kind(dtype) not in NUM:
         raise DtypeError(f"iota: dtype must be numeric, got {dtype}")
     if not 0 <= dimension < len(shape):
         raise ShapeError(f"iota: dimension {dimension} out of range for shape {tuple(shape)}")

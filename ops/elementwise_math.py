@@ -9,9 +9,16 @@ import numpy as np
 
 
 def logistic(x):
+    if x.dtype.name == "bfloat16":
+        # XLA expands bfloat16 logistic as 1 / (1 + exp(-x)), each op rounded to bfloat16
+        # (ml_dtypes' ufuncs compute each in float32 and round).
+        return 1 / (1 + np.exp(-x))
     # Stable on both tails: never exponentiates a large positive number.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+logistic.bfloat16_steps = True   # rounds its own bfloat16 steps (`ops.rules`)
 
 
 _erf_scalar = np.frompyfunc(math.erf, 1, 1)

@@ -49,7 +49,7 @@ def _window_shape(operand: ShapedArray, axes) -> tuple:
 def default_fill_value(dtype):
     """JAX's fill for out-of-range gathers: NaN, the most negative int, the largest uint, True."""
     dtype = np.dtype(dtype)
-    if dtype.kind in "fc":
+    if dtypes.kind(dtype) in "fc":
         return float("nan")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)

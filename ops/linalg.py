@@ -63,7 +63,9 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, preferred_element_type=Non
     lfs = tuple(lhs.shape[d] for d in lf)
     rfs = tuple(rhs.shape[d] for d in rf)
     k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
-    acc = out_dtype if out_dtype.kind in "fc" else (np.dtype(np.int64) if out_dtype.kind != "u"
+    # bfloat16 and float16 products accumulate in float32, as XLA's do.
+    acc = np.dtype(np.float32) if dtypes.is_half(out_dtype) else \
+        out_dtype if out_dtype.kind in "fc" else (np.dtype(np.int64) if out_dtype.kind != "u"
                                                    else np.dtype(np.uint64))
     if lhs.dtype.kind == "b":
         acc = np.dtype(np.int64)

@@ -50,10 +50,16 @@ def _defreduce(name, impl, kinds, identity):
     return p
 
 
-reduce_sum_p = _defreduce("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=x.dtype),
+def _acc(x):
+    """The dtype a sum or product accumulates in: float32 for bfloat16 (ml_dtypes' own sum
+    would round after every addition; XLA accumulates in float32 and rounds once)."""
+    return np.float32 if x.dtype == dtypes.bfloat16 else x.dtype
+
+
+reduce_sum_p = _defreduce("reduce_sum", lambda x, axis: np.sum(x, axis=axis, dtype=_acc(x)),
                           NUM + "bc", "zero")
 reduce_sum_p.complex_parts = "parts"
-reduce_prod_p = _defreduce("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=x.dtype),
+reduce_prod_p = _defreduce("reduce_prod", lambda x, axis: np.prod(x, axis=axis, dtype=_acc(x)),
                            NUM + "bc", "one")
 reduce_max_p = _defreduce("reduce_max", np.max, NUM + "b", "lowest")
 reduce_min_p = _defreduce("reduce_min", np.min, NUM + "b", "highest")
@@ -246,7 +252,7 @@ def _defcumulative(name, ufunc, kinds, identity):
     p = Primitive(name, "reduction")
     p.reduction = identity
     p.cumulative = True
-    p.lowering = "host"        # NumPy on the host, blocked and threaded (`ops.cumulative`)
+    p.lowering = "host"   # the CPU plan makes it a native "scan" step (`plan/sort_scan.py`)
 
     def rule(x, *, axis, reverse=False):
         check_kinds(name, x, kinds)

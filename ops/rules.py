@@ -14,6 +14,7 @@ import operator
 
 import numpy as np
 
+from . import dtypes
 from .core import MathRoutine, Primitive, ShapedArray, bind, register_math
 from .errors import (AxisError, ConcretizationTypeError, DtypeError, InvalidArgumentError,
                      ShapeError)
@@ -36,7 +37,7 @@ def quiet(impl):
 
 
 def check_kinds(op: str, aval: ShapedArray, kinds: str):
-    if aval.dtype.kind not in kinds:
+    if dtypes.kind(aval.dtype) not in kinds:
         raise DtypeError(f"{op} requires {describe_kinds(kinds)}, got {aval.str_short()}",
                          hint="convert first with .astype(...)")
 
@@ -80,6 +81,24 @@ def defelementwise(p, cheap=False, math=None, comparison=None, lowering="element
     return p
 
 
+def in_float32_for_bfloat16(impl):
+    """`impl` computing bfloat16 operands in float32 and rounding its float result once, as
+    XLA's CPU and GPU code do (ml_dtypes' own ufuncs would round inside composite references).
+    Float16 keeps NumPy's float16 ufuncs. A reference marked `bfloat16_steps` follows an op
+    XLA expands into several bfloat16 ops, and takes bfloat16 as it is."""
+    if getattr(impl, "bfloat16_steps", False):
+        return impl
+
+    def f(*args, **kw):
+        if not any(getattr(a, "dtype", None) == dtypes.bfloat16 for a in args):
+            return impl(*args, **kw)
+        wide = [np.asarray(a, np.float32) if getattr(a, "dtype", None) == dtypes.bfloat16
+                else a for a in args]
+        out = np.asarray(impl(*wide, **kw))
+        return out.astype(dtypes.bfloat16) if out.dtype.kind == "f" else out
+    return f
+
+
 def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", params=(),
                   **traits):
     """A unary elementwise primitive: same shape out; dtype the input's unless `out_dtype`.
@@ -99,7 +118,7 @@ def defvectorized(name, impl, kinds="f", out_dtype=None, family="elementwise", p
         return ShapedArray(x.shape, out_dtype, False)
 
     p.abstract_eval = rule
-    p.impl = quiet(impl)
+    p.impl = quiet(in_float32_for_bfloat16(impl))
     p.kinds = kinds
     return defelementwise(p, **traits)
 
@@ -120,7 +139,7 @@ def defbroadcasting(name, impl, kinds="fiu", out_dtype=None, nargs=2, family="el
         return ShapedArray(avals[0].shape, out_dtype, False)
 
     p.abstract_eval = rule
-    p.impl = quiet(impl)
+    p.impl = quiet(in_float32_for_bfloat16(impl))
     p.kinds = kinds
     if isinstance(traits.get("math"), str):
         traits["math"] = routine(traits["math"], nargs)

@@ -112,7 +112,9 @@ def _stable_argsort(k):
 
 sort_p.abstract_eval = _sort_rule
 sort_p.impl = _sort_impl
-sort_p.lowering = "host"      # NumPy's C sorts run it on the host (`_sort_impl`)
+# The CPU backend runs it natively (a radix sort, `xla_like/backends/llvm/sort.py`); other
+# backends run NumPy's C sorts on the host (`_sort_impl`).
+sort_p.lowering = "host"
 sort = as_function(sort_p)
 
 

@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from . import dtypes
 from .autodiff import deflinear, full_like, is_float, zeros_like_aval
 from .core import Primitive, ShapedArray, bind, get_aval
 from .elementwise import add, and_, eq, max as max_, min as min_, not_, or_, select
@@ -50,7 +51,7 @@ def identity(combine: str, dtype):
     dtype = np.dtype(dtype)
     if combine == "add":
         return np.array(0, dtype)
-    if dtype.kind == "f":
+    if dtype.kind == "f" or dtype == dtypes.bfloat16:
         return np.array(-np.inf if combine == "max" else np.inf, dtype)
     if dtype.kind == "b":
         return np.array(combine == "min", dtype)

@@ -371,8 +371,9 @@ def test_pickled_function_keeps_its_dynamic_axes():
 
 def test_padded_rows_are_not_computed():
     """Values whose padded rows nothing reads carry their true row count to the backend
-    (ir.Shape.valid_rows); masks along the leading axis, which must write their fill there,
-    do not."""
+    (ir.Shape.valid_rows); masks along the leading axis, whose fill a dot contracting it
+    reads unless it stops at the true size, do not (the CPU backend skips them only where
+    every reader is such a GEMM: `cpu.render`'s `dot_bounded`)."""
     g = jax.jit(lambda x: (jax.nn.softmax(x @ x.T, axis=-1) @ x).sum(0),
                 dynamic_axes={"x": 0})
     x = rows(37)[0]
@@ -391,7 +392,7 @@ def test_padded_rows_are_not_computed():
             if pos.opcode == "lt" and pos.operands[0].opcode == "iota" and \
                     pos.operands[0].attrs["dimension"] == 0:
                 row_masks += 1
-                assert i.shape.valid_rows is None   # writes zeros in the padded rows
+                assert i.shape.valid_rows is None   # its zeros are padding a dot reads
     assert row_masks == 1    # x's rows, zeroed for the product contracting them
 
 

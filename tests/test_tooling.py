@@ -209,14 +209,14 @@ def test_config_debug_nans():
     assert np.isnan(np.asarray(f(np.array([-1.0])))[0])
 
 
-def test_config_log_compiles(capsys):
+def test_config_log_compiles(caplog):
     config.update("jax_log_compiles", True)
     try:
         jc.jit(lambda x: x + 1)(np.ones(2))
     finally:
         config.update("jax_log_compiles", False)
     jc.jit(lambda x: x + 2)(np.ones(2))
-    assert capsys.readouterr().out.count("jitcore: compiled") == 1
+    assert caplog.text.count("jitcore: compiled") == 1
 
 
 # --- Array devices, sharding, typing -------------------------------------------------------

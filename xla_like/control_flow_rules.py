@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops import elementwise as el
 from ops import reduction as red
@@ -46,7 +47,7 @@ TAPE_MAX_SLOTS = 1024
 
 
 def _is_float(a) -> bool:
-    return a.dtype.kind == "f"
+    return _kind(a.dtype) == "f"
 
 
 def _instr_avals(instr):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops.autodiff import move_batch_to_front, zeros_like_aval
 from ops.core import PRIMITIVES
@@ -144,7 +145,7 @@ class FusionRules:
 
     def vjp(self, module, instr, args, ans, cts):
         cts = cts if isinstance(cts, (tuple, list)) else (cts,)
-        wrt = [core.get_aval(a).dtype.kind in "fc" for a in args]
+        wrt = [_kind(core.get_aval(a).dtype) in "fc" for a in args]
         return vjp_computation(module, instr.called[0], args, wrt, list(cts))[1]
 
     def batch(self, module, instr, args, batched, size):
@@ -184,7 +185,7 @@ class CustomJVPRules:
             rule_module, rule, jvp_consts = traced_jvp_rule(instr, primals)
         else:
             rule_module, rule = module, instr.called[1]
-        wrt = [False] * n + [core.get_aval(p).dtype.kind in "fc" for p in primals] \
+        wrt = [False] * n + [_kind(core.get_aval(p).dtype) in "fc" for p in primals] \
             + [False] * len(jvp_consts)
         _, in_cts = vjp_computation(rule_module, rule,
                                     list(primals) + zeros + list(jvp_consts), wrt,

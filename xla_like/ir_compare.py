@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
+
 from . import ir
 from .printer import computation_order, instruction_to_text
 
@@ -136,7 +138,7 @@ def arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if a.dtype.kind == "c":
         return arrays_equal(np.real(a), np.real(b)) and arrays_equal(np.imag(a), np.imag(b))
-    if a.dtype.kind == "f":
+    if _kind(a.dtype) == "f":
         fa, fb = np.ascontiguousarray(a.reshape(-1)), np.ascontiguousarray(b.reshape(-1))
         nan_a, nan_b = np.isnan(fa), np.isnan(fb)
         if not np.array_equal(nan_a, nan_b):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import weakref
 
+from ops.dtypes import kind as _kind
 from ops.core import PRIMITIVES, ShapedArray
 
 from . import ir
@@ -50,8 +51,8 @@ def _reads(module, body):
     from .passes.vjp import forward_env, pull_back
     avals = [ShapedArray(p.shape.dims, p.shape.dtype) for p in body.parameters]
     out_avals = out_avals_of(body)
-    wrt = [a.dtype.kind == "f" for a in avals]
-    has_ct = [a.dtype.kind == "f" for a in out_avals]
+    wrt = [_kind(a.dtype) == "f" for a in avals]
+    has_ct = [_kind(a.dtype) == "f" for a in out_avals]
     scratch = ir.Module("scan.residuals")
     seen = {}
 

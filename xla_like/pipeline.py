@@ -29,7 +29,7 @@ import time
 from ops.dims import SizeDependentError
 from ops.errors import CompilerError, IRParseError, IRVerificationError
 
-from . import verifier
+from . import profile_hooks, verifier
 from .ir_compare import assert_modules_equal
 from .parser import parse_module
 from .passes.cse import cse
@@ -44,6 +44,7 @@ from .passes.lower_conv import lower_conv
 from .passes.lower_windows import lower_windows
 from .passes.masking import mask_padding
 from .passes.split_complex import split_complex
+from .passes.widen_half_dots import widen_half_dots
 from .printer import module_to_text
 from .settings import settings
 
@@ -56,7 +57,7 @@ PIPELINES = {
     "kernel": [("inline_calls", inline_calls), ("split_complex", split_complex),
                ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
                ("cse", cse), ("licm", licm), ("loop_sums", loop_sums),
-               ("fold_batched_dots", fold_batched_dots),
+               ("widen_half_dots", widen_half_dots), ("fold_batched_dots", fold_batched_dots),
                ("layout", layout), ("fusion", fuse), ("dce", dce)],
 }
 
@@ -116,7 +117,11 @@ def run_pipeline(module, pipeline="trace", after_pass=None):
     for name, fn in steps:
         t0 = time.perf_counter()
         module = run_pass(name, fn, module)
-        timings.append((name, time.perf_counter() - t0))
+        t1 = time.perf_counter()
+        timings.append((name, t1 - t0))
+        if profile_hooks.on:
+            profile_hooks.span(f"pass {name}", "compile", int(t0 * 1e9), int(t1 * 1e9),
+                               pipeline=pipeline if isinstance(pipeline, str) else "")
         if checks:
             verify(module, name)
         for obs in observers:

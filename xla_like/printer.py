@@ -121,6 +121,9 @@ def element_texts(arr: np.ndarray) -> list:
     """Every element of `arr` in row-major order, as constant literals print them."""
     flat = np.ascontiguousarray(arr).ravel()
     kind = flat.dtype.kind
+    if flat.dtype == dtypes.bfloat16:
+        # A bfloat16's float32 value has at most 8 significant bits: its exact text is short.
+        return [float_text(v) for v in flat.astype(np.float32).tolist()]
     if kind == "b":
         return ["true" if v else "false" for v in flat.tolist()]
     if kind in "iu":

@@ -23,7 +23,8 @@ from dataclasses import dataclass, fields
 @dataclass
 class Settings:
     backend: str = "cpu"              # what `jit` compiles for: cpu, cuda or interp
-    debug: int = 0                    # 1: a line per compile; 2: also the optimized IR
+    debug: int = 0                    # 1: a line per compile; 2: also the optimized IR;
+    # 3: a table of each call's kernels (time, GB/s, GFLOP/s); 4: also each kernel's LLVM/asm
     dump: str = ""                    # folder for the IR after every pass, LLVM IR, assembly
     print_after: str = ""             # pass names whose IR is printed at each compile
     checks: int = 0                   # 1: the IR verifier runs between passes
@@ -38,6 +39,11 @@ class Settings:
     cache_dir: str = ""               # its folder; "": $XDG_CACHE_HOME/jitcore
     cache_max_bytes: int = 1 << 30    # its size cap
     memory_cache_max_bytes: int = 128 << 20   # cap on machine code kept in memory for reuse
+    log_compiles: int = 0             # 1: log each compile (logger "jitcore") with its reason
+    progress: str = "auto"            # compile progress line on stderr: auto (a terminal), 1, 0
+    progress_after_ms: int = 1000     # a compile shows the progress line once it runs this long
+    autotune: int = 0                 # 1: time kernel schedules on a program's first call
+    autotune_budget_s: int = 10       # the most seconds one program's schedule search takes
 
 
 ENV = {f.name: "JITCORE_" + f.name.upper() for f in fields(Settings)}
@@ -79,10 +85,16 @@ def _live_setting(name):
 
     def set(self, value):
         setattr(_process_wide, name, value)
+        for watch in WATCHERS:
+            watch(name, value)
     return property(get, set)
 
 
 NAMES = tuple(f.name for f in fields(Settings))
+# Called as `fn(name, value)` when a setting is assigned or an `override` block sets it: the
+# profiler's hooks turn per-kernel timing on for `debug` >= 3 this way, so that calls need
+# not read the setting (`backends.profile_hooks`).
+WATCHERS: list = []
 for _name in NAMES:
     setattr(_Live, _name, _live_setting(_name))
 _process_wide = from_env()
@@ -100,8 +112,22 @@ def override(**changes):
     unknown = set(changes) - set(NAMES)
     if unknown:
         raise ValueError(f"unknown jitcore settings {sorted(unknown)}; known: {list(NAMES)}")
+    for watch in WATCHERS:
+        for name, value in changes.items():
+            watch(name, value)
     token = _overrides.set({**_overrides.get(), **changes})
     try:
         yield settings
     finally:
         _overrides.reset(token)
+
+
+def _host_threads() -> int:
+    return int(settings.num_threads or 0)
+
+
+# The NumPy steps that still run on the host (`ops.host_parallel`: complex scans, the
+# interpreter's sorts) split their work over `num_threads` threads too.
+from ops import host_parallel as _host_parallel  # noqa: E402
+
+_host_parallel.thread_limit = _host_threads

@@ -6,8 +6,9 @@ Bias and boolean mask are 4-D and broadcast to (B, N, T, S). Masked logits take 
 value -0.7 * float32 max, so a row with every key masked averages all values, as JAX's does.
 
 The logits are accumulated in promote(query dtype, float32) and the softmax runs in that dtype:
-float32 for float16 and float32 inputs, float64 for float64 inputs (JAX runs the softmax in
-float32 even for float64 inputs; keeping float64 here only makes the result more accurate).
+float32 for bfloat16, float16 and float32 inputs, float64 for float64 inputs (JAX runs the
+softmax in float32 even for float64 inputs; keeping float64 here only makes the result more
+accurate).
 
 Three ways of computing the same numbers (all composites of jnp/lax ops, so jit, vmap and grad
 see ordinary primitives):
@@ -26,8 +27,10 @@ back here, so "plain" is the default up to that size (128 MiB of float32 logits)
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
+from ops import dtypes
 from ops.errors import DtypeError, InvalidOptionError, ShapeError
 
 from .. import lax
@@ -47,7 +50,7 @@ _K_BLOCK = 512
 def _large_negative(dtype):
     """JAX's masked logit: -0.7 times the dtype's max, capped at float32's range so that it
     stays finite once converted to float32."""
-    big = min(float(np.finfo(dtype).max), float(np.finfo(np.float32).max))
+    big = min(float(ml_dtypes.finfo(dtype).max), float(ml_dtypes.finfo(np.float32).max))
     return np.asarray(-0.7 * big, dtype=dtype)
 
 
@@ -312,11 +315,11 @@ def dot_product_attention(query, key, value, bias=None, mask=None, *, scale=None
         raise ShapeError(f"dot_product_attention: the number of query heads must be a multiple "
                          f"of the key/value heads, got query {aval_of(q).str_short()} and key "
                          f"{aval_of(k).str_short()} ({N} vs {K})")
-    if not np.issubdtype(dtype, np.inexact):
+    if not dtypes.is_inexact(dtype):
         raise DtypeError(f"dot_product_attention: query, key and value must be floating point, "
                          f"got {aval_of(q).str_short()}")
     scale = 1.0 / np.sqrt(H) if scale is None else scale
-    logits_dtype = np.promote_types(dtype, np.float32)
+    logits_dtype = dtypes.promote_types(dtype, np.float32)
     G = N // K
     p = _Problem((B, K, G), scale, logits_dtype, dtype, is_causal, local_window_size, q_len,
                  kv_len)

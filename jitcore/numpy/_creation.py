@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops.dims import Dim
 
 from ops import core, dtypes
@@ -261,8 +262,8 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None):
 
 
 def _affine_range(n, first, second, d):
-    if d.kind == "f":
-        cd = dtypes.float32 if d == dtypes.float16 else d  # NumPy fills float16 in float32
+    if _kind(d) == "f":
+        cd = dtypes.float32 if dtypes.is_half(d) else d  # NumPy fills float16 in float32
         f = first.astype(cd)
         delta = second.astype(cd) - f
     else:
@@ -273,11 +274,11 @@ def _affine_range(n, first, second, d):
     x = el.iota(dtype=cd, shape=(n,), dimension=0)
     if delta != 1:
         x = el.mul(x, _fill((n,), _scalar(delta, cd)))
-    if not (f == 0 and (d.kind != "f" or delta > 0)):
+    if not (f == 0 and (_kind(d) != "f" or delta > 0)):
         x = el.add(x, _fill((n,), _scalar(f, cd)))
     if cd != d:
         x = el.convert_element_type(x, new_dtype=d)
-    if d.kind == "f" and n >= 2:
+    if _kind(d) == "f" and n >= 2:
         with np.errstate(all="ignore"):
             computed = (f + delta).astype(d)
         if computed != second and not (np.isnan(computed) and np.isnan(second)):
@@ -328,7 +329,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     else:
         delta = _scalar(np.nan, cd)
         out = zeros(bshape[:ax] + (0,) + bshape[ax:], cd)
-    if d.kind != "f":
+    if _kind(d) != "f":
         out = floor(out)
     out = convert(out, d)
     return (out, delta) if retstep else out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 
+import ml_dtypes
 import numpy as np
 
 from ops import dtypes as _dt
@@ -18,7 +19,7 @@ from ops.errors import DtypeError
 from ._promotion import asarray
 
 __all__ = [
-    "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+    "bfloat16", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
     "uint8", "uint16", "uint32", "uint64", "bool_", "bool", "float_", "int_", "uint",
     "complex64", "complex128", "complex_",
     "generic", "number", "inexact", "floating", "integer", "signedinteger", "unsignedinteger",
@@ -59,6 +60,7 @@ def _scalar_type(name, np_type):
 
 
 float16 = _scalar_type("float16", np.float16)
+bfloat16 = _scalar_type("bfloat16", _dt.bfloat16)
 float32 = _scalar_type("float32", np.float32)
 float64 = _scalar_type("float64", np.float64)
 int8 = _scalar_type("int8", np.int8)
@@ -167,7 +169,10 @@ def issubdtype(arg1, arg2) -> builtins.bool:
         if isinstance(t, type) and issubclass(t, np.generic):
             return t
         return _np_dtype(t, "issubdtype").type
-    return builtins.bool(np.issubdtype(as_np(arg1), as_np(arg2)))
+    a, b = as_np(arg1), as_np(arg2)
+    if a is _dt.bfloat16.type and b in (np.floating, np.inexact, np.number, np.generic):
+        return True   # JAX places bfloat16 under `floating`; NumPy knows it as a void type
+    return builtins.bool(np.issubdtype(a, b))
 
 
 def can_cast(from_, to, casting="safe") -> builtins.bool:
@@ -182,12 +187,18 @@ def isdtype(dtype, kind) -> builtins.bool:
         if isinstance(k, tuple):
             return tuple(as_kind(i) for i in k)
         return k if isinstance(k, str) else _np_dtype(k, "isdtype")
-    return builtins.bool(np.isdtype(_np_dtype(dtype, "isdtype"), as_kind(kind)))
+    d = _np_dtype(dtype, "isdtype")
+    if d == _dt.bfloat16:   # NumPy's isdtype rejects dtypes it does not know
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        return any(k in ("real floating", "numeric") or
+                   (not isinstance(k, str) and _np_dtype(k, "isdtype") == d) for k in kinds)
+    return builtins.bool(np.isdtype(d, as_kind(kind)))
 
 
 def finfo(dtype):
     """NumPy's `finfo` for a float dtype, jitcore scalar type, or an array (its dtype)."""
-    return np.finfo(_np_dtype(dtype, "finfo"))
+    return ml_dtypes.finfo(  # knows bfloat16, and NumPy's floats
+        _np_dtype(dtype, "finfo"))
 
 
 def iinfo(dtype):

@@ -9,6 +9,7 @@ inputs, as in JAX; under `jit` they take a static size instead.
 from __future__ import annotations
 
 
+import ml_dtypes
 import numpy as np
 
 from ops import core, dtypes
@@ -155,7 +156,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
                         posinf=posinf, neginf=neginf)
         im = nan_to_num(x.imag, nan=nan, posinf=posinf, neginf=neginf)
         return jnp.add(re, jnp.multiply(im, convert(1j, dt)))
-    info = np.finfo(dt)
+    info = ml_dtypes.finfo(dt)
     posinf = info.max if posinf is None else posinf
     neginf = info.min if neginf is None else neginf
     out = jnp.where(jnp.isnan(x), convert(nan, dt), x)
@@ -215,7 +216,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     df = fp[i] - fp[i - 1]
     dx = xp[i] - xp[i - 1]
     delta = x - xp[i - 1]
-    eps = np.spacing(np.finfo(aval_of(xp).dtype).eps)
+    eps = np.spacing(ml_dtypes.finfo(aval_of(xp).dtype).eps)
     dx0 = jnp.abs(dx) <= eps
     f = jnp.where(dx0, fp[i - 1], fp[i - 1] + (delta / jnp.where(dx0, 1, dx)) * df)
     if period is None:
@@ -338,7 +339,7 @@ def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
     n = aval_of(x).shape[0]
     order = deg + 1
     if rcond is None:
-        rcond = n * np.finfo(aval_of(x).dtype).eps
+        rcond = n * ml_dtypes.finfo(aval_of(x).dtype).eps
     lhs = jnp.power(x[:, None], jnp.arange(deg, -1, -1))
     rhs = y
     if w is not None:

@@ -8,6 +8,7 @@ import builtins
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import shape as sh
 from ops.core import Tracer
 from ops.errors import ConcretizationTypeError, ShapeError
@@ -127,7 +128,7 @@ def _pad_stat(x, i, lo, hi, mode, lengths):
 
     def stat(start, stop):
         v = func(slice_axis(x, start, stop, i), axis=i, keepdims=True)
-        if av.dtype.kind in "iu" and aval_of(v).dtype.kind == "f":
+        if _kind(av.dtype) in "iu" and _kind(aval_of(v).dtype) == "f":
             v = _ufuncs.round(v)
         return convert(v, av.dtype, av.weak_type)
     if lengths is None:
@@ -149,7 +150,7 @@ def _pad_ramp(x, i, lo, hi, ends):
     from . import _ufuncs as uf
     av = aval_of(x)
     n = av.shape[i]
-    comp = av.dtype if av.dtype.kind in "fc" else np.dtype(np.float64)
+    comp = av.dtype if _kind(av.dtype) in "fc" else np.dtype(np.float64)
 
     def ramp(edge, end, k, reverse):
         t = np.arange(k, dtype=np.float64) / k

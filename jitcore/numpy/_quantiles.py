@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops import elementwise as el
 from ops import reduction as red
@@ -31,7 +32,7 @@ _METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf")
 def _inexact(x):
     x = asarray(x)
     av = aval_of(x)
-    if av.dtype.kind == "f":
+    if _kind(av.dtype) == "f":
         return x
     return convert(x, dtypes.to_inexact(av.dtype, av.weak_type), av.weak_type)
 

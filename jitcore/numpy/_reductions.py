@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops import elementwise as el
 from ops import reduction as red
@@ -114,7 +115,7 @@ def _identity(kind_op, dtype):
         return 0
     if kind_op in ("prod", "all"):
         return 1
-    if dtype.kind == "f":
+    if _kind(dtype) == "f":
         return -np.inf if kind_op == "max" else np.inf
     if dtype.kind == "b":
         return kind_op == "min"
@@ -226,13 +227,13 @@ def any(a, axis=None, out=None, keepdims=False, *, where=None):
 
 def _inexact_dtypes(op, av, dtype):
     """(result dtype, computation dtype, weak): ints become float (`dtypes.to_inexact`);
-    float16 computes in f32."""
+    float16 and bfloat16 compute in f32."""
     if dtype is None:
         d = dtypes.to_inexact(av.dtype, av.weak_type)
         weak = av.weak_type
     else:
         d, weak = dtypes.canonicalize(dtype, f"{op} dtype argument"), False
-    return d, (dtypes.float32 if d == dtypes.float16 else d), weak
+    return d, (dtypes.float32 if dtypes.is_half(d) else d), weak
 
 
 def _count(op, av, axes, where, dtype, weak, keepdims, ddof=0):
@@ -316,7 +317,7 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Non
     v = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean,
             correction=correction)
     av = aval_of(v)
-    if av.dtype == dtypes.float16:
+    if dtypes.is_half(av.dtype):
         return convert(el.sqrt(convert(v, dtypes.float32)), av.dtype, av.weak_type)
     return el.sqrt(v)
 
@@ -482,7 +483,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
 def _nan_to(x, value):
     """`x` with NaNs replaced by `value` (integers and bools have none)."""
     av = aval_of(x)
-    if av.dtype.kind not in "fc":
+    if _kind(av.dtype) not in "fc":
         return x
     return el.select(el.ne(x, x), full(av.shape, value, av.dtype, av.weak_type), x)
 
@@ -501,7 +502,7 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, wh
 
 def _not_nan(a):
     av = aval_of(a)
-    if av.dtype.kind != "f":
+    if _kind(av.dtype) != "f":
         return full(av.shape, True, dtypes.bool_)
     return el.eq(a, a)
 
@@ -557,7 +558,7 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=
 def _nan_extreme(op, kind_op, a, axis, keepdims, initial, where):
     a = asarray(a)
     av = aval_of(a)
-    if av.dtype.kind != "f":
+    if _kind(av.dtype) != "f":
         return _reduce(op, kind_op, a, axis, keepdims, initial, where)
     fill = -np.inf if kind_op == "max" else np.inf
     out = _reduce(op, kind_op, _nan_to(a, fill), axis, keepdims, initial, where)
@@ -582,7 +583,7 @@ def nanmin(a, axis=None, out=None, keepdims=False, initial=None, where=None):
 def _nan_argreduce(op, prim, fill, a, axis, keepdims):
     a = asarray(a)
     av = aval_of(a)
-    if av.dtype.kind != "f":
+    if _kind(av.dtype) != "f":
         return _argreduce(op, prim, a, axis, keepdims)
     out = _argreduce(op, prim, _nan_to(a, fill), axis, keepdims)
     # JAX's answer for an all-NaN slice is -1 (NumPy raises, which a traced value cannot).

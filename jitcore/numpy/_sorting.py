@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import core, dtypes
 from ops import elementwise as el
 from ops import reduction as red
@@ -159,7 +160,7 @@ def argpartition(a, kth, axis=-1):
 def _lt_nan_last(x, y):
     """x < y in sorting order: NaN is greater than every number."""
     lt = el.lt(x, y)
-    if aval_of(x).dtype.kind != "f":
+    if _kind(aval_of(x).dtype) != "f":
         return lt
     return el.or_(lt, el.and_(el.ne(y, y), el.eq(x, x)))
 
@@ -237,7 +238,7 @@ def _unique_sized(ar, return_index, return_inverse, return_counts, equal_nan, si
     head = sh.slice(s, start_indices=(0,), limit_indices=(n - 1,))
     tail = sh.slice(s, start_indices=(1,), limit_indices=(n,))
     neq = el.ne(tail, head)
-    if xa.dtype.kind == "f" and equal_nan:
+    if _kind(xa.dtype) == "f" and equal_nan:
         neq = el.and_(neq, el.not_(el.and_(el.ne(tail, tail), el.ne(head, head))))
     first = sh.concatenate(full((1,), True, dtypes.bool_), neq, dimension=0)
     slot = el.sub(red.cumsum(convert(first, dtypes.int64), axis=0), full((n,), 1, dtypes.int64))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops import elementwise as el
 from ops.errors import ConcretizationTypeError, DtypeError
@@ -316,7 +317,7 @@ def power(x1, x2, /):
     """x1 ** x2. A Python-int exponent becomes integer_pow (exact repeated multiplication)."""
     if type(x2) is int and not is_scalar(x1):
         x1 = asarray(x1)
-        if aval_of(x1).dtype.kind in "fiu" and (x2 >= 0 or aval_of(x1).dtype.kind == "f"):
+        if _kind(aval_of(x1).dtype) in "fiu" and (x2 >= 0 or _kind(aval_of(x1).dtype) == "f"):
             return el.integer_pow(x1, y=x2)
     x1, x2 = promote_args("power", x1, x2)
     _check_not_bool("power", x1)
@@ -378,7 +379,7 @@ def isnan(x, /):
     x = asarray(x)
     if aval_of(x).dtype.kind == "c":
         return el.or_(isnan(el.real(x)), isnan(el.imag(x)))
-    if aval_of(x).dtype.kind != "f":
+    if _kind(aval_of(x).dtype) != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.ne(x, x)
 
@@ -387,28 +388,28 @@ def isinf(x, /):
     x = asarray(x)
     if aval_of(x).dtype.kind == "c":
         return el.or_(isinf(el.real(x)), isinf(el.imag(x)))
-    if aval_of(x).dtype.kind != "f":
+    if _kind(aval_of(x).dtype) != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.eq(el.abs(x), _const_like(x, np.inf))
 
 
 def isposinf(x, /):
     x = asarray(x)
-    if aval_of(x).dtype.kind != "f":
+    if _kind(aval_of(x).dtype) != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.eq(x, _const_like(x, np.inf))
 
 
 def isneginf(x, /):
     x = asarray(x)
-    if aval_of(x).dtype.kind != "f":
+    if _kind(aval_of(x).dtype) != "f":
         return broadcast_to(convert(False, dtypes.bool_), aval_of(x).shape)
     return el.eq(x, _const_like(x, -np.inf))
 
 
 def isfinite(x, /):
     x = asarray(x)
-    if aval_of(x).dtype.kind not in "fc":
+    if _kind(aval_of(x).dtype) not in "fc":
         return broadcast_to(convert(True, dtypes.bool_), aval_of(x).shape)
     return el.is_finite(x)
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ops import dtypes
 from ops import elementwise as el
 
 from .. import lax
@@ -35,9 +36,10 @@ def _horner(coeffs, w):
 
 
 def _in_f32(fn, x):
-    """`fn` evaluated in float32 for float16 inputs (XLA's upcast), else in the input's dtype."""
+    """`fn` evaluated in float32 for float16 and bfloat16 inputs (XLA's upcast), else in the
+    input's dtype."""
     d = aval_of(x).dtype
-    if d == np.float16:
+    if d == np.float16 or d == dtypes.bfloat16:
         return lax.convert_element_type(fn(lax.convert_element_type(x, np.float32)), d)
     return fn(x)
 

@@ -1,6 +1,7 @@
 """Row scatters (`x.at[i].add(u)` as whole-row updates, threaded over the destination's
-leading axis), the host sort (NumPy's SIMD sort plus the stable-order fix-ups, packed-key
-argsort) and the blocked cumulative scans, each against an independent reference: Python
+leading axis), sorts (native radix sorts, and the host sort kept for middle-length rows:
+NumPy's SIMD sort plus the stable-order fix-ups, packed-key argsort) and the blocked cumulative
+scans, each against an independent reference: Python
 loops in float64 for the scatters, NumPy's stable sorts, float64 prefix sums and products."""
 import numpy as np
 import pytest

@@ -182,11 +182,20 @@ def test_random_float32_bit_patterns_round_trip():
     round_trip(single_computation_module(lambda m, c: const(m, c, f32)))
 
 
+# Hypothesis draws NumPy's own dtypes; bfloat16 (ml_dtypes) constants are drawn as bit patterns.
+_NUMPY_DTYPES = [d for d in dtypes.SUPPORTED if d != dtypes.bfloat16]
+
+
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(dtypes.SUPPORTED),
+@given(hnp.arrays(st.sampled_from(_NUMPY_DTYPES),
                   hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4)))
 def test_any_constant_round_trips(arr):
     round_trip(single_computation_module(lambda m, c: const(m, c, arr)))
+
+
+def test_every_bfloat16_bit_pattern_round_trips():
+    bf16 = np.arange(2 ** 16, dtype=np.uint32).astype(np.uint16).view(dtypes.bfloat16)
+    round_trip(single_computation_module(lambda m, c: const(m, c, bf16)))
 
 
 def test_float_text_falls_back_to_the_exact_value_if_short_text_would_not_round_trip(monkeypatch):

@@ -401,6 +401,7 @@ def load(key_hex: str):
         except OSError:
             pass
     stats["hits"] += 1
+    _note(key_hex)
     _report(settings, f"loaded {name} ({len(data) >> 10} KiB)")
     return Entry(meta, obj, text, path)
 
@@ -448,6 +449,18 @@ def _read_exactly(fd, n) -> bytes:
     return b"".join(chunks)
 
 
+# What a compile used, for `cache_transfer` to hand to another process: `.keys`, where a
+# thread's `cache_transfer.recording()` block sets it, collects the keys this thread loads or
+# stores (a backend loads and stores on the compiling thread).
+_recorder = threading.local()
+
+
+def _note(key_hex):
+    keys = getattr(_recorder, "keys", None)
+    if keys is not None and key_hex not in keys:
+        keys.append(key_hex)
+
+
 def reject(path, why, settings=None):
     """Report a cache file that will not be used and remove it, so the recompile replaces it."""
     settings = settings or _table
@@ -489,6 +502,7 @@ def store(key_hex: str, meta: dict, obj: bytes, text: str) -> bool:
             _report(settings, f"cannot write {os.path.join(folder, name)}: {e.strerror or e}")
             return False
         stats["stores"] += 1
+        _note(key_hex)
         _evict_in(dfd, int(settings.cache_max_bytes))
     return True
 

@@ -72,3 +72,42 @@ def clear_compiled_code() -> None:
     """Forget the backends' machine code: in memory and in the persistent cache's files."""
     from . import disk_cache
     disk_cache.clear(memory=True)
+
+
+def code_transfer():
+    """The module that hands compiled code to other processes in the persistent cache's
+    format, and counts what compiles did (`cache_transfer`; `jitcore.distributed` uses it)."""
+    from . import cache_transfer
+    return cache_transfer
+
+
+# --- analysis of compiled programs and of the host ------------------------------------------
+
+def cost_analysis(executable) -> dict:
+    """Flops, transcendental calls and bytes moved by a compiled program, per step and in all,
+    in XLA's keys (`plan.analysis.program_cost`)."""
+    from .plan import analysis
+    return analysis.program_cost(getattr(executable, "plan", None), executable.module)
+
+
+def memory_analysis(executable):
+    """Argument, output, aliased, temporary and peak bytes of a compiled program after buffer
+    assignment (`plan.analysis.MemoryStats`)."""
+    from .plan import analysis
+    # The native code the program runs (shared with programs that render the same code).
+    code = getattr(getattr(executable, "_engine", None), "nbytes", 0)
+    return analysis.program_memory(getattr(executable, "plan", None), executable.module,
+                                   code_bytes=code)
+
+
+def environment_rows() -> list[tuple[str, str]]:
+    """(label, text) rows on what the backends run on: LLVM and the host CPU's features,
+    OpenBLAS and its kernel family, threads, the compilation cache, the GPU."""
+    from . import environment
+    return environment.rows()
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name, for reports and for keys of what was measured on it."""
+    from .environment import cpu_model as name
+    return name()

@@ -7,6 +7,7 @@ with only zero tangents are simply replayed, so forward mode costs nothing where
 """
 from __future__ import annotations
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops.autodiff import zeros_like_aval
 from ops.core import PRIMITIVES
@@ -60,7 +61,7 @@ def jvp_module(module: ir.Module, with_tangent=None) -> ir.Module:
     entry = module.entry
     avals = [core.ShapedArray(p.shape.dims, p.shape.dtype) for p in entry.parameters]
     if with_tangent is None:
-        with_tangent = [a.dtype.kind in "fc" for a in avals]
+        with_tangent = [_kind(a.dtype) in "fc" for a in avals]
     t_avals = [a for a, w in zip(avals, with_tangent) if w]
     n = len(avals)
 

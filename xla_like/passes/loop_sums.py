@@ -21,6 +21,8 @@ depend on the carry, so all steps' products are one GEMM over the stacked xs bef
 """
 from __future__ import annotations
 
+from ops.dtypes import kind as _kind
+
 from .. import ir
 from .dce import dce
 
@@ -85,7 +87,7 @@ def _match(body, out, param, readers, n, m, var):
     while t.opcode == "transpose" and readers.get(t.id) == 1:
         chain.append(t)
         t = t.operands[0]
-    if readers.get(t.id) != 1 or t.shape.dtype.kind != "f":
+    if readers.get(t.id) != 1 or _kind(t.shape.dtype) != "f":
         return None
     if t.opcode == "dot_general":
         (_, _), (lb, rb) = t.attrs["dimension_numbers"]

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ops.dtypes import kind as _kind
 from ops import dtypes
 from ops.core import PRIMITIVES
 from ops.dims import Dim, Poly, SizeDependentError, has_dim, plain
@@ -300,7 +301,7 @@ class _Masker:
         la, ra = self._along(lhs, lc), self._along(rhs, rc)
         if la or ra:
             dt = instr.shape.dtype
-            gemm = dt.kind == "f" and dt.itemsize in (4, 8) and len(lc) == 1 and \
+            gemm = _kind(dt) == "f" and dt.itemsize in (4, 8) and len(lc) == 1 and \
                 lhs.shape.dtype == dt and rhs.shape.dtype == dt
             instr.operands = [self.masked(lhs, la, "zero", gemm),
                               self.masked(rhs, ra, "zero", gemm)]
@@ -420,7 +421,7 @@ def _fill_value(name, dtype):
         return np.ones((), dtype)
     if dtype == np.bool_:
         return np.bool_(name in ("highest", "last"))
-    if dtype.kind == "f":
+    if _kind(dtype) == "f":
         if name == "last":
             return np.array(np.nan, dtype)
         return np.array(-np.inf if name == "lowest" else np.inf, dtype)

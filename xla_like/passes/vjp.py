@@ -12,6 +12,7 @@ runs that way in the replay (a scan saving, per step, what its VJP reads), and i
 """
 from __future__ import annotations
 
+from ops.dtypes import kind as _kind
 from ops import core
 from ops.autodiff import add_any, zeros_like_aval
 from ops.core import PRIMITIVES
@@ -153,7 +154,7 @@ def vjp_module(module: ir.Module, wrt=None) -> ir.Module:
     entry = module.entry
     avals = [core.ShapedArray(p.shape.dims, p.shape.dtype) for p in entry.parameters]
     if wrt is None:
-        wrt = [a.dtype.kind in "fc" for a in avals]
+        wrt = [_kind(a.dtype) in "fc" for a in avals]
     out_avals = [core.ShapedArray(o.shape.dims, o.shape.dtype) for o in output_instrs(entry)]
     n = len(avals)
 

@@ -40,13 +40,15 @@ from llvmlite import ir as ll
 from ... import ir
 from ...printer import instruction_to_text
 from ...settings import settings
+from ... import profile_hooks
 from .. import disk_cache
 from ..code_cache import CodeCache
 from ..llvm import native as llvm_native
 from ..plan.planner import cpu_pipeline
-from . import compile_units, lapack, runtime as cpu_runtime, object_check
+from . import compile_units, lapack, runtime as cpu_runtime, object_check, schedule
 from .executable import Executable, _SEG_CFUNC
 from .gemm import blas_ok as _blas_ok
+from .prefix_inputs import prefix_inputs, strided_inputs
 from .pool import threads as _threads
 from .render import PARALLEL_MIN_WORK, Segment, _segments, _work, render  # noqa: F401
 from .target import QUICK_MARK, SMALL_WORK, _codegen_machine, optimize, target_machine
@@ -92,14 +94,43 @@ def compile(module: ir.Module, donated=frozenset()) -> Executable:
                              names=blas_info[1] if blas_info else ())
     blas_sig = (blas_info[0], blas_info[1]) if blas_info else None
     externs = blas_info[2] if blas_info else (ctypes.c_void_p * 1)()
+    # Bucketed programs: the parameters kernels read with run-time strides (`render`).
+    plan.strided_inputs, strided = strided_inputs(plan, blas_sig is not None) \
+        if module.num_sizes else ({}, {})
     code, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
     for kind, seg in order:
         if kind == "native":
             seg.cfunc = _SEG_CFUNC(addresses[seg.name])
-    return Executable(module, optimized, plan, order, code, opt_text, externs)
+    executable = Executable(module, optimized, plan, order, code, opt_text, externs)
+    executable.strided_inputs = strided
+    executable._timed_build = lambda: _timed(module, optimized, plan, blas_sig, externs,
+                                             donated)
+    # Bucketed programs: the inputs a call may pass without their padded rows.
+    executable.prefix_inputs = prefix_inputs(plan, blas_sig is not None) \
+        if module.num_sizes else {}
+    return executable
 
 
-def program_key(plan, blas_sig, donated) -> str:
+def tune_schedules(executable, args, donated=frozenset()):
+    """`executable` recompiled with the schedules fastest on `args` (its flat inputs), from
+    the tuning store or by timing candidates (`cpu.autotune`)."""
+    from .autotune import tune
+    return tune(executable, args, donated)
+
+
+def _timed(module, optimized, plan, blas_sig, externs, donated):
+    """The profiler's build of a compiled program: the same plan, each step between two reads
+    of the cycle counter (`render(timed=True)`); its own key in the code caches."""
+    from .timed_executable import TimedExecutable
+    with profile_hooks.stage(f"compile timed build {module.name}"):
+        code, opt_text, addresses, order = _machine_code(plan, blas_sig, donated, timed=True)
+    for kind, seg in order:
+        if kind == "native":
+            seg.cfunc = _SEG_CFUNC(addresses[seg.name])
+    return TimedExecutable(module, optimized, plan, order, code, opt_text, externs)
+
+
+def program_key(plan, blas_sig, donated, timed=False) -> str:
     """What decides the machine code of `plan`, without rendering it: the optimized module's
     text (every constant's bytes, which the text elides when large), the plan's inputs
     (donation, threads, BLAS), and the code generator itself (its source files' sizes and
@@ -125,7 +156,8 @@ def program_key(plan, blas_sig, donated) -> str:
         repr(blas_sig[0]), sorted(blas_sig[1].items())),
                    plan.threads, _small(plan), _source_stamp(), getattr(plan, "layouts", None),
                    getattr(plan, "views", None),
-                   bool(settings.no_vector_math))).encode())
+                   bool(settings.no_vector_math), timed)).encode())
+    h.update(schedule.key_text().encode())   # tuned schedules (`cpu.autotune`); "" if none
     return h.hexdigest()
 
 
@@ -166,12 +198,12 @@ disk_cache.ON_CLEAR.append(_machine_cache.clear)
 _RECIPE = (target_machine, optimize)
 
 
-def _machine_code(plan, blas_sig, donated):
+def _machine_code(plan, blas_sig, donated, timed=False):
     """(native code, optimized LLVM text, {function name: address}, segments) for `plan`:
     from memory, else from the disk cache (neither renders LLVM text nor runs LLVM), else
     rendered and compiled, and then saved to the disk cache. Small programs are one module;
     others are cut into compile units (`cpu.compile_units`), each cached on its own."""
-    key = program_key(plan, blas_sig, donated)
+    key = program_key(plan, blas_sig, donated, timed)
     groups = _segments(plan)
     names = [f"seg{j}" for j, (kind, _) in enumerate(groups) if kind == "native"]
     with llvm_native.locked():
@@ -180,8 +212,12 @@ def _machine_code(plan, blas_sig, donated):
             disk_key = disk_cache.key(key, "cpu", _target_id()) if disk_cache.enabled() \
                 else None
             hit = _load_object(disk_key, names) if disk_key else None
+            if profile_hooks.on and disk_key:
+                profile_hooks.instant(f"disk cache {'hit' if hit else 'miss'}", "compile",
+                                      program=plan.module.name)
             if hit is None:
-                llmod, order = render(plan, blas_sig)
+                with profile_hooks.stage("render LLVM IR", program=plan.module.name):
+                    llmod, order = render(plan, blas_sig, timed)
                 flags = {seg.name: (seg.parallel, seg.one_thread_blas)
                          for kind, seg in order if kind == "native"}
                 if _small(plan):
@@ -208,12 +244,14 @@ def _compile_object(text, names, disk_key, flags):
     cpu_runtime.install(target_machine())
     with llvm_native.parsed(text) as mod:
         mod.verify()
-        optimize(mod, tm, 1 if text.endswith(QUICK_MARK) else 3)
+        with profile_hooks.stage("LLVM optimize", level=1 if text.endswith(QUICK_MARK) else 3):
+            optimize(mod, tm, 1 if text.endswith(QUICK_MARK) else 3)
         cpu_runtime.check_symbols(mod)
         opt_text = str(mod)
         imports = sorted(f.name for f in mod.functions
                          if f.is_declaration and not f.name.startswith("llvm."))
-        obj = tm.emit_object(mod)
+        with profile_hooks.stage("LLVM code generation"):
+            obj = tm.emit_object(mod)
         code = llvm_native.link_emitted(mod, obj, names, target_machine())
     if disk_key:
         disk_cache.store(disk_key, {

@@ -15,6 +15,8 @@ import concurrent.futures
 import os
 import threading
 
+from ... import progress
+from ... import profile_hooks
 from .. import disk_cache
 from ..code_cache import CodeCache
 from ..llvm import native as llvm_native
@@ -71,12 +73,21 @@ def compile_unit(text: str, level=LEVEL):
     with llvm_native.parsed(text) as mod:
         mod.verify()
         tm = _machine()
-        optimize(mod, tm, level, unlocked=True)
+        with profile_hooks.stage("LLVM optimize", level=level, unit=_unit_name(text)):
+            optimize(mod, tm, level, unlocked=True)
         opt_text = str(mod)
         imports = sorted(f.name for f in mod.functions
                          if f.is_declaration and not f.name.startswith("llvm."))
-        obj = llvm_native.emit_object_unlocked(tm, mod)
+        with profile_hooks.stage("LLVM code generation", unit=_unit_name(text)):
+            obj = llvm_native.emit_object_unlocked(tm, mod)
     return obj, opt_text, imports
+
+
+def _unit_name(text):
+    """The profiler's name of a unit: its first defined function."""
+    at = text.find("define ")
+    end = text.find("(", at)
+    return text[at:end].rsplit("@", 1)[-1].strip('"') if at >= 0 and end > at else "unit"
 
 
 def _compile(u):
@@ -99,6 +110,9 @@ def compile_split(text: str, names, flags):
         elif disk_cache.enabled():
             hit = _load(disk_cache.key(u.text, "cpu", _target_id()),
                         list(names) if u.name is None else [u.name], entries)
+            if profile_hooks.on:
+                profile_hooks.instant(f"disk cache {'hit' if hit else 'miss'}", "compile",
+                                      unit=u.name or "driver")
             if hit is not None:
                 stats["disk"] += 1
                 _objects.put(u.key, hit, len(hit[0]) + len(hit[1]))
@@ -107,10 +121,15 @@ def compile_split(text: str, names, flags):
         else:
             found[u.key] = hit
     cpu_runtime.install(target_machine())
-    if len(todo) > 1 and workers() > 1:
-        results = list(_executor().map(_compile, todo))
-    else:
-        results = [_compile(u) for u in todo]
+    with progress.report("compiling machine code (LLVM)", len(todo)) as bar:
+        def one(u):
+            out = _compile(u)
+            bar.advance()
+            return out
+        if len(todo) > 1 and workers() > 1:
+            results = list(_executor().map(one, todo))
+        else:
+            results = [one(u) for u in todo]
     for u, (obj, opt_text, imports) in zip(todo, results):
         stats["compiled"] += 1
         missing = [n for n in imports if n not in entries and not cpu_runtime.resolvable(n)]

@@ -13,6 +13,7 @@ from llvmlite import binding as llvm
 
 from ops.core import PRIMITIVES
 
+from ... import profile_hooks
 from .. import memory
 from ..plan.planner import Plan
 from .gemm import one_thread_blas, threaded_blas
@@ -44,12 +45,13 @@ class _Workspace:
     holds one (`lock`) from filling the table until its last segment is done; calls from
     other threads meanwhile take another, or make their own."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, extra_slots=0):
         self.memory = np.empty(max(plan.workspace_bytes, 64) + 64, np.uint8)
         base = self.memory.ctypes.data
         shift = (-base) % 64
         self.arrays = [None] * len(plan.buffers)
-        self.ptrs = (ctypes.c_void_p * max(len(plan.buffers), 1))()
+        # (`extra_slots`: table entries past the buffers', the timed build's event table)
+        self.ptrs = (ctypes.c_void_p * max(len(plan.buffers) + extra_slots, 1))()
         for bi in plan.buffers:
             if bi.kind == "temp":
                 start = shift + bi.offset
@@ -68,6 +70,10 @@ class _Workspace:
 
 class Executable:
     backend = "cpu"
+    # Makes the profiler's timed build of this program (`cpu.compile` sets it; None on the
+    # timed build itself); `_extra_slots`: pointer table entries past the buffers'.
+    _timed_build = None
+    _extra_slots = 0
 
     def __init__(self, module, optimized, plan, order, engine, llvm_text, externs):
         self.module = module
@@ -80,7 +86,7 @@ class Executable:
         self._llvm_text = llvm_text
         self._asm_text = None
         self._externs = externs
-        self._workspaces = [_Workspace(plan)]
+        self._workspaces = [_Workspace(plan, self._extra_slots)]
         self._param_slots = [(b.id, b.index, b.shape.dtype) for b in plan.buffers
                              if b.kind == "param"]
         # (buffer, dims, dtype, from the pool, donated parameter buffer whose memory it takes)
@@ -117,12 +123,16 @@ class Executable:
         for ws in self._workspaces:
             if ws.lock.acquire(blocking=False):
                 return ws
-        ws = _Workspace(self.plan)   # a concurrent call: its own temporaries
+        ws = _Workspace(self.plan, self._extra_slots)   # a concurrent call: its own temporaries
         ws.lock.acquire()
         self._workspaces.append(ws)
         return ws
 
     def __call__(self, args):
+        if profile_hooks.on and self._timed_build is not None:
+            timed = _timed_twin(self)     # while profiling: the build timing each kernel
+            if timed is not None:
+                return timed(args)
         plan = self.plan
         if len(args) != plan.n_params:
             raise TypeError(f"{self.module.name} expects {plan.n_params} arguments, "
@@ -185,6 +195,23 @@ class Executable:
                 # Another call has the workers: this one runs all shares itself (the native
                 # code takes any thread count up to the plan's; with one, it skips barriers).
                 seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)
+
+
+_twin_lock = threading.Lock()
+
+
+def _timed_twin(executable):
+    """The timed build of `executable` when this call should be timed (a profiler trace, or
+    the `debug` setting at 3 or more), else None; built once, on first use."""
+    if not profile_hooks.timing_wanted():
+        return None
+    twin = executable.__dict__.get("_timed")
+    if twin is None:
+        with _twin_lock:
+            twin = executable.__dict__.get("_timed")
+            if twin is None:
+                twin = executable._timed = executable._timed_build()
+    return twin
 
 
 def _own(results, plan):

@@ -27,7 +27,8 @@ from llvmlite import ir as ll
 
 from ..llvm.kernels import emit_fusion
 from ..plan.kernel_shapes import gemm_layout
-from ..llvm.emitter import counted_loop, i64
+from ..llvm.emitter import I64, counted_loop, i64
+from . import gemm_update
 
 
 def blas_ok(instr):
@@ -39,7 +40,7 @@ def blas_ok(instr):
 
 
 def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None,
-              rows=None, sizes=None):
+              rows=None, sizes=None, ld_of=None):
     """C[b] = A[b] @ B[b] through cblas_?gemm: in a segment on several threads (`nthreads`
     given) and of at least `SHARE_MIN_FLOPS`, in pieces shared by the threads; else one call
     per batch element, on thread 0; with
@@ -47,9 +48,13 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
     the blocks shared by the `nthreads` threads running the segment. `rows`: a runtime count
     of the output rows anything reads (a bucketed program's true size), for a 2-d product.
     `sizes`: run-time (M, N, K), each None where static: a bucketed program's true sizes
-    (rows and columns anything reads; past K both operands hold zeros or are never read)."""
+    (rows and columns anything reads; past K both operands hold zeros or are never read).
+    `ld_of(buffer)`: the run-time row stride (elements) of an operand that is the caller's
+    array (`prefix_inputs.strided_inputs`: a plain product of one 2-d result), else None: the
+    capacity's."""
     instr = step.instr
-    batch, m, n, k, ta, tb = gemm_layout(instr)
+    batch, m, n, k, ta, tb, a_bid, b_bid = gemm_update.layout(step)
+    update = getattr(step, "update", None)
     dt = instr.shape.dtype
     int_t, idx = blas_sig
     m_rt, n_rt, k_rt = sizes or (None, None, None)
@@ -66,6 +71,25 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
     c = lambda v: ll.Constant(int_t, v)  # noqa: E731
     lda = m if ta else k
     ldb = k if tb else n
+    lda_rt, ldb_rt = (None, None) if ld_of is None else (ld_of(a_bid), ld_of(b_bid))
+    if lda_rt is not None or ldb_rt is not None:
+        assert batch == 1 and step.epilogue is None and step.prologue is None, \
+            "an operand with its own strides in a product of several results"
+
+    def at_least(ld, count, static):
+        """BLAS asks ld >= max(1, the row length it reads) even where a single row makes it
+        unused (a size-1 axis may have any stride in a contiguous array)."""
+        least = i64(max(static, 1)) if count is None else \
+            b.select(b.icmp_signed("<", count, i64(1)), i64(1), count)
+        return b.select(b.icmp_signed("<", ld, least), least, ld)
+    # The row length of each operand as the dot has it (`update` may swap the two).
+    _, m0, n0, k0, ta0, tb0 = gemm_layout(instr)
+    rows_of = {step.inputs[1]: (k_rt, k0) if tb0 else (n_rt, n0),
+               step.inputs[0]: (m_rt, m0) if ta0 else (k_rt, k0)}
+    if lda_rt is not None:
+        lda_rt = at_least(lda_rt, *rows_of[a_bid])
+    if ldb_rt is not None:
+        ldb_rt = at_least(ldb_rt, *rows_of[b_bid])
     if step.epilogue is not None or step.prologue is not None:
         gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
         b_ptr = ptr(step.inputs[1])
@@ -77,24 +101,32 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         gemm_blocks(b, mod, step, call, (m, n, k, ta), int_t, ptr, math, name, tid,
                     i64(1) if nthreads is None else nthreads, m_rt, k_rt)
         return
+    # With an `Update`: C = alpha * product + C, C first holding the addend (`gemm_update`).
+    alpha = ll.Constant(fty, 1.0 if update is None else update.alpha)
+    beta = ll.Constant(fty, 0.0 if update is None else 1.0)
+    addend = None if update is None else ptr(step.inputs[2])
     if nthreads is not None and worth_sharing(instr):
         gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
-        _shared_gemm(b, gemm, (batch, m, n, k, ta, tb), int_t, fty, ptr(step.inputs[0]),
-                     ptr(step.inputs[1]), ptr(step.outputs[0]), tid, nthreads, m_rt, n_rt,
-                     k_arg)
+        _shared_gemm(b, gemm, (batch, m, n, k, ta, tb), int_t, fty, ptr(a_bid),
+                     ptr(b_bid), ptr(step.outputs[0]), tid, nthreads, m_rt, n_rt,
+                     k_arg, addend, alpha, lda_rt, ldb_rt)
         return
     only0 = b.icmp_signed("==", tid, i64(0))
     with b.if_then(only0):
         raw = b.load(b.gep(externs, [i64(slot)]))
         gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
-        a_ptr, b_ptr = ptr(step.inputs[0]), ptr(step.inputs[1])
+        a_ptr, b_ptr = ptr(a_bid), ptr(b_bid)
         c_ptr = ptr(step.outputs[0])
         m_rows = c(m) if m_rt is None else narrow(m_rt)
+        if addend is not None:   # (one product: `gemm_update` takes no batches)
+            _copy_block(b, mod, c_ptr, addend, i64(m), i64(n), n, dt.itemsize)
         for bi in range(batch) if batch <= 64 else []:
             b.call(gemm, [c(101), c(112 if ta else 111), c(112 if tb else 111), m_rows, n_arg,
                           k_arg,
-                          ll.Constant(fty, 1.0), b.gep(a_ptr, [i64(bi * m * k)]), c(lda),
-                          b.gep(b_ptr, [i64(bi * k * n)]), c(ldb), ll.Constant(fty, 0.0),
+                          alpha, b.gep(a_ptr, [i64(bi * m * k)]),
+                          c(lda) if lda_rt is None else narrow(lda_rt),
+                          b.gep(b_ptr, [i64(bi * k * n)]),
+                          c(ldb) if ldb_rt is None else narrow(ldb_rt), beta,
                           b.gep(c_ptr, [i64(bi * m * n)]), c(n)])
         if batch > 64:
             def one(bi):
@@ -149,12 +181,16 @@ def pieces(batch, m, n, threads):
 
 
 def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads, m_rows,
-                 n_cols=None, k_arg=None):
+                 n_cols=None, k_arg=None, addend=None, alpha=None, lda_rt=None, ldb_rt=None):
     """C[bi] = A[bi] @ B[bi], cut into `pieces`, thread `tid` computing a contiguous run of
     them with one-thread GEMMs. `m_rows`, `n_cols`: run-time row and column counts (bucketed
-    programs) or None; `k_arg`: the contracted size as BLAS takes it."""
+    programs) or None; `k_arg`: the contracted size as BLAS takes it; `lda_rt`, `ldb_rt`:
+    run-time row strides of A and B (else the capacity's). `addend`: C = alpha *
+    A @ B + addend instead, each piece of C first copied from the addend by the thread whose
+    GEMM then adds the product to it (beta = 1)."""
     from . import pool
     batch, m, n, k, ta, tb = layout
+    fty_bytes = 8 if isinstance(fty, ll.DoubleType) else 4
     axis, per, size = pieces(batch, m, n, pool.threads())
     total = i64(batch * per)
     share = b.sdiv(b.add(total, b.sub(nthreads, i64(1))), nthreads)
@@ -185,21 +221,28 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
         if axis == "rows":
             hi = _min(b, b.add(lo, step), rows)
             lo = _min(b, lo, hi)
-            a_at = b.gep(a_at, [lo if ta else b.mul(lo, i64(k))])
+            a_at = b.gep(a_at, [lo if ta else b.mul(lo, i64(k) if lda_rt is None else lda_rt)])
             c_at = b.gep(c_at, [b.mul(lo, i64(n))])
             rows = b.sub(hi, lo)
         elif axis == "cols":
             hi = _min(b, b.add(lo, step), cols)
             lo = _min(b, lo, hi)
-            b_at = b.gep(b_at, [b.mul(lo, i64(k)) if tb else lo])
+            b_at = b.gep(b_at, [b.mul(lo, i64(k) if ldb_rt is None else ldb_rt) if tb else lo])
             c_at = b.gep(c_at, [lo])
             cols = b.sub(hi, lo)
         nonempty = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed(">", cols, i64(0)))
         with b.if_then(nonempty):
+            if addend is not None:
+                offset = b.ptrtoint(c_at, I64)
+                offset = b.sdiv(b.sub(offset, b.ptrtoint(c_ptr, I64)), i64(fty_bytes))
+                _copy_block(b, b.module, c_at, b.gep(addend, [offset]), rows, cols, n,
+                            fty_bytes)
             b.call(gemm, flags + [narrow(rows), narrow(cols), c(k) if k_arg is None else k_arg,
-                                  ll.Constant(fty, 1.0),
-                                  a_at, c(max(lda, 1)), b_at, c(max(ldb, 1)),
-                                  ll.Constant(fty, 0.0), c_at, c(max(n, 1))])
+                                  ll.Constant(fty, 1.0) if alpha is None else alpha,
+                                  a_at, c(max(lda, 1)) if lda_rt is None else narrow(lda_rt),
+                                  b_at, c(max(ldb, 1)) if ldb_rt is None else narrow(ldb_rt),
+                                  ll.Constant(fty, 0.0 if addend is None else 1.0), c_at,
+                                  c(max(n, 1))])
     counted_loop(b, first, last, piece, name="piece")
 
 
@@ -262,6 +305,26 @@ def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads,
         if ep is not None:
             b.call(kernel.fn, args + list(units(r0, r1, ep.unit_elems, n)))
     counted_loop(b, first, last, block, name="block")
+
+
+def _copy_block(b, mod, dst, src, rows, cols, ld, itemsize):
+    """Copy a rows x cols block of a row-major matrix with `ld` elements a row from `src` to
+    `dst` (both pointing at the block's first element): one memcpy when whole rows."""
+    i8p = ll.PointerType(ll.IntType(8))
+    fn = mod.globals.get("memcpy")
+    if fn is None:
+        fn = ll.Function(mod, ll.FunctionType(i8p, [i8p, i8p, I64]), "memcpy")
+    whole = b.icmp_signed("==", cols, i64(ld))
+    with b.if_else(whole) as (then, otherwise):
+        with then:
+            b.call(fn, [b.bitcast(dst, i8p), b.bitcast(src, i8p),
+                        b.mul(b.mul(rows, cols), i64(itemsize))])
+        with otherwise:
+            def row(r):
+                at = b.mul(r, i64(ld))
+                b.call(fn, [b.bitcast(b.gep(dst, [at]), i8p), b.bitcast(b.gep(src, [at]), i8p),
+                            b.mul(cols, i64(itemsize))])
+            counted_loop(b, i64(0), rows, row, name="copyrow")
 
 
 def can_share_blocks() -> bool:

@@ -97,6 +97,8 @@ class LapackPlan(Plan):
     and `names` holds their routines; each such step gets its scratch as a workspace region
     (`step.region`) and its layout (`step.lapack`, also in `layouts` for the program key)."""
 
+    native_sorts = True   # sorts and cumulative scans as native steps (`llvm.sort`, `llvm.scan`)
+
     def __init__(self, module, donated=frozenset(), blas=None, threads=1, lapack=None,
                  names=()):
         self._lapack, self._names = lapack, frozenset(names)

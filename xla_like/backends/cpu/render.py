@@ -2,7 +2,9 @@
 *segment* function `seg(i8** buffers, i8** externs, i64 tid, i64 nthreads, i64* counter)`
 calling its kernels on thread `tid`'s share of each range, with a barrier between kernels when
 several threads run it. Dots call BLAS (`externs`) for float32/float64, else a loop kernel;
-linear algebra ("library" steps) calls LAPACK (`cpu.lapack`)."""
+linear algebra ("library" steps) calls LAPACK (`cpu.lapack`); sorts and cumulative scans
+("sort"/"scan" steps) are phases of kernels (`llvm.sort`, `llvm.scan`), threads sharing each
+phase's units with a barrier between phases."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,14 +13,20 @@ from llvmlite import ir as ll
 
 from ..llvm.emitter import I8, I64, i64, storage_type
 from ..llvm.kernels import emit_dot, emit_fusion
-from ..llvm.scatter import emit_scatter
+from ..llvm.scatter import emit_scatter, split_pays
+from ..llvm.phases import emit_phases
 from ..plan.kernel_shapes import iteration_shape
 from ..plan.planner import Plan
 from . import fft, lapack
-from .control import Emitter, emit_control, emit_copy
+from .barriers import plan_barriers
+from .gemm_update import fold as fold_updates
+from .control import Emitter, LoopThreads, emit_control, emit_copy, nested_steps, private_slots
+from .array_fields import STRIDES_OFFSET
 from .executable import DATA_OFFSET
 from .gemm import blas_ok as _blas_ok, call_blas as _call_blas
-from .gemm import can_share_blocks, worth_threads
+from .gemm import can_share_blocks, gemm_flops
+from .schedule import PARALLEL_MIN_WORK, lookup as _schedule_of, prefer_vector_width
+from .clock import read_counter
 from .pool import threads as _threads
 from .target import math_provider
 
@@ -32,13 +40,13 @@ _I8PP = ll.PointerType(_I8P)
 _SEG_TYPE = ll.FunctionType(ll.VoidType(), [_I8PP, _I8PP, I64, I64, ll.PointerType(I64)])
 
 
-PARALLEL_MIN_WORK = 1 << 17   # elements; below this, one thread (a hand-off costs ~20 us)
-
-
 def _barrier(b, counter, target, nthreads):
     """All threads reach this point before any continues: a call of the module's one barrier
     function (`_barrier_fn`). Written out at each of a segment's many barriers, its dozen
-    blocks made most of a large program's segment code, and LLVM's time on it."""
+    blocks made most of a large program's segment code, and LLVM's time on it. Segments
+    call it through their `sync`, which counts the barriers each thread has passed at run
+    time (a loop passes its own a run-time number of times): a constant `target` is only
+    right in a segment without loops."""
     b.call(_barrier_fn(b.module), [counter, nthreads, i64(target)])
 
 
@@ -134,27 +142,47 @@ class Segment:
         self.fn = None
 
 
-def render(plan: Plan, blas_sig):
+def render(plan: Plan, blas_sig, timed=False):
     """The LLVM module for `plan`: kernels and segment functions. Returns (module, segments,
-    python steps interleaved): a list of ("native", Segment) / ("python", Step)."""
+    python steps interleaved): a list of ("native", Segment) / ("python", Step).
+
+    `timed`: the profiler's build. Each native step of a segment (in order over all segments:
+    its *slot*) stores the cycle counter before and after it runs on each thread, in the
+    int64 table `[slot, thread, start/end]` whose address is the pointer table's entry
+    `len(plan.buffers)` (`cpu.executable.TimedExecutable` provides one per call)."""
     mod = ll.Module(name=plan.module.name)
     mod.triple = llvm.get_process_triple()
     math = math_provider(mod)
     out = []
+    slot = 0
     for j, (kind, item) in enumerate(_segments(plan)):
         if kind == "python":
             out.append(("python", item))
             continue
-        seg = _render_segment(mod, plan, item, f"seg{j}", math, blas_sig)
+        seg = _render_segment(mod, plan, item, f"seg{j}", math, blas_sig,
+                              slot if timed else None)
+        slot += len(item)
         out.append(("native", seg))
     return mod, out
 
 
-def _render_segment(mod, plan, steps, name, math, blas_sig):
+def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
     fn = ll.Function(mod, _SEG_TYPE, name)
     bufs, externs, tid, nthreads, counter = fn.args
     b = ll.IRBuilder(fn.append_basic_block("entry"))
+    events = None
+    if first_slot is not None:
+        events = b.bitcast(b.load(b.gep(bufs, [i64(len(plan.buffers))])), ll.PointerType(I64))
+
+    def stamp(k, end, value=None):
+        """Timed builds: this thread's start (end=0) or end (1) of top-level step k."""
+        if events is not None:
+            at = (first_slot + k) * max(plan.threads, 1) * 2 + end
+            at = b.add(i64(at), b.mul(tid, i64(2)))
+            b.store(read_counter(b) if value is None else value, b.gep(events, [at]))
     library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
+    # Products added to another array: one GEMM with beta = 1, the kernel gone (None).
+    run = fold_updates(plan, steps, library)
     work = sum(_work(plan, s) for s, lib in zip(steps, library) if not lib)
     epilogues = [s for s in steps if s.epilogue is not None or s.prologue is not None]
     work += sum(plan.buffers[s.epilogue.step.outputs[0]].shape.size for s in epilogues
@@ -162,25 +190,53 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     work += sum(_work(plan, s.prologue.step) for s in epilogues if s.prologue is not None)
     # Small segments are not worth the hand-off. Those run whole kernels with constant
     # bounds, which lets LLVM see every trip count (small loops are unrolled, not
-    # vectorized: less code, faster to compile). Loops and branches run on one thread too.
+    # vectorized: less code, faster to compile).
     # GEMM prologues and epilogues share their blocks between threads, each calling a
     # one-thread GEMM (`cpu.gemm`); so are plain BLAS dots, cut into pieces. A segment with
-    # plain BLAS dots goes to threads only for a product large enough (`worth_threads`): its
-    # many small kernels would each end at a barrier. LAPACK steps run on one thread (OpenBLAS
-    # may use `num_threads` threads for them, `cpu.executable`).
+    # plain BLAS dots goes to threads only for a product large enough (the schedule's
+    # `gemm_threads_min_flops`): its many small kernels would each end at a barrier. LAPACK
+    # steps run on one thread (OpenBLAS may use `num_threads` threads for them,
+    # `cpu.executable`).
+    # Thresholds and shares: the segment's schedule (`cpu.schedule`; default: the heuristic).
+    sched = _schedule_of(name)
     shared = can_share_blocks()
     plain = [s for s, lib in zip(steps, library)
              if lib and s.epilogue is None and s.prologue is None]
-    parallel = _threads() > 1 and not any(s.kind in ("control", "library") for s in steps) \
-        and ((work >= PARALLEL_MIN_WORK and not any(library)) or (shared and (
-            (work >= PARALLEL_MIN_WORK and not plain) or
-            any(worth_threads(s.instr) for s in plain))))
+    # A loop or branch runs SPMD when its body is worth the threads (`cpu.control`), else on
+    # thread 0; a segment calling LAPACK or FFT anywhere, loop bodies included, stays on one.
+    is_blas = lambda s: blas_sig is not None and s.kind == "dot" and \
+        _blas_ok(s.instr)  # noqa: E731
+    loops = LoopThreads(plan, is_blas, lambda s: _work(plan, s), sched.parallel_min_work,
+                        lambda body, lib: plan_barriers(plan, body, lib, _threads()),
+                        sched.gemm_threads_min_flops)
+    controls = [s for s in steps if s.kind == "control"]
+    parallel = _threads() > 1 and not any(s.kind == "library" for s in nested_steps(steps)) and \
+        (any(loops.worth(s) for s in controls) or
+         (work >= sched.parallel_min_work and not any(library)) or (shared and (
+             (work >= sched.parallel_min_work and not plain) or
+             any(gemm_flops(s.instr) >= sched.gemm_threads_min_flops for s in plain))))
+    # Segment-wide barrier targets, counted per thread at run time: loops pass barriers a
+    # run-time number of times (`cpu.control`).
+    passed = b.alloca(I64, name="barriers")
+    b.store(i64(0), passed)
+
+    def sync():
+        n = b.add(b.load(passed), i64(1))
+        b.store(n, passed)
+        b.call(_barrier_fn(mod), [counter, nthreads, n])
+    # Each thread runs the loop control itself: the slots it points, its own.
+    private = {bid: b.alloca(_I8P, name=f"slot{bid}") for bid in private_slots(plan, steps)} \
+        if parallel else {}
+    for bid, at in private.items():
+        b.store(b.load(b.gep(bufs, [i64(bid)])), at)
     barriers = 0
+    # Barriers only where threads could race, small kernels on thread 0 (`cpu.barriers`).
+    need, alone = plan_barriers(plan, run, library, _threads()) if parallel else ([], set())
     count = [0]
 
     def raw(bid):
         info = plan.buffers[bid]
-        p = b.load(b.gep(bufs, [i64(bid)]))
+        p = b.load(private[bid] if bid in private else b.gep(bufs, [i64(bid)]))
         if DATA_OFFSET is not None and info.kind in ("param", "output"):
             # The table holds the array object; its data pointer is a field of it.
             field = b.gep(p, [i64(DATA_OFFSET)])
@@ -190,13 +246,25 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
     def ptr(bid):
         return b.bitcast(raw(bid), ll.PointerType(storage_type(plan.buffers[bid].shape.dtype)))
 
+    def array_strides(bid, r):
+        """The first `r` strides, in elements, of parameter `bid`'s array (the table holds
+        the array object; its strides pointer is a field of it, `cpu.array_fields`)."""
+        p = b.load(private[bid] if bid in private else b.gep(bufs, [i64(bid)]))
+        field = b.bitcast(b.gep(p, [i64(STRIDES_OFFSET)]), ll.PointerType(ll.PointerType(I64)))
+        at = b.load(field)
+        shift = i64(plan.buffers[bid].shape.dtype.itemsize.bit_length() - 1)
+        return [b.ashr(b.load(b.gep(at, [i64(a)])), shift) for a in range(r)]
+
     def emit_steps(body_steps):
         """Steps of a loop body or branch: in order, on this thread."""
         for step in body_steps:
             emit_step(step, blas_sig is not None and step.kind == "dot" and
                       _blas_ok(step.instr), False)
 
-    control = Emitter(b, mod, ptr, lambda bid: b.gep(bufs, [i64(bid)]), emit_steps)
+    control = Emitter(b, mod, ptr,
+                      lambda bid: private[bid] if bid in private else b.gep(bufs, [i64(bid)]),
+                      emit_steps, loops if parallel else None,
+                      lambda step, shared: emit_step(step, is_blas(step), shared), sync, tid)
     dot_bounded = _dot_bounded(plan) if blas_sig is not None else set()
     params = {info.index: info.id for info in plan.buffers if info.kind == "param"}
 
@@ -245,6 +313,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
         return m, n, k
 
     def emit_step(step, lib, parallel):
+        nonlocal barriers
         k = count[0]
         count[0] += 1
         if step.kind == "control":
@@ -256,12 +325,30 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
         if step.kind == "library" and step.instr.opcode == "fft":   # `cpu.fft`, this thread
             fft.emit(b, step, raw)
             return
+        if step.kind in ("sort", "scan"):   # `llvm.sort`, `llvm.scan`: phases, each shared
+            args = [raw(i) for i in step.inputs + step.outputs + [step.region]]
+            for j, phase in enumerate(emit_phases(mod, f"{name}.k{k}", step)):
+                if j and parallel:
+                    barriers += 1
+                    sync()
+                units = i64(phase.units)
+                if parallel:
+                    chunk = b.sdiv(b.add(units, b.sub(nthreads, i64(1))), nthreads)
+                    lo = _min(b, b.mul(tid, chunk), units)
+                    b.call(phase.fn, args + [lo, _min(b, b.add(lo, chunk), units)])
+                else:
+                    b.call(phase.fn, args + [i64(0), units])
+            return
         if step.kind == "library":   # LAPACK (`cpu.lapack`), on this thread: it has its own
             lapack.emit(b, step, raw, externs, blas_sig[1], blas_sig[0])
             return
         if lib:
+            # An operand passed as the caller's array: its row stride is the GEMM's leading
+            # dimension (`cpu.prefix_inputs.strided_inputs`).
+            strided = getattr(plan, "strided_inputs", None) or {}
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
-                       nthreads if parallel else None, sizes=gemm_sizes(step.instr))
+                       nthreads if parallel else None, sizes=gemm_sizes(step.instr),
+                       ld_of=lambda bid: array_strides(bid, 1)[0] if bid in strided else None)
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
@@ -275,24 +362,48 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
                 (a, axis_size(shape, a, step.outputs[0] in dot_bounded))
                 for a in range(1, len(shape.dims))]
             sizes = [(a, v) for a, v in sizes if v is not None]
+            # Parameters read from the caller's array of its true length: their leading
+            # strides, read from the array at run time (`cpu.prefix_inputs.strided_inputs`).
+            runtime = {j: plan.strided_inputs[bid] for j, bid in enumerate(step.inputs)
+                       if bid in plan.strided_inputs} \
+                if step.kind == "kernel" and getattr(plan, "strided_inputs", None) else {}
             kernel = emit_fusion(mod, f"{name}.k{k}", step.instr.called[0], math,
-                                 in_place=step.in_place, bounds=tuple(a for a, _ in sizes))
+                                 in_place=step.in_place, bounds=tuple(a for a, _ in sizes),
+                                 strides=runtime)
             extra = [v for _, v in sizes]
+            for j, r in sorted(runtime.items()):
+                extra += array_strides(step.inputs[j], r)
+        prefer_vector_width(kernel.fn, f"{name}.k{k}")
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         if step.kind == "kernel":
             args += extra
         n = i64(kernel.extent)
         rows = valid_rows(step.instr.shape)
+        if rows is None and step.kind == "kernel" and not isinstance(shape, tuple):
+            # Leading rows whose padding only a GEMM stopping at the true size would read
+            # (the zeros a contracted operand is masked with): not computed either, so the
+            # kernel reads no padded row of its operands (`cpu.prefix_inputs`).
+            rows = axis_size(shape, 0, step.outputs[0] in dot_bounded)
+        per_row = None
         if rows is not None and kernel.extent and kernel.extent % step.instr.shape.dims[0] == 0:
             # A bucketed program: the padded rows of this value are never read (ir.Shape).
-            n = b.mul(rows, i64(kernel.extent // step.instr.shape.dims[0]))
+            per_row = kernel.extent // step.instr.shape.dims[0]
+            n = b.mul(rows, i64(per_row))
         if not parallel:
             b.call(kernel.fn, args + [i64(0), n])
-        elif kernel.splittable:
-            # Thread tid's share: a contiguous chunk, a multiple of 64 elements when flat.
-            chunk = b.sdiv(b.add(n, b.sub(nthreads, i64(1))), nthreads)
-            if kernel.flat:
-                chunk = b.mul(b.sdiv(b.add(chunk, i64(63)), i64(64)), i64(64))
+        elif kernel.splittable and id(step) not in alone:
+            # Thread tid's share: a contiguous chunk, a multiple of `chunk_align` elements
+            # when flat; threads past the schedule's `threads` get none.
+            share = nthreads if not sched.threads else _min(b, nthreads, i64(sched.threads))
+            chunk = b.sdiv(b.add(n, b.sub(share, i64(1))), share)
+            if kernel.flat and per_row is not None:
+                # Whole rows of the run-time count, as a row kernel shares them: the threads
+                # then take the same rows in both, which spares the barrier between them
+                # (`cpu.barriers`).
+                chunk = b.mul(b.sdiv(b.add(rows, b.sub(share, i64(1))), share), i64(per_row))
+            elif kernel.flat:
+                align = sched.chunk_align
+                chunk = b.mul(b.sdiv(b.add(chunk, i64(align - 1)), i64(align)), i64(align))
             lo = _min(b, b.mul(tid, chunk), n)
             hi = _min(b, b.add(lo, chunk), n)
             b.call(kernel.fn, args + [lo, hi])
@@ -300,15 +411,23 @@ def _render_segment(mod, plan, steps, name, math, blas_sig):
             only0 = b.icmp_signed("==", tid, i64(0))
             with b.if_then(only0):
                 b.call(kernel.fn, args + [i64(0), n])
+            if events is not None:    # the other threads did not run it: no start
+                with b.if_then(b.not_(only0)):
+                    stamp(count[1], 0, i64(0))
 
-    for k, (step, lib) in enumerate(zip(steps, library)):
-        if k and parallel:
+    count.append(0)    # the top-level step being emitted (`stamp`)
+    for k, (step, lib) in enumerate(zip(run, library)):
+        if k and parallel and need[k]:
             barriers += 1
-            _barrier(b, counter, barriers, nthreads)
-        emit_step(step, lib, parallel)
+            sync()
+        count[1] = k
+        if step is not None:
+            stamp(k, 0)
+            emit_step(step, lib, parallel)
+            stamp(k, 1)
     b.ret_void()
     seg = Segment(name, steps, parallel)
-    seg.one_thread_blas = parallel and any(library)
+    seg.one_thread_blas = parallel and any(is_blas(s) for s in nested_steps(steps))
     return seg
 
 
@@ -346,8 +465,12 @@ def _work(plan, step):
     """Elements a step touches: a reduction kernel's input, else its output."""
     if step.kind == "kernel":
         return int(np.prod(iteration_shape(step.instr.called[0]), dtype=np.int64))
-    if step.kind == "scatter":   # the copy of the operand and the updates' windows
-        return step.instr.shape.size + step.instr.operands[2].shape.size
+    if step.kind in ("sort", "scan"):   # a sort's passes count as several
+        return step.instr.operands[0].shape.size * (4 if step.kind == "sort" else 1)
+    if step.kind == "scatter":   # the copy of the operand and the updates' windows (none
+        # where it runs on one thread: `llvm.scatter.split_pays`)
+        return step.instr.shape.size + step.instr.operands[2].shape.size \
+            if split_pays(step.instr) else 0
     return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops.dtypes import kind as _kind
+
 from ..llvm.kernels import delinearize
-from ..llvm.emitter import (F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
-                           counted_loop, entry_alloca, i64, open_loop, value_type)
+from ..llvm.emitter import (BF16, F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
+                           counted_loop, entry_alloca, i64, open_loop, round_bf16, value_type)
 from ..llvm.reduce import combine_values, initial_value, operand_index
 
 BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)
@@ -157,7 +159,7 @@ def _arg_combine(b, dtype, is_max):
     def combine(a, c):
         (av, ai), (cv, ci) = a, c
         a_first = b.icmp_signed("<", ai, ci)
-        if dtype.kind == "f":
+        if _kind(dtype) == "f":
             a_better = b.fcmp_ordered(">" if is_max else "<", av, cv)
             c_better = b.fcmp_ordered(">" if is_max else "<", cv, av)
             a_nan = b.fcmp_unordered("uno", av, av)
@@ -213,6 +215,8 @@ class Reducer:
             idx = b.select(b.icmp_signed("==", state[1], i64(INVALID)), i64(0), state[1])
             out_t = value_type(self.instr.shape.dtype)
             return b.trunc(idx, out_t) if out_t.width < 64 else idx
+        if self.dtype == BF16:
+            return round_bf16(b, state[0])   # accumulated in float32, rounded once
         return b.fptrunc(state[0], F16) if self.t == F16 else state[0]
 
 
@@ -220,6 +224,8 @@ class DeviceEmitter(ElementEmitter):
     """The CPU element emitter, with the reduction named by `block_for` computed by the whole
     block (its result is uniform over the block); any other reduction stays a per-thread
     loop, which is always correct in divergent code."""
+
+    nan_passes_through = False    # PTX arithmetic returns the canonical NaN 0x7FFFFFFF
 
     def __init__(self, *args, smem=None, **kw):
         super().__init__(*args, **kw)

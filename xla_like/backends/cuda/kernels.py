@@ -27,6 +27,7 @@ import numpy as np
 from llvmlite import ir as ll
 
 from ops.core import MATH_ROUTINES, PRIMITIVES, MathRoutine
+from ops.dtypes import kind as _kind
 
 from ... import ir
 from ..llvm.kernels import delinearize, kernel_arguments, store_element
@@ -36,7 +37,8 @@ from .blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
                           block_reduce, grid_loop, shared_array, shared_slot, sreg,
                           strided_loop)
 from ..llvm.elementwise import convert_value
-from ..llvm.emitter import F16, F32, I8, I64, Buffer, entry_alloca, i64, storage_type, value_type
+from ..llvm.emitter import (BF16, F16, F32, I8, I64, Buffer, entry_alloca, i64, round_bf16,
+                            storage_type, to_memory, to_register, value_type)
 
 TILE = 16                   # dot output tile edge; BLOCK == TILE * TILE
 BLOCK_ROW_MIN = 64          # shorter trailing reductions run one row per thread
@@ -94,7 +96,7 @@ def vector_width(comp):
     """Elements per thread of a flat kernel: 16 bytes of its widest full-size buffer (1 for
     kernels heavy in math)."""
     calls = [r for r in (_math_call(i.opcode) for i in comp.instructions
-                         if i.shape.dtype.kind == "f") if r is not None]
+                         if _kind(i.shape.dtype) == "f") if r is not None]
     # Range-reducing bodies (sin/cos/tan) keep a table for huge arguments: heavy.
     if len(calls) > VECTOR_MAX_MATH or any(r.bounded_range for r in calls):
         return 1
@@ -341,7 +343,7 @@ def emit_dot(module, name, instr, builder_type=ll.IRBuilder, aligned=True):
     if out_shape.size == 0:
         b.ret_void()
         return DeviceKernel(name, 0, True)
-    zero = ll.Constant(t_acc, 0.0 if out_dt.kind == "f" else 0)
+    zero = ll.Constant(t_acc, 0.0 if _kind(out_dt) == "f" else 0)
     a_tile = shared_array(module, f"{name}.a", t_acc, TILE * TILE)
     b_tile = shared_array(module, f"{name}.b", t_acc, TILE * TILE)
     tid = sreg(b, "tid.x")
@@ -352,9 +354,7 @@ def emit_dot(module, name, instr, builder_type=ll.IRBuilder, aligned=True):
         # Outside the matrix: element 0 (the loop runs only when both operands have one),
         # replaced by zero.
         off = b.select(ok, off, i64(0))
-        v = b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize)
-        if dt.kind == "b":
-            v = b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
+        v = to_register(b, b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize), dt)
         return b.select(ok, convert_value(b, v, dt, out_dt, t_acc), zero)
 
     def tile(u):
@@ -390,10 +390,11 @@ def emit_dot(module, name, instr, builder_type=ll.IRBuilder, aligned=True):
         strided_loop(b, i64(0), i64(-(-k // TILE)), i64(1), k_step, name="k")
         with b.if_then(b.and_(row_ok, col_ok)):
             v = b.load(acc)
-            if out_dt.kind == "b":
-                v = b.zext(v, storage_type(out_dt))
-            elif storage_type(out_dt) == F16:
+            if storage_type(out_dt) == F16:
                 v = b.fptrunc(v, F16)
+            elif out_dt == BF16:
+                v = round_bf16(b, v)   # accumulated in float32, rounded once
+            v = to_memory(b, v, out_dt)
             off = b.add(b.mul(bi, i64(m * n)), b.add(b.mul(i, i64(n)), j))
             b.store(v, b.gep(pc, [off], inbounds=True), align=out_dt.itemsize)
 
@@ -403,7 +404,7 @@ def emit_dot(module, name, instr, builder_type=ll.IRBuilder, aligned=True):
 
 
 def _madd(b, s, x, y, dt):
-    if dt.kind == "f":
+    if _kind(dt) == "f":
         # Contracted to fused multiply-adds (one rounding per step, as BLAS does).
         return b.fadd(s, b.fmul(x, y, flags=("contract",)), flags=("contract",))
     if dt.kind == "b":

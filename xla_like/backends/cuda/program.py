@@ -22,7 +22,8 @@ import numpy as np
 
 from ops.core import PRIMITIVES
 
-from .runtime import BLOCKS_PER_SM, CudaUnavailableError, DeviceBuffer, cublas_ok
+from ... import profile_hooks
+from .runtime import BLOCKS_PER_SM, CudaUnavailableError, DeviceBuffer, StreamTimer, cublas_ok
 
 
 class Program:
@@ -37,6 +38,8 @@ class Program:
                 f"{executable.module.name} was compiled for sm_{executable.arch} but "
                 f"{device.name} is sm_{major}{minor}; set JITCORE_CUDA_ARCH=sm_{major}{minor}")
         self.max_blocks = max(1, device.sm_count * BLOCKS_PER_SM)
+        # id(step) -> plan.cost.StepInfo (profiling; filled by calls, which hold the device)
+        self.step_infos = {}
         self.params = [b for b in plan.buffers if b.kind == "param"]
         self.fresh_outputs = [b for b in plan.buffers if b.kind == "output" and b.alias is None]
         self.temps = [b for b in plan.buffers if b.kind == "temp"]
@@ -90,7 +93,9 @@ class Program:
         blocks = {}        # buffer id -> (size class, block) this call allocated for it
         resident = {}      # buffer id -> the DeviceBuffer of an argument already on the device
         scratch = []
+        timed = profile_hooks.on and profile_hooks.timing_wanted()
         with dev.active():
+            timer = StreamTimer(drv, stream, dev.ordinal) if timed else None
             try:
                 for bid, ptr in self.constants.items():
                     ptrs[bid] = ptr
@@ -119,8 +124,10 @@ class Program:
                     base = int(scratch[-1][1])
                     for b in self.temps:
                         ptrs[b.id] = base + b.offset
-                self._run(plan.steps, ptrs, host)
+                self._run(plan.steps, ptrs, host, timer)
                 results = self._results(ptrs, blocks, resident)
+                if timer is not None:
+                    timer.finish(self.exe.module.name, self.step_infos)
             finally:
                 for size, block in list(blocks.values()) + scratch:
                     alloc.release(size, block)
@@ -151,10 +158,16 @@ class Program:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _run(self, steps, ptrs, host):
+    def _run(self, steps, ptrs, host, timer=None):
         """`host`: host copies of buffers, kept across the steps (None inside control flow,
-        where slots point at different memory on each iteration)."""
+        where slots point at different memory on each iteration). `timer`: a `StreamTimer`
+        recording each step (while profiling; a loop or branch is one step)."""
         for step in steps:
+            if timer is not None:
+                mark = timer.start()
+                self._run([step], ptrs, host)
+                timer.stop(step, mark)
+                continue
             kind = step.kind
             if kind in ("kernel", "dot", "scatter"):
                 self._launch(step, ptrs)

@@ -367,3 +367,58 @@ def cublas_ok(instr) -> bool:
         return False
     batch, m, n, k, _, _ = gemm_layout(instr)
     return 0 < min(batch, m, n, k) and max(batch, m, n, k) < 2 ** 31
+
+
+class StreamTimer:
+    """Device timestamps of one call's steps on a device's stream, by CUDA events (the
+    profiler's per-kernel timing on GPUs: `profile_hooks.timing_wanted()`).
+
+    An event is recorded on the stream when the call starts (`origin`, with the host's
+    perf_counter_ns read beside it) and before and after each top-level step; `finish` waits
+    for the last one and places each step at `origin + elapsed` on the host's time line, on
+    the track "GPU <ordinal> stream 0". Timing a call synchronizes it with the host."""
+
+    def __init__(self, drv, stream, ordinal):
+        import time
+        self.drv, self.stream = drv, stream
+        self.track = f"GPU {ordinal} stream 0"
+        self.origin = drv.Event()
+        self.host_t0 = time.perf_counter_ns()
+        self.origin.record(stream)
+        self.marks = []     # (step, start event, end event)
+
+    def start(self):
+        ev = self.drv.Event()
+        ev.record(self.stream)
+        return ev
+
+    def stop(self, step, start):
+        end = self.drv.Event()
+        end.record(self.stream)
+        self.marks.append((step, start, end))
+
+    def records(self, infos) -> list:
+        """`profile_hooks.KernelRecord`s of the steps timed (the stream synchronized first);
+        `infos`: {id(step): StepInfo}, filled here on first sight of a step."""
+        from ...profile_hooks import KernelRecord
+        from ..plan.cost import describe_step
+        if self.marks:
+            self.marks[-1][2].synchronize()
+        out = []
+        for step, start, end in self.marks:
+            info = infos.get(id(step))
+            if info is None:
+                info = infos[id(step)] = describe_step(step)
+            t0 = self.host_t0 + int(start.time_since(self.origin) * 1e6)   # ms -> ns
+            t1 = self.host_t0 + int(end.time_since(self.origin) * 1e6)
+            out.append(KernelRecord(info, 0, t0, t1, self.track))
+        return out
+
+    def finish(self, name, infos):
+        """Report the call to the profiler (`profile_hooks.kernels`)."""
+        import time
+        from ... import profile_hooks
+        records = self.records(infos)
+        t1 = max([r.t1 for r in records], default=self.host_t0)
+        profile_hooks.kernels(name, lambda: records, self.host_t0,
+                              max(t1, time.perf_counter_ns()))

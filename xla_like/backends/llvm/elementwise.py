@@ -3,18 +3,22 @@
 The primitives with `lowering == "element"` come here. Math functions and comparisons follow
 from the primitive's traits (`math`: an LLVM intrinsic, or the backend's math provider called by
 the routine's name; `comparison`: the relation); arithmetic and the special forms are written
-out below. Float16 arithmetic runs in float32 and rounds back after every op, as NumPy's float16
-ufuncs do.
+out below. Float16 and bfloat16 arithmetic runs in float32 and rounds back after every op, as
+NumPy's float16 ufuncs, ml_dtypes' bfloat16 ufuncs and XLA's CPU code do (a chain of bf16 ops
+rounds after each, not once at the end). A bfloat16 value lives in a float32 register already
+(`emitter.value_type`), so its ops are float32 ops followed by `round_bf16`; float16 widens
+with `fpext` and narrows with `fptrunc`, which F16C hosts do a vector at a time.
 """
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir as ll
 
+from ops import dtypes as _dt
 from ops.core import MATH_ROUTINES, PRIMITIVES
 
-from .emitter import (F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
-                      storage_type, value_type)
+from .emitter import (BF16, F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
+                      round_bf16, storage_type, to_memory, to_register, value_type)
 
 
 def _intrinsic(b, name, v):
@@ -34,13 +38,19 @@ def emit(em, instr, args):
     op = instr.opcode
     dt_in = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
     out_dt = instr.shape.dtype
-    kind = dt_in.kind
+    kind = _dt.kind(dt_in)
     if kind == "f" and op not in _SPECIAL:
         t = args[0].type
         wide = [_widen(b, a) if a.type == F16 else a for a in args]
         r = _float_op(em, op, instr, wide)
-        if r.type == I1 or out_dt.kind != "f":
+        if r.type == I1 or _dt.kind(out_dt) != "f":
             return r
+        if out_dt == BF16:
+            # Hardware arithmetic passes a bfloat16 operand's NaN through (low bits zero);
+            # a math body's result is checked.
+            math = PRIMITIVES[op].math
+            hardware = math is None or MATH_ROUTINES[math].intrinsic is not None
+            return round_bf16(b, r, nan_checked=not (hardware and em.nan_passes_through))
         return _narrow(b, r, t)
     handler = _SPECIAL.get(op)
     if handler is not None:
@@ -59,7 +69,7 @@ def _ties_to_second(fn, dtype) -> bool:
 
 _TIES_TO_SECOND = {(name, np.dtype(dt)): _ties_to_second(fn, dt)
                    for name, fn in (("max", np.maximum), ("min", np.minimum))
-                   for dt in (np.float16, np.float32, np.float64)}
+                   for dt in (_dt.bfloat16, np.float16, np.float32, np.float64)}
 
 def _float_op(em, op, instr, a):
     b = em.b
@@ -67,8 +77,10 @@ def _float_op(em, op, instr, a):
     t = x.type
     zero, one = ll.Constant(t, 0.0), ll.Constant(t, 1.0)
     dt = instr.operands[0].shape.dtype if instr.operands else instr.shape.dtype
-    # A float16 result of several NumPy ufuncs is rounded to float16 after each of them.
-    step = (lambda v: b.fpext(b.fptrunc(v, F16), F32)) if dt.itemsize == 2 else (lambda v: v)
+    # A float16 result of several NumPy ufuncs is rounded to float16 after each of them;
+    # bfloat16 computes the whole op in float32 and rounds once (`ops.rules`, as XLA does).
+    half = dt == np.float16
+    step = (lambda v: b.fpext(b.fptrunc(v, F16), F32)) if half else (lambda v: v)
     prim = PRIMITIVES[op]
     if prim.comparison is not None:
         # NumPy: NaN compares false, except `!=`, which is true (unordered-or-not-equal).
@@ -107,7 +119,11 @@ def _float_op(em, op, instr, a):
         cmp = b.fcmp_ordered((">" if op == "max" else "<") + ("" if strict else "="), x, y)
         take_x = b.or_(cmp, b.fcmp_unordered("uno", x, x))
         return b.select(take_x, x, y)
-    if op == "logistic" and dt.itemsize == 2:
+    if op == "logistic" and dt == BF16:
+        # XLA's expansion, each op rounded: 1 / (1 + exp(-x)) (the division rounds in `emit`).
+        e = round_bf16(b, b.call(em.math("exp", t), [b.fneg(x)]))
+        return b.fdiv(one, round_bf16(b, b.fadd(one, e)))
+    if op == "logistic" and half:
         # The reference's formula, one float16 rounding per ufunc: e = exp(-|x|), then
         # 1 / (1 + e) or e / (1 + e).
         e = step(b.call(em.math("exp", t), [b.fneg(_intrinsic(b, "llvm.fabs", x))]))
@@ -116,16 +132,21 @@ def _float_op(em, op, instr, a):
     if routine is not None:
         if routine.in_float64 and t != F64:
             # The reference computes in float64 whatever the input, and rounds once.
-            return fp_cast(b, b.call(em.math(routine.name, F64), [b.fpext(x, F64)]), t)
+            r = b.call(em.math(routine.name, F64), [b.fpext(x, F64)])
+            return round_bf16(b, r) if dt == BF16 else fp_cast(b, r, t)
         return b.call(em.math(routine.name, t), a[:routine.args])
     if op == "integer_pow":
-        return _integer_pow(b, x, instr.attrs["y"], one)
+        # bfloat16: every product rounded, as JAX lowers integer_pow to a chain of multiplies.
+        return _integer_pow(b, x, instr.attrs["y"], one,
+                            (lambda v: round_bf16(b, v)) if dt == BF16 else None)
     raise NotImplementedError(f"no LLVM lowering for floating-point {op}")
 
 
-def _integer_pow(b, x, y, one):
-    """x ** y by repeated squaring, unrolled at compile time (y is static)."""
-    mul = b.fmul if isinstance(x.type, (ll.HalfType, ll.FloatType, ll.DoubleType)) else b.mul
+def _integer_pow(b, x, y, one, rounded=None):
+    """x ** y by repeated squaring, unrolled at compile time (y is static); `rounded`, when
+    given, rounds every product and the reciprocal."""
+    fmul = b.fmul if rounded is None else (lambda p, q: rounded(b.fmul(p, q)))
+    mul = fmul if isinstance(x.type, (ll.HalfType, ll.FloatType, ll.DoubleType)) else b.mul
     n = abs(int(y))
     acc, base = None, x
     while n:
@@ -282,7 +303,7 @@ def _select(em, instr, a):
 def _clamp(em, instr, a):
     lo, x, hi = a
     dt = instr.shape.dtype
-    if dt.kind == "f":
+    if _dt.kind(dt) == "f":
         b = em.b
         wide = [_widen(b, v) for v in (lo, x, hi)]
         m = _float_op(em, "max", instr, [wide[1], wide[0]])
@@ -300,6 +321,8 @@ def _convert(em, instr, a):
 def convert_value(b, x, src, dst, t):
     """`x` (a `src` value) as `dst`, held in LLVM type `t` (which may be wider than `dst`'s own,
     as for float16 accumulators): NumPy's conversion rules, float->int saturating."""
+    if src == BF16 or dst == BF16:
+        return _convert_bf16(b, x, src, dst, t)
     if x.type == t and src.kind == dst.kind:
         return x
     if dst.kind == "b":
@@ -321,7 +344,29 @@ def convert_value(b, x, src, dst, t):
     return b.sext(x, t) if src.kind == "i" else b.zext(x, t)
 
 
+def _convert_bf16(b, x, src, dst, t):
+    """Conversions to or from bfloat16 (held in float32 registers). Into bfloat16: through
+    float64 (exact for every float and for integers up to 2**53), then one rounding."""
+    if dst == BF16:
+        if src == BF16:
+            return x
+        if src.kind == "b" or src.kind in "iu":
+            wide = int_to_fp(b, x, F64, signed=src.kind == "i")
+        else:
+            wide = x
+        r = round_bf16(b, wide)
+        return r if t == F32 else fp_cast(b, r, t)   # a wider accumulator holds it exactly
+    # From bfloat16: a float32 value, converted as float32 would be.
+    return convert_value(b, x, np.dtype(np.float32), dst, t)
+
+
 def _bitcast(em, instr, a):
+    src, dst = instr.operands[0].shape.dtype, instr.shape.dtype
+    if BF16 in (src, dst):
+        # The bits of a bfloat16 are its storage (i16), not its float32 register.
+        v = to_memory(em.b, a[0], src) if src == BF16 else em.b.bitcast(a[0], storage_type(src))
+        v = em.b.bitcast(v, storage_type(dst))
+        return to_register(em.b, v, dst)
     return em.b.bitcast(a[0], value_type(instr.shape.dtype))
 
 

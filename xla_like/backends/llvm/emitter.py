@@ -22,17 +22,24 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
+from ops import dtypes as _dt
 from ops.core import PRIMITIVES
 
 from ... import ir
 
-I1, I8, I32, I64 = ll.IntType(1), ll.IntType(8), ll.IntType(32), ll.IntType(64)
+I1, I8, I16, I32, I64 = (ll.IntType(1), ll.IntType(8), ll.IntType(16), ll.IntType(32),
+                        ll.IntType(64))
 F16, F32, F64 = ll.HalfType(), ll.FloatType(), ll.DoubleType()
+BF16 = _dt.bfloat16
 
 
 def storage_type(dtype: np.dtype):
-    """How a dtype is laid out in memory (bool is a byte, as in NumPy)."""
+    """How a dtype is laid out in memory (bool is a byte, as in NumPy; bfloat16 its 16 bits,
+    an i16, rounded by integer arithmetic in `round_bf16`: exact and vectorizable on every
+    host, where AVX-512 BF16's VCVTNEPS2BF16 flushes subnormals)."""
     k, n = dtype.kind, dtype.itemsize
+    if dtype == BF16:
+        return I16
     if k == "b":
         return I8
     if k in "iu":
@@ -46,8 +53,56 @@ def storage_type(dtype: np.dtype):
 
 
 def value_type(dtype: np.dtype):
-    """How a dtype is held in registers (bool is i1)."""
+    """How a dtype is held in registers (bool is i1; bfloat16 a float32 holding a bfloat16
+    value: every op computes in float32 and rounds its result with `round_bf16`)."""
+    if dtype == BF16:
+        return F32
     return I1 if dtype.kind == "b" else storage_type(dtype)
+
+
+def to_register(b: ll.IRBuilder, v, dtype: np.dtype):
+    """A loaded element (storage type) as its register value (`value_type`)."""
+    if dtype == BF16:
+        # bfloat16 is the upper half of a float32: widening is exact, a shift.
+        return b.bitcast(b.shl(b.zext(v, I32), ll.Constant(I32, 16)), F32)
+    if dtype.kind == "b":
+        return b.icmp_unsigned("!=", v, ll.Constant(I8, 0))
+    return v
+
+
+def to_memory(b: ll.IRBuilder, v, dtype: np.dtype):
+    """A register value as stored (the inverse of `to_register`). A bfloat16 register holds
+    a rounded value (every op producing one rounds, and so do accumulators when they finish:
+    `round_bf16`), so its upper 16 bits are the element."""
+    if dtype == BF16:
+        return b.trunc(b.lshr(b.bitcast(v, I32), ll.Constant(I32, 16)), I16)
+    if dtype.kind == "b":
+        return b.zext(v, I8)
+    return v
+
+
+def round_bf16(b: ll.IRBuilder, x, nan_checked=True):
+    """The float32 `x` rounded to the nearest bfloat16 (ties to even), as a float32. NaN
+    becomes the quiet NaN of its sign (ml_dtypes' and XLA's conversion); overflow gives inf.
+    Integer arithmetic only, so loops over it vectorize.
+
+    `nan_checked=False` leaves out the NaN test (3 of its 8 vector instructions): only for a
+    NaN whose low 16 bits are zero (an operand's bfloat16 NaN passed through, or x86's and
+    ARM's default NaN), which the rounding leaves a NaN of the same upper bits; any other
+    payload could carry into the sign bit."""
+    if x.type == F64:
+        x = _f64_to_f32_round_to_odd(b, x)   # 24 >= 2 * 8 + 2 bits: one correct rounding
+    elif x.type != F32:
+        x = b.fpext(x, F32)
+    bits = b.bitcast(x, I32)
+    lsb = b.and_(b.lshr(bits, ll.Constant(I32, 16)), ll.Constant(I32, 1))
+    up = b.add(bits, b.add(ll.Constant(I32, 0x7FFF), lsb))
+    rounded = b.and_(up, ll.Constant(I32, 0xFFFF0000))
+    if not nan_checked:
+        return b.bitcast(rounded, F32)
+    nan = b.or_(b.and_(bits, ll.Constant(I32, 0x80000000)), ll.Constant(I32, 0x7FC00000))
+    out = b.select(b.fcmp_unordered("uno", x, x), nan, rounded)
+    return b.bitcast(out, F32)
 
 
 def const(dtype: np.dtype, v):
@@ -56,6 +111,8 @@ def const(dtype: np.dtype, v):
         return ll.Constant(I1, int(bool(v)))
     if dtype.kind in "iu":
         return ll.Constant(t, int(v) & ((1 << (8 * dtype.itemsize)) - 1))
+    if dtype == BF16:
+        return ll.Constant(t, float(np.float32(v)))
     if dtype.kind == "c":
         part = t.elements[0]
         return ll.Constant(t, [ll.Constant(part, float(np.real(v))),
@@ -209,6 +266,11 @@ class ElementEmitter:
     `(instr, index)` for each element they need and receive its value (see the module
     docstring)."""
 
+    # The target's float arithmetic returns an operand's NaN (quieted) or a default NaN with
+    # zero low 16 bits (x86, ARM), so rounding a bfloat16 op's result needs no NaN test
+    # (`round_bf16`). PTX's default NaN is 0x7FFFFFFF: the CUDA emitter says False.
+    nan_passes_through = True
+
     def __init__(self, builder: ll.IRBuilder, inputs: list, math, flat_size=None):
         self.b = builder
         self.inputs = inputs          # Buffer per parameter index
@@ -286,7 +348,9 @@ class ElementEmitter:
         for v, s, n in zip(index, buf.strides, buf.shape.dims):
             if n == 1:
                 continue  # the index there is 0
-            term = v if s == 1 else self.b.mul(v, i64(s))
+            # A stride is an int, or a run-time i64 (a parameter read from the caller's
+            # array of its true length, `kernels.emit_fusion`'s `strides`).
+            term = v if s == 1 else self.b.mul(v, s if isinstance(s, ll.Value) else i64(s))
             off = term if off is None else self.b.add(off, term)
         return i64(0) if off is None else off
 
@@ -296,13 +360,10 @@ class ElementEmitter:
             return ll.Constant(value_type(buf.shape.dtype), 0)
         ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
         v = self.b.load(ptr, align=_align(buf.shape.dtype))
-        if buf.shape.dtype.kind == "b":
-            v = self.b.icmp_unsigned("!=", v, ll.Constant(I8, 0))
-        return v
+        return to_register(self.b, v, buf.shape.dtype)
 
     def store(self, buf: Buffer, index, v):
-        if buf.shape.dtype.kind == "b":
-            v = self.b.zext(v, I8)
+        v = to_memory(self.b, v, buf.shape.dtype)
         ptr = self.b.gep(buf.ptr, [self.linear(buf, index)], inbounds=True)
         self.b.store(v, ptr, align=_align(buf.shape.dtype))
 
@@ -407,6 +468,8 @@ class ElementEmitter:
         v = index[d] if self.flat_size is None else index[0]
         dt = instr.shape.dtype
         t = value_type(dt)
+        if dt == BF16:
+            return round_bf16(self.b, self.b.uitofp(v, F64))
         if dt.kind == "f":
             return int_to_fp(self.b, v, t, signed=False)
         return self.b.trunc(v, t) if t.width < 64 else v

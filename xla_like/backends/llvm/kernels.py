@@ -30,8 +30,8 @@ from .elementwise import convert_value
 from ..plan.kernel_shapes import column_layout, flat_ok, gemm_layout, is_reduction, outer_rank
 from .reduce import emit_column_reduction
 from .row_scratch import fill_row_scratch, plan_row_scratch
-from .emitter import (F16, F32, I64, Buffer, ElementEmitter, counted_loop,
-                           i64, storage_type, value_type)
+from .emitter import (BF16, F16, F32, I64, Buffer, ElementEmitter, counted_loop,
+                           i64, round_bf16, storage_type, to_memory, to_register, value_type)
 
 
 
@@ -79,9 +79,7 @@ class _WindowEmitter(ElementEmitter):
         off = self.b.sub(self.linear(buf, index), shift)
         v = self.b.load(self.b.gep(buf.ptr, [off], inbounds=True),
                         align=buf.shape.dtype.itemsize)
-        if buf.shape.dtype.kind == "b":
-            v = self.b.icmp_unsigned("!=", v, ll.Constant(storage_type(buf.shape.dtype), 0))
-        return v
+        return to_register(self.b, v, buf.shape.dtype)
 
 
 def kernel_arguments(fn, b, in_shapes, out_shape, in_place=None):
@@ -98,20 +96,30 @@ def kernel_arguments(fn, b, in_shapes, out_shape, in_place=None):
 
 
 def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
-                window=None, out_window=None, bounds=()) -> Kernel:
+                window=None, out_window=None, bounds=(), strides=None) -> Kernel:
     """`in_place`: a parameter number read through the output pointer; `window`: (parameter
     number, elements per unit of the range) of a parameter whose buffer starts at element
     lo * elements per unit; `out_window`: elements per unit of the range, for an output
     buffer that starts at element lo * that (see the module docstring). `bounds`: output axes
     (not the first) whose run-time extent the kernel takes as an i64 argument each, after the
     output pointer: positions past it are padding nothing reads (a bucketed program), left
-    unwritten by loop nests and rows (a column reduction computes them all)."""
+    unwritten by loop nests and rows (a column reduction computes them all). `strides`:
+    {parameter number: r}, parameters whose strides along their first r axes (in elements)
+    the kernel takes as i64 arguments after the bounds, in that order: read from the
+    caller's array of its true length (`cpu.prefix_inputs.strided_inputs`); such a kernel
+    uses neither the flat loop nor the column reduction, which address by position."""
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
-    fn = declare_kernel(module, name, in_shapes, out_shape, len(bounds))
+    strides = dict(sorted((strides or {}).items()))
+    fn = declare_kernel(module, name, in_shapes, out_shape,
+                        len(bounds) + sum(strides.values()))
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     inputs, out, lo, hi = kernel_arguments(fn, b, in_shapes, out_shape, in_place)
     limits = {a: fn.args[len(in_shapes) + 1 + j] for j, a in enumerate(bounds)}
+    at = len(in_shapes) + 1 + len(bounds)
+    for j, r in strides.items():
+        inputs[j].strides[:r] = fn.args[at:at + r]
+        at += r
     if out_window is not None:
         out = _Shifted(out, b.mul(lo, i64(out_window)) if out_window != 1 else lo)
     shifts = {}
@@ -129,7 +137,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         # operands at positions that do not exist.
         b.ret_void()
         return Kernel(fn, 0, False, False)
-    if k is None and flat_ok(comp) and not limits:
+    if k is None and flat_ok(comp) and not limits and not strides:
         n = out_shape.size
         em = emitter(flat_size=n)
 
@@ -163,7 +171,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
         counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
         b.ret_void()
         return Kernel(fn, dims[0], True, False)
-    columns = column_layout(comp) if out_window is None else None
+    columns = column_layout(comp) if out_window is None and not strides else None
     if columns is not None:
         # A reduction over leading axes: rows of the operand stream through a block of
         # results (`llvm.reduce.emit_column_reduction`).
@@ -226,7 +234,7 @@ def delinearize(b, lin, dims):
 
 
 def _to_storage(b, v, dtype):
-    return b.zext(v, storage_type(dtype)) if dtype.kind == "b" else v
+    return to_memory(b, v, dtype)
 
 
 class _Shifted:
@@ -272,14 +280,13 @@ def emit_dot(module, name, instr) -> Kernel:
         t_acc = F32
 
     def load(ptr, off, dt):
-        v = b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize)
-        if dt.kind == "b":
-            v = b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
+        v = to_register(b, b.load(b.gep(ptr, [off], inbounds=True), align=dt.itemsize), dt)
         return convert_value(b, v, dt, acc_dt, t_acc)
 
     is_float = acc_dt.kind == "f"
-    if t_acc != value_type(out_dt):
-        # Float16 accumulates in float32 and rounds once per element, as NumPy's matmul does.
+    if t_acc != value_type(out_dt) or out_dt == BF16:
+        # Float16 and bfloat16 accumulate in float32 and round once per element, as NumPy's
+        # matmul and XLA's dot do.
         return _emit_dot_by_element(b, fn, pa, pb, pc, lo, hi, (batch, m, n, k, ta, tb),
                                     in_dt, rhs.shape.dtype, out_dt, t_acc, load)
 
@@ -359,18 +366,16 @@ def _add(b, x, y, dt):
 
 
 def _load_acc(b, ptr, dt, t):
-    v = b.load(ptr, align=dt.itemsize)
-    if dt.kind == "b":
-        return b.icmp_unsigned("!=", v, ll.Constant(storage_type(dt), 0))
+    v = to_register(b, b.load(ptr, align=dt.itemsize), dt)
     return b.fpext(v, t) if v.type == F16 else v
 
 
 def _store_acc_ptr(b, ptr, v, dt):
-    if dt.kind == "b":
-        v = b.zext(v, storage_type(dt))
+    if dt == BF16:
+        v = round_bf16(b, v)
     elif storage_type(dt) == F16:
         v = b.fptrunc(v, F16)
-    b.store(v, ptr, align=dt.itemsize)
+    b.store(to_memory(b, v, dt), ptr, align=dt.itemsize)
 
 
 def _store_acc(b, base, off, v, dt, t):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from .emitter import (F16, F32, I1, I8, I64, close_loop, const, counted_loop, entry_alloca, i64,
-                      intrinsic, open_loop, value_type)
+from ops.dtypes import kind as _kind
+
+from .emitter import (BF16, F16, F32, I1, I8, I64, close_loop, const, counted_loop, entry_alloca,
+                      i64, intrinsic, open_loop, round_bf16, to_memory, value_type)
 
 REASSOC = ("reassoc",)
 
 
 def initial_value(op, dtype):
-    k = dtype.kind
+    k = _kind(dtype)
     if op == "reduce_sum":
         return 0
     if op == "reduce_prod":
@@ -34,7 +36,7 @@ def initial_value(op, dtype):
 
 
 def combine_values(b, op, acc, v, dtype):
-    k = dtype.kind
+    k = _kind(dtype)
     if k == "b" or op in ("reduce_and", "reduce_or"):
         return b.or_(acc, v) if op in ("reduce_sum", "reduce_or", "reduce_max") else \
             b.and_(acc, v)
@@ -122,6 +124,8 @@ def emit_reduction(em, instr, out_index, axes):
     for lp in reversed(loops):
         close_loop(b, lp)
     r = b.load(slot)
+    if dtype == BF16:
+        return round_bf16(b, r)   # a bfloat16 sum accumulates in float32, rounded once
     return b.fptrunc(r, F16) if t == F16 else r
 
 
@@ -146,7 +150,7 @@ def _emit_arg(em, instr, out_index, axis):
     em.push_scope()
     v = yield x, operand_index(out_index, (axis,), [i], rank)
     cur = b.load(best)
-    if dtype.kind == "f":
+    if _kind(dtype) == "f":
         better = b.fcmp_ordered(">" if is_max else "<", v, cur)
         cur_nan = b.fcmp_unordered("uno", cur, cur)
         v_nan = b.fcmp_unordered("uno", v, v)
@@ -196,7 +200,7 @@ def _column_steps(em, instr, L, out, lo, hi):
     slot_t = I8 if dtype.kind == "b" else acc_t        # bools live as bytes in the arrays
     arr = lambda ty, name: entry_alloca(b, ll.ArrayType(ty, L.width), name=name)  # noqa: E731
     acc = arr(slot_t, "acc")
-    tiled = not is_arg and dtype.kind == "f" and op in ("reduce_sum", "reduce_prod")
+    tiled = not is_arg and _kind(dtype) == "f" and op in ("reduce_sum", "reduce_prod")
     tile = arr(slot_t, "tile") if tiled else None
     best_i = arr(I64, "best_i") if is_arg else None
 
@@ -275,7 +279,7 @@ def _column_steps(em, instr, L, out, lo, hi):
 
         def better(c, v, r):
             cur = get(acc, c)
-            if dtype.kind == "f":
+            if _kind(dtype) == "f":
                 wins = b.fcmp_ordered(">" if is_max else "<", v, cur)
                 wins = b.and_(b.not_(b.fcmp_unordered("uno", cur, cur)),
                               b.or_(wins, b.fcmp_unordered("uno", v, v)))
@@ -325,8 +329,10 @@ def _column_steps(em, instr, L, out, lo, hi):
             v = b.trunc(v, ot) if ot.width < 64 else v
         elif t == F16:
             v = b.fptrunc(v, F16)
-        if out_dt.kind == "b":
-            v = b.zext(v, I8)
+        elif dtype == BF16:
+            v = round_bf16(b, v)
+        if not is_arg:
+            v = to_memory(b, v, out_dt)
         b.store(v, b.gep(out.ptr, [b.add(out_base, c)], inbounds=True),
                 align=out_dt.itemsize)
     counted_loop(b, i64(0), width, store, name="store")

@@ -15,8 +15,9 @@ iteration; after an odd number of iterations B is copied to A once. Scans read e
 place and write each `y_t` straight into the stacked output. Results that a body does not
 compute fresh (a parameter passed through, a constant) are copied into their slot.
 
-A body with a step native code cannot run (sort, a cumulative scan) makes the whole instruction run
-through the interpreter instead (`native` is False).
+A body with a step native code cannot run (a host step: a sort or cumulative scan the plan
+leaves on the host, a callback) makes the whole instruction run through the interpreter instead
+(`native` is False); on the CPU, sorts and scans are native steps (`plan/sort_scan.py`).
 """
 from __future__ import annotations
 

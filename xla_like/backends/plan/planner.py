@@ -1,9 +1,10 @@
 """From an optimized Module to a plan: buffers, and the steps that fill them.
 
 After `cpu_pipeline` (inlining, CSE, layout, fusion, DCE) the entry computation is a list of
-kernels (fusion), library calls (dot_general) and a few instructions no kernel expresses (sort,
-cumulative scans), which run through their NumPy reference between native segments. Scatters
-are native kernels (`llvm.scatter`).
+kernels (fusion), library calls (dot_general) and a few instructions no kernel expresses, which
+run through their NumPy reference between native segments. Scatters are native kernels
+(`llvm.scatter`); sorts and cumulative scans are native "sort"/"scan" steps where the plan says
+`native_sorts` (`plan.sort_scan`: phases of kernels with barriers between them).
 Each value that is materialized gets a buffer: a parameter, a constant, an output (allocated
 per call) or a temporary (a slice of the workspace, placed by buffer assignment).
 
@@ -42,6 +43,7 @@ from ...passes.buffer_assignment import assign_offsets
 from ...pipeline import run_pipeline
 from .control import CONTROL, make_control
 from .kernel_shapes import flat_ok, gemm_layout, outer_rank
+from .sort_scan import native_step
 
 # GEMM epilogue thresholds: the dot's result must be larger than this...
 EPILOGUE_MIN_BYTES = 1 << 20
@@ -199,6 +201,9 @@ class Plan:
     # `native_library(instr) -> bool`: the library calls (LAPACK, FFT) this backend runs
     # natively as "library" steps; the others run as host steps. None: all on the host.
     native_library = None
+    # Sorts and cumulative scans as native "sort"/"scan" steps (`plan.sort_scan`) where the
+    # backend renders them; False: host steps.
+    native_sorts = False
 
     def __init__(self, module: ir.Module, donated=frozenset(), blas=None, threads=1):
         self.module = module
@@ -235,6 +240,10 @@ class Plan:
             # LAPACK, FFT: a native library step where the backend has one for this op.
             native = self.native_library is not None and self.native_library(instr)
             return Step("library" if native else "python", instr, ins, outs)
+        if lowering == "host" and self.native_sorts:
+            step = native_step(self, Step, instr, ins, outs, nested)
+            if step is not None:
+                return step
         kind = ("kernel" if op == "fusion" else "dot" if lowering == "library" else
                 "scatter" if lowering == "scatter" and self.native_scatter else "python")
         return Step(kind, instr, ins, outs)
@@ -405,7 +414,11 @@ class Plan:
             for bid in step.reads():
                 b = self.buffers[bid]
                 b.last = s if b.last is None else max(b.last, s)
-        temps = [(b.id, b.nbytes, b.first, b.last) for b in self.buffers if b.kind == "temp"]
+        # A temporary's bytes go to another only two steps after its last read: threads
+        # running the next step without a barrier between them (`cpu.barriers`) would
+        # otherwise write bytes another thread may still be reading.
+        temps = [(b.id, b.nbytes, b.first, None if b.last is None else b.last + 1)
+                 for b in self.buffers if b.kind == "temp"]
         offsets, total = assign_offsets(temps)
         for bid, off in offsets.items():
             self.buffers[bid].offset = off

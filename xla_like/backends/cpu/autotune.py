@@ -1,0 +1,328 @@
+"""Autotuning: per program, the schedules (`cpu.schedule`) that run it fastest on this machine.
+
+`tune(executable, args, donated)` (the CPU backend's `tune_schedules`, which `jit` calls on
+a program's first call under the `autotune` setting or `jit(..., autotune=True)`):
+
+1. The choice is looked up by (program, device): the program's key (`program_key`: its
+   optimized IR, every constant, shapes, threads, code generator; so a shape bucket is its own
+   program) and the device (`device_id`: CPU name, features, pool threads). In memory first,
+   then in the persistent cache's folder (`disk_cache`: a checked file per choice; a file that
+   does not decode, or whose schedules are not sane, is ignored and removed).
+2. On a miss, one search (one at a time per process: a search times real runs, which another
+   search on the same cores would disturb). Starting from the default schedules, it tries one
+   change at a time: per segment, the thread thresholds (run on the pool or on one thread), the
+   thread count, the alignment of each thread's share; per kernel, the preferred vector width.
+   Each candidate is rendered (one that renders the same LLVM text as one tried already is
+   skipped), compiled (compile units are cached by their text, so only the changed kernel and
+   the segment driver compile again), checked to compute the same results as the default
+   (bit for bit, or within rounding where a reduction's order may change: `cpu.schedule`),
+   and timed on the call's own arguments (donated ones copied per call): a warm-up call,
+   then alternating samples of the incumbent and the candidate. A candidate replaces the
+   incumbent only if it is faster by `MARGIN` in both the minimum and the median of the
+   samples, twice in a row, and the final winner once more against the default, so on a
+   noisy machine the default stays. The search stops at the `autotune_budget_s` setting (the
+   final comparison comes on top). A progress line shows while it runs (`progress`).
+3. The chosen schedules are stored (an empty choice too: the default won, search no more),
+   and the program is compiled with them (the machine code is cached under a key that includes
+   the schedules).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import statistics
+import threading
+import time
+
+import numpy as np
+from llvmlite import binding as llvm
+
+from ... import progress
+from ...settings import override, settings
+from .. import disk_cache
+from . import schedule as sched_mod
+from .schedule import NEVER, Schedule
+
+MARGIN = 0.05          # a candidate must be this much faster (twice) to replace the incumbent
+SAMPLE_S = 4e-3        # a timing sample runs the program at least this long
+_KERNEL = re.compile(r"^seg\d+\.k\d+$")
+_FORMAT = 1
+
+_lock = threading.Lock()          # guards `_memory` and `stats`
+_search_lock = threading.Lock()   # one search at a time (see the module docstring)
+_memory: dict = {}                # (program key, device) -> {name: Schedule}
+# Counts (and `search_s`, seconds spent searching) for tests and benchmarks.
+stats = {"searches": 0, "reused": 0, "candidates": 0, "rejected": 0, "search_s": 0.0}
+
+
+def _count(what, n=1):
+    with _lock:
+        stats[what] += n
+
+
+def clear_memory():
+    """Forget the choices held in memory (the persistent cache's files stay)."""
+    with _lock:
+        _memory.clear()
+
+
+disk_cache.ON_CLEAR.append(clear_memory)
+
+
+def device_id() -> str:
+    """What besides the program decides its best schedules: the CPU, its features, and the
+    threads the pool runs."""
+    from .pool import threads
+    return f"{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}|" \
+           f"threads={threads()}"
+
+
+# --- the store --------------------------------------------------------------------------------
+
+def _disk_key(pkey, device):
+    return disk_cache.key(f"autotune {_FORMAT}\n{pkey}", "cpu-autotune", {"device": device})
+
+
+def load_choice(pkey, device):
+    """{name: Schedule} chosen before for this program on this device, or None."""
+    with _lock:
+        hit = _memory.get((pkey, device))
+    if hit is not None:
+        return hit
+    if not disk_cache.enabled():
+        return None
+    dkey = _disk_key(pkey, device)
+    entry = disk_cache.load(dkey)
+    if entry is None:
+        return None
+    try:
+        raw = entry.meta.get("schedules")
+        if entry.meta.get("device") != device or not isinstance(raw, dict) or \
+                not all(isinstance(n, str) for n in raw):
+            raise ValueError("not a tuning record for this device")
+        choice = {n: Schedule.from_dict(d) for n, d in raw.items()}
+    except (ValueError, TypeError) as e:
+        disk_cache.reject(entry.path, f"tuning record refused: {e}")
+        return None
+    with _lock:
+        _memory[(pkey, device)] = choice
+    return choice
+
+
+def save_choice(pkey, device, choice):
+    with _lock:
+        _memory[(pkey, device)] = dict(choice)
+    if disk_cache.enabled():
+        disk_cache.store(_disk_key(pkey, device), {
+            "backend": "cpu-autotune", "device": device,
+            "schedules": {n: s.to_dict() for n, s in choice.items()}}, b"", "")
+
+
+# --- building a program with schedules ---------------------------------------------------------
+
+def _build(base, donated, choice):
+    """`base` (an Executable) compiled again with the schedules `choice`."""
+    from . import _machine_code, _timed
+    from .executable import Executable, _SEG_CFUNC
+    blas_sig = _blas_sig()
+    plan = base.plan
+    with sched_mod.using(choice):
+        code, opt_text, addresses, order = _machine_code(plan, blas_sig, donated)
+    for kind, seg in order:
+        if kind == "native":
+            seg.cfunc = _SEG_CFUNC(addresses[seg.name])
+    ex = Executable(base.module, base.optimized, plan, order, code, opt_text, base._externs)
+    ex.prefix_inputs = getattr(base, "prefix_inputs", {})
+
+    def timed():
+        with sched_mod.using(choice):
+            return _timed(base.module, base.optimized, plan, blas_sig, base._externs, donated)
+    ex._timed_build = timed
+    ex.schedules = dict(choice)
+    return ex
+
+
+def _blas_sig():
+    from . import _blas
+    info = _blas()
+    return (info[0], info[1]) if info else None
+
+
+def _rendered_hash(plan, choice):
+    from .render import render
+    with sched_mod.using(choice):
+        mod, _ = render(plan, _blas_sig())
+    return hashlib.sha256(str(mod).encode()).hexdigest()
+
+
+# --- the search ---------------------------------------------------------------------------------
+
+def tune(executable, args, donated=frozenset()):
+    """`executable` with its best schedules for `args` (see the module docstring); the
+    executable itself when the default schedules are best or nothing is worth tuning."""
+    from . import _small, program_key
+    plan = executable.plan
+    if _small(plan) or not any(k == "native" for k, _ in executable._order):
+        return executable     # its run time is the call's overhead either way
+    donated = frozenset(donated)
+    pkey = program_key(plan, _blas_sig(), donated)
+    device = device_id()
+    choice = load_choice(pkey, device)
+    if choice is None:
+        with _search_lock:
+            choice = load_choice(pkey, device)   # another thread's search may have ended
+            if choice is None:
+                t0 = time.perf_counter()
+                choice = _search(executable, args, donated)
+                _count("search_s", time.perf_counter() - t0)
+                save_choice(pkey, device, choice)
+    else:
+        _count("reused")
+    if not choice:
+        return executable
+    return _build(executable, donated, choice)
+
+
+def candidates(plan, order, threads, features):
+    """(name, field, value) changes to try, largest segments first: segment thresholds,
+    thread count and share alignment, then each kernel's vector width."""
+    from .render import _work
+    segs = [(sum(_work(plan, s) for s in seg.steps), seg.name)
+            for kind, seg in order if kind == "native"]
+    segs.sort(key=lambda t: -t[0])
+    out = []
+    for work, name in segs:
+        if threads > 1 and work >= 1 << 12:
+            out.append((name, "parallel_min_work", NEVER))   # one thread
+            out.append((name, "parallel_min_work", 1))       # on the pool
+            out.append((name, "gemm_threads_min_flops", 1 << 20))
+            out += [(name, "chunk_align", a) for a in (1024, 16384)]
+            if threads >= 4:
+                out.append((name, "threads", threads // 2))
+    widths = [128, 256] + ([512] if "+avx512f" in features else [])
+    return out, widths
+
+
+def _search(base, args, donated):
+    from .pool import threads
+    _count("searches")
+    plan = base.plan
+    budget = float(settings.autotune_budget_s)
+    t_end = time.perf_counter() + budget
+    timer = _Timer(args, donated)
+    reference = timer.outputs(base)
+    seg_changes, widths = candidates(plan, base._order, threads(),
+                                     llvm.get_host_cpu_features().flatten())
+    from .render import render
+    with sched_mod.using({}):
+        mod, _ = render(plan, _blas_sig())
+    kernels = sorted(f.name for f in mod.functions if _KERNEL.match(f.name) and f.blocks)
+    # Kernels of the largest segments first, as the segment changes are ordered.
+    rank: dict = {}
+    for name, _, _ in seg_changes:
+        rank.setdefault(name, len(rank))
+    kernels.sort(key=lambda k: rank.get(k.split(".")[0], len(rank)))
+    todo = seg_changes + [(k, "vector_width", w) for k in kernels for w in widths]
+    best, incumbent = {}, base
+    seen = {_rendered_hash(plan, best)}
+    with progress.report("autotune", total=len(todo)) as bar:
+        for name, field, value in todo:
+            bar.advance()
+            if time.perf_counter() > t_end:
+                break
+            trial = dict(best)
+            trial[name] = best.get(name, sched_mod.DEFAULT).with_(**{field: value})
+            if field != "vector_width":   # the attribute always shows in the kernel's text
+                h = _rendered_hash(plan, trial)
+                if h in seen:
+                    continue
+                seen.add(h)
+            _count("candidates")
+            with override(progress="0"):   # this search's line, not each compile's
+                cand = _build(base, donated, trial)
+            if not _same_results(reference, timer.outputs(cand)):
+                _count("rejected")
+                continue
+            if timer.faster(cand, incumbent, t_end) and timer.faster(cand, incumbent, t_end):
+                best, incumbent = trial, cand
+    # The winner against the default once more, after the search: a burst of other load
+    # during one comparison should not decide for good.
+    if best and not timer.faster(incumbent, base):
+        best = {}
+    return {n: s for n, s in best.items() if s != sched_mod.DEFAULT}
+
+
+def _same_results(ref, got):
+    """Every output equal to the default schedules' (NaN where it has NaN), within rounding
+    for floats: a reduction's order may change with the vector width (`cpu.schedule`)."""
+    if len(ref) != len(got):
+        return False
+    for a, b in zip(ref, got):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.dtype.kind in "fc" or a.dtype.kind == "V":
+            try:
+                eps = float(np.finfo(a.dtype).eps)
+            except (TypeError, ValueError):   # a float type NumPy does not describe (bfloat16)
+                eps = 2.0 ** -7
+            a, b = a.astype(np.float64 if a.dtype.kind != "c" else np.complex128), \
+                b.astype(np.float64 if b.dtype.kind != "c" else np.complex128)
+            if not np.allclose(a, b, rtol=64 * eps, atol=64 * eps * (np.abs(a).max(initial=0)),
+                               equal_nan=True):
+                return False
+        elif not np.array_equal(a, b):
+            return False
+    return True
+
+
+class _Timer:
+    """Runs programs on one call's arguments: donated ones copied for each run (the program
+    writes its outputs into them)."""
+
+    def __init__(self, args, donated):
+        self.args = [np.asarray(a) for a in args]
+        self.donated = donated
+        self.calls = None     # per sample, set from the first program timed
+        self.samples = 7
+
+    def _args(self):
+        if not self.donated:
+            return self.args
+        return [a.copy() if j in self.donated else a for j, a in enumerate(self.args)]
+
+    def outputs(self, ex):
+        """The outputs of one call (which also warms `ex` up: pages of its workspace, code)."""
+        return [np.array(o, copy=True) for o in ex(self._args())]
+
+    def _sample(self, ex):
+        total = 0.0
+        for _ in range(self.calls):
+            a = self._args()
+            t0 = time.perf_counter()
+            ex(a)
+            total += time.perf_counter() - t0
+        return total / self.calls
+
+    def faster(self, cand, incumbent, deadline=None) -> bool:
+        """Is `cand` faster than `incumbent` by `MARGIN`, in the minimum and the median of
+        alternating samples (a burst of other load on the machine moves one of them).
+        False once past `deadline` (the search's budget)."""
+        if self.calls is None:
+            t = self._sample_once(incumbent)
+            self.calls = max(1, math.ceil(SAMPLE_S / max(t, 1e-7)))
+            self.samples = 7 if t < 0.02 else 3 if t < 0.2 else 1
+        a, b = [], []
+        for _ in range(self.samples):
+            if deadline is not None and time.perf_counter() > deadline:
+                return False
+            a.append(self._sample(incumbent))
+            b.append(self._sample(cand))
+        return min(b) < min(a) * (1 - MARGIN) and \
+            statistics.median(b) < statistics.median(a) * (1 - MARGIN)
+
+    def _sample_once(self, ex):
+        a = self._args()
+        t0 = time.perf_counter()
+        ex(a)
+        return time.perf_counter() - t0
