@@ -8,6 +8,7 @@ array that stops when every element is done, so they work under jit and vmap.
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ops import dtypes
@@ -40,7 +41,7 @@ def _inexact(x):
 
 def _iters(dtype):
     """JAX's loop bound (the dtype's largest value), capped to the int32 loop counter."""
-    big = np.iinfo(dtype).max if dtype.kind in "iu" else np.finfo(dtype).max
+    big = np.iinfo(dtype).max if dtype.kind in "iu" else ml_dtypes.finfo(dtype).max
     return int(min(big, np.iinfo(np.int32).max))
 
 

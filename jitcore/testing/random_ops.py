@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import ml_dtypes
 import numpy as np
 
 from .. import lax
@@ -172,7 +173,7 @@ def edge_values(dtype) -> np.ndarray:
     """Values where implementations most often part ways."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
-        info = np.finfo(dtype)
+        info = ml_dtypes.finfo(dtype)   # NumPy's finfo knows no bfloat16
         tiny = float(info.smallest_subnormal)
         return np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, tiny, -tiny, tiny * 3,
                          float(info.smallest_normal), -float(info.smallest_normal) / 2, 1.0,

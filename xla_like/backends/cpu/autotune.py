@@ -35,6 +35,7 @@ import statistics
 import threading
 import time
 
+import ml_dtypes
 import numpy as np
 from llvmlite import binding as llvm
 
@@ -263,7 +264,7 @@ def _same_results(ref, got):
             return False
         if a.dtype.kind in "fc" or a.dtype.kind == "V":
             try:
-                eps = float(np.finfo(a.dtype).eps)
+                eps = float(ml_dtypes.finfo(a.dtype).eps)
             except (TypeError, ValueError):   # a float type NumPy does not describe (bfloat16)
                 eps = 2.0 ** -7
             a, b = a.astype(np.float64 if a.dtype.kind != "c" else np.complex128), \
