@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 test: $(STAMP)
-	$(PY) -m pytest tests -n 2
+	$(PY) -m pytest tests -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(PY) benchmarks/cpu.py

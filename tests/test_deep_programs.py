@@ -1,7 +1,7 @@
 """Deep programs: thousands of steps compile and match NumPy, with no Python recursion in
 proportion to their length.
 
-The 10,000-step programs run at Python's default recursion limit (1,000 frames), so anything on
+The 4,000-step programs run at Python's default recursion limit (1,000 frames), so anything on
 their path (tracing, every pass, the LLVM emitter, the printer, parser and verifier that check
 each traced module in this suite) that recursed once per instruction would fail. The others
 run with the limit only `FRAMES` frames above the test (`shallow_stack`): 2,000-step programs
@@ -124,17 +124,18 @@ def loop_of_chain(n, xp):
     return lambda x: jc.lax.fori_loop(0, 3, lambda i, v: affine_chain(n, jnp)(v) + i, x)
 
 
-# --- 10,000 steps at the default recursion limit --------------------------------------------------
+# --- 4,000 steps at the default recursion limit (1,000 frames): a walk recursing once per
+# instruction would fail at a quarter of this --------------------------------------------------
 
 @pytest.mark.parametrize("chain", [affine_chain, mixed_chain])
-def test_elementwise_chain_of_10000_steps(chain):
-    got = jc.jit(chain(10000, jnp))(X)
-    np.testing.assert_allclose(np.asarray(got), chain(10000, np)(X), rtol=1e-10)
+def test_elementwise_chain_of_4000_steps(chain):
+    got = jc.jit(chain(4000, jnp))(X)
+    np.testing.assert_allclose(np.asarray(got), chain(4000, np)(X), rtol=1e-10)
 
 
-def test_sum_of_10000_traced_scalars():
-    got = jc.jit(scalar_sum(10000))(X)
-    want = scalar_sum(10000)(X)   # the same additions, in the same order, on NumPy scalars
+def test_sum_of_4000_traced_scalars():
+    got = jc.jit(scalar_sum(4000))(X)
+    want = scalar_sum(4000)(X)   # the same additions, in the same order, on NumPy scalars
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
