@@ -10,6 +10,14 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
 from tests.helpers import plan_of
+from xla_like.backends.plan import sort_scan
+
+
+@pytest.fixture(autouse=True)
+def _native_at_every_size(monkeypatch):
+    """Small sorts and scans outside loops stay host steps (`sort_scan.NATIVE_MIN_ELEMENTS`,
+    compile time); these tests check the native kernels at every size."""
+    monkeypatch.setattr(sort_scan, "NATIVE_MIN_ELEMENTS", 0)
 
 RNG = np.random.default_rng(8)
 

@@ -38,6 +38,9 @@ INSERTION_MAX = 12
 # (10000, 64) 2.8 ms vs 11.0, (1000, 512) 1.5 vs 2.9; (500, 1000) 3.5 vs 2.6, and argsorts
 # 5-10x faster natively at every length).
 HOST_BELOW = 768
+# A sort or scan of fewer elements than this outside a loop body stays a host step: NumPy does
+# it in microseconds, and the native kernel would cost 0.1-0.3 s of compile time.
+NATIVE_MIN_ELEMENTS = 4096
 _ALIGN = 64
 
 
@@ -186,6 +189,9 @@ def native_step(plan, step_cls, instr, ins, outs, nested):
     """The "sort"/"scan" step running `instr` natively, or None (it stays a host step)."""
     prim = PRIMITIVES.get(instr.opcode)
     if prim is None or prim.lowering != "host":
+        return None
+    if not nested and not any(isinstance(o.shape, tuple) for o in instr.operands) and \
+            instr.operands and instr.operands[0].shape.size < NATIVE_MIN_ELEMENTS:
         return None
     if SORTS and prim.family == "sorting" and "dimension" in instr.attrs and \
             sort_supported(instr):
