@@ -40,7 +40,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import jitcore  # noqa: E402
 from jitcore import numpy as jnp  # noqa: E402
 
-from machine import cpu_model  # noqa: E402
+from machine import best_of, cpu_model  # noqa: E402
 
 
 def attention(q, k, v):
@@ -72,15 +72,6 @@ def cases(quick):
         x = rng.standard_normal((64 if quick else 512, n)).astype(np.float32)
         out.append((f"exp + row sum, (512, n) n={n}", columns, columns_np, (x,), {"x": 1}))
     return out
-
-
-def best_of(fn, args, calls):
-    best = float("inf")
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def check(name, got, ref):

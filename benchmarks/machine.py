@@ -47,6 +47,16 @@ def seconds(fn, *args) -> float:
     return time.perf_counter() - t0
 
 
+def best_of(fn, args, calls):
+    """The fastest of `calls` back-to-back calls of fn(*args), in seconds."""
+    best = float("inf")
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def fmt_ms(ts) -> str:
     """`median (min)` of times in seconds, as milliseconds; "n/a" for none."""
     import statistics

@@ -33,7 +33,7 @@ from jitcore import config, lax, numpy as jnp, tree_util  # noqa: E402
 
 import jax_side  # noqa: E402
 import workloads_cases as wc  # noqa: E402
-from machine import cpu_model, start_busy, stop_busy  # noqa: E402
+from machine import best_of, cpu_model, start_busy, stop_busy  # noqa: E402
 
 _ATTN = """
 H, M, K, N = {h}, {m}, {k}, {n}
@@ -59,15 +59,6 @@ def bound(src):
     ns = {"np": np, "jax": jitcore, "jnp": jnp, "lax": lax}
     exec(compile(src, "<case>", "exec"), ns)
     return jitcore.jit(ns["fn"]), tuple(ns["inputs"](0))
-
-
-def best_of(fn, args, calls):
-    best = float("inf")
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def idle_cpu(fn, args, wait=0.5):

@@ -149,12 +149,7 @@ def test_calls_from_threads():
                 np.testing.assert_allclose(g(*cases[n]), want[n], rtol=1e-12, atol=1e-13)
         except Exception as e:      # reported below, from the main thread
             errors.append(e)
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    _run_in_four_threads(work, errors)
 
 
 def test_plans_count_hits_and_follow_clear_cache():
@@ -312,13 +307,18 @@ def test_column_dynamic_calls_from_threads():
                 np.testing.assert_allclose(s, np.tanh(x).sum(1), rtol=1e-12)
         except Exception as e:      # reported below, from the main thread
             errors.append(e)
+    _run_in_four_threads(work, errors)
+
+
+
+def _run_in_four_threads(work, errors):
+    """work(seed) on four threads at once; the first error any of them noted fails the test."""
     threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors, errors[0]
-
 
 # Run in a child process: reading a padded row of an unpadded input there would fault.
 GUARDED = textwrap.dedent("""

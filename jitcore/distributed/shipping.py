@@ -113,7 +113,7 @@ def _install(bundle):
         try:
             calls.update(cache_transfer.entry_points(k, data))
         except cache_transfer.Rejected:
-            pass
+            pass    # refused (and counted) by the install loop below
     for k, data in bundle.files:
         if cache_transfer.read_file(k) == data:
             with _lock:
