@@ -57,7 +57,20 @@ def cpu_cases(quick):
     # Just past the size from which a segment goes to the pool (`cpu.schedule`): the
     # hand-off costs about what the second thread saves.
     m = 150_000
-    return [("heavy", f"heavy chain {n:.0e} f32", cpu_rows.heavy, (x, z)),
+    # Rows where a schedule choice matters: a batch of small products (one BLAS call per
+    # matrix, or one loop kernel), a chain of transcendental functions (the vectorizer's
+    # interleave count), a column sum of odd shape (its row blocks).
+    nb = 4096 // (16 if quick else 1)
+    ab = rng.standard_normal((nb, 6, 5), dtype=np.float32)
+    bb = rng.standard_normal((nb, 5, 7), dtype=np.float32)
+    nc = 10 ** 6 // (16 if quick else 1)
+    odd = rng.standard_normal((20011 // (16 if quick else 1), 97), dtype=np.float32)
+    return [("bmm_small", f"tanh(a @ b) {nb}x(6x5 @ 5x7)",
+             lambda a, b: jnp.tanh(jnp.matmul(a, b)), (ab, bb)),
+            ("chain", f"tanh(exp(sin x) cos x) + log1p(x^2) {nc:.0e}", _chain, (x[:nc],)),
+            ("colsum_odd", f"sum axis 0 {odd.shape[0]}x97", lambda a: jnp.sum(a * a, axis=0),
+             (odd,)),
+            ("heavy", f"heavy chain {n:.0e} f32", cpu_rows.heavy, (x, z)),
             ("cheap", f"a*x+b*y+c {n:.0e} f32", cpu_rows.cheap, (x, z)),
             ("cheap_small", f"a*x+b*y+c {m:.1e} f32", cpu_rows.cheap, (x[:m], z[:m])),
             ("heavy_small", f"heavy chain {m:.1e} f32", cpu_rows.heavy, (x[:m], z[:m])),
@@ -65,6 +78,10 @@ def cpu_cases(quick):
             ("softmax", f"softmax last axis {side}^2", cpu_rows.softmax, (big,)),
             ("dense", f"relu(x @ W + b) {rows}x64 @ 64x128", cpu_rows.dense_relu,
              (xd, wd, bd))]
+
+
+def _chain(x):
+    return jnp.tanh(jnp.exp(jnp.sin(x)) * jnp.cos(x)) + jnp.log1p(x * x)
 
 
 def workload_cases(quick):
@@ -88,6 +105,12 @@ def describe(ex) -> str:
                 text = f"GEMM threads from {v:.0e} flops"
             elif field == "vector_width":
                 text = f"vector {v}"
+            elif field == "blas_min_flops":
+                text = f"dots under {v:.0e} flops as loops"
+            elif field == "gemm_fusion":
+                text = "no GEMM epilogues"
+            elif field == "row_block":
+                text = "one pass" if v >= NEVER else f"row block {v}"
             else:
                 text = f"{field.replace('_', ' ')} {v}"
             parts.append(f"{name} {text}")
@@ -126,7 +149,8 @@ def measure(name, label, fn, args, rounds, calls):
             ts.append(best_of(f, args, calls))
     med = statistics.median
     return (f"| {label} | {med(td) * 1e3:.3f} ({min(td) * 1e3:.3f}) | "
-            f"{med(tt) * 1e3:.3f} ({min(tt) * 1e3:.3f}) | {med(tt) / med(td):.2f} | "
+            f"{med(tt) * 1e3:.3f} ({min(tt) * 1e3:.3f}) | {med(tt) / med(td):.2f} "
+            f"({min(tt) / min(td):.2f}) | "
             f"{search:.1f} | {tried} | {'bit-identical' if same else 'within rounding'} | "
             f"{describe(entry.executable)} |")
 
@@ -135,13 +159,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
     ap.add_argument("--rows", default="", help="comma-separated row names (default: all)")
-    ap.add_argument("--rounds", type=int, default=None, help="default 10, --quick 3")
+    ap.add_argument("--rounds", type=int, default=None, help="default 30, --quick 3")
     ap.add_argument("--calls", type=int, default=3, help="calls per round; the best counts")
     ap.add_argument("--budget", type=float, default=10.0, help="search seconds per program")
     ap.add_argument("--busy", type=int, default=0, help="busy-loop processes during the run")
     ap.add_argument("--out", help="write the table, as markdown, to this file")
     args = ap.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 10)
+    rounds = args.rounds or (3 if args.quick else 30)
     config.settings.autotune_budget_s = args.budget
     cases = workload_cases(args.quick) + cpu_cases(args.quick)
     if args.rows:
@@ -155,7 +179,8 @@ def main(argv=None):
              f"{'; quick sizes' if args.quick else ''}",
              f"- load average at the start: {os.getloadavg()[0]:.1f} (other work on the "
              "machine; the tuner times on the machine as it is)",
-             "- times: median (min) ms per call; ratio: median tuned / median default", "",
+             "- times: median (min) ms per call; ratio: median tuned / median default (min "
+             "tuned / min default)", "",
              "| row | default ms | tuned ms | ratio | search s | candidates | results | "
              "chosen |", "|---|---|---|---|---|---|---|---|"]
     busy = start_busy(args.busy)

@@ -13,7 +13,10 @@ Cases (float32):
   900} (buckets 33..64, 65..128, 257..512, 513..1024, 513..1024: up to 1.7x padding per axis,
   2.9x of the n x n scores; at n = 40 the call's fixed cost dominates);
 - a column-dynamic elementwise + reduction: x of (512, n) dynamic on axis 1, returning
-  `exp(x) * 0.5` (all of it) and `tanh(x).sum(axis=1)`, n in {300, 600, 900}.
+  `exp(x) * 0.5` (all of it) and `tanh(x).sum(axis=1)`, n in {300, 600, 900};
+- a product contracting a dynamic later axis: `x @ w`, x of (256, n) dynamic on axis 1, w of
+  (n, 64) dynamic on axis 0, n in {100, 300, 600, 900}: the GEMM runs with K = n on the
+  caller's arrays (x's row stride its leading dimension).
 
 Rounds are interleaved (each round times every case bucketed and exact, best of `--calls`),
 so a slow spell of this shared machine hits both. The table gives min / median over rounds
@@ -22,6 +25,9 @@ and the ratio of the minimums. Every answer is checked against NumPy float64 fir
 `--copied` adds a column: the bucketed call with inputs dynamic along a later axis copied
 into their capacity, as before kernels read them with the caller's row stride (its
 executable's `strided_inputs` emptied, so its call plan pads them), timed in the same rounds.
+`--masked` adds another: the bucketed call with the zero masks of contracted operands kept
+as kernels (`plan.planner.MASK_VIEWS` off while it compiles), as before GEMMs read those
+operands in place: each product over a dynamic axis then reads zero-filled copies.
 """
 from __future__ import annotations
 
@@ -61,6 +67,14 @@ def columns_np(x):
     return np.exp(x) * 0.5, np.tanh(x).sum(axis=1)
 
 
+def product(x, w):
+    return x @ w
+
+
+def product_np(x, w):
+    return x @ w
+
+
 def cases(quick):
     rng = np.random.default_rng(0)
     out = []
@@ -71,6 +85,11 @@ def cases(quick):
     for n in ((40, 100) if quick else (300, 600, 900)):
         x = rng.standard_normal((64 if quick else 512, n)).astype(np.float32)
         out.append((f"exp + row sum, (512, n) n={n}", columns, columns_np, (x,), {"x": 1}))
+    for n in ((40, 100) if quick else (100, 300, 600, 900)):
+        x = rng.standard_normal((256, n)).astype(np.float32)
+        w = rng.standard_normal((n, 64)).astype(np.float32)
+        out.append((f"x @ w, (256, n) @ (n, 64) n={n}", product, product_np, (x, w),
+                    {"x": 1, "w": 0}))
     return out
 
 
@@ -94,6 +113,19 @@ def copying(fn, dyn, xs):
     return g
 
 
+def masking(fn, dyn, xs):
+    """A bucketed jit of `fn` (its own cache) compiled with the masks of contracted operands
+    kept as kernels (zero-filled copies, as before mask views)."""
+    from xla_like.backends.plan import planner
+    g = jitcore.jit(functools.wraps(fn)(lambda *a: fn(*a)), dynamic_axes=dyn)
+    planner.MASK_VIEWS = False
+    try:
+        g(*xs)
+    finally:
+        planner.MASK_VIEWS = True
+    return g
+
+
 def fmt(s):
     ms = s * 1e3
     return f"{ms:.3g} ms" if ms >= 1 else f"{ms * 1e3:.3g} µs"
@@ -107,6 +139,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--copied", action="store_true",
                     help="also time the bucketed call copying column-dynamic inputs")
+    ap.add_argument("--masked", action="store_true",
+                    help="also time the bucketed call with contracted operands zero-masked")
     args = ap.parse_args()
     rows = []
     for name, fn, ref, xs, dyn in cases(args.quick):
@@ -119,27 +153,37 @@ def main():
         if args.copied:
             copied = copying(fn, dyn, xs)
             check(name, copied(*xs), want)
-        rows.append((name, bucketed, exact, copied, xs))
-    times = {name: ([], [], []) for name, *_ in rows}
+        masked = None
+        if args.masked:
+            masked = masking(fn, dyn, xs)
+            check(name, masked(*xs), want)
+        rows.append((name, bucketed, exact, copied, masked, xs))
+    times = {name: ([], [], [], []) for name, *_ in rows}
     for _ in range(args.rounds):
-        for name, bucketed, exact, copied, xs in rows:
+        for name, bucketed, exact, copied, masked, xs in rows:
             times[name][0].append(best_of(bucketed, xs, args.calls))
             times[name][1].append(best_of(exact, xs, args.calls))
             if copied is not None:
                 times[name][2].append(best_of(copied, xs, args.calls))
+            if masked is not None:
+                times[name][3].append(best_of(masked, xs, args.calls))
     extra = " copied min / median | copied / exact (min) |" if args.copied else ""
+    extra += " masked min / median | masked / exact (min) |" if args.masked else ""
     lines = [f"CPU: {cpu_model()}, {os.cpu_count()} cores; {args.rounds} interleaved rounds, "
              f"best of {args.calls} calls each; float32", "",
              "| case | bucketed min / median | exact min / median | bucketed / exact (min) |"
-             + extra, "|---|---|---|---|" + ("---|---|" if args.copied else "")]
+             + extra, "|---|---|---|---|" + "---|---|" * (args.copied + args.masked)]
     for name, *_ in rows:
-        tb, te, tc = times[name]
+        tb, te, tc, tm = times[name]
         line = (f"| {name} | {fmt(min(tb))} / {fmt(statistics.median(tb))} | "
                 f"{fmt(min(te))} / {fmt(statistics.median(te))} | "
                 f"{min(tb) / min(te):.2f} |")
         if tc:
             line += (f" {fmt(min(tc))} / {fmt(statistics.median(tc))} | "
                      f"{min(tc) / min(te):.2f} |")
+        if tm:
+            line += (f" {fmt(min(tm))} / {fmt(statistics.median(tm))} | "
+                     f"{min(tm) / min(te):.2f} |")
         lines.append(line)
     text = "\n".join(lines)
     print(text)

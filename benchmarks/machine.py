@@ -49,6 +49,7 @@ def seconds(fn, *args) -> float:
 
 def best_of(fn, args, calls):
     """The fastest of `calls` back-to-back calls of fn(*args), in seconds."""
+    import time
     best = float("inf")
     for _ in range(calls):
         t0 = time.perf_counter()

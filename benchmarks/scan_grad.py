@@ -1,6 +1,7 @@
 """Reverse mode through `lax.scan`: the tanh RNN of `workloads.py` row 4, jitcore vs JAX.
 
-    python benchmarks/scan_grad.py [--rounds 10] [--calls 2] [--quick] [--no-jax] [--out FILE]
+    python benchmarks/scan_grad.py [--rounds 10] [--calls 2] [--quick] [--no-jax] [--baseline]
+                                   [--out FILE]
 
 Cases (sources in `workloads_cases.py`, run identically by jitcore and JAX): the forward scan
 (200 steps, hidden 256, batch 32, input 64, float32), its `value_and_grad`, and its `grad`.
@@ -10,11 +11,15 @@ machine column: JAX's per-step products alone (2 forward, 3 backward) in NumPy f
 `@` each with the same shapes, timed in the same rounds (its per-call overhead included).
 Before timing, each answer is checked against the NumPy float64 version (manual
 backpropagation) and JAX's against jitcore's. Rounds are interleaved; min / median over rounds;
-ratio = JAX median / jitcore median (above 1: jitcore faster).
+ratio = JAX median / jitcore median (above 1: jitcore faster). `--baseline` adds a column timed
+in the same rounds: jitcore with every product a cblas_sgemm call and the loop's matrix read
+transposed in the backward step (`products_through_blas`: the code before
+`cpu/small_gemm.py` and `passes/loop_dot_layout.py`), and its ratio to jitcore's median.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import os
@@ -58,6 +63,23 @@ def dots_per_step(fn, xs):
     return {b.name: sum(i.opcode == "dot_general" for i in b.instructions) for b in bodies}
 
 
+@contextlib.contextmanager
+def products_through_blas():
+    """Compile as before the small-product kernel: every product through BLAS, no transposed
+    copy of a loop's matrix (the program key marked, so the two builds are cached apart)."""
+    import xla_like.backends.cpu as cpu
+    from xla_like.backends.cpu import small_gemm
+    from xla_like.passes import loop_dot_layout
+    saved = small_gemm.fits, cpu.program_key, loop_dot_layout.MIN_STEPS
+    small_gemm.fits = lambda *a, **k: False
+    cpu.program_key = lambda *a, **k: saved[1](*a, **k) + ":blas"
+    loop_dot_layout.MIN_STEPS = 1 << 62
+    try:
+        yield
+    finally:
+        small_gemm.fits, cpu.program_key, loop_dot_layout.MIN_STEPS = saved
+
+
 def gemm_floor(params, xs, grad):
     """The per-step products in NumPy float32: forward x@U, h@W; backward g@W.T, h.T@g, x.T@g."""
     wx, wh, _ = params
@@ -80,6 +102,8 @@ def main(argv=None):
     ap.add_argument("--calls", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also time the build with every product through BLAS")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 10)
@@ -97,24 +121,36 @@ def main(argv=None):
         ns = {"np": np, "jax": jitcore, "jnp": jitcore.numpy, "lax": jitcore.lax}
         exec(compile(src, "<case>", "exec"), ns)
         dots = dots_per_step(ns["fn"], xs)
-        cases.append(dict(name=name, fn=fn, xs=xs, checks=checks, dots=dots, t=([], [], []),
-                          floor=gemm_floor(xs[0], xs[1], name != "rnn_fwd")))
+        base = None
+        if args.baseline:
+            with products_through_blas():
+                base, _ = jitcore_case(src)
+                if agree(leaves(base(*xs)), got):
+                    checks.append("baseline DIFFERS")
+        cases.append(dict(name=name, fn=fn, xs=xs, checks=checks, dots=dots, t=([], [], [], []),
+                          floor=gemm_floor(xs[0], xs[1], name != "rnn_fwd"), base=base))
     for _ in range(rounds):
         for c in cases:
             c["t"][0].append(best_of(c["fn"], c["xs"], args.calls, 1, jitcore.block_until_ready))
             c["t"][1].append(side.time(c["name"], args.calls))
             c["t"][2].append(best_of(lambda: c["floor"](), (), args.calls, 1, lambda r: r))
+            if c["base"] is not None:
+                c["t"][3].append(best_of(c["base"], c["xs"], args.calls, 1,
+                                         jitcore.block_until_ready))
     lines = [f"- date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC",
              f"- machine: {cpu_model()}, {os.cpu_count()} cores; load average "
              f"{os.getloadavg()[0]:.1f}",
              f"- {side.label()}", f"- {rounds} interleaved rounds, best of {args.calls} calls each",
              "", "| case | jitcore | JAX | JAX / jitcore | the products alone (NumPy) | dots per step "
-             "(jitcore, per scan body) | check |", "|---|---|---|---|---|---|---|"]
+             "(jitcore, per scan body) | check |" +
+             (" products through BLAS | BLAS / jitcore |" if args.baseline else ""),
+             "|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else "")]
     for c in cases:
-        jt, jx, fl = c["t"]
+        jt, jx, fl, bt = c["t"]
         dots = ", ".join(f"{k}: {v}" for k, v in c["dots"].items())
         lines.append(f"| {c['name']} | {fmt(jt)} | {fmt(jx)} | {ratio(jx, jt)} | {fmt(fl)} | "
-                     f"{dots} | {', '.join(c['checks'])} |")
+                     f"{dots} | {', '.join(c['checks'])} |" +
+                     (f" {fmt(bt)} | {ratio(bt, jt)} |" if args.baseline else ""))
     side.close()
     text = "\n".join(lines + notes) + "\n"
     print(text)

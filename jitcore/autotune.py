@@ -1,7 +1,8 @@
 """`jit(f, autotune=True)` and the `autotune` setting (`JITCORE_AUTOTUNE=1`): the first call of
 each compiled program times a few kernel schedules on that call's own arguments and keeps the
-fastest, on a backend that tunes (`tune_schedules` of the backend module: the CPU's). The choice is
-stored per program and machine by the backend, so a later process only looks it up.
+fastest, on a backend that tunes (`tune_schedules` of the backend module: the CPU's and
+CUDA's). The choice is stored per program and machine by the backend, so a later process only
+looks it up.
 
 A tuned program computes what the default one does: bit for bit, except where a reduction's
 order may change (sums and products agree within rounding). Bucketed programs (dynamic axes)

@@ -165,15 +165,19 @@ def kernel_symbols(executable, llvm: dict) -> dict:
                 part = getattr(part, "step", part)
                 if part is not None and part.outputs:
                     by_output.setdefault(part.outputs[0], part.instr.id)
-        for name, bid in _calls_by_output(llvm.get(f"seg{j}", "")):
-            if bid in by_output:
-                out.setdefault(by_output[bid], name)
+        # A long segment calls its parts (`cpu.render.PART_STEPS`), which call the kernels.
+        driver = llvm.get(f"seg{j}", "")
+        for text in [driver] + [llvm.get(p, "") for p in _PART_CALL.findall(driver)]:
+            for name, bid in _calls_by_output(text):
+                if bid in by_output:
+                    out.setdefault(by_output[bid], name)
     return out
 
 
 _ASSIGN = re.compile(r"^\s*(%[\w.]+) = (.*)$", re.M)
 # A kernel call: to a compile unit's entry, or (one module) to the kernel itself.
 _CALL = re.compile(r"call (?:\w+ )*void @(jk_\w+|\"?seg\d+\.k[\w.]+\"?)\((.*)\)")
+_PART_CALL = re.compile(r"call (?:\w+ )*void @\"?(jd_\w+|seg\d+\.p\d+)\"?\(")
 _LOAD = re.compile(r"load ptr, ptr (%[\w.]+)")
 _GEP = re.compile(r"getelementptr (?:\w+ )*i8, ptr (%[\w.]+), i64 (\d+)$")
 

@@ -42,7 +42,7 @@ def row_sums(x):
 def _tiny_space(monkeypatch, widths=(128,)):
     """One segment change and one vector width per kernel: a search of two or three builds."""
     def space(plan, order, threads, features):
-        return [("seg0", "chunk_align", 1024)], list(widths)
+        return [("seg0", "chunk_align", 1024)], [("vector_width", w) for w in widths]
     monkeypatch.setattr(at, "candidates", space)
 
 
@@ -60,19 +60,22 @@ def _raw_executable(f, *args):
 
 def _every_candidate(base):
     """The default executable's program built with each single change the full search space
-    holds (segment fields and every kernel's every vector width), whatever is fastest."""
+    holds (segment fields and every kernel field where it changes the kernel), whatever is
+    fastest; each with whether it may reorder a sum (`schedule.reorders`)."""
     plan = base.plan
-    changes, widths = at.candidates(plan, base._order, 2, "+avx512f")
+    changes, kernel_changes = at.candidates(plan, base._order, 2, "+avx512f")
     mod, _ = render(plan, at._blas_sig())
-    kernels = [f.name for f in mod.functions if at._KERNEL.match(f.name) and f.blocks]
+    kernels = {f.name: str(f) for f in mod.functions if at._KERNEL.match(f.name) and f.blocks}
     assert kernels
-    changes += [(k, "vector_width", w) for k in kernels for w in widths]
+    changes += [(k, field, v) for k, text in kernels.items() for field, v in kernel_changes
+                if at._applies(field, text)]
     schedules = [(name, Schedule(**{field: value})) for name, field, value in changes]
     # On the pool (this program alone stays on one thread): shares of other sizes, one thread.
     schedules += [("seg0", Schedule(parallel_min_work=1, chunk_align=a)) for a in (64, 1024)]
     schedules += [("seg0", Schedule(parallel_min_work=1, threads=1))]
     for name, s in schedules:
-        yield (name, s), at._build(base, frozenset(), {name: s})
+        may = any(schedule.reorders(f, kernels.get(name, "")) for f in s.changes())
+        yield (name, s, may), at._build(base, frozenset(), {name: s})
 
 
 def test_every_schedule_of_an_elementwise_program_gives_the_same_bits():
@@ -90,10 +93,16 @@ def test_schedules_of_a_reduction_agree_within_rounding():
     ref = (np.exp(X.astype(np.float64)) * X).sum(axis=1)
     (default,) = base([X])
     np.testing.assert_allclose(default, ref, rtol=1e-5)
+    reordering = 0
     for change, ex in _every_candidate(base):
         (got,) = ex([X])
-        # The vector width may change the order of the sum (`cpu.schedule`).
+        # The vector width and the interleave count may change the order of the sum
+        # (`cpu.schedule.reorders`); every other change gives the default's bits.
         np.testing.assert_allclose(got, ref, rtol=1e-5, err_msg=str(change))
+        if not change[2]:
+            assert np.array_equal(got, default), change
+        reordering += change[2]
+    assert reordering
 
 
 def test_default_schedules_render_the_same_program():

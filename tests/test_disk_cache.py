@@ -238,7 +238,7 @@ def test_runtime_routines_are_installed_for_objects_that_call_them(cache_dir, mo
         }}
         """)
     disk_key = disk_cache.key(text, "cpu", cpu._target_id())
-    cpu._compile_object(text, ["conv"], disk_key, {"conv": (False, False)})  # stored
+    cpu._compile_object(text, ["conv"], disk_key, {"conv": (False, False, 0)})  # stored
     installs = []
     original = cpu_runtime.install
     monkeypatch.setattr(cpu_runtime, "install", lambda tm: (installs.append(1), original(tm)))

@@ -109,9 +109,9 @@ def test_num_threads_sets_compiled_plans_and_caps_calls(monkeypatch):
     calls = []
     run = cpu_pool.ThreadPool.try_run
 
-    def counted(self, fn, ptrs, externs, nthreads, counter):
+    def counted(self, fn, ptrs, externs, nthreads, counter, *rest):
         calls.append(nthreads)
-        return run(self, fn, ptrs, externs, nthreads, counter)
+        return run(self, fn, ptrs, externs, nthreads, counter, *rest)
     monkeypatch.setattr(cpu_pool.ThreadPool, "try_run", counted)
     x = np.linspace(0.0, 1.0, 1 << 18)        # past the work a kernel splits over threads
     f = jc.jit(lambda v: v * 2.0 + 1.0)

@@ -39,6 +39,7 @@ from .passes.fusion import fuse
 from .passes.inline import inline_calls
 from .passes.layout import layout
 from .passes.licm import licm
+from .passes.loop_dot_layout import loop_dot_layout
 from .passes.loop_sums import loop_sums
 from .passes.lower_conv import lower_conv
 from .passes.lower_windows import lower_windows
@@ -58,7 +59,8 @@ PIPELINES = {
                ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
                ("cse", cse), ("licm", licm), ("loop_sums", loop_sums),
                ("widen_half_dots", widen_half_dots), ("fold_batched_dots", fold_batched_dots),
-               ("layout", layout), ("fusion", fuse), ("dce", dce)],
+               ("layout", layout), ("loop_dot_layout", loop_dot_layout), ("fusion", fuse),
+               ("dce", dce)],
 }
 
 _local = threading.local()

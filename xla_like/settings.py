@@ -31,6 +31,7 @@ class Settings:
     num_threads: int = 0              # CPU kernel threads; 0: the cores, at most 8
     blas_coretype: str = ""           # OpenBLAS core to load; "auto": OpenBLAS's own choice
     no_vector_math: int = 0           # 1: the C math library instead of vectorized bodies
+    bf16_dot: str = "auto"            # bfloat16 dots: auto, native (AVX-512 BF16), widen
     cuda_arch: str = ""               # compute capability to compile for; "": the GPU's
     cuda_cublas: int = 1              # 0: dots on GPUs never use cuBLAS
     explain_cache_misses: int = 0     # 1: say why each compile missed jit's cache

@@ -310,12 +310,17 @@ def test_integer_dots_use_the_kernel_half_dots_widen_to_sgemm(emulated, monkeypa
     f = jax.jit(lambda h, i: (h @ h.T, i @ i.T, lax.dot_general(
         i, i, (((1,), (1,)), ((), ())), preferred_element_type=np.float32)), backend="cuda")
     r = f(h, i)
-    # Integer dots run the kernel; a float16 dot is a float32 dot between conversions
+    # Integer dots run the kernel; on sm_80+ (the emulated GPU is sm_90) a float16 dot runs on
+    # tensor cores (`cuda.mma`), before sm_80 it is a float32 dot between conversions
     # (`widen_half_dots`), which cuBLAS runs as one sgemm.
-    assert [c[0] for c in fake.calls] == ["S"]
+    assert fake.calls == []
     _check(r[0], (h.astype(np.float32) @ h.T.astype(np.float32)).astype(np.float16))
     _check(r[1], i @ i.T)
     _check(r[2], (i @ i.T).astype(np.float32))
+    with config.override(cuda_arch="sm_75"):
+        r75 = jax.jit(lambda h: h @ h.T, backend="cuda")(h)
+    assert [c[0] for c in fake.calls] == ["S"]
+    _check(r75, (h.astype(np.float32) @ h.T.astype(np.float32)).astype(np.float16))
 
 
 def test_cublas_without_the_library(emulated, monkeypatch):

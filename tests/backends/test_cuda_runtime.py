@@ -27,6 +27,7 @@ import jitcore.numpy as jnp  # noqa: E402
 from jitcore import lax  # noqa: E402
 from xla_like.backends import cuda  # noqa: E402
 from xla_like.backends.cuda import codegen as cuda_codegen, runtime as cuda_runtime
+from tests.backends import cuda_mma_model  # noqa: E402  (tensor cores, bfloat16 rounding)
 
 TOL = {np.dtype(np.float16): 3e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -72,6 +73,7 @@ _CALLBACKS = {
                                     ctypes.c_int32, ctypes.c_int32)(_shfl),
     "jc_shfl_i32": ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
                                     ctypes.c_int32, ctypes.c_int32)(_shfl),
+    **cuda_mma_model.make_callbacks(_tls),
 }
 
 
@@ -93,7 +95,8 @@ def host_llvm(text):
     text = text.replace("llvm.nvvm.barrier0", "jc_barrier0")
     text = text.replace("llvm.nvvm.shfl.sync.bfly.f32", "jc_shfl_f32")
     text = text.replace("llvm.nvvm.shfl.sync.bfly.i32", "jc_shfl_i32")
-    return re.sub(r"@\"?__nv_(\w+)\"?", r'@"\1"', text)   # libdevice -> the C math library
+    text = re.sub(r"@\"?__nv_(\w+)\"?", r'@"\1"', text)   # libdevice -> the C math library
+    return cuda_mma_model.host_rewrite(text)
 
 
 class FakeAllocation:

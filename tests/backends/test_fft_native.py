@@ -9,6 +9,7 @@ import pytest
 import jitcore as jc
 from jitcore import lax
 from ops.fft import fft
+from tests.covering import pairwise
 from tests.helpers import plan_of
 
 RNG = np.random.default_rng(5)
@@ -66,27 +67,20 @@ def check(kind, lengths, batch, dtype):
         assert err < 1e-13, err
 
 
-@pytest.mark.parametrize("kind", TYPES)
-@pytest.mark.parametrize("n", LENGTHS)
-def test_one_axis_complex128(kind, n):
-    check(kind, (n,), (3,), np.complex128)
+# Every (kind, length) pair, and each with both precisions across the lengths.
+@pytest.mark.parametrize("kind,n,dtype", pairwise(TYPES, LENGTHS, [np.complex128, np.complex64]))
+def test_one_axis(kind, n, dtype):
+    check(kind, (n,), (3,) if dtype == np.complex128 else (2,), dtype)
 
 
-@pytest.mark.parametrize("kind", TYPES)
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 12, 17, 64, 97, 1000, 4096])
-def test_one_axis_complex64(kind, n):
-    check(kind, (n,), (2,), np.complex64)
-
-
-@pytest.mark.parametrize("kind", TYPES)
-@pytest.mark.parametrize("lengths,batch", [
+# Every pair of (kind, shape, precision) at least once.
+@pytest.mark.parametrize("kind,lengths_batch,dtype", pairwise(TYPES, [
     ((4, 8), ()), ((3, 5), (2,)), ((7, 12), (2, 1)), ((16, 17), ()), ((1, 6), (3,)),
     ((6, 1), (2,)), ((64, 256), ()),
     ((2, 3, 4), ()), ((5, 4, 7), (2,)), ((8, 1, 9), ()), ((16, 16, 16), ()),
-])
-@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
-def test_several_axes(kind, lengths, batch, dtype):
-    check(kind, lengths, batch, dtype)
+], [np.complex64, np.complex128]))
+def test_several_axes(kind, lengths_batch, dtype):
+    check(kind, *lengths_batch, dtype)
 
 
 @pytest.mark.parametrize("kind", ["FFT", "RFFT"])

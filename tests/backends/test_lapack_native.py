@@ -13,6 +13,7 @@ import jitcore as jc
 from jitcore import lax
 import jitcore.numpy as jnp
 from ops import decompositions as D
+from tests.covering import pairwise
 from tests.helpers import plan_of
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
@@ -112,13 +113,22 @@ def test_lu_singular(shape):
 TRI_FLAGS = [(left, lower, trans, conj, unit) for left in (True, False)
              for lower in (True, False) for trans in (True, False) for conj in (True, False)
              for unit in (True, False)]
+# Each of the 32 flag combinations once (each picks a branch of the kernel), plus every pair of
+# (dtype, size, flag value): the full product with dtypes and sizes (256) shows nothing more.
+TRI_CASES = [(DTYPES[i % 4], [(4, 3), (20, 7)][i // 4 % 2], flags)
+             for i, flags in enumerate(TRI_FLAGS)] + [
+    (d, ko, tuple(flags))
+    for d, ko, *flags in pairwise(DTYPES, [(4, 3), (20, 7)], *[(True, False)] * 5)]
+
+def _tri_id(v):
+    if isinstance(v, tuple) and isinstance(v[0], bool):   # left, lower, trans, conj, unit
+        return "".join("LlTCU"[i] if f else "-" for i, f in enumerate(v))
+    return None
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("k,other", [(4, 3), (20, 7)])
-@pytest.mark.parametrize("flags", TRI_FLAGS, ids=lambda f: "".join("LlTCU"[i] if v else "-"
-                                                                    for i, v in enumerate(f)))
-def test_triangular_solve(dtype, k, other, flags):
+@pytest.mark.parametrize("dtype,k_other,flags", TRI_CASES, ids=_tri_id)
+def test_triangular_solve(dtype, k_other, flags):
+    k, other = k_other
     left, lower, trans, conj, unit = flags
     a = rand((2, k, k), dtype) + 2 * k * np.eye(k, dtype=dtype)
     b = rand((2, k, other) if left else (2, other, k), dtype)

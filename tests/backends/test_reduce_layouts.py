@@ -10,6 +10,7 @@ import pytest
 
 import jitcore
 import jitcore.numpy as jnp
+from tests.covering import pairwise
 from xla_like.backends.plan.kernel_shapes import column_layout
 from xla_like.backends.plan.planner import cpu_pipeline
 
@@ -28,10 +29,11 @@ def _data(shape, dtype):
     return RNG.integers(-40, 40, size=shape).astype(dtype)
 
 
-@pytest.mark.parametrize("shape,axis", LAYOUTS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
-@pytest.mark.parametrize("name", ["sum", "max", "min"])
-def test_reduce_matches_numpy(shape, axis, dtype, name):
+# Every pair of (layout, dtype, reduction) at least once, not all 99 combinations.
+@pytest.mark.parametrize("shape_axis,dtype,name", pairwise(
+    LAYOUTS, [np.float32, np.float64, np.int32], ["sum", "max", "min"]))
+def test_reduce_matches_numpy(shape_axis, dtype, name):
+    shape, axis = shape_axis
     x = _data(shape, dtype)
     got = np.asarray(jitcore.jit(lambda a: getattr(jnp, name)(a, axis=axis))(x))
     ref = getattr(np, name)(x.astype(np.float64) if np.dtype(dtype).kind == "f" else
@@ -46,10 +48,11 @@ def test_reduce_matches_numpy(shape, axis, dtype, name):
         np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("shape,axis", [s for s in LAYOUTS if not isinstance(s[1], tuple)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8, np.bool_])
-@pytest.mark.parametrize("name", ["argmax", "argmin"])
-def test_arg_reduce_first_index(shape, axis, dtype, name):
+@pytest.mark.parametrize("shape_axis,dtype,name", pairwise(
+    [s for s in LAYOUTS if not isinstance(s[1], tuple)],
+    [np.float32, np.float64, np.int32, np.uint8, np.bool_], ["argmax", "argmin"]))
+def test_arg_reduce_first_index(shape_axis, dtype, name):
+    shape, axis = shape_axis
     # Few distinct values: many ties, where the first index must win.
     x = RNG.integers(0, 2 if dtype is np.bool_ else 3, size=shape).astype(dtype)
     got = np.asarray(jitcore.jit(lambda a: getattr(jnp, name)(a, axis=axis))(x))

@@ -10,6 +10,7 @@ import jitcore as jc
 import jitcore.numpy as jnp
 from jitcore import config
 from ops import indexing as ix
+from tests.covering import pairwise
 from tests.helpers import plan_of
 
 RNG = np.random.default_rng(11)
@@ -45,12 +46,12 @@ def _update(kind):
             "max": lambda x, i, u: x.at[i].max(u)}[kind]
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("kind", ["set", "add", "mul", "min", "max"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
-@pytest.mark.parametrize("shape,nidx", [((1000, 131), 3001), ((7, 5), 40), ((1, 3), 5),
-                                        ((13, 1), 0), ((9, 3, 5), 17)])
-def test_row_scatter(threads, kind, dtype, shape, nidx):
+# Every pair of (threads, kind, dtype, shape) at least once, not all 150 combinations.
+@pytest.mark.parametrize("threads,kind,dtype,shape_nidx", pairwise(
+    [1, 2], ["set", "add", "mul", "min", "max"], [np.float32, np.float64, np.int32],
+    [((1000, 131), 3001), ((7, 5), 40), ((1, 3), 5), ((13, 1), 0), ((9, 3, 5), 17)]))
+def test_row_scatter(threads, kind, dtype, shape_nidx):
+    shape, nidx = shape_nidx
     n = shape[0]
     x = (RNG.normal(size=shape) * 4).astype(dtype)
     # Collisions (few distinct rows), negative rows and out-of-range rows both ways.
@@ -200,12 +201,13 @@ def test_cumsum_float64_blocked_error():
         assert abs(got[i] - exact) / exact <= 5e-15
 
 
-@pytest.mark.parametrize("name", ["cumsum", "cumprod", "cummax", "cummin"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int8])
-@pytest.mark.parametrize("shape,axis", [((1000,), 0), ((7, 777), 1), ((777, 7), 0),
-                                        ((3, 0, 4), 1), ((5, 1), 1), ((4, 70000), 1)])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_cumulative(name, dtype, shape, axis, reverse):
+# Every pair of (scan, dtype, layout, direction) at least once, not all 192 combinations.
+@pytest.mark.parametrize("name,dtype,shape_axis,reverse", pairwise(
+    ["cumsum", "cumprod", "cummax", "cummin"], [np.float32, np.float64, np.int32, np.int8],
+    [((1000,), 0), ((7, 777), 1), ((777, 7), 0), ((3, 0, 4), 1), ((5, 1), 1), ((4, 70000), 1)],
+    [False, True]))
+def test_cumulative(name, dtype, shape_axis, reverse):
+    shape, axis = shape_axis
     if np.dtype(dtype).kind == "f":
         x = RNG.uniform(0.5, 1.5, size=shape).astype(dtype)
         if x.size > 10:

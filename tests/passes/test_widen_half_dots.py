@@ -68,3 +68,20 @@ def test_dots_in_loop_bodies_are_widened():
     after = widened(lambda x: lax.fori_loop(0, 3, lambda i, c: jnp.tanh(c @ x), x), a)
     ds = [i for i in all_instrs(after) if i.opcode == "dot_general"]
     assert ds and all(o.shape.dtype == np.float32 for d in ds for o in d.operands)
+
+
+def test_kept_dots_keep_their_operands_and_accumulate_in_float32():
+    # A backend with a native 16-bit GEMM names the dots it keeps: their operands stay
+    # bfloat16, a bfloat16 result is a float32 dot rounded once by a convert (same numbers).
+    from xla_like.passes.widen_half_dots import keeping
+    a, b = rand((6, 5), BF16), rand((5, 4), BF16)
+    with keeping(lambda instr: instr.operands[0].shape.dims == (6, 5)):
+        after = widened(lambda x, y: (x @ y, y.T @ x.T,
+                                      lax.dot(x, y, preferred_element_type=jnp.float32)), a, b)
+    ds = [i for i in all_instrs(after) if i.opcode == "dot_general"]
+    kept = [d for d in ds if d.operands[0].shape.dtype == BF16]
+    assert len(ds) == 3 and len(kept) == 2
+    assert all(d.shape.dtype == np.float32 and d.operands[1].shape.dtype == BF16 for d in kept)
+    assert [o.opcode for o in after.entry.root.operands][0] == "convert_element_type"
+    widened_dot = [d for d in ds if d not in kept][0]
+    assert [o.shape.dtype for o in widened_dot.operands] == [np.float32, np.float32]

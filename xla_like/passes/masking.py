@@ -303,8 +303,19 @@ class _Masker:
             dt = instr.shape.dtype
             gemm = _kind(dt) == "f" and dt.itemsize in (4, 8) and len(lc) == 1 and \
                 lhs.shape.dtype == dt and rhs.shape.dtype == dt
-            instr.operands = [self.masked(lhs, la, "zero", gemm),
-                              self.masked(rhs, ra, "zero", gemm)]
+            instr.operands = [self.dot_operand(lhs, la, gemm),
+                              self.dot_operand(rhs, ra, gemm)]
+
+    def dot_operand(self, x, axes, gemm):
+        """`x` zero-masked along `axes` for a dot contracting them. A transpose (`x @ y.T`) is
+        masked before it, so that `passes/layout.py` still folds it into the dot's dimension
+        numbers as in the exact program: the dot then reads the mask of y, which the CPU
+        backend reads in place (`plan.planner`'s mask views) instead of a transposed copy."""
+        if not axes or not gemm or x.opcode != "transpose":
+            return self.masked(x, axes, "zero", gemm)
+        perm = x.attrs["permutation"]
+        y = self.masked(x.operands[0], {perm[a]: p for a, p in axes.items()}, "zero", gemm)
+        return self.emit("transpose", [y], x.shape, dict(x.attrs), location=x.location)
 
     def rule_reshape(self, instr):
         if not _reshape_keeps_prefix(instr.operands[0].shape.dims, instr.shape.dims):
@@ -411,6 +422,42 @@ def _reshape_keeps_prefix(src, dst) -> bool:
         if any(type(d) is Dim for d in gs[1:]) or any(type(d) is Dim for d in gd[1:]):
             return False
     return True
+
+
+def mask_only(comp) -> tuple | None:
+    """(parameter index of x, {masked axis: parameter index of its bound}) when the kernel
+    of `comp` (a fusion) does nothing but mask one parameter along some axes, as
+    `_Masker.masked` builds it: `select(iota_a < n [and ...], x, fill)`, each bound n a
+    scalar parameter, `fill` a broadcast constant, x of the result's shape and type; else
+    None. A reader that never looks past n along those axes (a GEMM stopping at the true K:
+    `plan.planner`'s mask views) can read x itself: inside the bounds the mask is x."""
+    root = comp.root
+    if isinstance(root.shape, tuple) or root.opcode != "select":
+        return None
+    pred, x, fill = root.operands
+    if x.opcode != ir.PARAMETER or x.shape.dims != root.shape.dims or \
+            x.shape.dtype != root.shape.dtype:
+        return None
+    while fill.opcode == "broadcast_in_dim":
+        fill = fill.operands[0]
+    if fill.opcode != ir.CONSTANT:
+        return None
+    axes, todo = {}, [pred]
+    while todo:
+        p = todo.pop()
+        if p.opcode == "and":
+            todo.extend(p.operands)
+            continue
+        if p.opcode != "lt":
+            return None
+        pos, lim = p.operands
+        if pos.opcode != "iota" or lim.opcode != "broadcast_in_dim" or \
+                lim.operands[0].opcode != ir.PARAMETER or lim.operands[0].shape.dims:
+            return None
+        a = pos.attrs["dimension"]
+        if axes.setdefault(a, lim.operands[0].attrs["index"]) != lim.operands[0].attrs["index"]:
+            return None
+    return x.attrs["index"], axes
 
 
 def _fill_value(name, dtype):

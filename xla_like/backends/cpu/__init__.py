@@ -45,7 +45,8 @@ from .. import disk_cache
 from ..code_cache import CodeCache
 from ..llvm import native as llvm_native
 from ..plan.planner import cpu_pipeline
-from . import compile_units, lapack, runtime as cpu_runtime, object_check, schedule
+from . import claims, compile_units, lapack, runtime as cpu_runtime, object_check, schedule
+from . import bf16_dot
 from .executable import Executable, _SEG_CFUNC
 from .gemm import blas_ok as _blas_ok
 from .prefix_inputs import prefix_inputs, strided_inputs
@@ -86,7 +87,8 @@ def _blas():
 def compile(module: ir.Module, donated=frozenset()) -> Executable:
     """`donated`: parameter numbers whose arrays the caller gives up (see `plan.planner`): outputs
     may be written into them."""
-    optimized = cpu_pipeline(module)
+    # bfloat16 dots this host runs natively keep their operands (`cpu.bf16_dot`).
+    optimized = cpu_pipeline(module, keep_half_dots=bf16_dot.keeper())
     blas_info = _blas()
     plan = lapack.LapackPlan(optimized, frozenset(donated),
                              blas=_blas_ok if blas_info is not None else None,
@@ -156,7 +158,7 @@ def program_key(plan, blas_sig, donated, timed=False) -> str:
         repr(blas_sig[0]), sorted(blas_sig[1].items())),
                    plan.threads, _small(plan), _source_stamp(), getattr(plan, "layouts", None),
                    getattr(plan, "views", None),
-                   bool(settings.no_vector_math), timed)).encode())
+                   bool(settings.no_vector_math), timed, claims.ENABLED, claims.SPLIT)).encode())
     h.update(schedule.key_text().encode())   # tuned schedules (`cpu.autotune`); "" if none
     return h.hexdigest()
 
@@ -218,7 +220,7 @@ def _machine_code(plan, blas_sig, donated, timed=False):
             if hit is None:
                 with profile_hooks.stage("render LLVM IR", program=plan.module.name):
                     llmod, order = render(plan, blas_sig, timed)
-                flags = {seg.name: (seg.parallel, seg.one_thread_blas)
+                flags = {seg.name: (seg.parallel, seg.one_thread_blas, seg.claims)
                          for kind, seg in order if kind == "native"}
                 if _small(plan):
                     hit = _compile_object(str(llmod) + QUICK_MARK, names, disk_key, flags)
@@ -233,6 +235,7 @@ def _machine_code(plan, blas_sig, donated, timed=False):
             continue
         seg = Segment(f"seg{j}", item, flags[f"seg{j}"][0])
         seg.one_thread_blas = flags[f"seg{j}"][1]
+        seg.claims = int(next(iter(flags[f"seg{j}"][2:3]), 0))   # shares a thread, `cpu.claims`
         order.append(("native", seg))
     return code, opt_text, addresses, order
 
@@ -262,6 +265,13 @@ def _compile_object(text, names, disk_key, flags):
     return code, opt_text, code.addresses, flags
 
 
+def _segment_flags_ok(f):
+    """A segment's flags as stored: [parallel, one_thread_blas, claims] (two bools and the
+    shares a thread claims, `cpu.claims`; 0 for static shares)."""
+    return isinstance(f, list) and len(f) == 3 and all(type(v) is bool for v in f[:2]) and \
+        type(f[2]) is int and 0 <= f[2] <= 64
+
+
 def _load_object(disk_key, names):
     """Machine code from the disk cache, or None. Symbols the object calls must resolve here
     before MCJIT links it (it aborts the process on one that does not)."""
@@ -273,9 +283,7 @@ def _load_object(disk_key, names):
     segs = meta.get("segments")
     if meta.get("names") != list(names) or not isinstance(imports, list) or \
             not all(isinstance(n, str) for n in imports) or not isinstance(segs, dict) or \
-            sorted(segs) != sorted(names) or not all(
-                isinstance(f, list) and len(f) == 2 and all(type(v) is bool for v in f)
-                for f in segs.values()):
+            sorted(segs) != sorted(names) or not all(_segment_flags_ok(f) for f in segs.values()):
         disk_cache.reject(cached.path, "metadata does not match the program")
         return None
     flags = {n: tuple(f) for n, f in segs.items()}

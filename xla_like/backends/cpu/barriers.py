@@ -162,11 +162,15 @@ class _Spaces:
         return ("array", b.id), 0
 
 
-def _chunks(n_units, nthreads, flat):
-    """Thread t's [lo, hi) of a kernel's range, as `render._render_segment` cuts it."""
-    chunk = -(-n_units // nthreads)
-    if flat:
-        chunk = -(-chunk // 64) * 64
+def _chunks(n_units, nthreads, flat, share=(64, 1, 0)):
+    """Thread t's [lo, hi) of a kernel's range, as `render._render_segment` cuts it: `share`
+    is the segment's schedule (`cpu.schedule`): (elements a flat chunk is a multiple of,
+    units a row chunk is a multiple of, most threads sharing the range (0: all))."""
+    align, row_align, cap = share
+    chunk = -(-n_units // (min(nthreads, cap) if cap else nthreads))
+    if flat or row_align > 1:
+        a = align if flat else row_align
+        chunk = -(-chunk // a) * a
     out = []
     for t in range(nthreads):
         lo = min(t * chunk, n_units)
@@ -244,7 +248,8 @@ def _kernel_access(spaces, step, nthreads, alone):
         modes = spaces.modes[id(step)] = _read_modes(spaces.plan, step, extent, rows)
     # A run-time count: every thread's part is anywhere in the range the count may reach
     # (the whole capacity), tagged with what makes parts of two kernels disjoint.
-    cuts = _chunks(extent, nthreads, flat) if key is None else [(0, extent)] * nthreads
+    cuts = _chunks(extent, nthreads, flat, spaces.share) if key is None else \
+        [(0, extent)] * nthreads
     for t, (lo, hi) in enumerate(cuts):
         if hi <= lo:
             continue
@@ -429,17 +434,20 @@ def _small(plan, step):
     return int(np.prod(dims, dtype=np.int64)) <= ALONE_MAX_WORK
 
 
-def plan_barriers(plan, steps, library, threads):
+def plan_barriers(plan, steps, library, threads, share=(64, 1, 0), split=1):
     """(barrier before step k?, {id(step) of kernels run on thread 0 alone}) for a segment of
     `steps` run on 2..`plan.threads` threads; `library[k]`: step k is a BLAS product;
-    `threads`: the thread count `gemm.pieces` cuts products for."""
+    `threads`: the thread count `gemm.pieces` cuts products for; `share`: how the segment's
+    schedule cuts kernel ranges (`_chunks`); `split`: shares a thread (`cpu.claims`)."""
     need = [k > 0 for k in range(len(steps))]
     alone = set()
     top = max(int(plan.threads or 1), 2)
     if not ELIDE:
         return need, alone
     spaces = _Spaces(plan, steps)
-    counts = range(2, top + 1)
+    spaces.share = share
+    # Shares each thread count runs: `split` a thread where they are claimed (`cpu.claims`).
+    counts = [split * n for n in range(2, top + 1)]
     runs = {n: [[] for _ in range(n)] for n in counts}
     length = 0
     for k, (step, lib) in enumerate(zip(steps, library)):

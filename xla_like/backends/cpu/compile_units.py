@@ -98,9 +98,12 @@ def compile_split(text: str, names, flags):
     """(native code, optimized text, {name: address}, `flags`) of the module `text`, cut into
     units. The caller holds `LLVM_LOCK` (the workers take only llvmlite's own lock)."""
     from . import _target_id
-    driver, kernel_units = units.cut(text, MARK)
-    driver.text = driver.text.replace(MARK, f"; jitcore: driver, O{DRIVER_LEVEL}")
-    driver.key, driver.level = units.digest(driver.text), DRIVER_LEVEL
+    # The driver and the parts of long segments (`units`) at `DRIVER_LEVEL`, kernels at `LEVEL`.
+    driver, kernel_units = units.cut(text, MARK, f"; jitcore: driver, O{DRIVER_LEVEL}")
+    driver.level = DRIVER_LEVEL
+    for u in kernel_units:
+        if getattr(u, "part", False):
+            u.level = DRIVER_LEVEL
     entries = {u.name for u in kernel_units}
     found, todo = {}, []
     for u in [driver] + kernel_units:

@@ -191,7 +191,8 @@ class Executable:
         with one_thread_blas() if seg.one_thread_blas else contextlib.nullcontext():
             pool = _pool(n)
             reset_barrier(ws.counter)
-            if not pool.try_run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr):
+            if not pool.try_run(seg.cfunc, ws.ptrs, self._externs, n, ws.counter_ptr,
+                                getattr(seg, "claims", 0), self):
                 # Another call has the workers: this one runs all shares itself (the native
                 # code takes any thread count up to the plan's; with one, it skips barriers).
                 seg.cfunc(ws.ptrs, self._externs, 0, 1, ws.counter_ptr)

@@ -28,7 +28,7 @@ from llvmlite import ir as ll
 from ..llvm.kernels import emit_fusion
 from ..plan.kernel_shapes import gemm_layout
 from ..llvm.emitter import I64, counted_loop, i64
-from . import gemm_update
+from . import gemm_update, small_gemm
 
 
 def blas_ok(instr):
@@ -40,7 +40,7 @@ def blas_ok(instr):
 
 
 def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=None,
-              rows=None, sizes=None, ld_of=None):
+              rows=None, sizes=None, ld_of=None, cut=None):
     """C[b] = A[b] @ B[b] through cblas_?gemm: in a segment on several threads (`nthreads`
     given) and of at least `SHARE_MIN_FLOPS`, in pieces shared by the threads; else one call
     per batch element, on thread 0; with
@@ -109,9 +109,14 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
         gemm = b.bitcast(b.load(b.gep(externs, [i64(slot)])), ll.PointerType(gemm_ty))
         _shared_gemm(b, gemm, (batch, m, n, k, ta, tb), int_t, fty, ptr(a_bid),
                      ptr(b_bid), ptr(step.outputs[0]), tid, nthreads, m_rt, n_rt,
-                     k_arg, addend, alpha, lda_rt, ldb_rt)
+                     k_arg, addend, alpha, lda_rt, ldb_rt, cut)
         return
     only0 = b.icmp_signed("==", tid, i64(0))
+    if small_gemm.fits(step, (m_rt, n_rt, k_rt), lda_rt is not None or ldb_rt is not None):
+        with b.if_then(only0):    # a small product: register tiles, no packing
+            small_gemm.emit_call(b, mod, step, ptr(a_bid), ptr(b_bid), ptr(step.outputs[0]),
+                                 name + ".sg")
+        return
     with b.if_then(only0):
         raw = b.load(b.gep(externs, [i64(slot)]))
         gemm = b.bitcast(raw, ll.PointerType(gemm_ty))
@@ -181,7 +186,8 @@ def pieces(batch, m, n, threads):
 
 
 def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads, m_rows,
-                 n_cols=None, k_arg=None, addend=None, alpha=None, lda_rt=None, ldb_rt=None):
+                 n_cols=None, k_arg=None, addend=None, alpha=None, lda_rt=None, ldb_rt=None,
+                 cut=None):
     """C[bi] = A[bi] @ B[bi], cut into `pieces`, thread `tid` computing a contiguous run of
     them with one-thread GEMMs. `m_rows`, `n_cols`: run-time row and column counts (bucketed
     programs) or None; `k_arg`: the contracted size as BLAS takes it; `lda_rt`, `ldb_rt`:
@@ -191,7 +197,9 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
     from . import pool
     batch, m, n, k, ta, tb = layout
     fty_bytes = 8 if isinstance(fty, ll.DoubleType) else 4
-    axis, per, size = pieces(batch, m, n, pool.threads())
+    # `cut`: the shares the pieces are for (claimed shares, `cpu.claims`, may be several a
+    # thread); by default the threads.
+    axis, per, size = pieces(batch, m, n, cut or pool.threads())
     total = i64(batch * per)
     share = b.sdiv(b.add(total, b.sub(nthreads, i64(1))), nthreads)
     first = _min(b, b.mul(tid, share), total)

@@ -28,7 +28,7 @@ from ops.core import PRIMITIVES
 from ... import ir
 from ..llvm.emitter import I1, I8, I32, I64, counted_loop, entry_alloca, i64
 from ..plan.planner import Plan
-from . import fft
+from . import bf16_dot, fft
 from . import matrix_loops as loops
 from .blas import WorkspaceQuery
 
@@ -100,10 +100,10 @@ class LapackPlan(Plan):
     native_sorts = True   # sorts and cumulative scans as native steps (`llvm.sort`, `llvm.scan`)
 
     def __init__(self, module, donated=frozenset(), blas=None, threads=1, lapack=None,
-                 names=()):
+                 names=(), gemm_fusion=True):
         self._lapack, self._names = lapack, frozenset(names)
         self.layouts = []
-        super().__init__(module, donated, blas=blas, threads=threads)
+        super().__init__(module, donated, blas=blas, threads=threads, gemm_fusion=gemm_fusion)
 
     def native_library(self, instr):
         if fft.supported(instr):   # the native FFT (`cpu.fft`) needs no library
@@ -112,7 +112,9 @@ class LapackPlan(Plan):
 
     def _make_step(self, instr, ins, outs, nested=False):
         step = super()._make_step(instr, ins, outs, nested)
-        if step.kind == "library" and instr.opcode == "fft":
+        if step.kind == "dot":   # a bfloat16 dot run natively: its scratch (`cpu.bf16_dot`)
+            bf16_dot.prepare(self, step, nested)
+        elif step.kind == "library" and instr.opcode == "fft":
             temp = "subtemp" if nested else "temp"
             self.layouts.append(("fft", fft.prepare(
                 self, step,

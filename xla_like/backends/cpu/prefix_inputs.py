@@ -110,7 +110,7 @@ def prefix_inputs(plan: Plan, blas: bool) -> dict:
     bound: dict = {}
     bad = set(plan.outputs)
     for info in plan.buffers:
-        if info.kind == "view":
+        if info.kind == "view" and not info.mask_view:   # (a mask view: the same shape)
             bad.add(info.view_of)
     for step in plan.steps:
         extra = [s.step for s in (step.epilogue, step.prologue) if s is not None]
@@ -165,7 +165,7 @@ def strided_inputs(plan: Plan, blas: bool) -> tuple:
     safe: dict = {}
     bad = set(plan.outputs)
     for info in plan.buffers:
-        if info.kind == "view":
+        if info.kind == "view" and not info.mask_view:   # (a mask view: the same shape)
             bad.add(info.view_of)
         if getattr(info, "alias", None) is not None:   # an output writes its capacity there
             bad.add(info.alias)

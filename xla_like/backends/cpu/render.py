@@ -17,7 +17,7 @@ from ..llvm.scatter import emit_scatter, split_pays
 from ..llvm.phases import emit_phases
 from ..plan.kernel_shapes import iteration_shape
 from ..plan.planner import Plan
-from . import fft, lapack
+from . import bf16_dot, claims, fft, lapack
 from .barriers import plan_barriers
 from .gemm_update import fold as fold_updates
 from .control import Emitter, LoopThreads, emit_control, emit_copy, nested_steps, private_slots
@@ -25,7 +25,7 @@ from .array_fields import STRIDES_OFFSET
 from .executable import DATA_OFFSET
 from .gemm import blas_ok as _blas_ok, call_blas as _call_blas
 from .gemm import can_share_blocks, gemm_flops
-from .schedule import PARALLEL_MIN_WORK, lookup as _schedule_of, prefer_vector_width
+from .schedule import PARALLEL_MIN_WORK, apply_kernel, lookup as _schedule_of
 from .clock import read_counter
 from .pool import threads as _threads
 from .target import math_provider
@@ -38,6 +38,18 @@ _I8PP = ll.PointerType(_I8P)
 
 
 _SEG_TYPE = ll.FunctionType(ll.VoidType(), [_I8PP, _I8PP, I64, I64, ll.PointerType(I64)])
+
+# A part of a long segment (`_runs`): the segment's arguments, then its barrier count and its
+# table of thread-private slots.
+_PART_TYPE = ll.FunctionType(ll.VoidType(), list(_SEG_TYPE.args) +
+                             [ll.PointerType(I64), _I8PP])
+
+# Top-level steps per part of a long segment: a segment of more is cut into functions of at
+# most this many (`seg{j}.p{c}`), each a compile unit of its own (`cpu.units`). LLVM's time
+# on one function grows faster than its length (a 2,560-step chain's one segment function
+# took 8.7 s, a 640-step one 2.5 s); functions of this size make it linear in the number of
+# steps. A segment of at most this many steps stays one function.
+PART_STEPS = 64
 
 
 def _barrier(b, counter, target, nthreads):
@@ -139,6 +151,7 @@ class Segment:
         self.steps = steps
         self.parallel = parallel
         self.one_thread_blas = False   # run with BLAS on its calling threads (GEMM epilogues)
+        self.claims = False            # threads claim its shares (`cpu.claims`)
         self.fn = None
 
 
@@ -169,6 +182,7 @@ def render(plan: Plan, blas_sig, timed=False):
 def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
     fn = ll.Function(mod, _SEG_TYPE, name)
     bufs, externs, tid, nthreads, counter = fn.args
+    thread = tid     # the running thread (with claimed shares `tid` becomes the share's)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     events = None
     if first_slot is not None:
@@ -178,9 +192,17 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
         """Timed builds: this thread's start (end=0) or end (1) of top-level step k."""
         if events is not None:
             at = (first_slot + k) * max(plan.threads, 1) * 2 + end
-            at = b.add(i64(at), b.mul(tid, i64(2)))
+            at = b.add(i64(at), b.mul(thread, i64(2)))   # the thread, not its share
             b.store(read_counter(b) if value is None else value, b.gep(events, [at]))
-    library = [blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) for s in steps]
+    # Thresholds and shares: the segment's schedule (`cpu.schedule`; default: the heuristic).
+    sched = _schedule_of(name)
+
+    def is_blas(s):
+        """A dot through BLAS: a float one, unless the schedule makes a small one a loop."""
+        return blas_sig is not None and s.kind == "dot" and _blas_ok(s.instr) and (
+            gemm_flops(s.instr) >= sched.blas_min_flops or s.epilogue is not None or
+            s.prologue is not None or _sized(s.instr))
+    library = [is_blas(s) for s in steps]
     # Products added to another array: one GEMM with beta = 1, the kernel gone (None).
     run = fold_updates(plan, steps, library)
     work = sum(_work(plan, s) for s, lib in zip(steps, library) if not lib)
@@ -197,17 +219,14 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
     # `gemm_threads_min_flops`): its many small kernels would each end at a barrier. LAPACK
     # steps run on one thread (OpenBLAS may use `num_threads` threads for them,
     # `cpu.executable`).
-    # Thresholds and shares: the segment's schedule (`cpu.schedule`; default: the heuristic).
-    sched = _schedule_of(name)
     shared = can_share_blocks()
     plain = [s for s, lib in zip(steps, library)
              if lib and s.epilogue is None and s.prologue is None]
     # A loop or branch runs SPMD when its body is worth the threads (`cpu.control`), else on
     # thread 0; a segment calling LAPACK or FFT anywhere, loop bodies included, stays on one.
-    is_blas = lambda s: blas_sig is not None and s.kind == "dot" and \
-        _blas_ok(s.instr)  # noqa: E731
+    share = (sched.chunk_align, sched.row_align, sched.threads)   # as `cpu.barriers` cuts
     loops = LoopThreads(plan, is_blas, lambda s: _work(plan, s), sched.parallel_min_work,
-                        lambda body, lib: plan_barriers(plan, body, lib, _threads()),
+                        lambda body, lib: plan_barriers(plan, body, lib, _threads(), share),
                         sched.gemm_threads_min_flops)
     controls = [s for s in steps if s.kind == "control"]
     parallel = _threads() > 1 and not any(s.kind == "library" for s in nested_steps(steps)) and \
@@ -221,6 +240,10 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
     b.store(i64(0), passed)
 
     def sync():
+        nonlocal tid
+        if stretches is not None:     # the next stretch's shares, claimed (`cpu.claims`)
+            tid = control.tid = stretches.boundary()
+            return
         n = b.add(b.load(passed), i64(1))
         b.store(n, passed)
         b.call(_barrier_fn(mod), [counter, nthreads, n])
@@ -231,7 +254,12 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
         b.store(b.load(b.gep(bufs, [i64(bid)])), at)
     barriers = 0
     # Barriers only where threads could race, small kernels on thread 0 (`cpu.barriers`).
-    need, alone = plan_barriers(plan, run, library, _threads()) if parallel else ([], set())
+    # Claimed shares (`cpu.claims`): `per_thread` a thread, GEMMs and kernels cut for them.
+    per_thread = claims.split(run, library, plan.threads) \
+        if parallel and claims.usable(steps, plan.threads) else 1
+    need, alone = plan_barriers(plan, run, library, _threads() * per_thread, share,
+                                per_thread) \
+        if parallel else ([], set())
     count = [0]
 
     def raw(bid):
@@ -258,8 +286,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
     def emit_steps(body_steps):
         """Steps of a loop body or branch: in order, on this thread."""
         for step in body_steps:
-            emit_step(step, blas_sig is not None and step.kind == "dot" and
-                      _blas_ok(step.instr), False)
+            emit_step(step, is_blas(step), False)
 
     control = Emitter(b, mod, ptr,
                       lambda bid: private[bid] if bid in private else b.gep(bufs, [i64(bid)]),
@@ -326,11 +353,13 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
             fft.emit(b, step, raw)
             return
         if step.kind in ("sort", "scan"):   # `llvm.sort`, `llvm.scan`: phases, each shared
-            args = [raw(i) for i in step.inputs + step.outputs + [step.region]]
             for j, phase in enumerate(emit_phases(mod, f"{name}.k{k}", step)):
                 if j and parallel:
                     barriers += 1
                     sync()
+                # (read after the barrier: with claimed shares each phase is a stretch of
+                # its own, whose code the values of the last one do not dominate)
+                args = [raw(i) for i in step.inputs + step.outputs + [step.region]]
                 units = i64(phase.units)
                 if parallel:
                     chunk = b.sdiv(b.add(units, b.sub(nthreads, i64(1))), nthreads)
@@ -348,7 +377,12 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
             strided = getattr(plan, "strided_inputs", None) or {}
             _call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, f"{name}.k{k}",
                        nthreads if parallel else None, sizes=gemm_sizes(step.instr),
+                       cut=_threads() * per_thread if parallel else None,
                        ld_of=lambda bid: array_strides(bid, 1)[0] if bid in strided else None)
+            return
+        if bf16_dot.native(step):   # AVX-512 BF16 GEMM, rows shared (`cpu.bf16_dot`)
+            bf16_dot.emit(b, mod, step, ptr, raw, tid, nthreads if parallel else None,
+                          f"{name}.k{k}")
             return
         if step.kind == "dot":
             kernel = emit_dot(mod, f"{name}.k{k}", step.instr)
@@ -373,7 +407,7 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
             extra = [v for _, v in sizes]
             for j, r in sorted(runtime.items()):
                 extra += array_strides(step.inputs[j], r)
-        prefer_vector_width(kernel.fn, f"{name}.k{k}")
+        apply_kernel(kernel.fn, f"{name}.k{k}")
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         if step.kind == "kernel":
             args += extra
@@ -393,7 +427,8 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
             b.call(kernel.fn, args + [i64(0), n])
         elif kernel.splittable and id(step) not in alone:
             # Thread tid's share: a contiguous chunk, a multiple of `chunk_align` elements
-            # when flat; threads past the schedule's `threads` get none.
+            # when flat, else of `row_align` units; threads past the schedule's `threads`
+            # get none.
             share = nthreads if not sched.threads else _min(b, nthreads, i64(sched.threads))
             chunk = b.sdiv(b.add(n, b.sub(share, i64(1))), share)
             if kernel.flat and per_row is not None:
@@ -401,8 +436,8 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
                 # then take the same rows in both, which spares the barrier between them
                 # (`cpu.barriers`).
                 chunk = b.mul(b.sdiv(b.add(rows, b.sub(share, i64(1))), share), i64(per_row))
-            elif kernel.flat:
-                align = sched.chunk_align
+            elif kernel.flat or sched.row_align > 1:
+                align = sched.chunk_align if kernel.flat else sched.row_align
                 chunk = b.mul(b.sdiv(b.add(chunk, i64(align - 1)), i64(align)), i64(align))
             lo = _min(b, b.mul(tid, chunk), n)
             hi = _min(b, b.add(lo, chunk), n)
@@ -416,19 +451,69 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
                     stamp(count[1], 0, i64(0))
 
     count.append(0)    # the top-level step being emitted (`stamp`)
-    for k, (step, lib) in enumerate(zip(run, library)):
-        if k and parallel and need[k]:
-            barriers += 1
-            sync()
-        count[1] = k
-        if step is not None:
-            stamp(k, 0)
-            emit_step(step, lib, parallel)
-            stamp(k, 1)
-    b.ret_void()
+    runs = _runs(len(run))
+    split = len(runs) > 1
+    if split:
+        # A long segment: one function per run of steps (`PART_STEPS`), called in order by
+        # the segment, which passes its barrier count and thread-private slots by pointer.
+        # The closures above read `b`, `bufs`, `tid`... when called: rebinding them below
+        # points them at the part being emitted.
+        drv = b
+        table = drv.bitcast(drv.alloca(ll.ArrayType(_I8P, max(len(private), 1)),
+                                       name="slots"), _I8PP)
+        for j, at in enumerate(private.values()):
+            drv.store(drv.load(at), drv.gep(table, [i64(j)]))
+        seg_args = list(fn.args) + [passed, table]
+        slot_of = {bid: j for j, bid in enumerate(private)}
+    stretches = None
+    for c, (lo, hi) in enumerate(runs):
+        if split:
+            part = ll.Function(mod, _PART_TYPE, f"{name}.p{c}")
+            part.linkage = "internal"
+            part.attributes.add("noinline")
+            drv.call(part, seg_args)
+            bufs, externs, tid, nthreads, counter, passed, slots = part.args
+            thread = tid
+            b = control.b = ll.IRBuilder(part.append_basic_block("entry"))
+            control.tid = tid
+            private = {bid: b.gep(slots, [i64(j)]) for bid, j in slot_of.items()}
+            if events is not None:
+                events = b.bitcast(b.load(b.gep(bufs, [i64(len(plan.buffers))])),
+                                   ll.PointerType(I64))
+        # Threads claim the shares of each barrier-free stretch (`cpu.claims`): the code below
+        # computes share `tid` of it, whichever thread runs it. A part ends its last stretch
+        # (the next part's first stretch begins after a barrier).
+        if parallel and claims.usable(steps, plan.threads):
+            stretches = claims.Stretches(b, counter, nthreads,
+                                         first=0 if stretches is None else stretches.index,
+                                         thread=tid, split=per_thread)
+            tid = control.tid = stretches.share
+        for k in range(lo, hi):
+            step, lib = run[k], library[k]
+            if k and parallel and need[k] and not (k == lo and stretches is not None):
+                barriers += 1
+                sync()
+            count[1] = k
+            if step is not None:
+                stamp(k, 0)
+                emit_step(step, lib, parallel)
+                stamp(k, 1)
+        if stretches is not None:
+            stretches.close()
+        b.ret_void()
+    if split:
+        drv.ret_void()
     seg = Segment(name, steps, parallel)
+    seg.claims = per_thread if stretches is not None else 0   # shares a thread, `cpu.claims`
     seg.one_thread_blas = parallel and any(is_blas(s) for s in nested_steps(steps))
     return seg
+
+
+def _sized(instr):
+    """Does a bucketed program's dot have run-time sizes (only its BLAS call reads them)?"""
+    return any(getattr(s, "valid_rows", None) or getattr(s, "valid_dims", None)
+               for s in [instr.shape] + [o.shape for o in instr.operands]
+               if not isinstance(s, tuple))
 
 
 def _dot_bounded(plan):
@@ -472,6 +557,16 @@ def _work(plan, step):
         return step.instr.shape.size + step.instr.operands[2].shape.size \
             if split_pays(step.instr) else 0
     return plan.buffers[step.outputs[0]].shape.size if step.kind == "dot" else 0
+
+
+def _runs(n):
+    """[(first, end)] of the parts of a segment of `n` top-level steps: one run if it has at
+    most `PART_STEPS`, else runs of equal length (within one) of at most that many."""
+    if n <= PART_STEPS:
+        return [(0, n)]
+    parts = -(-n // PART_STEPS)
+    cuts = [n * c // parts for c in range(parts + 1)]
+    return list(zip(cuts, cuts[1:]))
 
 
 def _min(b, x, y):

@@ -8,6 +8,10 @@ other values per segment and kernel by timing them, and renders the program insi
     with schedule.using({"seg0": Schedule(parallel_min_work=1 << 15), "seg0.k2": ...}):
         render(plan, ...)
 
+Plan fields (read under the name `plan`, before rendering: the tuner plans the program again):
+- `gemm_fusion`: 1: GEMM prologues and epilogues (`plan.planner`: the kernel before or after a
+  BLAS dot runs on each row block of it, while the block is in cache); 0: none, each such
+  kernel a step of its own over the whole array.
 Segment fields (read under the segment's name, `seg{j}`):
 - `parallel_min_work`: elements its kernels touch from which the segment runs on the worker pool
   (below, one thread: handing work to the pool costs ~20 us);
@@ -15,17 +19,33 @@ Segment fields (read under the segment's name, `seg{j}`):
 - `threads`: at most this many threads share each splittable kernel's range (0: every pool
   thread); the others skip the kernel and only meet its barriers (shared GEMMs and the
   phases of sorts and scans still use every thread);
-- `chunk_align`: a flat kernel's share per thread is a multiple of this many elements.
+- `chunk_align`: a flat kernel's share per thread is a multiple of this many elements;
+- `row_align`: a row kernel's share per thread (rows, or a column reduction's column blocks)
+  is a multiple of this many;
+- `blas_min_flops`: a float dot of fewer flops (batch included) is a loop kernel
+  (`llvm.kernels.emit_dot`) instead of BLAS calls: a batch of small products costs one BLAS
+  call per matrix, each far more than its few multiply-adds (0: every float dot calls BLAS;
+  dots with a prologue or epilogue always do).
 Kernel fields (read under the kernel's name, `seg{j}.k{k}`):
 - `vector_width`: the bits LLVM's vectorizers prefer for the kernel's loops (the function
-  attribute `prefer-vector-width`); 0: the target's own preference.
+  attribute `prefer-vector-width`); 0: the target's own preference;
+- `unroll`: how many vector iterations the loop vectorizer interleaves (its unroll count,
+  `llvm.loop.interleave.count` on each loop): independent work in flight for a chain of
+  transcendental functions, and as many partial accumulators for a sum; 0: LLVM's choice;
+- `row_block`: rows a column reduction (`llvm.reduce.emit_column_reduction`) adds into a
+  block of partial results before adding the block into the running one; 0: `ROW_BLOCK`
+  (128), `NEVER`: one pass, every row into the running results.
 
 Which results stay bit-identical: the thread fields split each kernel's *output* range, and each
 output element is computed by one thread in the same order, so every kernel gives the same bits.
-A reduction's sum or product may reassociate (`llvm.reduce`), so its vectorized order depends on
-`vector_width`: such results agree within rounding, not bit for bit. A plain BLAS dot that
-goes to threads or not is split into pieces or not (`cpu.gemm`); OpenBLAS computes each element
-in the same order either way on this backend, but that is the library's promise, not ours.
+A reduction's sum or product may reassociate (`llvm.reduce`: its instructions carry the
+`reassoc` flag), so its order depends on `vector_width` and `unroll` (partial accumulators),
+and a column reduction's on `row_block`; a dot as a loop adds its products in another order
+than BLAS does. Those results agree within rounding, not bit for bit: `reorders` says which
+changes may do that, and the tuner checks every other change bit for bit. A plain BLAS dot
+that goes to threads or not is split into pieces or not (`cpu.gemm`), and a GEMM with an
+epilogue is called per row block; OpenBLAS computes each element in the same order either way
+on this backend (the tuner checks it), but that is the library's promise, not ours.
 
 The active schedules are a context variable: each thread (and asyncio task) renders with its
 own, so concurrent compiles never see another's choices.
@@ -38,6 +58,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
+from ..llvm import reduce as _reduce
 from .gemm import THREADS_MIN_FLOPS
 
 # The renderer's heuristic (kept here, where the tuner can name it as a default).
@@ -52,6 +73,11 @@ class Schedule:
     threads: int = 0
     chunk_align: int = CHUNK_ALIGN
     vector_width: int = 0
+    unroll: int = 0
+    row_block: int = 0
+    row_align: int = 1
+    blas_min_flops: int = 0
+    gemm_fusion: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,9 +95,11 @@ class Schedule:
         for k, v in d.items():
             if type(v) is not int or v < 0 or v > 1 << 62:
                 raise ValueError(f"schedule field {k} is {v!r}")
-        if d.get("chunk_align", CHUNK_ALIGN) < 1 or \
-                d.get("vector_width", 0) not in (0, 128, 256, 512):
-            raise ValueError("chunk_align or vector_width out of range")
+        if d.get("chunk_align", CHUNK_ALIGN) < 1 or d.get("row_align", 1) < 1 or \
+                d.get("vector_width", 0) not in (0, 128, 256, 512) or \
+                d.get("unroll", 0) > 64 or d.get("gemm_fusion", 1) > 1:
+            raise ValueError("chunk_align, row_align, vector_width, unroll or gemm_fusion "
+                             "out of range")
         return cls(**d)
 
     def changes(self) -> dict:
@@ -86,6 +114,8 @@ class Schedule:
 
 DEFAULT = Schedule()
 NEVER = 1 << 62   # a threshold no program reaches: "never on the pool"
+PLAN = "plan"     # the name plan fields are read under
+REORDERING = ("vector_width", "unroll", "row_block")   # kernel fields that may (`reorders`)
 
 _active: contextvars.ContextVar[dict] = contextvars.ContextVar("jitcore_schedules", default={})
 
@@ -122,3 +152,53 @@ def prefer_vector_width(fn, name: str):
     width = lookup(name).vector_width
     if width:
         set.add(fn.attributes, f'"prefer-vector-width"="{width}"')
+
+
+def reorders(field: str, kernel_text: str = "") -> bool:
+    """May changing `field` change the order in which floats are combined (results equal
+    within rounding, not bit for bit)? A dot as a loop instead of BLAS does; a kernel field
+    does where the kernel (`kernel_text`, its LLVM function) has instructions that may
+    reassociate; the thread and plan fields never do."""
+    if field == "blas_min_flops":
+        return True
+    return field in REORDERING and " reassoc " in kernel_text
+
+
+def apply_kernel(fn, name: str):
+    """Kernel function `fn`'s schedule (`name`'s): its preferred vector width and its loops'
+    interleave count."""
+    prefer_vector_width(fn, name)
+    count = lookup(name).unroll
+    if count:
+        interleave(fn, count)
+
+
+def interleave(fn, count: int):
+    """Ask the loop vectorizer to interleave each loop of `fn` `count` times: loop metadata on
+    each back edge (the unconditional branch `llvm.emitter.close_loop` ends a body with, to a
+    `.header` block). Only innermost loops are vectorized; LLVM ignores it on the others."""
+    from llvmlite import ir as ll
+    mod = fn.module
+    hint = mod.add_metadata([ll.MetaDataString(mod, "llvm.loop.interleave.count"),
+                             ll.Constant(ll.IntType(32), count)])
+    position = {id(block): k for k, block in enumerate(fn.blocks)}
+    for k, block in enumerate(fn.blocks):
+        term = block.terminator
+        # A back edge: to a header made before this block (the branch into a loop comes from
+        # a block made before its header).
+        if isinstance(term, ll.Branch) and not isinstance(term, ll.ConditionalBranch) and \
+                term.operands and term.operands[0].name.endswith(".header") and \
+                position.get(id(term.operands[0]), k) < k:
+            # A loop ID names itself first (LLVM's rule): a fresh node per loop, its first
+            # operand set to itself once it exists.
+            loop_id = mod.add_metadata([ll.MetaDataString(mod, f"{fn.name}.{block.name}")])
+            loop_id.operands = (loop_id, hint)
+            term.set_metadata("llvm.loop", loop_id)
+
+
+def _tuned_row_block(fn) -> int:
+    """The column-reduction row block tuned for kernel function `fn` (0: the default)."""
+    return lookup(fn.name).row_block
+
+
+_reduce.row_block_of = _tuned_row_block

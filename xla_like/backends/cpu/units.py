@@ -8,7 +8,11 @@ or by another). So the module `render` builds is cut, on its text, into:
   helpers it calls (copied), and an external entry `jk_<hash>` taking the call's non-constant
   arguments, its constant ones (the bounds of small segments) written into the call so that
   LLVM still sees every trip count, as it did with the whole module;
-- the *driver*: the segment functions, whose kernel calls now call those entries.
+- a *part unit* per part of a long segment (`render.PART_STEPS`: a segment of many steps
+  calls one function per run of them): the part, its kernel calls calling those entries, as
+  an external entry `jd_<hash>` (LLVM's time on a function grows faster than its length, and
+  parts compile in parallel);
+- the *driver*: the segment functions, whose kernel and part calls now call those entries.
 
 A unit's entry is named by a hash of its text, so two identical kernels (in one program, or in
 two) are one unit: compiled once, cached by that name in memory and on disk, and linked into
@@ -24,7 +28,9 @@ _DEFINE = re.compile(r'define (?:(internal|private) )?(.*?)@("[^"]+"|[\w.$-]+)\(
 _DECLARE = re.compile(r'declare .*?@("[^"]+"|[\w.$-]+)\(')
 _REF = re.compile(r'@("[^"]+"|[\w.$-]+)')
 _CALL = re.compile(r'^(\s*)call void @("[^"]+"|[\w.$-]+)\((.*)\)\s*$')
-_SEGMENT = re.compile(r'seg\d+$')
+_SEGMENT = re.compile(r'seg\d+(?:\.p\d+)?$')    # segments and their parts
+_PART = re.compile(r'seg\d+\.p\d+$')
+_METADATA = re.compile(r'!(\d+)\b')    # a numbered metadata node (loop hints, `cpu.schedule`)
 PLACEHOLDER = "jk_UNIT"
 
 
@@ -74,6 +80,8 @@ def _parse(text):
             declares[_bare(m.group(1))] = line
         elif line.startswith(("target ", "source_filename")):
             header.append(line)
+        elif line.startswith("!") and " = " in line:    # kept with the declarations as "!N"
+            declares[line.split(" = ", 1)[0]] = line
         elif line.strip() and not line.startswith(";"):
             raise ValueError(f"cpu backend: cannot cut the module at {line[:80]!r}")
         i += 1
@@ -106,14 +114,26 @@ def _module(header, body_defs, defines, declares, mark):
     for n in sorted(_refs(line for lines in body_defs for line in lines)):
         if n in declares:
             out.append(declares[n])
+    # Metadata nodes the functions name, and those they name, transitively.
+    todo = [m for lines in body_defs for line in lines for m in _METADATA.findall(line)]
+    seen = set()
+    while todo:
+        k = todo.pop()
+        if k not in seen and f"!{k}" in declares:
+            seen.add(k)
+            todo.extend(_METADATA.findall(declares[f"!{k}"].split(" = ", 1)[1]))
+    out.extend(declares[f"!{k}"] for k in sorted(seen, key=int))
     return "\n".join(out) + "\n"
 
 
-def cut(text: str, mark: str):
-    """(driver Unit, [kernel Units]) of the module `text` llvmlite rendered; `mark` is a
-    comment line recording how the units are compiled (it enters their keys)."""
+def cut(text: str, mark: str, driver_mark=None):
+    """(driver Unit, [kernel and part Units]) of the module `text` llvmlite rendered; `mark`
+    is a comment line recording how the units are compiled (it enters their keys),
+    `driver_mark` that of the driver and the parts (default `mark`). Part units have
+    `part = True`."""
     header, defines, declares = _parse(text)
-    segments = [n for n in defines if _SEGMENT.match(n)]
+    segments = {n for n in defines if _SEGMENT.match(n)}
+    driver_mark = mark if driver_mark is None else driver_mark
     params = {n: _split(_DEFINE.match(lines[0]).group(4)) for n, lines in defines.items()}
     kernels = {}
     for n, lines in defines.items():   # kernels: noinline functions only segments call
@@ -132,8 +152,8 @@ def cut(text: str, mark: str):
             for r in _refs(lines[1:]):
                 kernels.pop(r, None)
     units, seen = [], {}
-    driver_defs = []
-    for s in segments:
+    driver_defs, parts = [], {}
+    for s in (n for n in defines if n in segments):
         new_lines = [defines[s][0]]
         for line in defines[s][1:]:
             m = _CALL.match(line)
@@ -147,19 +167,50 @@ def cut(text: str, mark: str):
                 seen[unit.key] = unit
                 units.append(unit)
             new_lines.append(f'{m.group(1)}call void @"{unit.name}"({", ".join(entry_args)})')
-        driver_defs.append(new_lines)
-    called = {u.name for u in units}
-    helpers = _closure(_refs(line for lines in driver_defs for line in lines[1:]), defines) \
-        - set(segments)
-    body = driver_defs + [defines[n] for n in sorted(helpers)]
+        if _PART.match(s):
+            parts[s] = new_lines
+        else:
+            driver_defs.append(new_lines)
     entry_decls = dict(declares)
     for u in units:
         entry_decls[u.name] = u.declaration
-    driver_text = _module(header, body, defines, entry_decls, mark)
-    for n in called:
-        assert f'@"{n}"' in driver_text
+    renamed = {}
+    for s, lines in parts.items():
+        unit = _part_unit(header, s, lines, params[s], defines, segments, entry_decls,
+                          driver_mark)
+        renamed[f'@"{s}"'] = f'@"{unit.name}"'
+        entry_decls[unit.name] = unit.declaration
+        if unit.key not in seen:
+            seen[unit.key] = unit
+            units.append(unit)
+    if renamed:    # the segments call their parts' entries
+        calls = re.compile("|".join(re.escape(r) for r in renamed))
+        driver_defs = [[calls.sub(lambda m: renamed[m.group(0)], line) for line in lines]
+                       for lines in driver_defs]
+    helpers = _closure(_refs(line for lines in driver_defs for line in lines[1:]), defines) \
+        - segments
+    body = driver_defs + [defines[n] for n in sorted(helpers)]
+    driver_text = _module(header, body, defines, entry_decls, driver_mark)
     driver = Unit(driver_text, None, digest(driver_text))
     return driver, units
+
+
+def _part_unit(header, name, lines, params, defines, segments, declares, mark):
+    """The Unit of part `name` of a long segment (`lines`: its definition, kernel calls
+    already calling their units): an external entry named by the hash of its text."""
+    m = _DEFINE.match(lines[0])
+    attrs = m.group(5).replace("noinline", "").rstrip()
+    entry = [f'define {m.group(2)}@"{PLACEHOLDER}"({m.group(4)}){attrs}'] + lines[1:]
+    helpers = _closure(_refs(lines[1:]), defines) - segments
+    text = _module(header, [entry] + [defines[h] for h in sorted(helpers)], defines,
+                   declares, mark)
+    key = digest(text)
+    unit_name = "jd_" + key[:24]
+    unit = Unit(text.replace(f'@"{PLACEHOLDER}"', f'@"{unit_name}"'), unit_name, key)
+    unit.declaration = f'declare void @"{unit_name}"' \
+        f'({", ".join(p.rpartition(" ")[0] for p in params)})'
+    unit.part = True
+    return unit
 
 
 def _kernel_unit(header, name, lines, params, args, defines, declares, mark):

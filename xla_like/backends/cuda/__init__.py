@@ -1,7 +1,9 @@
 """The CUDA backend: fused kernels compiled to PTX with LLVM (llvmlite), run with pycuda.
 
 compile(module, donated):
-1. `plan.planner.cpu_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE).
+1. `device_pipeline`: the CPU backend's passes (inlining, CSE, layout, fusion, DCE); on sm_80+
+   bfloat16/float16 dots stay 16-bit (no `widen_half_dots`): they run on tensor cores
+   (`cuda.mma`).
 2. `DevicePlan` (`plan.planner.Plan`): buffers and steps; control flow (while/scan/cond) gets the
    CPU backend's sub-plans (`plan.control`), driven from the host; outputs may take donated
    parameters' memory as on the CPU; scatters are one-thread kernels (`cuda.kernels`); the
@@ -23,9 +25,12 @@ import collections
 import threading
 
 from ... import ir
+from ...pipeline import PIPELINES, run_pipeline
 from ...settings import settings
 from ..plan.control import CONTROL, make_control
-from ..plan.planner import Plan, Step, cpu_pipeline
+from ..plan.planner import Plan, Step
+from . import mma
+from . import schedule as sched_mod
 from .codegen import PTX_ISA, MIN_ARCH, compile_ptx, cuda_arch, render
 
 
@@ -50,8 +55,11 @@ class Executable:
     backend = "cuda"
     device_inputs = True    # takes GPU-resident Arrays as they are (see jitcore.devices)
 
-    def __init__(self, module, optimized, plan, kernels, ptx, llvm_text, arch):
+    def __init__(self, module, optimized, plan, kernels, ptx, llvm_text, arch,
+                 schedules=None):
         self.module = module
+        self.schedules = dict(schedules or {})   # {kernel name: cuda.schedule.Schedule}
+        self.donated = frozenset()   # set by `compile`: parameters outputs may take
         self.optimized = optimized
         self.plan = plan
         self.kernels = kernels      # id(step) -> (step, cuda.kernels.DeviceKernel)
@@ -117,24 +125,45 @@ _memo: collections.OrderedDict = collections.OrderedDict()
 _memo_lock = threading.Lock()
 
 
-def compile(module: ir.Module, donated=frozenset(), arch=None) -> Executable:
+def device_pipeline(module: ir.Module, arch: int) -> ir.Module:
+    """The kernel pipeline on a copy of `module`, for `arch`: without `widen_half_dots` where
+    tensor cores take 16-bit dots as they are."""
+    steps = PIPELINES["kernel"]
+    if arch >= mma.MIN_ARCH:
+        steps = [(n, p) for n, p in steps if n != "widen_half_dots"]
+    return run_pipeline(ir.clone_module(module), steps)[0]
+
+
+def compile(module: ir.Module, donated=frozenset(), arch=None, schedules=None) -> Executable:
     """`arch`: see `target_arch`. `donated`: parameter numbers whose memory outputs may take
-    (as on the CPU: `plan.planner.reads_at_output_position`)."""
+    (as on the CPU: `plan.planner.reads_at_output_position`). `schedules`: {kernel name:
+    `cuda.schedule.Schedule`} (autotuning's choice; default: none)."""
     sm = target_arch(arch)
-    key = (module.as_text(print_large_constants=True), frozenset(donated), sm)
+    schedules = dict(schedules or {})
+    key = (module.as_text(print_large_constants=True), frozenset(donated), sm,
+           tuple(sorted(schedules.items())))
     with _memo_lock:
         hit = _memo.get(key)
         if hit is not None:
             _memo.move_to_end(key)
             return hit
-    optimized = cpu_pipeline(module)
+    optimized = device_pipeline(module, sm)
     plan = DevicePlan(optimized, frozenset(donated))
-    llmod, kernels = render(plan, sm)
+    with sched_mod.using(schedules):
+        llmod, kernels = render(plan, sm)
     names = [n for _, k in kernels.values() for n in k.names()]
     ptx, llvm_text = compile_ptx(str(llmod), sm, names)
-    exe = Executable(module, optimized, plan, kernels, ptx, llvm_text, sm)
+    exe = Executable(module, optimized, plan, kernels, ptx, llvm_text, sm, schedules)
+    exe.donated = frozenset(donated)
     with _memo_lock:
         _memo[key] = exe
         if len(_memo) > _MAX_MEMO:
             _memo.popitem(last=False)
     return exe
+
+
+def tune_schedules(executable, args, donated=frozenset()):
+    """`jit(..., autotune=True)`'s first call: `executable` with the kernel schedules that run
+    it fastest on the call's device (`cuda.autotune`)."""
+    from .autotune import tune
+    return tune(executable, args, donated)

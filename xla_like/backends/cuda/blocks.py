@@ -36,6 +36,7 @@ class DeviceKernel:
         self.block = BLOCK
         self.second = None        # a two-pass reduction's combining kernel (see cuda.kernels)
         self.scratch_bytes = 0    # ... and the memory its partial results take
+        self.tunable = ()         # the `cuda.schedule` fields that apply to it (autotuning)
 
     def names(self):
         return [self.name] + ([self.second.name] if self.second is not None else [])

@@ -9,6 +9,10 @@ nvptx64-nvidia-cuda. No GPU, driver or pycuda is needed to make it.
   toolkit (`$CUDA_HOME/nvvm/libdevice/libdevice.10.bc`) and internalized, so only what a kernel
   calls stays. Float remainder is libdevice's exact `fmod` too (LLVM's NVPTX lowering of `frem`
   rounds the quotient).
+- bfloat16/float16: on sm_80+ a bfloat16 result rounds with the hardware's conversion
+  (`cvt.rn.bf16.f32`: LLVM's `fptrunc` to `bfloat`), elsewhere with the integer rounding of
+  the CPU emitter; float16 narrows with `cvt.rn.f16.f32`. Dots of two bfloat16 or two float16
+  operands run on tensor cores on sm_80+ (`cuda.mma`), else widened (`cuda.kernels.emit_dot`).
 - Compile: LLVM O3 for the target machine, then its assembly printer; PTX is cached by the hash
   of the LLVM text and the architecture.
 """
@@ -30,6 +34,7 @@ from ops.core import MATH_ROUTINES
 from ...settings import settings
 from ..llvm import native as llvm_native
 from .kernels import FMOD, emit_dot, emit_fusion, emit_scatter
+from .mma import emit_mma_dot, mma_ok
 from ..llvm.emitter import F32, F64, logistic_function
 
 TRIPLE = "nvptx64-nvidia-cuda"
@@ -153,14 +158,46 @@ def math_provider(module: ll.Module):
     return get
 
 
+class _BFloat(ll.types.Type):
+    """LLVM's `bfloat` (llvmlite's IR builder has no such type; only its name is needed)."""
+
+    def _to_string(self):
+        return "bfloat"
+
+    def __eq__(self, other):
+        return isinstance(other, _BFloat)
+
+    def __hash__(self):
+        return hash("bfloat")
+
+
+BFLOAT = _BFloat()
+
+
 class DeviceBuilder(ll.IRBuilder):
-    """The element emitter's builder: float remainder calls libdevice's exact fmod."""
+    """The element emitter's builder: float remainder calls libdevice's exact fmod.
+    `native_round_bf16` (see `llvm.emitter.round_bf16`): set on `device_builder(arch)`'s
+    class for sm_80+."""
+
+    native_round_bf16 = None
 
     def frem(self, lhs, rhs, name="", flags=()):
         if lhs.type not in (F32, F64):
             return super().frem(lhs, rhs, name=name, flags=flags)
         return self.call(math_provider(self.module)(FMOD.name, lhs.type), [lhs, rhs],
                          name=name)
+
+
+class _NativeBF16Builder(DeviceBuilder):
+    def native_round_bf16(self, x):
+        """The float32 `x` rounded to bfloat16 by `cvt.rn.bf16.f32` (ties to even, subnormals
+        kept, NaN stays NaN), as a float32."""
+        return self.fpext(self.fptrunc(x, BFLOAT), F32)
+
+
+def device_builder(arch: int):
+    """The builder class of kernels for `arch`."""
+    return _NativeBF16Builder if arch >= 80 else DeviceBuilder
 
 
 # --- rendering and compiling ------------------------------------------------------------------
@@ -176,6 +213,7 @@ def render(plan, arch: int):
     mod = new_module(plan.module.name, arch)
     math = math_provider(mod)
     kernels = {}
+    builder = device_builder(arch)
 
     def visit(steps, aligned):
         for step in steps:
@@ -183,15 +221,19 @@ def render(plan, arch: int):
             if step.kind == "kernel":
                 comp = step.instr.called[0]
                 kernels[id(step)] = (step, emit_fusion(
-                    mod, kernel_name(s, comp.name), comp, math, builder_type=DeviceBuilder,
+                    mod, kernel_name(s, comp.name), comp, math, builder_type=builder,
                     aligned=aligned, in_place=step.in_place))
+            elif step.kind == "dot" and mma_ok(step.instr, arch):
+                kernels[id(step)] = (step, emit_mma_dot(mod, kernel_name(s, "mma_dot"),
+                                                        step.instr, builder_type=builder,
+                                                        aligned=aligned))
             elif step.kind == "dot":
                 kernels[id(step)] = (step, emit_dot(mod, kernel_name(s, "dot"), step.instr,
-                                                    builder_type=DeviceBuilder,
-                                                    aligned=aligned))
+                                                    builder_type=builder, aligned=aligned))
             elif step.kind == "scatter":
                 kernels[id(step)] = (step, emit_scatter(mod, kernel_name(s, step.instr.opcode),
-                                                        step.instr, aligned=aligned))
+                                                        step.instr, aligned=aligned,
+                                                        builder_type=builder))
             elif step.kind == "control":
                 inner = aligned and step.instr.opcode != "scan"
                 for sub in step.subs:

@@ -16,7 +16,10 @@ element computation is the CPU backend's (`ElementEmitter`); only the loop layou
   row, accumulating sequentially as the CPU does (for leading axes, neighbouring threads read
   neighbouring addresses).
 - dot: 16x16 output tiles per block, operand tiles staged in shared memory (used where cuBLAS
-  is not: see `cuda.runtime.cublas_ok`).
+  is not: see `cuda.runtime.cublas_ok`; 16-bit dots on sm_80+ run on tensor cores instead,
+  `cuda.mma`).
+Block sizes, a flat kernel's elements per thread and the two-pass choice follow the kernel's
+schedule (`cuda.schedule`, set by autotuning), the defaults above without one.
 - scatter: one block of one thread running the CPU backend's serial loop (`llvm.scatter`), so
   duplicates resolve in row order exactly as NumPy's (the last `set` wins, accumulation in
   row order).
@@ -33,6 +36,7 @@ from ... import ir
 from ..llvm.kernels import delinearize, kernel_arguments, store_element
 from ..plan.kernel_shapes import flat_ok, gemm_layout, is_reduction, outer_rank
 from ..llvm.scatter import scatter_body
+from . import schedule as sched_mod
 from .blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
                           block_reduce, grid_loop, shared_array, shared_slot, sreg,
                           strided_loop)
@@ -62,8 +66,10 @@ def _kernel_function(module, name, pointer_types, aligned=True):
         if aligned:
             a.attributes.align = 16
     i32 = ll.IntType(32)
+    threads = sched_mod.get(name).block or BLOCK
     module.add_named_metadata("nvvm.annotations",
-                              [fn, ll.MetaDataString(module, "maxntidx"), ll.Constant(i32, BLOCK)])
+                              [fn, ll.MetaDataString(module, "maxntidx"),
+                               ll.Constant(i32, threads)])
     return fn
 
 
@@ -109,7 +115,17 @@ def vector_width(comp):
 def emit_fusion(module, name, comp: ir.Computation, math, builder_type=ll.IRBuilder,
                 aligned=True, in_place=None):
     """`aligned`: see `declare`. `in_place`: the parameter number read through the output
-    pointer (the output took that parameter's memory), as on the CPU."""
+    pointer (the output took that parameter's memory), as on the CPU. The kernel's schedule
+    (`cuda.schedule`, under `name`) sets its block size and loop choices."""
+    kernel = _emit_fusion(module, name, comp, math, builder_type, aligned, in_place)
+    block = sched_mod.get(name).block
+    if block:
+        kernel.block = block
+    kernel.tunable = ("block",) + kernel.tunable
+    return kernel
+
+
+def _emit_fusion(module, name, comp, math, builder_type, aligned, in_place):
     in_shapes = [p.shape for p in comp.parameters]
     out_shape = comp.root.shape
     fn = declare(module, name, in_shapes, out_shape, aligned)
@@ -141,7 +157,7 @@ def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
     the aligned neighbouring accesses merge into vector loads and stores); the elements of
     [lo, hi) outside whole units run one per thread."""
     n = out.size
-    vec = vector_width(comp) if aligned else 1
+    vec = (sched_mod.get(name).per_thread or vector_width(comp)) if aligned else 1
     em = DeviceEmitter(b, inputs, math, flat_size=n)
 
     def element(i):
@@ -152,7 +168,9 @@ def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
     if vec == 1:
         grid_loop(b, lo, hi, element, per_block=False)
         b.ret_void()
-        return DeviceKernel(name, n, False)
+        kernel = DeviceKernel(name, n, False)
+        kernel.tunable = ("per_thread",) if aligned else ()
+        return kernel
 
     def unit(u):
         # All values first, then the stores: no store sits between two loads to merge.
@@ -178,7 +196,9 @@ def _flat(b, name, comp, inputs, out, math, lo, hi, aligned):
                           b.mul(last, i64(vec)), head_end)
     grid_loop(b, tail_start, hi, element, per_block=False, name="tail")
     b.ret_void()
-    return DeviceKernel(name, n, False, per_thread=vec)
+    kernel = DeviceKernel(name, n, False, per_thread=vec)
+    kernel.tunable = ("per_thread",)
+    return kernel
 
 
 # A reduction of rows at least this long into at most this many results takes two passes
@@ -199,9 +219,14 @@ def _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned):
     row_reduces = [i for i in reduces if i is not comp.root]
     length = min(i.operands[0].shape.size // max(n_rows, 1) for i in reduces)
     per_block = all(_trailing(i) for i in reduces) and length >= BLOCK_ROW_MIN
-    if per_block and not row_reduces and is_reduction(comp.root) and \
-            length >= TWO_PASS_MIN and n_rows <= TWO_PASS_MAX_ROWS:
-        return _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned)
+    splittable = per_block and not row_reduces and is_reduction(comp.root)
+    two = sched_mod.get(name).two_pass
+    if two == -1:
+        two = splittable and length >= TWO_PASS_MIN and n_rows <= TWO_PASS_MAX_ROWS
+    if splittable and two:
+        kernel = _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned)
+        kernel.tunable = ("two_pass",)
+        return kernel
     smem = shared_array(b.module, f"{name}.smem", I64, 2 * WARP) if per_block else None
     em = DeviceEmitter(b, inputs, math, smem=smem)
     if per_block:
@@ -236,7 +261,9 @@ def _rows(b, fn, name, comp, inputs, out, math, lo, hi, k, aligned):
 
     grid_loop(b, lo, hi, row, per_block=per_block, name="row")
     b.ret_void()
-    return DeviceKernel(name, n_rows, per_block)
+    kernel = DeviceKernel(name, n_rows, per_block)
+    kernel.tunable = ("two_pass",) if splittable else ()
+    return kernel
 
 
 def _two_pass(b, fn, name, comp, inputs, math, lo, hi, outer, length, aligned):
@@ -415,13 +442,13 @@ def _madd(b, s, x, y, dt):
 
 # --- scatter ---------------------------------------------------------------------------------
 
-def emit_scatter(module, name, instr, aligned=True):
+def emit_scatter(module, name, instr, aligned=True, builder_type=ll.IRBuilder):
     """`scatter*` as one thread's loop (launched as one block of one thread: `block` is 1).
     Thread 0 of block 0 alone runs it, whatever the launch: rows may collide."""
     operand, indices, updates = instr.operands
     fn = declare(module, name, [operand.shape, indices.shape, updates.shape], instr.shape,
                  aligned)
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    b = builder_type(fn.append_basic_block("entry"))
     first = b.icmp_unsigned("==", b.or_(sreg(b, "tid.x"), sreg(b, "ctaid.x")), i64(0))
     with b.if_then(first):
         scatter_body(b, module, instr, *fn.args[:4], memcpy=_device_memcpy)

@@ -397,6 +397,13 @@ class StreamTimer:
         end.record(self.stream)
         self.marks.append((step, start, end))
 
+    def elapsed_ms(self) -> list:
+        """Milliseconds between each timed start and stop, in order (the stream synchronized
+        first): the autotuner's timing (`cuda.autotune`)."""
+        if self.marks:
+            self.marks[-1][2].synchronize()
+        return [end.time_since(start) for _, start, end in self.marks]
+
     def records(self, infos) -> list:
         """`profile_hooks.KernelRecord`s of the steps timed (the stream synchronized first);
         `infos`: {id(step): StepInfo}, filled here on first sight of a step."""

@@ -6,8 +6,9 @@ the routine's name; `comparison`: the relation); arithmetic and the special form
 out below. Float16 and bfloat16 arithmetic runs in float32 and rounds back after every op, as
 NumPy's float16 ufuncs, ml_dtypes' bfloat16 ufuncs and XLA's CPU code do (a chain of bf16 ops
 rounds after each, not once at the end). A bfloat16 value lives in a float32 register already
-(`emitter.value_type`), so its ops are float32 ops followed by `round_bf16`; float16 widens
-with `fpext` and narrows with `fptrunc`, which F16C hosts do a vector at a time.
+(`emitter.value_type`), so its ops are float32 ops followed by `round_bf16`, except where the
+result is a bfloat16 number already (`half.exact_result`: neg, max, a product by 2, ...); float16
+widens with `fpext` and narrows with `fptrunc`, which F16C hosts do a vector at a time.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from llvmlite import ir as ll
 from ops import dtypes as _dt
 from ops.core import MATH_ROUTINES, PRIMITIVES
 
+from . import half
 from .emitter import (BF16, F16, F32, F64, I1, fp_cast, fp_to_int_sat, int_to_fp, intrinsic,
                       round_bf16, storage_type, to_memory, to_register, value_type)
 
@@ -46,6 +48,8 @@ def emit(em, instr, args):
         if r.type == I1 or _dt.kind(out_dt) != "f":
             return r
         if out_dt == BF16:
+            if half.exact_result(op, wide):
+                return half.mark_exact(r)   # a bfloat16 number already: nothing to round
             # Hardware arithmetic passes a bfloat16 operand's NaN through (low bits zero);
             # a math body's result is checked.
             math = PRIMITIVES[op].math

@@ -26,6 +26,8 @@ from ops import dtypes as _dt
 from ops.core import PRIMITIVES
 
 from ... import ir
+from . import half
+from .half import f64_to_f32_round_to_odd, round_bf16  # noqa: F401 (shared names)
 
 I1, I8, I16, I32, I64 = (ll.IntType(1), ll.IntType(8), ll.IntType(16), ll.IntType(32),
                         ll.IntType(64))
@@ -63,8 +65,7 @@ def value_type(dtype: np.dtype):
 def to_register(b: ll.IRBuilder, v, dtype: np.dtype):
     """A loaded element (storage type) as its register value (`value_type`)."""
     if dtype == BF16:
-        # bfloat16 is the upper half of a float32: widening is exact, a shift.
-        return b.bitcast(b.shl(b.zext(v, I32), ll.Constant(I32, 16)), F32)
+        return half.to_register(b, v)   # the upper half of a float32: exact
     if dtype.kind == "b":
         return b.icmp_unsigned("!=", v, ll.Constant(I8, 0))
     return v
@@ -75,34 +76,10 @@ def to_memory(b: ll.IRBuilder, v, dtype: np.dtype):
     a rounded value (every op producing one rounds, and so do accumulators when they finish:
     `round_bf16`), so its upper 16 bits are the element."""
     if dtype == BF16:
-        return b.trunc(b.lshr(b.bitcast(v, I32), ll.Constant(I32, 16)), I16)
+        return half.to_memory(b, v)
     if dtype.kind == "b":
         return b.zext(v, I8)
     return v
-
-
-def round_bf16(b: ll.IRBuilder, x, nan_checked=True):
-    """The float32 `x` rounded to the nearest bfloat16 (ties to even), as a float32. NaN
-    becomes the quiet NaN of its sign (ml_dtypes' and XLA's conversion); overflow gives inf.
-    Integer arithmetic only, so loops over it vectorize.
-
-    `nan_checked=False` leaves out the NaN test (3 of its 8 vector instructions): only for a
-    NaN whose low 16 bits are zero (an operand's bfloat16 NaN passed through, or x86's and
-    ARM's default NaN), which the rounding leaves a NaN of the same upper bits; any other
-    payload could carry into the sign bit."""
-    if x.type == F64:
-        x = _f64_to_f32_round_to_odd(b, x)   # 24 >= 2 * 8 + 2 bits: one correct rounding
-    elif x.type != F32:
-        x = b.fpext(x, F32)
-    bits = b.bitcast(x, I32)
-    lsb = b.and_(b.lshr(bits, ll.Constant(I32, 16)), ll.Constant(I32, 1))
-    up = b.add(bits, b.add(ll.Constant(I32, 0x7FFF), lsb))
-    rounded = b.and_(up, ll.Constant(I32, 0xFFFF0000))
-    if not nan_checked:
-        return b.bitcast(rounded, F32)
-    nan = b.or_(b.and_(bits, ll.Constant(I32, 0x80000000)), ll.Constant(I32, 0x7FC00000))
-    out = b.select(b.fcmp_unordered("uno", x, x), nan, rounded)
-    return b.bitcast(out, F32)
 
 
 def const(dtype: np.dtype, v):
@@ -160,21 +137,8 @@ def fp_cast(b: ll.IRBuilder, x, t):
     if width[t] > width[src]:
         return b.fpext(x, t)
     if t == F16 and src == F64:
-        return b.fptrunc(_f64_to_f32_round_to_odd(b, x), F16)
+        return b.fptrunc(f64_to_f32_round_to_odd(b, x), F16)
     return b.fptrunc(x, t)
-
-
-def _f64_to_f32_round_to_odd(b, x):
-    r = b.fptrunc(x, F32)
-    back = b.fpext(r, F64)
-    inexact = b.fcmp_ordered("!=", back, x)    # false for NaN and for exact results (inf too)
-    away = b.fcmp_ordered(">", b.call(intrinsic(b.module, "llvm.fabs", F64, [F64], [F64]),
-                                      [back]),
-                          b.call(intrinsic(b.module, "llvm.fabs", F64, [F64], [F64]), [x]))
-    bits = b.bitcast(r, I32)
-    toward_zero = b.select(away, b.sub(bits, ll.Constant(I32, 1)), bits)
-    odd = b.or_(toward_zero, ll.Constant(I32, 1))
-    return b.bitcast(b.select(inexact, odd, bits), F32)
 
 
 def int_to_fp(b: ll.IRBuilder, x, t, signed: bool):

@@ -177,6 +177,17 @@ def _emit_arg(em, instr, out_index, axis):
 ROW_BLOCK = 128
 
 
+# Rows per block of a column reduction, by kernel function: a device's tuner installs its own
+# lookup here (the CPU's `cpu.schedule`, whose tuned `row_block` is 0 for `ROW_BLOCK` and at
+# least 2**62 for one pass without blocks); this stage imports no device.
+row_block_of = None
+
+
+def _row_block(fn):
+    tuned = row_block_of(fn) if row_block_of is not None else 0
+    return tuned or ROW_BLOCK
+
+
 def emit_column_reduction(em, comp, layout, out, lo, hi):
     """The units [lo, hi) of `layout` (`plan.kernel_shapes.ColumnLayout`) for the reduction
     root of `comp`: for each unit, every reduced position's row of its block of columns is
@@ -200,7 +211,9 @@ def _column_steps(em, instr, L, out, lo, hi):
     slot_t = I8 if dtype.kind == "b" else acc_t        # bools live as bytes in the arrays
     arr = lambda ty, name: entry_alloca(b, ll.ArrayType(ty, L.width), name=name)  # noqa: E731
     acc = arr(slot_t, "acc")
-    tiled = not is_arg and _kind(dtype) == "f" and op in ("reduce_sum", "reduce_prod")
+    row_block = _row_block(b.function)
+    tiled = not is_arg and _kind(dtype) == "f" and op in ("reduce_sum", "reduce_prod") and \
+        row_block < 1 << 62
     tile = arr(slot_t, "tile") if tiled else None
     best_i = arr(I64, "best_i") if is_arg else None
 
@@ -302,8 +315,8 @@ def _column_steps(em, instr, L, out, lo, hi):
 
         fill(acc, ident_v)
         if tiled:
-            blocks = open_loop(b, i64(0), n_rows, name="rb", step=i64(ROW_BLOCK))
-            end = b.add(blocks.i, i64(ROW_BLOCK))
+            blocks = open_loop(b, i64(0), n_rows, name="rb", step=i64(row_block))
+            end = b.add(blocks.i, i64(row_block))
             end = b.select(b.icmp_signed("<", end, n_rows), end, n_rows)
             fill(tile, ident_v)
             rows = open_loop(b, blocks.i, end, name="r")

@@ -40,6 +40,7 @@ from ops.core import PRIMITIVES
 from ... import ir
 from ...evaluate import Walker, walk as walk_computation
 from ...passes.buffer_assignment import assign_offsets
+from ...passes.widen_half_dots import keeping
 from ...pipeline import run_pipeline
 from .control import CONTROL, make_control
 from .kernel_shapes import flat_ok, gemm_layout, outer_rank
@@ -60,13 +61,18 @@ PROLOGUE_MIN_BYTES = 1 << 20
 PROLOGUE_BLOCK_BYTES = 1 << 19
 # Regrouping kernels become views (`walk`); False keeps them as copies (benchmarks compare).
 VIEWS = True
+# A bucketed program's zero masks that only bounded GEMMs read become views (`_mask_view`);
+# False keeps them as kernels (benchmarks compare).
+MASK_VIEWS = True
 
 
-def cpu_pipeline(module: ir.Module, after_pass=None) -> ir.Module:
+def cpu_pipeline(module: ir.Module, after_pass=None, keep_half_dots=None) -> ir.Module:
     """The kernel-time pipeline (`xla_like.pipeline.PIPELINES["kernel"]`) on a copy of
     `module`; `after_pass(name, module)` sees each pass's result (as do the observers of
-    `pipeline.observe`)."""
-    module, _ = run_pipeline(ir.clone_module(module), "kernel", after_pass)
+    `pipeline.observe`). `keep_half_dots(instr)`: the 16-bit dots the backend runs natively,
+    which `widen_half_dots` leaves 16-bit (None: widen all)."""
+    with keeping(keep_half_dots):
+        module, _ = run_pipeline(ir.clone_module(module), "kernel", after_pass)
     return module
 
 
@@ -123,6 +129,7 @@ class BufferInfo:
         self.alias = None       # outputs: the donated parameter buffer whose memory it takes
         self.block_bytes = None  # temps holding one block of a GEMM epilogue at a time
         self.view_of = None     # views (kind "view"): the buffer whose bytes it is
+        self.mask_view = False  # views: a zero mask read in place (`_mask_view`), same shape
 
     @property
     def nbytes(self):
@@ -205,8 +212,11 @@ class Plan:
     # backend renders them; False: host steps.
     native_sorts = False
 
-    def __init__(self, module: ir.Module, donated=frozenset(), blas=None, threads=1):
+    def __init__(self, module: ir.Module, donated=frozenset(), blas=None, threads=1,
+                 gemm_fusion=True):
         self.module = module
+        # GEMM prologues and epilogues; False: none (a tuned schedule's choice, `cpu.schedule`)
+        self.gemm_fusion = gemm_fusion
         self.buffers: list[BufferInfo] = []
         self.steps: list[Step] = []
         self.outputs: list[int] = []   # buffer id per program output
@@ -214,7 +224,8 @@ class Plan:
         self.n_params = len(module.entry.parameters)
         self.threads = threads
         self.blas = blas
-        self.views = VIEWS      # (the setting changes the plan: code caches key on it)
+        # (the settings change the plan: code caches key on them)
+        self.views = VIEWS if not (MASK_VIEWS and blas is not None) else (VIEWS, "masks")
         self._build(donated, blas)
 
     def _new(self, kind, shape, **kw):
@@ -264,7 +275,7 @@ class Plan:
                 b.kind, b.index = "output", k
                 claimed.add(bid)
             self.outputs.append(bid)
-        if blas is not None:
+        if blas is not None and self.gemm_fusion:
             self._find_prologues()
             self._find_epilogues()
         if donated:
@@ -469,15 +480,23 @@ _VIEW_READERS = ("kernel", "dot", "scatter", "control")
 def _elide_views(plan, steps, results):
     """`steps` without the kernels that only regroup an operand's axes (module docstring):
     each such result becomes a "view" buffer and its readers read the operand's buffer."""
-    reader_kinds = {}
+    reader_kinds, readers = {}, {}
     for step in steps:
-        for bid in step.inputs:
+        for j, bid in enumerate(step.inputs):
             reader_kinds.setdefault(bid, set()).add(step.kind)
+            readers.setdefault(bid, []).append((step, j))
     base = {}   # view buffer -> the buffer its readers read
     kept = []
     for step in steps:
         if base:
             step.inputs = [base.get(bid, bid) for bid in step.inputs]
+        x = _mask_view(plan, step, readers, results)
+        if x is not None:
+            out = step.outputs[0]
+            base[out] = x
+            b = plan.buffers[out]
+            b.kind, b.view_of, b.mask_view = "view", x, True
+            continue
         if VIEWS and step.kind == "kernel" and len(step.outputs) == 1 and \
                 len(step.inputs) == 1:
             out = step.outputs[0]
@@ -489,6 +508,40 @@ def _elide_views(plan, steps, results):
                 continue
         kept.append(step)
     return kept
+
+
+def _mask_view(plan, step, readers, results):
+    """The buffer a bucketed program's mask kernel (`passes.masking.mask_only`: x with zeros
+    past the true size along some axes) may be read in place of, or None. Only where every
+    reader is a BLAS dot (`plan.blas`; the CPU backend's GEMM takes the true size of the
+    contracted axis as its K, `cpu.render.gemm_sizes`) contracting the masked axis, whose
+    bound is that true size (`Shape.valid_dims`): the GEMM reads x inside the bounds only,
+    where the mask is x. A product over a dynamic axis then reads the caller's array (or x
+    where a kernel left it) with no zero-filled copy; outside the bounds x may hold anything
+    (NaN included), which the GEMM never reads."""
+    if not MASK_VIEWS or plan.blas is None or step.kind != "kernel" or \
+            len(step.outputs) != 1 or step.outputs[0] in results:
+        return None
+    from ...passes.masking import mask_only
+    found = mask_only(step.instr.called[0])
+    if found is None:
+        return None
+    xi, axes = found
+    hints = getattr(step.instr.shape, "valid_dims", None)
+    if not hints or len(axes) != 1:
+        return None
+    ((a, bi),) = axes.items()
+    bound = plan.buffers[step.inputs[bi]]
+    if hints[a] is None or bound.kind != "param" or tuple(hints[a][:3]) != (bound.index, 1, 0):
+        return None
+    out = step.outputs[0]
+    for reader, j in readers.get(out, ()):
+        if reader.kind != "dot" or not plan.blas(reader.instr) or j > 1:
+            return None
+        (lc, rc), _ = reader.instr.attrs["dimension_numbers"]
+        if len(lc) != 1 or (lc, rc)[j][0] != a or reader.instr.operands[j] is not step.instr:
+            return None
+    return step.inputs[xi]
 
 
 def view_operand(fusion) -> int | None:
