@@ -10,12 +10,13 @@ reference: target ratio bucketed / exact <= 1.15 at every size.
 
 Cases (float32):
 - attention `softmax(q k^T) v`, q, k, v of (n, 64) dynamic on n, n in {40, 100, 300, 600,
-  900} (buckets 33..64, 65..128, 257..512, 513..1024, 513..1024: up to 1.7x padding per axis,
-  2.9x of the n x n scores; at n = 40 the call's fixed cost dominates);
+  900, 1000} (buckets 33..64, 65..128, 257..512, then 513..1024 for the last three, compiled
+  at 1040 (`bucketing.capacity`): up to 1.7x padding per axis, 2.9x of the n x n scores; at
+  n = 40 the call's fixed cost dominates);
 - a column-dynamic elementwise + reduction: x of (512, n) dynamic on axis 1, returning
-  `exp(x) * 0.5` (all of it) and `tanh(x).sum(axis=1)`, n in {300, 600, 900};
+  `exp(x) * 0.5` (all of it) and `tanh(x).sum(axis=1)`, n in {300, 600, 900, 1000};
 - a product contracting a dynamic later axis: `x @ w`, x of (256, n) dynamic on axis 1, w of
-  (n, 64) dynamic on axis 0, n in {100, 300, 600, 900}: the GEMM runs with K = n on the
+  (n, 64) dynamic on axis 0, n in {100, 300, 600, 900, 1000}: the GEMM runs with K = n on the
   caller's arrays (x's row stride its leading dimension).
 
 Rounds are interleaved (each round times every case bucketed and exact, best of `--calls`),
@@ -28,6 +29,9 @@ executable's `strided_inputs` emptied, so its call plan pads them), timed in the
 `--masked` adds another: the bucketed call with the zero masks of contracted operands kept
 as kernels (`plan.planner.MASK_VIEWS` off while it compiles), as before GEMMs read those
 operands in place: each product over a dynamic axis then reads zero-filled copies.
+`--ldc` adds a table of the attention's q k^T alone (n x 64 times its transpose, one BLAS
+call on one thread, M = N = n) writing rows of n (the exact program), of the bucket's
+largest size (a power of two) and of its capacity (what the bucketed program writes into).
 """
 from __future__ import annotations
 
@@ -78,14 +82,14 @@ def product_np(x, w):
 def cases(quick):
     rng = np.random.default_rng(0)
     out = []
-    for n in ((40, 100) if quick else (40, 100, 300, 600, 900)):
+    for n in ((40, 100) if quick else (40, 100, 300, 600, 900, 1000)):
         xs = tuple((0.3 * rng.standard_normal((n, 64))).astype(np.float32) for _ in range(3))
         out.append((f"attention n={n}", attention, attention_np, xs,
                     {"q": 0, "k": 0, "v": 0}))
-    for n in ((40, 100) if quick else (300, 600, 900)):
+    for n in ((40, 100) if quick else (300, 600, 900, 1000)):
         x = rng.standard_normal((64 if quick else 512, n)).astype(np.float32)
         out.append((f"exp + row sum, (512, n) n={n}", columns, columns_np, (x,), {"x": 1}))
-    for n in ((40, 100) if quick else (100, 300, 600, 900)):
+    for n in ((40, 100) if quick else (100, 300, 600, 900, 1000)):
         x = rng.standard_normal((256, n)).astype(np.float32)
         w = rng.standard_normal((n, 64)).astype(np.float32)
         out.append((f"x @ w, (256, n) @ (n, 64) n={n}", product, product_np, (x, w),
@@ -126,6 +130,40 @@ def masking(fn, dyn, xs):
     return g
 
 
+def leading_dimensions(sizes, rounds, calls):
+    """Table rows: q k^T (q, k of (n, 64), float32) by one BLAS call on one thread into rows
+    of n, of the bucket's largest size and of its capacity, interleaved per round."""
+    from jitcore.bucketing import bucket_of, capacity
+    from xla_like.backends.cpu import blas
+    lib = blas.load()
+    rng = np.random.default_rng(1)
+    cases = []
+    for n in sizes:
+        q, k = (rng.standard_normal((n, 64)).astype(np.float32) for _ in range(2))
+        hi = bucket_of(n, None)[1]
+        outs = {ld: np.zeros((n, ld), np.float32)[:, :n] for ld in (n, hi, capacity(hi))}
+        for out in outs.values():
+            lib.gemm(q, k, out=out, trans_b=True)
+            if not np.allclose(out, q.astype(np.float64) @ k.T.astype(np.float64), atol=1e-3):
+                raise SystemExit("BLAS q k^T disagrees with NumPy")
+        cases.append((n, q, k, outs))
+    times = {(n, ld): [] for n, _, _, outs in cases for ld in outs}
+    with lib.one_thread():
+        for _ in range(rounds):
+            for n, q, k, outs in cases:
+                for ld, out in outs.items():
+                    times[n, ld].append(best_of(
+                        lambda q, k: lib.gemm(q, k, out=out, trans_b=True), (q, k), calls))
+    lines = ["| q k^T, n x 64 x n, one thread | rows of n | rows of the bucket's largest size |"
+             " rows of the capacity |", "|---|---|---|---|"]
+    for n, _, _, outs in cases:
+        base = min(times[n, n])
+        cells = [f"{ld}: {fmt(min(times[n, ld]))} / {fmt(statistics.median(times[n, ld]))}"
+                 + ("" if ld == n else f" ({min(times[n, ld]) / base:.2f})") for ld in outs]
+        lines.append(f"| n={n} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def fmt(s):
     ms = s * 1e3
     return f"{ms:.3g} ms" if ms >= 1 else f"{ms * 1e3:.3g} µs"
@@ -141,6 +179,8 @@ def main():
                     help="also time the bucketed call copying column-dynamic inputs")
     ap.add_argument("--masked", action="store_true",
                     help="also time the bucketed call with contracted operands zero-masked")
+    ap.add_argument("--ldc", action="store_true",
+                    help="also time q k^T alone into rows of n, of a power of two, of the capacity")
     args = ap.parse_args()
     rows = []
     for name, fn, ref, xs, dyn in cases(args.quick):
@@ -185,6 +225,10 @@ def main():
             line += (f" {fmt(min(tm))} / {fmt(statistics.median(tm))} | "
                      f"{min(tm) / min(te):.2f} |")
         lines.append(line)
+    if args.ldc:
+        lines += ["", "min / median (ratio of minimums to rows of n), row length: time", ""]
+        lines += leading_dimensions((100, 300) if args.quick else (100, 300, 600, 900, 1000),
+                                    args.rounds, args.calls)
     text = "\n".join(lines)
     print(text)
     if args.out:

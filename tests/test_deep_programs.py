@@ -1,12 +1,12 @@
 """Deep programs: thousands of steps compile and match NumPy, with no Python recursion in
 proportion to their length.
 
-The 4,000-step programs run at Python's default recursion limit (1,000 frames), so anything on
-their path (tracing, every pass, the LLVM emitter, the printer, parser and verifier that check
-each traced module in this suite) that recursed once per instruction would fail. The others
-run with the limit only `FRAMES` frames above the test (`shallow_stack`): 2,000-step programs
-through grad and vmap, and the parts of the compile path the long chains do not reach (row
-reductions, data movement, loop bodies, the interpreter, CUDA code generation).
+Every program runs with the recursion limit only `FRAMES` (300) frames above the test
+(`shallow_stack`), so anything on its path (tracing, every pass, the LLVM emitter, the printer,
+parser and verifier that check each traced module in this suite) that recursed once per
+instruction would fail at a fifth of the 1,500-step chains and 1,000-step programs through grad
+and vmap; so would the parts of the compile path the long chains do not reach (row reductions,
+data movement, loop bodies, the interpreter, CUDA code generation).
 How compile time grows with program length is measured by benchmarks/compile_scaling.py.
 """
 from __future__ import annotations
@@ -124,18 +124,20 @@ def loop_of_chain(n, xp):
     return lambda x: jc.lax.fori_loop(0, 3, lambda i, v: affine_chain(n, jnp)(v) + i, x)
 
 
-# --- 4,000 steps at the default recursion limit (1,000 frames): a walk recursing once per
-# instruction would fail at a quarter of this --------------------------------------------------
+# --- 1,500 steps on a stack of 300 frames: a walk recursing once per instruction would fail
+# at a fifth of this ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("chain", [affine_chain, mixed_chain])
-def test_elementwise_chain_of_4000_steps(chain):
-    got = jc.jit(chain(4000, jnp))(X)
-    np.testing.assert_allclose(np.asarray(got), chain(4000, np)(X), rtol=1e-10)
+def test_elementwise_chain_of_1500_steps(chain):
+    with shallow_stack():
+        got = jc.jit(chain(1500, jnp))(X)
+    np.testing.assert_allclose(np.asarray(got), chain(1500, np)(X), rtol=1e-10)
 
 
-def test_sum_of_4000_traced_scalars():
-    got = jc.jit(scalar_sum(4000))(X)
-    want = scalar_sum(4000)(X)   # the same additions, in the same order, on NumPy scalars
+def test_sum_of_1500_traced_scalars():
+    with shallow_stack():
+        got = jc.jit(scalar_sum(1500))(X)
+    want = scalar_sum(1500)(X)   # the same additions, in the same order, on NumPy scalars
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12)
 
 
@@ -149,23 +151,23 @@ def test_long_chain_becomes_kernels_of_bounded_size():
     assert sum(k.attrs["reason"] == "kernel size" for k in kernels) == len(kernels) - 1
 
 
-# --- 2,000 steps through the transforms, traced and compiled on a shallow stack -------------------
+# --- 1,000 steps through the transforms, traced and compiled on a shallow stack -------------------
 
-def test_grad_of_2000_step_chain():
-    f = gentle_chain(2000, jnp)
+def test_grad_of_1000_step_chain():
+    f = gentle_chain(1000, jnp)
     with shallow_stack():
         got = jc.jit(jc.grad(lambda x: jnp.sum(f(x))))(X)
     # The chain is elementwise: a central difference per element is the whole gradient.
-    g, h = gentle_chain(2000, np), 1e-6
+    g, h = gentle_chain(1000, np), 1e-6
     want = (g(X + h) - g(X - h)) / (2 * h)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
 
 
-def test_vmap_of_2000_step_chain():
+def test_vmap_of_1000_step_chain():
     xs = np.stack([X, X[::-1] * 0.5, X ** 2])
     with shallow_stack():
-        got = jc.jit(jc.vmap(mixed_chain(2000, jnp)))(xs)
-    want = np.stack([mixed_chain(2000, np)(row) for row in xs])   # one example at a time
+        got = jc.jit(jc.vmap(mixed_chain(1000, jnp)))(xs)
+    want = np.stack([mixed_chain(1000, np)(row) for row in xs])   # one example at a time
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-10)
 
 
@@ -174,7 +176,7 @@ def test_vmap_of_2000_step_chain():
 DEEP = {
     "rows": (softmax_chain, 100, X.reshape(4, 4)),
     "movement": (movement_chain, 600, X),
-    "loop_body": (loop_of_chain, 2000, X),
+    "loop_body": (loop_of_chain, 1000, X),
 }
 
 

@@ -208,12 +208,27 @@ def test_cond_inside_a_loop():
                     reason="no BLAS with thread control: dots use loop kernels")
 @pytest.mark.parametrize("threads", [2, 3])
 def test_loop_with_a_gemm_in_its_body(threads):
-    bsz, hid, steps = 67, 256, 5       # odd rows (uneven pieces); 8.8 Mflop per step
+    # Odd rows (uneven pieces), more than `small_gemm.MAX_M` (a product that kernel takes
+    # whole keeps its loop on one thread); 17 Mflop per step.
+    bsz, hid, steps = 131, 256, 5
     h0, xs = rand(bsz, hid, seed=7), rand(steps, bsz, hid, seed=8)
     u, b = (rand(hid, hid, seed=9) / np.sqrt(hid)).astype(F32), rand(hid, seed=10)
     (h, ys), flags = compiled(rnn_fn, (h0, xs, u, b), threads)
     want_h, want_ys = rnn_ref(h0, xs, u, b)
     assert any(flags)
+    close(h, want_h, tol=1e-4)
+    close(ys, want_ys, tol=1e-4)
+
+
+@pytest.mark.skipif(not blas.available() or not blas.load().controls_threads,
+                    reason="no BLAS with thread control: dots use loop kernels")
+def test_loop_with_a_small_kernel_gemm_stays_on_one_thread():
+    bsz, hid, steps = 67, 256, 5       # 8.8 Mflop per step, all in `small_gemm`
+    h0, xs = rand(bsz, hid, seed=7), rand(steps, bsz, hid, seed=8)
+    u, b = (rand(hid, hid, seed=9) / np.sqrt(hid)).astype(F32), rand(hid, seed=10)
+    (h, ys), flags = compiled(rnn_fn, (h0, xs, u, b), 2)
+    want_h, want_ys = rnn_ref(h0, xs, u, b)
+    assert not any(flags)
     close(h, want_h, tol=1e-4)
     close(ys, want_ys, tol=1e-4)
 

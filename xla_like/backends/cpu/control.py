@@ -111,7 +111,8 @@ class LoopThreads:
         barrier per iteration. The tanh RNN of `benchmarks/workloads.py` row 4 (a 4.2 Mflop
         product per step) ran slower on two threads than on one on this 2-core machine
         (best of 5-7 rounds 14.7-27 ms vs 13.3-13.6 ms; OpenBLAS packs the right operand in
-        each thread's piece), so it stays on one."""
+        each thread's piece), so it stays on one. A product the register-tiled kernel
+        takes whole (`_whole_small`) does not make a loop worth threads either."""
         from .gemm import gemm_flops
         stack = [(step, False)]
         while stack:   # post-order over the nested control steps, without recursion
@@ -127,12 +128,29 @@ class LoopThreads:
             for sub in s.subs:
                 for t in sub.steps:
                     if t.kind == "dot" and self.is_blas(t):
-                        gemm = gemm or gemm_flops(t.instr) >= self.min_flops
+                        gemm = gemm or (gemm_flops(t.instr) >= self.min_flops and
+                                        not _whole_small(t))
                     elif t.kind in ("kernel", "dot", "scatter") and \
                             self.work(t) >= LOOP_SHARE_MIN_WORK:
                         work += self.work(t)
             self._worth[id(s)] = gemm or work >= self.min_work
         return self._worth[id(step)]
+
+
+def _whole_small(step) -> bool:
+    """Does dot `step` fit `small_gemm` whole (static sizes, at most `small_gemm.MAX_M` rows)?
+    Such a product runs faster on one thread than shared in a loop body: the tanh RNN of
+    100 steps, batch 128, hidden 512 (a 67 Mflop product a step), interleaved rounds on the
+    2-core Zen 4 with other load (2026-12-07): one thread 79-88 ms by median, two threads
+    (pieces by BLAS or by this kernel, rows or columns) 92-97 ms; each step's barriers wait
+    for the slower thread, and each thread's piece reads all of the weight (or all of h)
+    from memory into its own core's cache, where one thread keeps it in its L2 across
+    steps."""
+    from . import small_gemm
+    try:
+        return small_gemm.fits(step)
+    except (AttributeError, ValueError):
+        return False
 
 
 class _Modelled:

@@ -114,8 +114,7 @@ def call_blas(b, mod, step, ptr, externs, tid, blas_sig, math, name, nthreads=No
     only0 = b.icmp_signed("==", tid, i64(0))
     if small_gemm.fits(step, (m_rt, n_rt, k_rt), lda_rt is not None or ldb_rt is not None):
         with b.if_then(only0):    # a small product: register tiles, no packing
-            small_gemm.emit_call(b, mod, step, ptr(a_bid), ptr(b_bid), ptr(step.outputs[0]),
-                                 name + ".sg")
+            small_gemm.emit_call(b, mod, step, ptr(a_bid), ptr(b_bid), ptr(step.outputs[0]))
         return
     with b.if_then(only0):
         raw = b.load(b.gep(externs, [i64(slot)]))
@@ -200,6 +199,21 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
     # `cut`: the shares the pieces are for (claimed shares, `cpu.claims`, may be several a
     # thread); by default the threads.
     axis, per, size = pieces(batch, m, n, cut or pool.threads())
+    # Static pieces of a plain product go to the register-tiled kernel (`small_gemm`) where
+    # each piece fits it: one definition per piece shape (whole pieces and the last one).
+    small = None
+    if m_rows is None and n_cols is None and addend is None and lda_rt is None and \
+            ldb_rt is None and not ta and not tb and \
+            (k_arg is None or isinstance(k_arg, ll.Constant)):
+        axis, per, size = _small_pieces(batch, m, n, k, fty_bytes, axis, per, size)
+        if axis == "rows":
+            shapes = [(size, n, k), (m - (per - 1) * size, n, k)]
+        elif axis == "cols":
+            shapes = [(m, size, k), (m, n - (per - 1) * size, k)]
+        else:
+            shapes = [(m, n, k)] * 2
+        if all(small_gemm.shape_fits(*s, fty_bytes) for s in shapes):
+            small = shapes
     total = i64(batch * per)
     share = b.sdiv(b.add(total, b.sub(nthreads, i64(1))), nthreads)
     first = _min(b, b.mul(tid, share), total)
@@ -239,6 +253,10 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
             c_at = b.gep(c_at, [lo])
             cols = b.sub(hi, lo)
         nonempty = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed(">", cols, i64(0)))
+        if small is not None:
+            _small_piece(b, small, a_at, b_at, c_at, rows if axis == "rows" else cols,
+                         (k, n, n), fty_bytes)
+            return
         with b.if_then(nonempty):
             if addend is not None:
                 offset = b.ptrtoint(c_at, I64)
@@ -252,6 +270,40 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
                                   ll.Constant(fty, 0.0 if addend is None else 1.0), c_at,
                                   c(max(n, 1))])
     counted_loop(b, first, last, piece, name="piece")
+
+
+# How pieces of products the register-tiled kernel takes are cut: "pieces" as for BLAS, or
+# "cols" (each thread reads all of A and its columns of B, so the part of B a core keeps in
+# its L2 across a loop's steps is 1 / threads of it).
+SMALL_SPLIT = "pieces"
+
+
+def _small_pieces(batch, m, n, k, itemsize, axis, per, size):
+    """(axis, per, size) of the pieces of a product for the register-tiled kernel."""
+    if SMALL_SPLIT != "cols" or axis != "rows" or batch != 1:
+        return axis, per, size
+    want = per
+    lanes = small_gemm.vector_bytes() // itemsize
+    csize = -(-(-(-n // want)) // max(_PIECE_ALIGN, lanes)) * max(_PIECE_ALIGN, lanes)
+    return "cols", -(-n // csize), csize
+
+
+def _small_piece(b, shapes, a_at, b_at, c_at, extent, strides, itemsize):
+    """One piece through `small_gemm`: `shapes` (whole piece, last piece); `extent`: this
+    piece's rows or columns (whichever the pieces cut), telling the two apart."""
+    (full, last) = shapes
+    mod = b.module
+    if full == last:
+        small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides)
+        return
+    cut = 0 if full[0] != last[0] else 1
+    with b.if_else(b.icmp_signed("==", extent, i64(full[cut]))) as (whole, tail):
+        with whole:
+            small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides)
+        with tail:
+            nonempty = b.icmp_signed(">", extent, i64(0))
+            with b.if_then(nonempty):
+                small_gemm.call(b, mod, last, itemsize, a_at, b_at, c_at, strides)
 
 
 def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads, m_rt=None,

@@ -23,8 +23,9 @@ Every element of C is the sum over k in increasing order, one fused multiply-add
 equal to BLAS's result within float rounding, not bit for bit.
 
 `fits` says which dots take this path (`gemm.call_blas` asks, for a dot run whole on one
-thread); `emit_call` defines the function (a kernel unit of its own, `cpu.units`) and calls
-it.
+thread; `gemm._shared_gemm` asks `shape_fits` for the pieces of a shared one); `call` calls
+the module's one definition for a shape, dtype and row strides (a kernel unit of its own,
+`cpu.units`), defining it first.
 """
 from __future__ import annotations
 
@@ -67,21 +68,41 @@ def fits(step, sizes=None, strided=False) -> bool:
             any(o.shape.dtype != dt for o in instr.operands):
         return False
     batch, m, n, k, ta, tb = gemm_layout(instr)
-    lanes = vector_bytes() // dt.itemsize
-    return batch == 1 and not ta and not tb and 1 <= m <= MAX_M and k >= 1 and \
-        n >= lanes and n % lanes == 0 and k * n * dt.itemsize <= MAX_B_BYTES
+    return batch == 1 and not ta and not tb and shape_fits(m, n, k, dt.itemsize)
 
 
-def emit_call(b, mod, step, a_ptr, b_ptr, c_ptr, name):
-    """Call (defining it first) the native GEMM of dot `step` with typed operand pointers."""
+def shape_fits(m, n, k, itemsize) -> bool:
+    """Does an (m, k) @ (k, n) product (or a piece of a larger one) of `itemsize`-byte floats
+    take the native path: M at most `MAX_M`, N a multiple of the vector's lanes, B within
+    `MAX_B_BYTES`?"""
+    lanes = vector_bytes() // itemsize
+    return 1 <= m <= MAX_M and k >= 1 and n >= lanes and n % lanes == 0 and \
+        k * n * itemsize <= MAX_B_BYTES
+
+
+def emit_call(b, mod, step, a_ptr, b_ptr, c_ptr):
+    """Call the native GEMM of dot `step` with typed operand pointers."""
     _, m, n, k, _, _ = gemm_layout(step.instr)
-    fn = mod.globals.get(name) or \
-        define(mod, name, m, n, k, step.instr.shape.dtype.itemsize, vector_bytes())
+    call(b, mod, (m, n, k), step.instr.shape.dtype.itemsize, a_ptr, b_ptr, c_ptr)
+
+
+def call(b, mod, mnk, itemsize, a_ptr, b_ptr, c_ptr, strides=None):
+    """C = A @ B for row-major (m, k), (k, n), (m, n) operands with row strides `strides`
+    (lda, ldb, ldc in elements; default k, n, n): a call of the module's one definition for
+    that shape, dtype and strides (every dot of that kind calls it: one function to print,
+    cut and compile, not one per dot)."""
+    m, n, k = mnk
+    lda, ldb, ldc = strides or (k, n, n)
+    vbytes = vector_bytes()
+    name = f"jc.sgemm.f{itemsize * 8}.{m}x{n}x{k}.{lda}.{ldb}.{ldc}.v{vbytes}"
+    fn = mod.globals.get(name) or define(mod, name, m, n, k, itemsize, vbytes,
+                                         (lda, ldb, ldc))
     b.call(fn, [a_ptr, b_ptr, c_ptr])
 
 
-def define(mod, name, m, n, k, itemsize, vbytes):
-    """`void name(T* A, T* B, T* C)`: C = A @ B for row-major (m, k), (k, n), (m, n)."""
+def define(mod, name, m, n, k, itemsize, vbytes, strides=None):
+    """`void name(T* A, T* B, T* C)`: C = A @ B for row-major (m, k), (k, n), (m, n) with
+    row strides `strides` (lda, ldb, ldc; default k, n, n)."""
     fty = ll.DoubleType() if itemsize == 8 else ll.FloatType()
     lanes = vbytes // itemsize
     vty = ll.VectorType(fty, lanes)
@@ -100,7 +121,8 @@ def define(mod, name, m, n, k, itemsize, vbytes):
         fma = ll.Function(mod, ll.FunctionType(vty, [vty, vty, vty]),
                           f"llvm.fma.v{lanes}f{itemsize * 8}")
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    _Tiles(b, fn.args, fma, vty, (m, n, k), itemsize, _TILES[vbytes]).emit()
+    _Tiles(b, fn.args, fma, vty, (m, n, k), itemsize, _TILES[vbytes],
+           strides or (k, n, n)).emit()
     b.ret_void()
     return fn
 
@@ -108,8 +130,9 @@ def define(mod, name, m, n, k, itemsize, vbytes):
 class _Tiles:
     """The loops of `define`: column panels, row tiles in each, the K loop in each tile."""
 
-    def __init__(self, b, args, fma, vty, mnk, itemsize, tile):
+    def __init__(self, b, args, fma, vty, mnk, itemsize, tile, strides):
         self.b, (self.A, self.B, self.C), self.fma, self.vty = b, args, fma, vty
+        self.lda, self.ldb, self.ldc = strides
         (self.m, self.n, self.k), self.lanes, self.align = mnk, vty.count, itemsize
         self.mr, self.nv = tile
         self.vp = ll.PointerType(vty)
@@ -177,7 +200,7 @@ class _Tiles:
         for kr in range(main, K):
             self._step(acc, i0, j0, i64(kr), mr, nv)
         for r in range(mr):
-            row = b.mul(b.add(i0, i64(r)), i64(self.n))
+            row = b.mul(b.add(i0, i64(r)), i64(self.ldc))
             for c in range(nv):
                 at = b.gep(self.C, [b.add(row, b.add(j0, i64(c * self.lanes)))])
                 b.store(acc[r][c], b.bitcast(at, self.vp), align=self.align)
@@ -185,7 +208,7 @@ class _Tiles:
     def _step(self, acc, i0, j0, k, mr, nv):
         """acc[r][c] += A[i0 + r, k] * B[k, j0 + c*lanes : ...] for every r, c."""
         b = self.b
-        row = b.mul(k, i64(self.n))
+        row = b.mul(k, i64(self.ldb))
         bv = []
         for c in range(nv):
             at = b.gep(self.B, [b.add(row, b.add(j0, i64(c * self.lanes)))])
@@ -193,7 +216,7 @@ class _Tiles:
         splat = ll.Constant(ll.VectorType(ll.IntType(32), self.lanes), [0] * self.lanes)
         undef = ll.Constant(self.vty, ll.Undefined)
         for r in range(mr):
-            a = b.load(b.gep(self.A, [b.add(b.mul(b.add(i0, i64(r)), i64(self.k)), k)]))
+            a = b.load(b.gep(self.A, [b.add(b.mul(b.add(i0, i64(r)), i64(self.lda)), k)]))
             av = b.shuffle_vector(b.insert_element(undef, a, ll.Constant(ll.IntType(32), 0)),
                                   undef, splat)
             for c in range(nv):
