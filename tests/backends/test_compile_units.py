@@ -145,3 +145,24 @@ def test_texts_and_dumps_of_a_split_program(tmp_path):
     asm = c.as_text("asm")
     assert asm.count(".file\t") == c.as_text("llvm").count("; ModuleID")
     assert any(p.name.endswith(".s") or "asm" in p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_units_start_longest_first_and_results_keep_their_order(parallel):
+    class U:
+        def __init__(self, text):
+            self.text = text
+    todo = [U("a" * n) for n in (3, 9, 1, 7, 5)]
+    started, lock = [], threading.Lock()
+
+    def fn(u):
+        with lock:
+            started.append(len(u.text))
+        return len(u.text) * 10
+
+    out = compile_units.longest_first(fn, todo, parallel)
+    assert out == [30, 90, 10, 70, 50]
+    if not parallel:
+        assert started == [9, 7, 5, 3, 1]
+    else:
+        assert sorted(started) == [1, 3, 5, 7, 9] and started[0] in (9, 7)

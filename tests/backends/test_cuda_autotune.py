@@ -45,7 +45,7 @@ class FakeEvent:
 def tuning(emulated, monkeypatch):
     monkeypatch.setattr(FakeDriver, "Event", FakeEvent, raising=False)
     monkeypatch.setattr(at, "SAMPLES", 1)
-    monkeypatch.setattr(at, "_memory", {})
+    at.clear_memory()                    # no choice from an earlier test
     monkeypatch.setattr(at, "stats", dict.fromkeys(at.stats, 0))
     return emulated
 

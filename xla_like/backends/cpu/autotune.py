@@ -46,7 +46,7 @@ from llvmlite import binding as llvm
 
 from ... import progress
 from ...settings import override, settings
-from .. import disk_cache
+from .. import disk_cache, tuning_records
 from . import schedule as sched_mod
 from .schedule import NEVER, PLAN, Schedule
 
@@ -55,9 +55,8 @@ SAMPLE_S = 4e-3        # a timing sample runs the program at least this long
 _KERNEL = re.compile(r"^seg\d+\.k\d+$")
 _FORMAT = 1
 
-_lock = threading.Lock()          # guards `_memory` and `stats`
+_lock = threading.Lock()          # guards `stats`
 _search_lock = threading.Lock()   # one search at a time (see the module docstring)
-_memory: dict = {}                # (program key, device) -> {name: Schedule}
 # Counts (and `search_s`, seconds spent searching) for tests and benchmarks.
 stats = {"searches": 0, "reused": 0, "candidates": 0, "rejected": 0, "search_s": 0.0}
 
@@ -67,13 +66,12 @@ def _count(what, n=1):
         stats[what] += n
 
 
-def clear_memory():
-    """Forget the choices held in memory (the persistent cache's files stay)."""
-    with _lock:
-        _memory.clear()
-
-
-disk_cache.ON_CLEAR.append(clear_memory)
+# Choices by (program key, device), in memory and in the persistent cache.
+_store = tuning_records.Store(f"autotune {_FORMAT}", "cpu-autotune", Schedule.from_dict)
+clear_memory = _store.clear
+load_choice = _store.load
+save_choice = _store.save
+_disk_key = _store.disk_key
 
 
 def device_id() -> str:
@@ -82,47 +80,6 @@ def device_id() -> str:
     from .pool import threads
     return f"{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}|" \
            f"threads={threads()}"
-
-
-# --- the store --------------------------------------------------------------------------------
-
-def _disk_key(pkey, device):
-    return disk_cache.key(f"autotune {_FORMAT}\n{pkey}", "cpu-autotune", {"device": device})
-
-
-def load_choice(pkey, device):
-    """{name: Schedule} chosen before for this program on this device, or None."""
-    with _lock:
-        hit = _memory.get((pkey, device))
-    if hit is not None:
-        return hit
-    if not disk_cache.enabled():
-        return None
-    dkey = _disk_key(pkey, device)
-    entry = disk_cache.load(dkey)
-    if entry is None:
-        return None
-    try:
-        raw = entry.meta.get("schedules")
-        if entry.meta.get("device") != device or not isinstance(raw, dict) or \
-                not all(isinstance(n, str) for n in raw):
-            raise ValueError("not a tuning record for this device")
-        choice = {n: Schedule.from_dict(d) for n, d in raw.items()}
-    except (ValueError, TypeError) as e:
-        disk_cache.reject(entry.path, f"tuning record refused: {e}")
-        return None
-    with _lock:
-        _memory[(pkey, device)] = choice
-    return choice
-
-
-def save_choice(pkey, device, choice):
-    with _lock:
-        _memory[(pkey, device)] = dict(choice)
-    if disk_cache.enabled():
-        disk_cache.store(_disk_key(pkey, device), {
-            "backend": "cpu-autotune", "device": device,
-            "schedules": {n: s.to_dict() for n, s in choice.items()}}, b"", "")
 
 
 # --- building a program with schedules ---------------------------------------------------------

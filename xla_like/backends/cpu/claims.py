@@ -44,7 +44,7 @@ SPLIT = 1
 _CLAIM = "jc.claim_share"
 _ARRIVE, _WAIT = "jc.share_done", "jc.wait_shares"
 _FUTEX_WAIT, _FUTEX_WAKE = 128, 129   # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
-_SPINS = 1000                        # pause instructions before sleeping, as the barriers
+_SPINS = 1000                        # pause instructions (~40-150 cycles each) before sleeping
 
 
 def usable(steps, threads=0) -> bool:
@@ -222,21 +222,19 @@ def _arrive_fn(mod):
     return fn
 
 
-def _wait_fn(mod):
-    """`jc.wait_shares(block, goal)`: return once `goal` shares are done; spin a short while
-    (microseconds: the usual wait on an idle machine), then sleep on a futex, giving the
-    core to whichever thread holds the last share."""
-    fn, b = _declare(mod, _WAIT)
-    if b is None:
-        return fn
-    counter, goal = fn.args
+def emit_wait(b, counter, goal, sys_fn, call_sys, nr, done):
+    """From `b`'s block: wait until the count at `counter` reaches `goal`, then go to block
+    `done`. Spin `_SPINS` pauses first (the usual wait on an idle machine: microseconds), then
+    raise the sleepers' flag (`counter[3]`) and sleep on the futex at `counter` while the count
+    is short; where there is no futex (`sys_fn` 0) only spin. The barriers of a segment
+    (`render`) and the waits for claimed shares share this."""
+    fn = b.function
+    mod = fn.module
     spin = fn.append_basic_block("spin")
     pause = fn.append_basic_block("pause")
     sleep = fn.append_basic_block("sleep")
     sleep_call = fn.append_basic_block("sleep_call")
-    done = fn.append_basic_block("done")
     entry = b.block
-    sys_fn, call_sys, nr = _syscall(b, counter)
     b.branch(spin)
     b.position_at_end(spin)
     tries = b.phi(I64)
@@ -260,6 +258,19 @@ def _wait_fn(mod):
     b.call(call_sys, [nr, counter, i64(_FUTEX_WAIT), b.and_(cur, i64(0xFFFFFFFF)),
                       ll.Constant(ll.PointerType(I8), None)])
     b.branch(sleep)
+
+
+def _wait_fn(mod):
+    """`jc.wait_shares(block, goal)`: return once `goal` shares are done; spin a short while
+    (microseconds: the usual wait on an idle machine), then sleep on a futex, giving the
+    core to whichever thread holds the last share."""
+    fn, b = _declare(mod, _WAIT)
+    if b is None:
+        return fn
+    counter, goal = fn.args
+    done = fn.append_basic_block("done")
+    sys_fn, call_sys, nr = _syscall(b, counter)
+    emit_wait(b, counter, goal, sys_fn, call_sys, nr, done)
     b.position_at_end(done)
     b.ret(i64(0))
     return fn

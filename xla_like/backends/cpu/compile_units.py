@@ -23,12 +23,13 @@ from ..llvm import native as llvm_native
 from . import object_check, runtime as cpu_runtime, units
 from .target import optimize, target_machine
 
-# Optimization levels (a marker line in each unit's text, so in its key): kernels at O3 (their
-# loops are the run time); the driver (segments: argument set-up, barriers, BLAS calls) at
-# `DRIVER_LEVEL`: it also holds loops (GEMM prologues and epilogues), and at O1 the
-# transformer block's gradient ran 1.9x slower for ~10% less compile time, so O3 too.
-LEVEL = 3
-DRIVER_LEVEL = 3
+# Optimization levels (a marker line in each unit's text, so in its key). Kernels and the
+# driver (segments: argument set-up, barriers, BLAS calls, GEMM prologue/epilogue loops) at
+# LLVM's O2: on the transformer block's jit(grad) O3 cost ~40% more optimization and code
+# generation (its higher unroll thresholds make larger loops to emit) for no measurable run time
+# (workloads rows 1-4 equal within noise), while O1 on the driver ran the gradient 1.9x slower.
+LEVEL = 2
+DRIVER_LEVEL = 2
 MARK = f"; jitcore: compile unit, O{LEVEL}"
 
 # What each compile did (tests and benchmarks): units compiled, found in memory, on disk.
@@ -129,10 +130,7 @@ def compile_split(text: str, names, flags):
             out = _compile(u)
             bar.advance()
             return out
-        if len(todo) > 1 and workers() > 1:
-            results = list(_executor().map(one, todo))
-        else:
-            results = [one(u) for u in todo]
+        results = longest_first(one, todo, len(todo) > 1 and workers() > 1)
     for u, (obj, opt_text, imports) in zip(todo, results):
         stats["compiled"] += 1
         missing = [n for n in imports if n not in entries and not cpu_runtime.resolvable(n)]
@@ -153,6 +151,20 @@ def compile_split(text: str, names, flags):
     code = llvm_native.link_objects(objs, names, target_machine())
     opt_text = "\n".join(found[u.key][1] for u in [driver] + kernel_units)
     return code, opt_text, code.addresses, flags
+
+
+def longest_first(fn, todo, parallel):
+    """[fn(u) for u in todo], started longest text first (on the pool when `parallel`): on
+    two cores a big unit started last would run alone at the end."""
+    order = sorted(range(len(todo)), key=lambda i: -len(todo[i].text))
+    if parallel:
+        done = list(_executor().map(fn, [todo[i] for i in order]))
+    else:
+        done = [fn(todo[i]) for i in order]
+    results = [None] * len(todo)
+    for i, r in zip(order, done):
+        results[i] = r
+    return results
 
 
 def _load(disk_key, names, entries):

@@ -89,10 +89,7 @@ def _barrier_fn(mod):
     wait = fn.append_basic_block("wait")
     wake = fn.append_basic_block("wake")
     wake_call = fn.append_basic_block("wake_call")
-    spin = fn.append_basic_block("spin")
-    pause = fn.append_basic_block("pause")
-    sleep = fn.append_basic_block("sleep")
-    sleep_call = fn.append_basic_block("sleep_call")
+    short = fn.append_basic_block("short")
     done = fn.append_basic_block("done")
     slot = lambda j: b.gep(counter, [i64(j)])  # noqa: E731
     goal = b.mul(nthreads, target)
@@ -103,7 +100,7 @@ def _barrier_fn(mod):
     sys_ty = ll.FunctionType(I64, [I64], var_arg=True)
     call_sys = b.inttoptr(sys_fn, ll.PointerType(sys_ty))
     nr = b.load(slot(2))
-    b.cbranch(b.icmp_signed("==", b.add(old, i64(1)), goal), wake, spin)
+    b.cbranch(b.icmp_signed("==", b.add(old, i64(1)), goal), wake, short)
     b.position_at_end(wake)    # the last arrival wakes the sleepers, if any slept this call
     slept = b.load_atomic(slot(3), "seq_cst", 8)
     b.cbranch(b.and_(b.icmp_signed("!=", slept, i64(0)), b.icmp_signed("!=", sys_fn, i64(0))),
@@ -111,35 +108,14 @@ def _barrier_fn(mod):
     b.position_at_end(wake_call)
     b.call(call_sys, [nr, counter, i64(_FUTEX_WAKE), i64(0x7FFFFFFF)])
     b.branch(done)
-    b.position_at_end(spin)
-    tries = b.phi(I64)
-    tries.add_incoming(i64(0), wait)
-    cur = b.load_atomic(counter, "seq_cst", 8)
-    b.cbranch(b.icmp_signed("<", cur, goal), pause, done)
-    b.position_at_end(pause)
-    if "x86" in mod.triple:
-        b.call(mod.declare_intrinsic("llvm.x86.sse2.pause", fnty=ll.FunctionType(
-            ll.VoidType(), [])), [])
-    more = b.add(tries, i64(1))
-    tries.add_incoming(more, pause)
-    b.cbranch(b.or_(b.icmp_signed("<", more, i64(_SPINS)), b.icmp_signed("==", sys_fn, i64(0))),
-              spin, sleep)
-    b.position_at_end(sleep)
-    b.atomic_rmw("xchg", slot(3), i64(1), "seq_cst")
-    cur = b.load_atomic(counter, "seq_cst", 8)   # after the flag: see `pool.barrier_block`
-    b.cbranch(b.icmp_signed("<", cur, goal), sleep_call, done)
-    b.position_at_end(sleep_call)
-    # Sleeps while the counter's low 32 bits still hold `cur` (returns at once otherwise).
-    b.call(call_sys, [nr, counter, i64(_FUTEX_WAIT), b.and_(cur, i64(0xFFFFFFFF)),
-                      ll.Constant(ll.PointerType(I8), None)])
-    b.branch(sleep)
+    b.position_at_end(short)
+    claims.emit_wait(b, counter, goal, sys_fn, call_sys, nr, done)
     b.position_at_end(done)
     b.ret(i64(0))
     return fn
 
 
-_SPINS = 1000                       # pause instructions (~40-150 cycles each) before sleeping
-_FUTEX_WAIT, _FUTEX_WAKE = 128, 129   # FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE
+_FUTEX_WAKE = 129                   # FUTEX_WAKE_PRIVATE (the waits: `claims.emit_wait`)
 
 
 class Segment:

@@ -37,7 +37,7 @@ import numpy as np
 from ... import ir, progress
 from ...printer import instruction_to_text
 from ...settings import settings
-from .. import disk_cache
+from .. import disk_cache, tuning_records
 from . import schedule as sched_mod
 from .schedule import Schedule
 
@@ -49,9 +49,8 @@ PER_THREAD = (1, 2, 4, 8)
 MIN_ELEMENTS = 1 << 14   # programs whose kernels all cover fewer units are launch-bound: untuned
 _FORMAT = 1
 
-_lock = threading.Lock()          # guards `_memory` and `stats`
+_lock = threading.Lock()          # guards `stats`
 _search_lock = threading.Lock()   # one search at a time: timings of two would disturb each other
-_memory: dict = {}                # (program key, device id) -> {kernel name: Schedule}
 stats = {"searches": 0, "reused": 0, "candidates": 0, "rejected": 0}
 
 
@@ -60,13 +59,12 @@ def _count(what, n=1):
         stats[what] += n
 
 
-def clear_memory():
-    """Forget the choices held in memory (the persistent cache's records stay)."""
-    with _lock:
-        _memory.clear()
-
-
-disk_cache.ON_CLEAR.append(clear_memory)
+# Choices by (program key, device), in memory and in the persistent cache.
+_store = tuning_records.Store(f"cuda-autotune {_FORMAT}", "cuda-autotune", Schedule.from_dict)
+clear_memory = _store.clear
+load_choice = _store.load
+save_choice = _store.save
+_disk_key = _store.disk_key
 
 
 def device_id(device) -> str:
@@ -106,45 +104,6 @@ def _stamp():
                                             os.stat(f).st_mtime_ns) for f in files])
                                      .encode()).hexdigest()[:16]
     return _stamp_text
-
-
-# --- the store --------------------------------------------------------------------------------
-
-def _disk_key(pkey, device):
-    return disk_cache.key(f"cuda-autotune {_FORMAT}\n{pkey}", "cuda-autotune",
-                          {"device": device})
-
-
-def load_choice(pkey, device):
-    """{kernel name: Schedule} chosen before for this program on this device, or None."""
-    with _lock:
-        hit = _memory.get((pkey, device))
-    if hit is not None or not disk_cache.enabled():
-        return hit
-    entry = disk_cache.load(_disk_key(pkey, device))
-    if entry is None:
-        return None
-    try:
-        raw = entry.meta.get("schedules")
-        if entry.meta.get("device") != device or not isinstance(raw, dict) or \
-                not all(isinstance(n, str) for n in raw):
-            raise ValueError("not a CUDA tuning record for this device")
-        choice = {n: Schedule.from_dict(d) for n, d in raw.items()}
-    except (ValueError, TypeError) as e:
-        disk_cache.reject(entry.path, f"tuning record refused: {e}")
-        return None
-    with _lock:
-        _memory[(pkey, device)] = choice
-    return choice
-
-
-def save_choice(pkey, device, choice):
-    with _lock:
-        _memory[(pkey, device)] = dict(choice)
-    if disk_cache.enabled():
-        disk_cache.store(_disk_key(pkey, device), {
-            "backend": "cuda-autotune", "device": device,
-            "schedules": {n: s.to_dict() for n, s in choice.items()}}, b"", "")
 
 
 # --- the search ---------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from ..llvm import native as llvm_native
 from .kernels import FMOD, emit_dot, emit_fusion, emit_scatter
 from .mma import emit_mma_dot, mma_ok
 from ..llvm.emitter import F32, F64, logistic_function
+from ..llvm.half import BFLOAT
 
 TRIPLE = "nvptx64-nvidia-cuda"
 DEFAULT_ARCH = 80
@@ -156,22 +157,6 @@ def math_provider(module: ll.Module):
             fn = ll.Function(module, ll.FunctionType(ty, [ty] * routine.args), fname)
         return fn
     return get
-
-
-class _BFloat(ll.types.Type):
-    """LLVM's `bfloat` (llvmlite's IR builder has no such type; only its name is needed)."""
-
-    def _to_string(self):
-        return "bfloat"
-
-    def __eq__(self, other):
-        return isinstance(other, _BFloat)
-
-    def __hash__(self):
-        return hash("bfloat")
-
-
-BFLOAT = _BFloat()
 
 
 class DeviceBuilder(ll.IRBuilder):

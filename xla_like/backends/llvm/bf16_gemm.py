@@ -36,6 +36,7 @@ from llvmlite import ir as ll
 
 from ..plan.kernel_shapes import gemm_layout
 from .emitter import F32, I8, I16, I32, I64, counted_loop, entry_alloca, i64
+from .half import BFLOAT
 
 # Micro-tile: MR rows by NR = 16 * NV columns.
 MR, NV = 14, 2
@@ -47,23 +48,9 @@ KC, MC, NC = 256, 112, 1024
 INTRINSIC = "llvm.x86.avx512bf16.dpbf16ps.512"
 
 
-class _BFloat(ll.Type):
-    """LLVM's `bfloat`, which llvmlite's IR builder lacks; only vectors of it appear here, as
-    the intrinsic's operand type (bitcast from 32-bit lanes holding pairs)."""
-
-    def _to_string(self):
-        return "bfloat"
-
-    def __eq__(self, other):
-        return isinstance(other, _BFloat)
-
-    def __hash__(self):
-        return hash("bfloat")
-
-
 V16I32 = ll.VectorType(I32, 16)
 V16F = ll.VectorType(F32, 16)
-V32BF = ll.VectorType(_BFloat(), 32)
+V32BF = ll.VectorType(BFLOAT, 32)
 _I32P = ll.PointerType(I32)
 _I16P = ll.PointerType(I16)
 _F32P = ll.PointerType(F32)

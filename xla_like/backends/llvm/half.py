@@ -147,3 +147,20 @@ def exact_result(op: str, args) -> bool:
     if op in ("add", "sub"):
         return _is_zero(args[0]) or _is_zero(args[1])   # x, or -x for 0 - x
     return False
+
+
+class BFloatType(ll.Type):
+    """LLVM's `bfloat` type, which llvmlite's IR builder lacks; only its name is needed (the
+    CUDA backend's `cvt.rn.bf16.f32`, vectors of it as AVX512-BF16 intrinsic operands)."""
+
+    def _to_string(self):
+        return "bfloat"
+
+    def __eq__(self, other):
+        return isinstance(other, BFloatType)
+
+    def __hash__(self):
+        return hash("bfloat")
+
+
+BFLOAT = BFloatType()
