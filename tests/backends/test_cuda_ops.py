@@ -72,7 +72,7 @@ def test_row_kernels_with_empty_rows(shape, backend):
                                         ((2, 3, 4), (0, 2)), ((0, 3), 1)])
 @pytest.mark.parametrize("dtype", ["float32", "int32", "bool"])
 def test_reductions(shape, axis, dtype, backend):
-    cpu_cases.test_reductions(shape, axis, dtype, backend)
+    cpu_cases.test_reductions((shape, axis), dtype, backend)
 
 
 def test_max_min_argmax_propagate_nan_like_numpy(backend):
