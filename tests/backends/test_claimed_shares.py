@@ -164,7 +164,7 @@ def workers(request, monkeypatch):
     """The pool's native workers (`cpu.workers`), or Python ones (where futexes are missing)."""
     p = pool.ThreadPool(2, native=request.param == "native")
     if request.param == "native" and p._native is None:
-        pytest.skip("no native workers here")
+        pytest.skip("no futex on this system: the pool runs Python workers only")
     monkeypatch.setattr(pool, "_instance", p)
     return p
 

@@ -179,10 +179,8 @@ def _claim_fn(mod):
 
 
 def _declare(mod, name, extra=0):
-    try:
-        return mod.get_global(name), None
-    except KeyError:
-        pass
+    if name in mod.globals:
+        return mod.globals[name], None
     fn = ll.Function(mod, ll.FunctionType(I64, [ll.PointerType(I64)] + [I64] * (1 + extra)),
                      name)
     fn.linkage = "internal"

@@ -163,6 +163,18 @@ def _load16(b, p, off):
     return b.load(b.gep(p, [off], inbounds=True), align=2)
 
 
+def _edge_row(b, o, width, pair_at, name):
+    """One row of NR pairs at `o` in a B panel: `pair_at(j)` for the columns j < `width`, zero
+    past them (a last panel narrower than NR)."""
+    def col(j):
+        with b.if_else(b.icmp_signed("<", j, width)) as (yes, no):
+            with yes:
+                b.store(pair_at(j), b.gep(o, [j]))
+            with no:
+                b.store(ll.Constant(I32, 0), b.gep(o, [j]))
+    counted_loop(b, i64(0), i64(NR), col, name=name)
+
+
 def _pack_b(b, dst, src, pc0, kc, jc, nc, n, k, tb):
     """dst[panel][p][j] = (B[pc0 + 2p, jc + panel*NR + j], B[pc0 + 2p + 1, ...]) for the kc x nc
     block, zero past nc columns (in the last panel) and past kc."""
@@ -194,30 +206,13 @@ def _pack_b(b, dst, src, pc0, kc, jc, nc, n, k, tb):
                 counted_loop(b, i64(0), full, pair_row, name="bp")
             with otherwise:
                 def pair_row_edge(p):
-                    o = b.gep(out, [b.mul(p, i64(NR))])
-
-                    def col(j):
-                        inside = b.icmp_signed("<", j, width)
-                        with b.if_else(inside) as (yes, no):
-                            with yes:
-                                b.store(_pair(b, elem(b.shl(p, i64(1)), j),
-                                              elem(b.add(b.shl(p, i64(1)), i64(1)), j)),
-                                        b.gep(o, [j]))
-                            with no:
-                                b.store(ll.Constant(I32, 0), b.gep(o, [j]))
-                    counted_loop(b, i64(0), i64(NR), col, name="bje")
+                    _edge_row(b, b.gep(out, [b.mul(p, i64(NR))]), width, lambda j: _pair(
+                        b, elem(b.shl(p, i64(1)), j), elem(b.add(b.shl(p, i64(1)), i64(1)), j)),
+                        name="bje")
                 counted_loop(b, i64(0), full, pair_row_edge, name="bpe")
         with b.if_then(b.icmp_signed("<", full, pairs)):   # odd kc: the last pair's second is 0
-            o = b.gep(out, [b.mul(full, i64(NR))])
-
-            def col_odd(j):
-                inside = b.icmp_signed("<", j, width)
-                with b.if_else(inside) as (yes, no):
-                    with yes:
-                        b.store(_pair(b, elem(b.shl(full, i64(1)), j), zero16), b.gep(o, [j]))
-                    with no:
-                        b.store(ll.Constant(I32, 0), b.gep(o, [j]))
-            counted_loop(b, i64(0), i64(NR), col_odd, name="bjo")
+            _edge_row(b, b.gep(out, [b.mul(full, i64(NR))]), width,
+                      lambda j: _pair(b, elem(b.shl(full, i64(1)), j), zero16), name="bjo")
     counted_loop(b, i64(0), panels, panel, name="bq")
 
 
