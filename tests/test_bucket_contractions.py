@@ -149,3 +149,25 @@ def test_two_threads_share_a_product_over_the_dynamic_axis():
             x, w = rng.standard_normal((256, n)), rng.standard_normal((n, 64))
             np.testing.assert_allclose(g(x, w), x @ w, rtol=1e-11, atol=1e-11)
     assert {p.pads for p in g._axes.calls.values()} == {(None, None)}
+
+
+def test_shared_pieces_over_the_dynamic_axis_take_the_register_kernel():
+    """Two threads, float32: the row pieces of a bucketed x @ w go to the register-tiled
+    kernel taking the true K and x's row stride at run time (`small_gemm`), as the exact
+    program's pieces do with static ones; results against NumPy float64 at sizes with every
+    remainder of its 4-step K loop."""
+    import re
+
+    from jitcore import config
+    g = jax.jit(lambda x, w: x @ w, dynamic_axes={0: 1, 1: 0})
+    with config.override(num_threads=2):
+        for n in (300, 301, 302, 303, 257):
+            rng = np.random.default_rng(n)
+            x = rng.standard_normal((256, n)).astype(np.float32)
+            w = rng.standard_normal((n, 64)).astype(np.float32)
+            want = x.astype(np.float64) @ w
+            np.testing.assert_allclose(np.asarray(g(x, w)), want, rtol=2e-5,
+                                       atol=2e-5 * np.abs(want).max())
+    kernels = {k for e in g._cache.values()
+               for k in re.findall(r"jc\.sgemm\.[\w.]+", e.executable.as_text("llvm"))}
+    assert kernels and all(".128x64xK.lda." in k for k in kernels), kernels

@@ -97,3 +97,25 @@ def test_large_row_gather_runs_on_the_pool():
         segs = [seg for kind, seg in exe._order if kind == "native"]
         assert len(exe._order) == 1 and len(segs) == 1 and segs[0].parallel
         np.testing.assert_array_equal(np.asarray(f(table, ids)), _fill_ref(table, ids))
+
+
+@pytest.mark.parametrize("dtype,id_dtype", [(np.float32, np.int64), (np.float64, np.int32),
+                                            (np.uint8, np.uint32)])
+def test_rows_of_a_large_table_are_prefetched_and_exact(dtype, id_dtype):
+    """A table of 1 MiB or more: the kernel prefetches the rows 8 ids ahead (its LLVM text
+    asks for them), and every id kind (negative, past the end, near the last ids, where the
+    look-ahead clamps) still gives NumPy's rows."""
+    rng = np.random.default_rng([np.dtype(dtype).num, 5])
+    rows = (1 << 20) // (256 * np.dtype(dtype).itemsize) + 3
+    table = _table(rng, dtype, rows=rows)
+    ids = _ids(rng, 300, rows, id_dtype)
+    ids[-3:] = [rows - 1, 0, -1] if np.dtype(id_dtype).kind != "u" else [rows - 1, 0, rows]
+    for fn, ref in ((lambda t, i: t[i], _clip_ref),
+                    (lambda t, i: jnp.take(t, i, axis=0), _fill_ref)):
+        compiled = jc.jit(fn).lower(table, ids).compile()
+        assert "llvm.prefetch" in compiled.as_text("llvm")
+        np.testing.assert_array_equal(np.asarray(compiled(table, ids)), ref(table, ids))
+    small = _table(rng, dtype, rows=64)
+    ids = _ids(rng, 300, 64, id_dtype)
+    assert "llvm.prefetch" not in jc.jit(lambda t, i: t[i]).lower(small, ids).compile() \
+        .as_text("llvm")

@@ -31,10 +31,12 @@ def close(got, want, dtype):
     np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * scale)
 
 
-def compiled(m, n, k, dtype, vbytes):
-    """(engine, C function) of `small_gemm.define` for one shape, compiled alone."""
+def compiled(m, n, k, dtype, vbytes, strides=None):
+    """(engine, C function) of `small_gemm.define` for one shape, compiled alone (`k` None:
+    the kernel taking K and lda at run time, two more int64 arguments)."""
     mod = ll.Module("t")
-    small_gemm.define(mod, "g", m, n, k, np.dtype(dtype).itemsize, vbytes).linkage = "external"
+    small_gemm.define(mod, "g", m, n, k, np.dtype(dtype).itemsize, vbytes,
+                      strides).linkage = "external"
     with llvm_native.locked():
         target.target_machine()      # initializes LLVM's native target
         parsed = llvm.parse_assembly(str(mod))
@@ -44,8 +46,9 @@ def compiled(m, n, k, dtype, vbytes):
         engine.finalize_object()
         addr = engine.get_function_address("g")
     assert addr
+    extra = [ctypes.c_int64] * 2 if k is None else []
     return engine, ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
-                                    ctypes.c_void_p)(addr)
+                                    ctypes.c_void_p, *extra)(addr)
 
 
 SHAPES = [(1, 1, 1), (3, 1, 5), (8, 2, 4), (9, 3, 7), (17, 5, 13), (8, 4, 1)]   # N in vectors
@@ -66,6 +69,26 @@ def test_kernel_equals_numpy_float64(dtype, vbytes):
         fn(a.ctypes.data, b.ctypes.data, c.ctypes.data)
         del engine
         close(c, a.astype(np.float64) @ b.astype(np.float64), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_with_run_time_k_and_lda(dtype):
+    """K and A's row stride as arguments (a bucketed product over its dynamic axis): every K
+    remainder of the 4-step unrolled loop, K below 4, K = 0 (C is zeros), and A read with a
+    row stride larger than K (the rest of each row is NaN, never read)."""
+    vbytes = small_gemm.vector_bytes()
+    n = 2 * vbytes // np.dtype(dtype).itemsize
+    m, lda = 9, 23
+    engine, fn = compiled(m, n, None, dtype, vbytes, (None, n, n))
+    for k in (0, 1, 2, 3, 4, 5, 7, 8, 13, 23):
+        a = np.full((m, lda), np.nan, dtype)
+        a[:, :k] = rand(m, k, seed=k, dtype=dtype)
+        b = rand(max(k, 1), n, seed=k + 1, dtype=dtype)[:k]
+        b = np.ascontiguousarray(b)
+        c = np.full((m, n), np.nan, dtype)
+        fn(a.ctypes.data, b.ctypes.data if k else rand(1, n).ctypes.data, c.ctypes.data, k, lda)
+        close(c, a[:, :k].astype(np.float64) @ b.astype(np.float64), dtype)
+    del engine
 
 
 def dot_steps(f, *args):

@@ -201,10 +201,17 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
     axis, per, size = pieces(batch, m, n, cut or pool.threads())
     # Static pieces of a plain product go to the register-tiled kernel (`small_gemm`) where
     # each piece fits it: one definition per piece shape (whole pieces and the last one).
-    small = None
-    if m_rows is None and n_cols is None and addend is None and lda_rt is None and \
-            ldb_rt is None and not ta and not tb and \
-            (k_arg is None or isinstance(k_arg, ll.Constant)):
+    # A run-time K (a bucketed program contracting a dynamic axis) and A's run-time row
+    # stride are arguments of the kernel (`small_gemm.call`'s `k_lda`); B's size is checked
+    # at the capacity's K.
+    small, k_lda = None, None
+    if m_rows is None and n_cols is None and addend is None and ldb_rt is None and \
+            not ta and not tb:
+        if lda_rt is not None or not (k_arg is None or isinstance(k_arg, ll.Constant)):
+            k_val = i64(k) if k_arg is None or isinstance(k_arg, ll.Constant) else k_arg
+            if k_val.type != I64:
+                k_val = b.sext(k_val, I64)
+            k_lda = (k_val, i64(k) if lda_rt is None else lda_rt)
         axis, per, size = _small_pieces(batch, m, n, k, fty_bytes, axis, per, size)
         if axis == "rows":
             shapes = [(size, n, k), (m - (per - 1) * size, n, k)]
@@ -255,7 +262,7 @@ def _shared_gemm(b, gemm, layout, int_t, fty, a_ptr, b_ptr, c_ptr, tid, nthreads
         nonempty = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed(">", cols, i64(0)))
         if small is not None:
             _small_piece(b, small, a_at, b_at, c_at, rows if axis == "rows" else cols,
-                         (k, n, n), fty_bytes)
+                         (k, n, n), fty_bytes, k_lda)
             return
         with b.if_then(nonempty):
             if addend is not None:
@@ -288,22 +295,23 @@ def _small_pieces(batch, m, n, k, itemsize, axis, per, size):
     return "cols", -(-n // csize), csize
 
 
-def _small_piece(b, shapes, a_at, b_at, c_at, extent, strides, itemsize):
+def _small_piece(b, shapes, a_at, b_at, c_at, extent, strides, itemsize, k_lda=None):
     """One piece through `small_gemm`: `shapes` (whole piece, last piece); `extent`: this
-    piece's rows or columns (whichever the pieces cut), telling the two apart."""
+    piece's rows or columns (whichever the pieces cut), telling the two apart; `k_lda`:
+    run-time (K, lda), or None."""
     (full, last) = shapes
     mod = b.module
     if full == last:
-        small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides)
+        small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides, k_lda)
         return
     cut = 0 if full[0] != last[0] else 1
     with b.if_else(b.icmp_signed("==", extent, i64(full[cut]))) as (whole, tail):
         with whole:
-            small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides)
+            small_gemm.call(b, mod, full, itemsize, a_at, b_at, c_at, strides, k_lda)
         with tail:
             nonempty = b.icmp_signed(">", extent, i64(0))
             with b.if_then(nonempty):
-                small_gemm.call(b, mod, last, itemsize, a_at, b_at, c_at, strides)
+                small_gemm.call(b, mod, last, itemsize, a_at, b_at, c_at, strides, k_lda)
 
 
 def gemm_blocks(b, mod, step, gemm, mnkt, int_t, ptr, math, name, tid, nthreads, m_rt=None,

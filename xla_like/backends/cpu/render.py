@@ -11,7 +11,7 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
-from ..llvm.emitter import I8, I64, i64, storage_type
+from ..llvm.emitter import I8, I64, i64, reduces, storage_type
 from ..llvm.kernels import emit_dot, emit_fusion
 from ..llvm.scatter import emit_scatter, split_pays
 from ..llvm.phases import emit_phases
@@ -383,7 +383,9 @@ def _render_segment(mod, plan, steps, name, math, blas_sig, first_slot=None):
             extra = [v for _, v in sizes]
             for j, r in sorted(runtime.items()):
                 extra += array_strides(step.inputs[j], r)
-        apply_kernel(kernel.fn, f"{name}.k{k}")
+        # Only a reduction's inner loops gain from LLVM's unroller (`schedule.loop_hints`).
+        apply_kernel(kernel.fn, f"{name}.k{k}",
+                     unroll=step.kind != "kernel" or reduces(step.instr.called[0]))
         args = [ptr(i) for i in step.inputs] + [ptr(step.outputs[0])]
         if step.kind == "kernel":
             args += extra

@@ -86,14 +86,22 @@ def emit_call(b, mod, step, a_ptr, b_ptr, c_ptr):
     call(b, mod, (m, n, k), step.instr.shape.dtype.itemsize, a_ptr, b_ptr, c_ptr)
 
 
-def call(b, mod, mnk, itemsize, a_ptr, b_ptr, c_ptr, strides=None):
+def call(b, mod, mnk, itemsize, a_ptr, b_ptr, c_ptr, strides=None, k_lda=None):
     """C = A @ B for row-major (m, k), (k, n), (m, n) operands with row strides `strides`
     (lda, ldb, ldc in elements; default k, n, n): a call of the module's one definition for
     that shape, dtype and strides (every dot of that kind calls it: one function to print,
-    cut and compile, not one per dot)."""
+    cut and compile, not one per dot). `k_lda`: (K, lda) as run-time i64 values instead (a
+    bucketed program contracting a dynamic axis: the true K, A's caller's row stride); `k`
+    and `strides[0]` are then ignored."""
     m, n, k = mnk
     lda, ldb, ldc = strides or (k, n, n)
     vbytes = vector_bytes()
+    if k_lda is not None:
+        name = f"jc.sgemm.f{itemsize * 8}.{m}x{n}xK.lda.{ldb}.{ldc}.v{vbytes}"
+        fn = mod.globals.get(name) or define(mod, name, m, n, None, itemsize, vbytes,
+                                             (None, ldb, ldc))
+        b.call(fn, [a_ptr, b_ptr, c_ptr, *k_lda])
+        return
     name = f"jc.sgemm.f{itemsize * 8}.{m}x{n}x{k}.{lda}.{ldb}.{ldc}.v{vbytes}"
     fn = mod.globals.get(name) or define(mod, name, m, n, k, itemsize, vbytes,
                                          (lda, ldb, ldc))
@@ -102,27 +110,31 @@ def call(b, mod, mnk, itemsize, a_ptr, b_ptr, c_ptr, strides=None):
 
 def define(mod, name, m, n, k, itemsize, vbytes, strides=None):
     """`void name(T* A, T* B, T* C)`: C = A @ B for row-major (m, k), (k, n), (m, n) with
-    row strides `strides` (lda, ldb, ldc; default k, n, n)."""
+    row strides `strides` (lda, ldb, ldc; default k, n, n). `k` None: K and lda are run-time
+    arguments, `void name(T* A, T* B, T* C, i64 K, i64 lda)`."""
     fty = ll.DoubleType() if itemsize == 8 else ll.FloatType()
     lanes = vbytes // itemsize
     vty = ll.VectorType(fty, lanes)
     pty = ll.PointerType(fty)
-    fn = ll.Function(mod, ll.FunctionType(ll.VoidType(), [pty, pty, pty]), name)
+    params = [pty, pty, pty] + ([I64, I64] if k is None else [])
+    fn = ll.Function(mod, ll.FunctionType(ll.VoidType(), params), name)
     fn.linkage = "internal"
     for attr in ("noinline", "nounwind"):
         fn.attributes.add(attr)
     bits = vbytes * 8
     set.add(fn.attributes, f'"prefer-vector-width"="{bits}"')
     set.add(fn.attributes, f'"min-legal-vector-width"="{bits}"')
-    for arg in fn.args:
+    for arg in fn.args[:3]:
         arg.add_attribute("noalias")
     fma = mod.globals.get(f"llvm.fma.v{lanes}f{itemsize * 8}")
     if fma is None:
         fma = ll.Function(mod, ll.FunctionType(vty, [vty, vty, vty]),
                           f"llvm.fma.v{lanes}f{itemsize * 8}")
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    _Tiles(b, fn.args, fma, vty, (m, n, k), itemsize, _TILES[vbytes],
-           strides or (k, n, n)).emit()
+    strides = strides or (k, n, n)
+    if k is None:
+        k, strides = fn.args[3], (fn.args[4],) + tuple(strides[1:])
+    _Tiles(b, fn.args[:3], fma, vty, (m, n, k), itemsize, _TILES[vbytes], strides).emit()
     b.ret_void()
     return fn
 
@@ -174,36 +186,67 @@ class _Tiles:
         b, K = self.b, self.k
         zero = ll.Constant(self.vty, None)
         acc = [[zero] * nv for _ in range(mr)]
-        main = K - K % KU
-        if main:
-            pre = b.block
-            head = b.append_basic_block("k")
-            done = b.append_basic_block("k.done")
-            b.branch(head)
-            b.position_at_end(head)
-            kk = b.phi(I64, name="k")
-            kk.add_incoming(i64(0), pre)
-            phis = [[b.phi(self.vty) for _ in range(nv)] for _ in range(mr)]
-            for r in range(mr):
-                for c in range(nv):
-                    phis[r][c].add_incoming(zero, pre)
-            acc = [list(row) for row in phis]
-            for u in range(KU):
-                self._step(acc, i0, j0, b.add(kk, i64(u)), mr, nv)
-            nk = b.add(kk, i64(KU))
-            kk.add_incoming(nk, b.block)
-            for r in range(mr):
-                for c in range(nv):
-                    phis[r][c].add_incoming(acc[r][c], b.block)
-            b.cbranch(b.icmp_signed("<", nk, i64(main)), head, done)
-            b.position_at_end(done)
-        for kr in range(main, K):
-            self._step(acc, i0, j0, i64(kr), mr, nv)
+        if isinstance(K, int):
+            main = K - K % KU
+            if main:
+                acc = self._k_loop(acc, i0, j0, mr, nv, i64(0), i64(main), KU)
+            for kr in range(main, K):
+                self._step(acc, i0, j0, i64(kr), mr, nv)
+        else:
+            # A run-time K: KU steps a trip while KU fit, then one a trip (each loop may run
+            # zero times: K may be below KU, or 0 when the true size is).
+            main = b.sub(K, b.srem(K, i64(KU)))
+            acc = self._k_loop(acc, i0, j0, mr, nv, i64(0), main, KU)
+            acc = self._k_loop(acc, i0, j0, mr, nv, main, K, 1)
         for r in range(mr):
             row = b.mul(b.add(i0, i64(r)), i64(self.ldc))
             for c in range(nv):
                 at = b.gep(self.C, [b.add(row, b.add(j0, i64(c * self.lanes)))])
                 b.store(acc[r][c], b.bitcast(at, self.vp), align=self.align)
+
+    def _k_loop(self, acc, i0, j0, mr, nv, lo, hi, unroll):
+        """The accumulators after `for k in range(lo, hi, unroll)` of `unroll` steps each
+        (static bounds: lo < hi; run-time ones: tested before the first trip)."""
+        b = self.b
+        pre = b.block
+        head = b.append_basic_block("k")
+        done = b.append_basic_block("k.done")
+        static = isinstance(lo, ll.Constant) and isinstance(hi, ll.Constant)
+        if static:
+            b.branch(head)
+        else:
+            b.cbranch(b.icmp_signed("<", lo, hi), head, done)
+        b.position_at_end(head)
+        kk = b.phi(I64, name="k")
+        kk.add_incoming(lo, pre)
+        phis = [[b.phi(self.vty) for _ in range(nv)] for _ in range(mr)]
+        for r in range(mr):
+            for c in range(nv):
+                phis[r][c].add_incoming(acc[r][c], pre)
+        new = [list(row) for row in phis]
+        for u in range(unroll):
+            self._step(new, i0, j0, b.add(kk, i64(u)) if u else kk, mr, nv)
+        nk = b.add(kk, i64(unroll))
+        kk.add_incoming(nk, b.block)
+        for r in range(mr):
+            for c in range(nv):
+                phis[r][c].add_incoming(new[r][c], b.block)
+        body_end = b.block
+        b.cbranch(b.icmp_signed("<", nk, hi), head, done)
+        b.position_at_end(done)
+        if static:
+            return new
+        # Past a loop that may not run: the accumulators from before it or from its trips.
+        out = []
+        for r in range(mr):
+            row = []
+            for c in range(nv):
+                phi = b.phi(self.vty)
+                phi.add_incoming(acc[r][c], pre)
+                phi.add_incoming(new[r][c], body_end)
+                row.append(phi)
+            out.append(row)
+        return out
 
     def _step(self, acc, i0, j0, k, mr, nv):
         """acc[r][c] += A[i0 + r, k] * B[k, j0 + c*lanes : ...] for every r, c."""
@@ -216,7 +259,8 @@ class _Tiles:
         splat = ll.Constant(ll.VectorType(ll.IntType(32), self.lanes), [0] * self.lanes)
         undef = ll.Constant(self.vty, ll.Undefined)
         for r in range(mr):
-            a = b.load(b.gep(self.A, [b.add(b.mul(b.add(i0, i64(r)), i64(self.lda)), k)]))
+            lda = self.lda if isinstance(self.lda, ll.Value) else i64(self.lda)
+            a = b.load(b.gep(self.A, [b.add(b.mul(b.add(i0, i64(r)), lda), k)]))
             av = b.shuffle_vector(b.insert_element(undef, a, ll.Constant(ll.IntType(32), 0)),
                                   undef, splat)
             for c in range(nv):

@@ -227,6 +227,7 @@ class DeviceEmitter(ElementEmitter):
     loop, which is always correct in divergent code."""
 
     nan_passes_through = False    # PTX arithmetic returns the canonical NaN 0x7FFFFFFF
+    prefetches = False            # a warp's loads coalesce; no row-ahead prefetch
 
     def __init__(self, *args, smem=None, **kw):
         super().__init__(*args, **kw)

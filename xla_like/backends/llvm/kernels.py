@@ -158,8 +158,12 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
             b.ret_void()
             return Kernel(fn, 1, False, False)
 
+        prefetch = em.row_prefetcher(comp, dims)
+
         def nest(idx):
             d = len(idx)
+            if d == len(dims) - 1 and prefetch is not None:
+                prefetch(idx)
             if d == len(dims):
                 em.push_scope()
                 store_element(b, out, idx, em.value(comp.root, idx))
