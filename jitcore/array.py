@@ -24,7 +24,7 @@ class _ArrayMeta(type):
 
 class Array(metaclass=_ArrayMeta):
     # `_buf` is set only on device Arrays (see the module docstring).
-    __slots__ = ("_value", "weak_type", "_buf", "__weakref__")
+    __slots__ = ("_value", "weak_type", "_buf", "_aval", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, value, weak_type: bool = False):
@@ -56,9 +56,16 @@ class Array(metaclass=_ArrayMeta):
 
     @property
     def aval(self) -> ShapedArray:
+        # Made once: an Array never changes, and an eager `x + y` asks for it a dozen times
+        # (promotion, broadcasting, the primitive's rules).
+        try:
+            return self._aval
+        except AttributeError:
+            pass
         v = self._value
         v = self._meta() if v is None else v
-        return ShapedArray(v.shape, v.dtype, self.weak_type)
+        a = self._aval = ShapedArray(v.shape, v.dtype, self.weak_type)
+        return a
 
     @property
     def shape(self):

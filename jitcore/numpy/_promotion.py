@@ -160,6 +160,12 @@ def promote_args(op: str, *args, dtype=None):
     """Operands of one dtype (promoted, or `dtype`) and one broadcast shape, ready to bind."""
     check_arraylike(op, *args)
     if dtype is None:
+        # Arrays or tracers of one shape, dtype and weak type (`x + y` of like arrays, the
+        # common case) need neither: JAX's lattice joins equal types to themselves.
+        first = getattr(args[0], "aval", None) if args else None
+        if type(first) is ShapedArray and all(
+                isinstance(a, (Array, Tracer)) and a.aval == first for a in args):
+            return list(args)
         dtype, weak = result_dtype(*args)
     else:
         weak = False
