@@ -156,15 +156,20 @@ def check_arraylike(op: str, *args):
     return args[0] if len(args) == 1 else args
 
 
+def _alike(args) -> bool:
+    """Arrays or tracers of one shape, dtype and weak type (`x + y` of like arrays, `sin(x)`:
+    the common case): promotion and broadcasting leave them as they are (JAX's lattice joins
+    equal types to themselves)."""
+    first = getattr(args[0], "aval", None) if args else None
+    return type(first) is ShapedArray and all(
+        isinstance(a, (Array, Tracer)) and a.aval == first for a in args)
+
+
 def promote_args(op: str, *args, dtype=None):
     """Operands of one dtype (promoted, or `dtype`) and one broadcast shape, ready to bind."""
     check_arraylike(op, *args)
     if dtype is None:
-        # Arrays or tracers of one shape, dtype and weak type (`x + y` of like arrays, the
-        # common case) need neither: JAX's lattice joins equal types to themselves.
-        first = getattr(args[0], "aval", None) if args else None
-        if type(first) is ShapedArray and all(
-                isinstance(a, (Array, Tracer)) and a.aval == first for a in args):
+        if _alike(args):
             return list(args)
         dtype, weak = result_dtype(*args)
     else:
@@ -179,6 +184,8 @@ def promote_to_inexact(op: str, *args):
     """Like promote_args, but integers and bools become the default float (NumPy's true divide,
     sqrt, exp... on ints)."""
     check_arraylike(op, *args)
+    if _alike(args) and dtypes.kind(args[0].aval.dtype) in "fc":
+        return list(args)
     dtype, weak = result_dtype(*args)
     dtype = dtypes.to_inexact(dtype, weak)   # int32 -> float32, int64 -> float64, as JAX
     converted = [convert(a, dtype, weak) for a in args]
