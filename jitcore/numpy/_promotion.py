@@ -161,8 +161,22 @@ def _alike(args) -> bool:
     the common case): promotion and broadcasting leave them as they are (JAX's lattice joins
     equal types to themselves)."""
     first = getattr(args[0], "aval", None) if args else None
-    return type(first) is ShapedArray and all(
-        isinstance(a, (Array, Tracer)) and a.aval == first for a in args)
+    if type(first) is not ShapedArray:
+        return False
+    for a in args[1:]:
+        if not isinstance(a, (Array, Tracer)):
+            return False
+        b = a.aval
+        if b is first:
+            continue
+        # Sizes compared without `==` on a bucketed trace's symbolic sizes (a `Dim` asked
+        # whether it equals 3 records that the program depends on its value).
+        if type(b) is not ShapedArray or b.dtype != first.dtype or \
+                b.weak_type != first.weak_type or len(b.shape) != len(first.shape) or \
+                not all(d is e or (type(d) is int and type(e) is int and d == e)
+                        for d, e in zip(b.shape, first.shape)):
+            return False
+    return True
 
 
 def promote_args(op: str, *args, dtype=None):

@@ -161,3 +161,23 @@ def test_bucketed_reduction_along_dynamic_axis():
                                    atol=1e-5)
         np.testing.assert_array_equal(np.asarray(am), x.argmax(0))
         np.testing.assert_array_equal(np.asarray(mx), x.max(0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
+def test_column_arg_reduce_in_row_groups(dtype):
+    """Column argmax/argmin read 4 rows per update of their best-so-far (`reduce.ARG_GROUP`):
+    every row count around the groups (1-11: groups and a remainder, or none), ties inside a
+    group and across groups (the earlier row wins), NaN in each position of a group (the
+    first NaN wins), against NumPy."""
+    from xla_like.backends.llvm import reduce as llvm_reduce
+    assert llvm_reduce.ARG_GROUP == 4
+    rng = np.random.default_rng(11)
+    for n in range(1, 12):
+        x = rng.integers(0, 2 if dtype is np.bool_ else 3, size=(n, 40)).astype(dtype)
+        if dtype is np.float32:
+            for c in range(8):
+                x[rng.integers(0, n, 1 + c % 2), c] = np.nan
+        for name in ("argmax", "argmin"):
+            got = np.asarray(jitcore.jit(lambda a: getattr(jnp, name)(a, axis=0))(x))
+            np.testing.assert_array_equal(got, getattr(np, name)(x, axis=0),
+                                          err_msg=f"{name} n={n}")

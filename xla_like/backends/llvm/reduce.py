@@ -183,6 +183,10 @@ ROW_BLOCK = 128
 row_block_of = None
 
 
+# Reduced rows an arg reduction over leading axes reads per update of its best-so-far arrays.
+ARG_GROUP = 4
+
+
 def _row_block(fn):
     tuned = row_block_of(fn) if row_block_of is not None else 0
     return tuned or ROW_BLOCK
@@ -257,17 +261,19 @@ def _column_steps(em, instr, L, out, lo, hi):
     def fill(a, v):
         counted_loop(b, i64(0), width, lambda c: put(a, c, v), name="fill")
 
-    def row(r, combine):
-        """Each element of reduced row `r` in this unit's block, passed to `combine(c, v)`."""
+    def row(r, combine, group=1):
+        """Each element of reduced row `r` in this unit's block, passed to `combine(c, v, r)`;
+        with `group` > 1, rows r .. r + group - 1 together: `combine(c, [v...], [r...])`."""
         em.push_scope()
-        ridx = _split(b, r, extents)
-        it_r, it_o = iter(ridx), iter(outer_idx)
+        rows_ = [r] + [b.add(r, i64(j)) for j in range(1, group)]
+        ridxs = [_split(b, rr, extents) for rr in rows_]
         k = L.block_axis
         col = open_loop(b, a0, a1, name="col")
         em.push_scope()
         base = b.mul(b.sub(col.i, a0), i64(L.inner))
         inner_loops, c = [], base
-        index = [next(it_r) if d in L.reduced else next(it_o) if d < k else
+        it_o = iter(outer_idx)
+        index = [None if d in L.reduced else next(it_o) if d < k else
                  (col.i if dims[k] != 1 else i64(0)) if d == k else None
                  for d in range(len(dims))]
         stride = L.inner
@@ -281,8 +287,15 @@ def _column_steps(em, instr, L, out, lo, hi):
             index[d] = lp.i
             c = b.add(c, b.mul(lp.i, i64(stride)) if stride != 1 else lp.i)
         em.push_scope()
-        v = yield x, index
-        combine(c, widen(v), r)
+        vals = []
+        for ridx in ridxs:
+            it_r = iter(ridx)
+            vals.append(widen((yield x, [next(it_r) if d in L.reduced else v
+                                         for d, v in enumerate(index)])))
+        if group == 1:
+            combine(c, vals[0], r)
+        else:
+            combine(c, vals, rows_)
         em.pop_scope()
         for lp in reversed(inner_loops):
             close_loop(b, lp)
@@ -297,24 +310,56 @@ def _column_steps(em, instr, L, out, lo, hi):
             put(acc, c, v)
             put(best_i, c, ll.Constant(idx_t, 0))
 
-        def better(c, v, r):
-            cur = get(acc, c)
+        def beats(v, cur):
+            """Does `v`, from a later row, replace `cur`? (A greater or smaller value; the
+            first NaN beats everything and is never replaced; ties keep the earlier row.)"""
             if _kind(dtype) == "f":
                 wins = b.fcmp_ordered(">" if is_max else "<", v, cur)
-                wins = b.and_(b.not_(b.fcmp_unordered("uno", cur, cur)),
+                return b.and_(b.not_(b.fcmp_unordered("uno", cur, cur)),
                               b.or_(wins, b.fcmp_unordered("uno", v, v)))
-            elif dtype.kind == "b":
-                wins = b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
-            else:
-                cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
-                wins = cmp(">" if is_max else "<", v, cur)
-            put(acc, c, b.select(wins, v, cur))
-            put(best_i, c, b.select(wins, b.trunc(r, idx_t) if idx_t != I64 else r,
-                                    get(best_i, c)))
+            if dtype.kind == "b":
+                return b.and_(v, b.not_(cur)) if is_max else b.and_(cur, b.not_(v))
+            cmp = b.icmp_signed if dtype.kind == "i" else b.icmp_unsigned
+            return cmp(">" if is_max else "<", v, cur)
 
-        # The first reduced position is read whatever the bound (as `_emit_arg` does).
+        def narrow(r):
+            return b.trunc(r, idx_t) if idx_t != I64 else r
+
+        def better(c, v, r):
+            cur = get(acc, c)
+            wins = beats(v, cur)
+            put(acc, c, b.select(wins, v, cur))
+            put(best_i, c, b.select(wins, r if r.type == idx_t else narrow(r), get(best_i, c)))
+
+        def better_of_group(c, vals, rows_):
+            # The group's best in registers, pairing neighbours in row order (so the earlier
+            # row of a tie still wins), then one update of the column's best so far: a
+            # quarter of the loads and stores of the stack arrays that one row at a time
+            # makes (they do not stay in L1 beside the streamed rows).
+            cand = [(v, narrow(r)) for v, r in zip(vals, rows_)]
+            while len(cand) > 1:
+                nxt = []
+                for j in range(0, len(cand) - 1, 2):
+                    (va, ia), (vb, ib) = cand[j], cand[j + 1]
+                    w = beats(vb, va)
+                    nxt.append((b.select(w, vb, va), b.select(w, ib, ia)))
+                if len(cand) % 2:
+                    nxt.append(cand[-1])
+                cand = nxt
+            better(c, *cand[0])
+
+        # The first reduced position is read whatever the bound (as `_emit_arg` does); the
+        # rest `ARG_GROUP` rows at a time, then one at a time.
         yield from row(i64(0), first)
-        rows = open_loop(b, i64(1), n_rows, name="r")
+        g = ARG_GROUP
+        groups = i64(0)
+        if g > 1:
+            groups = b.sdiv(b.sub(n_rows, i64(1)), i64(g))
+            groups = b.select(b.icmp_signed("<", groups, i64(0)), i64(0), groups)
+            grp = open_loop(b, i64(0), groups, name="rg")
+            yield from row(b.add(i64(1), b.mul(grp.i, i64(g))), better_of_group, g)
+            close_loop(b, grp)
+        rows = open_loop(b, b.add(i64(1), b.mul(groups, i64(g))), n_rows, name="r")
         yield from row(rows.i, better)
         close_loop(b, rows)
     else:
