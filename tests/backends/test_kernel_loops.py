@@ -1,5 +1,5 @@
 """How kernels' loops reach LLVM: reshapes index each run of regrouped axes on its own
-(`llvm.emitter.reshape_runs`), and only kernels holding a reduction let LLVM's loop unroller
+(`llvm.reshape_runs`), and only kernels holding a reduction let LLVM's loop unroller
 at their loops (`cpu.schedule.loop_hints`). Both change only the code's shape: results are
 checked against NumPy, and the generated text is checked for the shape itself."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import jitcore
 import jitcore.numpy as jnp
 from xla_like.backends.cpu.render import render
-from xla_like.backends.llvm.emitter import reshape_runs
+from xla_like.backends.llvm.reshape_runs import reshape_runs
 
 RNG = np.random.default_rng(7)
 

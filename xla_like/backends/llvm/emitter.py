@@ -28,6 +28,7 @@ from ops.core import PRIMITIVES
 from ... import ir
 from . import half
 from .half import f64_to_f32_round_to_odd, round_bf16  # noqa: F401 (shared names)
+from .reshape_runs import reshape_runs as _reshape_runs
 
 I1, I8, I16, I32, I64 = (ll.IntType(1), ll.IntType(8), ll.IntType(16), ll.IntType(32),
                         ll.IntType(64))
@@ -234,7 +235,7 @@ class ElementEmitter:
     # zero low 16 bits (x86, ARM), so rounding a bfloat16 op's result needs no NaN test
     # (`round_bf16`). PTX's default NaN is 0x7FFFFFFF: the CUDA emitter says False.
     nan_passes_through = True
-    # Row gathers prefetch the rows ahead (`_prefetch_row`); the CUDA emitter says False.
+    # Row gathers prefetch the rows ahead (`llvm.prefetch`); the CUDA emitter says False.
     prefetches = True
 
     def __init__(self, builder: ll.IRBuilder, inputs: list, math, flat_size=None):
@@ -403,7 +404,7 @@ class ElementEmitter:
         # and dividing it back made LLVM's vectorizer give up on transposed copies (it cannot
         # prove `(i * 64 + j) % 256` stays in one row) and unroll them instead.
         src = []
-        for out_axes, in_axes in reshape_runs(instr.shape.dims, x.shape.dims):
+        for out_axes, in_axes in _reshape_runs(instr.shape.dims, x.shape.dims):
             lin = self._linearize([index[k] for k in out_axes],
                                   [instr.shape.dims[k] for k in out_axes])
             src += self._delinearize(lin, [x.shape.dims[k] for k in in_axes])
@@ -561,63 +562,6 @@ class ElementEmitter:
             v = self.b.select(ok, v, fill)
         return v
 
-    # Rows ahead a row gather prefetches: a table row's first line misses the caches (random
-    # rows of a large table), which the hardware prefetchers cannot foresee; one gathered row
-    # copies in ~50 ns, a miss costs ~100-150 ns, so 8 rows ahead is in time.
-    PREFETCH_AHEAD = 8
-    PREFETCH_MIN_TABLE = 1 << 20      # bytes: smaller tables stay in the caches
-    PREFETCH_LINES = 16               # lines of a row asked for; the streamer takes the rest
-
-    def row_prefetcher(self, comp, out_dims):
-        """For a kernel writing `out_dims` by a loop nest: a function `f(idx)` to call before
-        the innermost loop at outer index `idx`, prefetching the table rows that row gathers
-        of `comp` (`table[ids]` of a large table parameter, with `out_dims` rows) read
-        `PREFETCH_AHEAD` rows on; None where there are none. Outside the copy loop, which
-        a prefetch there would keep the vectorizer from."""
-        if not self.prefetches or len(out_dims) != 2:
-            return None
-        gathers = [g for g in comp.instructions if self._gathers_rows(g, out_dims)]
-        if not gathers:
-            return None
-
-        def prefetch(idx):
-            self.push_scope()
-            for g in gathers:
-                self.run(self._prefetch_row(g, idx[0]))
-            self.pop_scope()
-        return prefetch
-
-    def _gathers_rows(self, instr, out_dims) -> bool:
-        if instr.opcode != "gather" or tuple(instr.shape.dims) != tuple(out_dims):
-            return False
-        x, idx = instr.operands
-        if x.opcode != ir.PARAMETER or [a % len(x.shape.dims) for a in instr.attrs["axes"]] != [0] \
-                or len(idx.shape.dims) != 2 or idx.shape.dims[1] != 1:
-            return False
-        nbytes = x.shape.size * x.shape.dtype.itemsize
-        return (tuple(instr.shape.dims[1:]) == tuple(x.shape.dims[1:]) and
-                nbytes // max(x.shape.dims[0], 1) >= 64 and
-                nbytes >= self.PREFETCH_MIN_TABLE and idx.shape.dims[0] > 2 * self.PREFETCH_AHEAD)
-
-    def _prefetch_row(self, instr, row):
-        """Prefetch the first lines of the table row that output row `row + PREFETCH_AHEAD`
-        (the last row, near the end) reads: the id as the gather takes it (negative ids wrap
-        once; then clamped, a hint must still point into the table)."""
-        x, idx = instr.operands
-        n = idx.shape.dims[0]
-        ahead = self._clamp_i64(self.b.add(row, i64(self.PREFETCH_AHEAD)), 0, n - 1)
-        v = self._as_i64((yield idx, [ahead, i64(0)]), idx.shape.dtype)
-        rows = x.shape.dims[0]
-        if idx.shape.dtype.kind != "u":
-            v = self.b.select(self.b.icmp_signed("<", v, i64(0)), self.b.add(v, i64(rows)), v)
-        v = self._clamp_i64(v, 0, rows - 1)
-        buf = self.inputs[x.attrs["index"]]
-        start = self.b.gep(buf.ptr, [self.b.mul(v, i64(buf.strides[0]))], inbounds=True)
-        start = self.b.bitcast(start, I8.as_pointer())
-        row_bytes = buf.strides[0] * x.shape.dtype.itemsize
-        for line in range(min(self.PREFETCH_LINES, -(-row_bytes // 64))):
-            _cpu_prefetch(self.b, self.b.gep(start, [i64(64 * line)], inbounds=True))
-
     # reductions: a loop over the reduced axes at this output index
 
     def _reduced_axes(self, instr):
@@ -636,50 +580,11 @@ class ElementEmitter:
         _op_reduce_and = _op_reduce_or = _op_argmax = _op_argmin = reduction
 
 
-def _cpu_prefetch(b: ll.IRBuilder, ptr):
-    """`llvm.prefetch` of `ptr` for reading, kept in every cache level (a hint: never faults)."""
-    i8p = I8.as_pointer()
-    fn = b.module.globals.get("llvm.prefetch.p0")
-    if fn is None:
-        fn = ll.Function(b.module, ll.FunctionType(ll.VoidType(), [i8p, I32, I32, I32]),
-                         "llvm.prefetch.p0")
-    b.call(fn, [b.bitcast(ptr, i8p), ll.Constant(I32, 0), ll.Constant(I32, 3),
-                ll.Constant(I32, 1)])
-
-
 def reduces(comp) -> bool:
     """Does fused computation `comp` hold a reduction (the only element op emitting a loop of
     its own inside the kernel's loops)?"""
     return any(getattr(ElementEmitter, f"_op_{instr.opcode}", None) is ElementEmitter.reduction
                for instr in comp.instructions)
-
-
-def reshape_runs(out_dims, in_dims):
-    """[(output axes, operand axes)]: the shortest runs of consecutive axes whose sizes have
-    the same product on both sides, covering both shapes in order (size-1 axes join the run
-    before them, or the first). A reshape maps each run's index on its own."""
-    runs, i, j = [], 0, 0
-    n, m = len(out_dims), len(in_dims)
-    while i < n or j < m:
-        oa, ia = [], []
-        po = pi = 1
-        # Take at least one axis of each side that has one left, then grow the smaller side.
-        if i < n:
-            oa.append(i); po *= out_dims[i]; i += 1
-        if j < m:
-            ia.append(j); pi *= in_dims[j]; j += 1
-        while po != pi and (i < n or j < m):
-            if (po < pi and i < n) or j >= m:
-                oa.append(i); po *= out_dims[i]; i += 1
-            else:
-                ia.append(j); pi *= in_dims[j]; j += 1
-        # Trailing size-1 axes belong to this run (their index is 0 on either side).
-        while po == pi and i < n and out_dims[i] == 1:
-            oa.append(i); i += 1
-        while po == pi and j < m and in_dims[j] == 1:
-            ia.append(j); j += 1
-        runs.append((oa, ia))
-    return runs
 
 
 def _is_leaf(op) -> bool:

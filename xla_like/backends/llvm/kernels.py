@@ -29,6 +29,7 @@ from ... import ir
 from .elementwise import convert_value
 from ..plan.kernel_shapes import column_layout, flat_ok, gemm_layout, is_reduction, outer_rank
 from .reduce import emit_column_reduction
+from .prefetch import row_prefetcher
 from .row_scratch import fill_row_scratch, plan_row_scratch
 from .emitter import (BF16, F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, round_bf16, storage_type, to_memory, to_register, value_type)
@@ -158,7 +159,7 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
             b.ret_void()
             return Kernel(fn, 1, False, False)
 
-        prefetch = em.row_prefetcher(comp, dims)
+        prefetch = row_prefetcher(em, comp, dims)
 
         def nest(idx):
             d = len(idx)
