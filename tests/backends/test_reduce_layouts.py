@@ -165,12 +165,12 @@ def test_bucketed_reduction_along_dynamic_axis():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
 def test_column_arg_reduce_in_row_groups(dtype):
-    """Column argmax/argmin read 4 rows per update of their best-so-far (`reduce.ARG_GROUP`):
+    """Column argmax/argmin read 4 rows per update of their best-so-far (`reduce.ROW_GROUP`):
     every row count around the groups (1-11: groups and a remainder, or none), ties inside a
     group and across groups (the earlier row wins), NaN in each position of a group (the
     first NaN wins), against NumPy."""
     from xla_like.backends.llvm import reduce as llvm_reduce
-    assert llvm_reduce.ARG_GROUP == 4
+    assert llvm_reduce.ROW_GROUP == 4
     rng = np.random.default_rng(11)
     for n in range(1, 12):
         x = rng.integers(0, 2 if dtype is np.bool_ else 3, size=(n, 40)).astype(dtype)
@@ -181,3 +181,33 @@ def test_column_arg_reduce_in_row_groups(dtype):
             got = np.asarray(jitcore.jit(lambda a: getattr(jnp, name)(a, axis=0))(x))
             np.testing.assert_array_equal(got, getattr(np, name)(x, axis=0),
                                           err_msg=f"{name} n={n}")
+
+
+def test_row_groups_give_the_same_bits():
+    """Folding 4 rows per update of the partial results keeps each column's order of
+    combination: sums (tiled), products, max and argmax over axis 0 equal, bit for bit, the
+    same kernels built one row at a time."""
+    from xla_like.backends import disk_cache
+    from xla_like.backends.llvm import reduce as llvm_reduce
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(1031, 70)).astype(np.float32)
+    x[500, 3] = np.nan
+    def fns():
+        # New functions each time: `jit` wrappers of one function share what they compiled.
+        return [lambda a: jnp.sum(a, axis=0), lambda a: jnp.prod(1 + a / 1000, axis=0),
+                lambda a: jnp.max(a, axis=0), lambda a: jnp.argmin(a, axis=0),
+                lambda a: jnp.var(a, axis=0)]
+    got = {}
+    for group in (1, llvm_reduce.ROW_GROUP):
+        saved = llvm_reduce.ROW_GROUP
+        llvm_reduce.ROW_GROUP = group
+        disk_cache.clear()           # memory too: kernels built anew under this setting
+        try:
+            got[group] = [np.asarray(jitcore.jit(f)(x)) for f in fns()]
+        finally:
+            llvm_reduce.ROW_GROUP = saved
+    assert llvm_reduce.ROW_GROUP > 1
+    for a, b in zip(got[1], got[llvm_reduce.ROW_GROUP]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(got[1][0], x.astype(np.float64).sum(0), rtol=1e-4, atol=1e-3,
+                               equal_nan=True)

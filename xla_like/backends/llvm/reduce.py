@@ -183,8 +183,11 @@ ROW_BLOCK = 128
 row_block_of = None
 
 
-# Reduced rows an arg reduction over leading axes reads per update of its best-so-far arrays.
-ARG_GROUP = 4
+# Reduced rows a reduction over leading axes reads per update of its partial results (the
+# stack arrays of a block of columns). Over axis 0 of 4096x4096 float32 (Zen 4, one thread,
+# bit-identical results: the rows are still combined in order): argmax 6.7 -> 3.4 ms, var (two
+# such passes) 7.9-8.8 -> 5.4-6.0, sum 2.7-3.3 -> 2.6, max 3.2-3.5 -> 3.0.
+ROW_GROUP = 4
 
 
 def _row_block(fn):
@@ -303,6 +306,23 @@ def _column_steps(em, instr, L, out, lo, hi):
         close_loop(b, col)
         em.pop_scope()
 
+    def rows_in(lo, hi, combine, combine_group):
+        """Reduced rows [lo, hi): `ROW_GROUP` at a time (`combine_group`), the rest one at a
+        time. Each update of a column's partial result reads and writes the stack arrays,
+        which do not stay in L1 beside the streamed rows: a group updates them once."""
+        g = ROW_GROUP
+        start = lo
+        if g > 1:
+            groups = b.sdiv(b.sub(hi, lo), i64(g))
+            groups = b.select(b.icmp_signed("<", groups, i64(0)), i64(0), groups)
+            grp = open_loop(b, i64(0), groups, name="rg")
+            yield from row(b.add(lo, b.mul(grp.i, i64(g))), combine_group, g)
+            close_loop(b, grp)
+            start = b.add(lo, b.mul(groups, i64(g)))
+        rows = open_loop(b, start, hi, name="r")
+        yield from row(rows.i, combine)
+        close_loop(b, rows)
+
     if is_arg:
         is_max = op == "argmax"
 
@@ -333,9 +353,7 @@ def _column_steps(em, instr, L, out, lo, hi):
 
         def better_of_group(c, vals, rows_):
             # The group's best in registers, pairing neighbours in row order (so the earlier
-            # row of a tie still wins), then one update of the column's best so far: a
-            # quarter of the loads and stores of the stack arrays that one row at a time
-            # makes (they do not stay in L1 beside the streamed rows).
+            # row of a tie still wins), then one update of the column's best so far.
             cand = [(v, narrow(r)) for v, r in zip(vals, rows_)]
             while len(cand) > 1:
                 nxt = []
@@ -348,23 +366,22 @@ def _column_steps(em, instr, L, out, lo, hi):
                 cand = nxt
             better(c, *cand[0])
 
-        # The first reduced position is read whatever the bound (as `_emit_arg` does); the
-        # rest `ARG_GROUP` rows at a time, then one at a time.
+        # The first reduced position is read whatever the bound (as `_emit_arg` does).
         yield from row(i64(0), first)
-        g = ARG_GROUP
-        groups = i64(0)
-        if g > 1:
-            groups = b.sdiv(b.sub(n_rows, i64(1)), i64(g))
-            groups = b.select(b.icmp_signed("<", groups, i64(0)), i64(0), groups)
-            grp = open_loop(b, i64(0), groups, name="rg")
-            yield from row(b.add(i64(1), b.mul(grp.i, i64(g))), better_of_group, g)
-            close_loop(b, grp)
-        rows = open_loop(b, b.add(i64(1), b.mul(groups, i64(g))), n_rows, name="r")
-        yield from row(rows.i, better)
-        close_loop(b, rows)
+        yield from rows_in(i64(1), n_rows, better, better_of_group)
     else:
         def into(a):
             return lambda c, v, r: put(a, c, combine_values(b, op, get(a, c), v, dtype))
+
+        def into_by_group(a):
+            # The group's rows folded in, in order, with the partial result in a register:
+            # the same sums in the same order as one row at a time (bit for bit).
+            def combine(c, vals, rows_):
+                cur = get(a, c)
+                for v in vals:
+                    cur = combine_values(b, op, cur, v, dtype)
+                put(a, c, cur)
+            return combine
 
         fill(acc, ident_v)
         if tiled:
@@ -372,16 +389,12 @@ def _column_steps(em, instr, L, out, lo, hi):
             end = b.add(blocks.i, i64(row_block))
             end = b.select(b.icmp_signed("<", end, n_rows), end, n_rows)
             fill(tile, ident_v)
-            rows = open_loop(b, blocks.i, end, name="r")
-            yield from row(rows.i, into(tile))
-            close_loop(b, rows)
+            yield from rows_in(blocks.i, end, into(tile), into_by_group(tile))
             counted_loop(b, i64(0), width, lambda c: put(
                 acc, c, combine_values(b, op, get(acc, c), get(tile, c), dtype)), name="add")
             close_loop(b, blocks)
         else:
-            rows = open_loop(b, i64(0), n_rows, name="r")
-            yield from row(rows.i, into(acc))
-            close_loop(b, rows)
+            yield from rows_in(i64(0), n_rows, into(acc), into_by_group(acc))
 
     # Results: the block's columns are contiguous in the output too.
     out_base = b.mul(b.add(b.mul(o, i64(d_k)), a0), i64(L.inner))
