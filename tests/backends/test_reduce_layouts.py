@@ -165,15 +165,15 @@ def test_bucketed_reduction_along_dynamic_axis():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_])
 def test_column_arg_reduce_in_row_groups(dtype):
-    """Column argmax/argmin read 4 rows per update of their best-so-far (`reduce.ROW_GROUP`):
-    every row count around the groups (1-11: groups and a remainder, or none), ties inside a
-    group and across groups (the earlier row wins), NaN in each position of a group (the
-    first NaN wins), against NumPy."""
+    """Column argmax/argmin read 4 rows per update of their best so far (`reduce.ROW_GROUP`;
+    rows of 4100 make partial results of 16 KiB or more, which group): row counts around the
+    groups (groups and a remainder, or none), ties inside a group and across groups (the
+    earlier row wins), NaN in each position of a group (the first NaN wins), against NumPy."""
     from xla_like.backends.llvm import reduce as llvm_reduce
     assert llvm_reduce.ROW_GROUP == 4
     rng = np.random.default_rng(11)
-    for n in range(1, 12):
-        x = rng.integers(0, 2 if dtype is np.bool_ else 3, size=(n, 40)).astype(dtype)
+    for n in (1, 2, 4, 5, 6, 9, 11):
+        x = rng.integers(0, 2 if dtype is np.bool_ else 3, size=(n, 4100)).astype(dtype)
         if dtype is np.float32:
             for c in range(8):
                 x[rng.integers(0, n, 1 + c % 2), c] = np.nan
@@ -185,13 +185,14 @@ def test_column_arg_reduce_in_row_groups(dtype):
 
 def test_row_groups_give_the_same_bits():
     """Folding 4 rows per update of the partial results keeps each column's order of
-    combination: sums (tiled), products, max and argmax over axis 0 equal, bit for bit, the
-    same kernels built one row at a time."""
+    combination: sums (tiled), products, max, argmin and var over axis 0 equal, bit for bit,
+    the same kernels built one row at a time."""
     from xla_like.backends import disk_cache
     from xla_like.backends.llvm import reduce as llvm_reduce
     rng = np.random.default_rng(12)
-    x = rng.normal(size=(1031, 70)).astype(np.float32)
-    x[500, 3] = np.nan
+    # Rows of 4100 float32: partial results of 16 KiB or more (`GROUP_MIN_BYTES`) group.
+    x = rng.normal(size=(67, 4100)).astype(np.float32)
+    x[50, 3] = np.nan
     def fns():
         # New functions each time: `jit` wrappers of one function share what they compiled.
         return [lambda a: jnp.sum(a, axis=0), lambda a: jnp.prod(1 + a / 1000, axis=0),

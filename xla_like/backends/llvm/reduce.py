@@ -188,6 +188,15 @@ row_block_of = None
 # bit-identical results: the rows are still combined in order): argmax 6.7 -> 3.4 ms, var (two
 # such passes) 7.9-8.8 -> 5.4-6.0, sum 2.7-3.3 -> 2.6, max 3.2-3.5 -> 3.0.
 ROW_GROUP = 4
+# Smaller partial results stay in L1 and gain nothing: a (64, 1024, 256) sum over axis 1 (1 KiB
+# of them) took 3.6 ms in groups against 1.7-2.2 one row at a time.
+GROUP_MIN_BYTES = 16 << 10
+
+
+def _bytes(ty) -> int:
+    if isinstance(ty, ll.IntType):
+        return ty.width // 8
+    return {"half": 2, "float": 4, "double": 8}.get(str(ty), 8)
 
 
 def _row_block(fn):
@@ -306,11 +315,15 @@ def _column_steps(em, instr, L, out, lo, hi):
         close_loop(b, col)
         em.pop_scope()
 
+    # Bytes of partial results per column: the value (and its tile), the arg's row.
+    slot_bytes = _bytes(slot_t) * (2 if tiled else 1) + (_bytes(idx_t) if is_arg else 0)
+
     def rows_in(lo, hi, combine, combine_group):
         """Reduced rows [lo, hi): `ROW_GROUP` at a time (`combine_group`), the rest one at a
-        time. Each update of a column's partial result reads and writes the stack arrays,
-        which do not stay in L1 beside the streamed rows: a group updates them once."""
-        g = ROW_GROUP
+        time, where the unit's partial results take `GROUP_MIN_BYTES` or more: each update of
+        a column's partial result reads and writes them, and then they do not stay in L1
+        beside the streamed rows; a group updates them once."""
+        g = ROW_GROUP if L.t * L.inner * slot_bytes >= GROUP_MIN_BYTES else 1
         start = lo
         if g > 1:
             groups = b.sdiv(b.sub(hi, lo), i64(g))
