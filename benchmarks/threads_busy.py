@@ -3,12 +3,13 @@
     python benchmarks/threads_busy.py [--cases mlp1,mlp2,tf] [--busy 0,2] [--rounds 8]
                                       [--calls 20] [--out FILE]
 
-Each case of `workloads_cases.py` (rows 1-3 of `workloads.py`) runs five ways in this one
+Each case of `workloads_cases.py` (rows 1-3 of `workloads.py`) runs seven ways in this one
 process: shares claimed at run time (`cpu.claims`, the default) on the native workers
 (`cpu.workers`); claimed with two shares a thread (`claims.SPLIT = 2` while compiling);
 static shares (thread `tid` runs share `tid`, `claims.ENABLED = False` while compiling); static
 shares on Python workers (`pool.ThreadPool(native=False)`: what jitcore did before both); and
-on one thread (`num_threads=1`). For each `--busy` level (pure-Python busy-loop processes
+on one thread (`num_threads=1`); and claimed on 3 and 4 threads (more threads than this
+machine's 2 cores: more of a loaded machine's time slices, more waiting when quiet). For each `--busy` level (pure-Python busy-loop processes
 running meanwhile) rounds are interleaved: every round times every variant in turn (the order
 reversed every other round), `--calls` back-to-back calls each, and the table gives min /
 median over rounds of the mean call time. Before any timing, each variant's answers are
@@ -40,14 +41,16 @@ NAMES = {"mlp1": "MLP 784-512-512-10 b128 SGD step", "mlp2": "MLP 64-128-10 b256
 # name: (claims.ENABLED, claims.SPLIT, threads, native workers)
 SETUPS = {"claimed": (True, 1, 2, True), "claimed x2": (True, 2, 2, True),
           "static": (False, 1, 2, True), "static, Python workers": (False, 1, 2, False),
-          "1 thread": (True, 1, 1, True)}
+          "1 thread": (True, 1, 1, True), "3 threads": (True, 1, 3, True),
+          "4 threads": (True, 1, 4, True)}
 VARIANTS = tuple(SETUPS)
 _POOLS = {}
 
 
 def _pool(native):
     if native not in _POOLS:
-        _POOLS[native] = pool.ThreadPool(2, native=native)
+        _POOLS[native] = pool.ThreadPool(max(t for _, _, t, _ in SETUPS.values()),
+                                         native=native)
     return _POOLS[native]
 
 
