@@ -27,7 +27,10 @@ def row_prefetcher(em, comp, out_dims):
     `out_dims` rows) read `AHEAD` rows on; None where there are none."""
     if not em.prefetches or len(out_dims) != 2:
         return None
-    gathers = [g for g in comp.instructions if _gathers_rows(g, out_dims)]
+    # (A table read with its caller's run-time row stride, in a bucketed program, is left
+    # alone: the lines to ask for are counted from a static row length.)
+    gathers = [g for g in comp.instructions if _gathers_rows(g, out_dims) and
+               isinstance(em.inputs[g.operands[0].attrs["index"]].strides[0], int)]
     if not gathers:
         return None
 
