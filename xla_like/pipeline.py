@@ -41,6 +41,7 @@ from .passes.layout import layout
 from .passes.licm import licm
 from .passes.loop_dot_layout import loop_dot_layout
 from .passes.loop_sums import loop_sums
+from .passes.split_column_reductions import split_column_reductions
 from .passes.lower_conv import lower_conv
 from .passes.lower_windows import lower_windows
 from .passes.masking import mask_padding
@@ -59,7 +60,8 @@ PIPELINES = {
                ("lower_conv", lower_conv), ("lower_windows", lower_windows), ("dce", dce),
                ("cse", cse), ("licm", licm), ("loop_sums", loop_sums),
                ("widen_half_dots", widen_half_dots), ("fold_batched_dots", fold_batched_dots),
-               ("layout", layout), ("loop_dot_layout", loop_dot_layout), ("fusion", fuse),
+               ("layout", layout), ("loop_dot_layout", loop_dot_layout),
+               ("split_column_reductions", split_column_reductions), ("fusion", fuse),
                ("dce", dce)],
 }
 

@@ -42,7 +42,8 @@ def dumped(folder):
 def test_cpu_pipeline_is_a_list_of_named_passes():
     assert CPU_NAMES == ["inline_calls", "split_complex", "lower_conv", "lower_windows", "dce",
                          "cse", "licm", "loop_sums", "widen_half_dots", "fold_batched_dots",
-                         "layout", "loop_dot_layout", "fusion", "dce"]
+                         "layout", "loop_dot_layout", "split_column_reductions", "fusion",
+                         "dce"]
     assert all(callable(fn) for _, fn in pipeline.PIPELINES["kernel"])
 
 
