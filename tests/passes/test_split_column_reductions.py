@@ -31,9 +31,11 @@ def test_a_large_leading_sum_is_two_halves():
     assert "f32[2,512,2048] reshape" in text and _reductions(text) == 2, text
     small = _hlo(lambda a: jnp.sum(a, axis=0), X[:512])          # 4 MiB
     odd = _hlo(lambda a: jnp.sum(a, axis=0), X[:1023])           # odd leading size
+    # bfloat16 (8 MiB too): a sum rounds once from its float32 accumulator, not per half
     both = _hlo(lambda a: jnp.sum(a, axis=(0, 1)), X)            # not only the leading axis
-    for t in (small, odd, both):
-        assert _reductions(t) == 1 and "[2,5" not in t, t
+    half = _hlo(lambda a: jnp.sum(a, axis=0), np.tile(X.astype(jnp.bfloat16), (2, 1)))
+    for t in (small, odd, both, half):
+        assert _reductions(t) == 1 and "[2,5" not in t and "[2,1024" not in t, t
 
 
 @pytest.mark.parametrize("name", ["sum", "max", "min", "mean", "var"])

@@ -8,9 +8,9 @@ NaN-propagating max or an argmax is partly bound by its arithmetic. This pass re
 
     reduce(x, axes={0})   ->   reduce(reduce(reshape(x, (2, n/2, ...)), axes={1}), axes={0})
 
-for a float or integer `reduce_sum`/`reduce_max`/`reduce_min` of at least `MIN_BYTES` with an
-even leading size: the inner reduction has two units (one per half of the rows) that two
-threads run at once, the outer one adds or compares two rows. The reshape only regroups the
+for a float (32 or 64 bits) or integer `reduce_sum`/`reduce_max`/`reduce_min` of at least
+`MIN_BYTES` with an even leading size: the inner reduction has two units (one per half of the
+rows) that two threads run at once, the outer one adds or compares two rows. The reshape only regroups the
 leading axis, so it is free for a parameter and an index map in a fused producer.
 
 The halves are fixed by the shape, not by the thread count, so the result is the same on any
@@ -45,7 +45,10 @@ def _splits(instr) -> bool:
         return False
     axes = sorted({a % len(dims) for a in instr.attrs["axes"]})
     n = dims[0]
+    # (Not 16-bit floats: their sums accumulate in float32 and round once, which two halves
+    # rounded each would not.)
     return (axes == [0] and n % 2 == 0 and n >= 512 and dtypes.kind(x.shape.dtype) in "fiu"
+            and not dtypes.is_half(x.shape.dtype)
             and x.shape.size * x.shape.dtype.itemsize >= MIN_BYTES)
 
 
