@@ -10,8 +10,8 @@ NaN-propagating max or an argmax is partly bound by its arithmetic. This pass re
 
 for a float (32 or 64 bits) or integer `reduce_sum`/`reduce_max`/`reduce_min` of at least
 `MIN_BYTES` with an even leading size: the inner reduction has two units (one per half of the
-rows) that two threads run at once, the outer one adds or compares two rows. The reshape only regroups the
-leading axis, so it is free for a parameter and an index map in a fused producer.
+rows) that two threads run at once, the outer one adds or compares two rows. The reshape only
+regroups the leading axis, so it is free for a parameter and an index map in a fused producer.
 
 The halves are fixed by the shape, not by the thread count, so the result is the same on any
 number of threads. A max or min is exact either way; a sum adds the two halves' partial sums
