@@ -261,3 +261,20 @@ def round_through(x):
 @round_through.defjvp
 def _round_through_jvp(primals, tangents):
     return round_through(primals[0]), tangents[0]
+
+
+def mlp_sgd_numpy(params, x, y, lr):
+    """One SGD step of a two-layer ReLU MLP with a softmax cross-entropy loss (the mean over
+    rows), in NumPy float64 with a hand-written backward pass: (loss, [(w1, b1), (w2, b2)])
+    after the update `p - lr * grad`."""
+    (w1, b1), (w2, b2) = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
+    x64 = x.astype(np.float64)
+    pre = x64 @ w1 + b1
+    h = np.maximum(pre, 0)
+    z = h @ w2 + b2
+    z = z - z.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    d2 = (np.exp(logp) - y) / x.shape[0]
+    d1 = d2 @ w2.T * (pre > 0)
+    return -np.mean(np.sum(logp * y, 1)), [(w1 - lr * x64.T @ d1, b1 - lr * d1.sum(0)),
+                                           (w2 - lr * h.T @ d2, b2 - lr * d2.sum(0))]

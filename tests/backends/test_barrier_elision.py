@@ -16,6 +16,7 @@ import jitcore.numpy as jnp  # noqa: E402
 from jitcore import config  # noqa: E402
 from jitcore.testing.differential import check  # noqa: E402
 from jitcore.testing.random_programs import random_program  # noqa: E402
+from tests.helpers import mlp_sgd_numpy  # noqa: E402
 from xla_like.backends.cpu import barriers, gemm_update, schedule  # noqa: E402
 from xla_like.backends.cpu.gemm import blas_ok  # noqa: E402
 
@@ -119,18 +120,7 @@ def test_mlp_sgd_step():
         value, new = f(params, x, y)
         run, need, alone = _structure(f, params, x, y)
     # NumPy float64: forward, manual backward, update.
-    (w1, b1), (w2, b2) = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
-    x64 = x.astype(np.float64)
-    pre = x64 @ w1 + b1
-    h = np.maximum(pre, 0)
-    logits = h @ w2 + b2
-    z = logits - logits.max(1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    want_value = -np.mean(np.sum(logp * y, 1))
-    dlogits = (np.exp(logp) - y) / 128
-    dh = dlogits @ w2.T * (pre > 0)
-    want = [(w1 - 0.01 * x64.T @ dh, b1 - 0.01 * dh.sum(0)),
-            (w2 - 0.01 * h.T @ dlogits, b2 - 0.01 * dlogits.sum(0))]
+    want_value, want = mlp_sgd_numpy(params, x, y, 0.01)
     _close(value, want_value, 1e-5)
     for (gw, gb), (ww, wb) in zip(new, want):
         _close(gw, ww, 1e-5)

@@ -18,6 +18,7 @@ import jitcore as jc  # noqa: E402
 import jitcore.numpy as jnp  # noqa: E402
 from jitcore import config  # noqa: E402
 from xla_like.backends.cpu import claims, gemm, pool, schedule  # noqa: E402
+from tests.helpers import mlp_sgd_numpy  # noqa: E402
 from xla_like.backends.cpu.executable import _SEG_CFUNC  # noqa: E402
 
 RNG = np.random.default_rng(5)
@@ -37,18 +38,8 @@ def _mlp_step(params, x, y):
 
 
 def _mlp_numpy(params, x, y):
-    (w1, b1), (w2, b2) = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
-    x64 = x.astype(np.float64)
-    pre = x64 @ w1 + b1
-    h = np.maximum(pre, 0)
-    z = h @ w2 + b2
-    z = z - z.max(1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    n = x.shape[0]
-    d2 = (np.exp(logp) - y) / n
-    d1 = d2 @ w2.T * (pre > 0)
-    return [-np.mean(np.sum(logp * y, 1)), w1 - 0.1 * x64.T @ d1, b1 - 0.1 * d1.sum(0),
-            w2 - 0.1 * h.T @ d2, b2 - 0.1 * d2.sum(0)]
+    value, ((w1, b1), (w2, b2)) = mlp_sgd_numpy(params, x, y, 0.1)
+    return [value, w1, b1, w2, b2]
 
 
 def _mlp_case(batch, hidden, classes=10, features=40):

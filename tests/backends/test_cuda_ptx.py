@@ -205,7 +205,7 @@ def ptx_of(family, arch):
 
 
 def ptxas(ptx, arch):
-    """ptxas -v's report: {kernel name: (registers, spill store bytes, spill load bytes)}."""
+    """ptxas -v's report: {kernel name: [spill store bytes, spill load bytes, registers]}."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "k.ptx")
         with open(path, "w") as fh:

@@ -31,12 +31,9 @@ def close(got, want, dtype):
     np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * scale)
 
 
-def compiled(m, n, k, dtype, vbytes, strides=None):
-    """(engine, C function) of `small_gemm.define` for one shape, compiled alone (`k` None:
-    the kernel taking K and lda at run time, two more int64 arguments)."""
-    mod = ll.Module("t")
-    small_gemm.define(mod, "g", m, n, k, np.dtype(dtype).itemsize, vbytes,
-                      strides).linkage = "external"
+def native(mod, name="g"):
+    """(engine, address of `name`) of the llvmlite module `mod`, optimized and compiled alone
+    for the host (keep the engine alive while calling it)."""
     with llvm_native.locked():
         target.target_machine()      # initializes LLVM's native target
         parsed = llvm.parse_assembly(str(mod))
@@ -44,8 +41,18 @@ def compiled(m, n, k, dtype, vbytes, strides=None):
         target.optimize(parsed, tm)
         engine = llvm.create_mcjit_compiler(parsed, tm)
         engine.finalize_object()
-        addr = engine.get_function_address("g")
+        addr = engine.get_function_address(name)
     assert addr
+    return engine, addr
+
+
+def compiled(m, n, k, dtype, vbytes, strides=None):
+    """(engine, C function) of `small_gemm.define` for one shape, compiled alone (`k` None:
+    the kernel taking K and lda at run time, two more int64 arguments)."""
+    mod = ll.Module("t")
+    small_gemm.define(mod, "g", m, n, k, np.dtype(dtype).itemsize, vbytes,
+                      strides).linkage = "external"
+    engine, addr = native(mod)
     extra = [ctypes.c_int64] * 2 if k is None else []
     return engine, ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                                     ctypes.c_void_p, *extra)(addr)

@@ -7,25 +7,12 @@ import ctypes
 
 import numpy as np
 import pytest
-from llvmlite import binding as llvm
 from llvmlite import ir as ll
 
 import jitcore as jc
+from tests.backends.test_small_gemm import close, native, needs_blas, rand
 from xla_like.backends import runtime as backend_runtime
-from xla_like.backends.cpu import blas, gemm, small_gemm, target
-from xla_like.backends.llvm import native as llvm_native
-
-TOL = {np.float32: 3e-5, np.float64: 1e-12}
-needs_blas = pytest.mark.skipif(not blas.available(), reason="no BLAS: dots use loop kernels")
-
-
-def rand(*shape, seed=0, dtype=np.float32):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def close(got, want, dtype):
-    scale = max(float(np.abs(want).max()), 1.0)
-    np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * scale)
+from xla_like.backends.cpu import gemm, small_gemm
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -44,14 +31,7 @@ def test_strided_operands_equal_numpy_float64(dtype):
     small_gemm.call(bld, mod, (m, n, k), np.dtype(dtype).itemsize, *ptrs,
                     strides=(k + 3, n + lanes, n + 5))
     bld.ret_void()
-    with llvm_native.locked():
-        target.target_machine()
-        parsed = llvm.parse_assembly(str(mod))
-        tm = target.target_machine()
-        target.optimize(parsed, tm)
-        engine = llvm.create_mcjit_compiler(parsed, tm)
-        engine.finalize_object()
-        addr = engine.get_function_address("g")
+    engine, addr = native(mod)
     ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 3)(addr)(a.ctypes.data, b.ctypes.data,
                                                           c.ctypes.data)
     del engine

@@ -85,3 +85,12 @@ def rebuild(module: ir.Module, comp: ir.Computation, make_walker) -> None:
             new_root = walker.instr_of(env[root.id])
     new = trace.comp
     comp.instructions, comp.parameters, comp.root = new.instructions, new.parameters, new_root
+
+
+def rebuild_where(module: ir.Module, wants, make_walker) -> ir.Module:
+    """`rebuild` each computation of `module` holding an instruction `wants(instr)` accepts
+    (the others are left as they are); returns `module`."""
+    for comp in list(module.computations.values()):
+        if any(wants(i) for i in comp.instructions):
+            rebuild(module, comp, make_walker)
+    return module

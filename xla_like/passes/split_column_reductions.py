@@ -30,7 +30,7 @@ from ops.dims import Dim
 from ops.shape import reshape
 
 from .. import ir
-from .rebuild import Copier, rebuild
+from .rebuild import Copier, rebuild_where
 
 MIN_BYTES = 8 << 20
 _PRIMS = {"reduce_sum": reduce_sum_p, "reduce_max": reduce_max_p, "reduce_min": reduce_min_p}
@@ -56,10 +56,7 @@ def split_column_reductions(module: ir.Module) -> ir.Module:
     """Rewrite each large leading-axis reduction of `module` (see the module docstring)."""
     if module.num_sizes:
         return module
-    for comp in list(module.computations.values()):
-        if any(_splits(i) for i in comp.instructions):
-            rebuild(module, comp, _Splitter)
-    return module
+    return rebuild_where(module, _splits, _Splitter)
 
 
 class _Splitter(Copier):

@@ -30,7 +30,7 @@ from ops.elementwise import convert_element_type
 from ops.linalg import dot_general
 
 from .. import ir
-from .rebuild import Copier, rebuild
+from .rebuild import Copier, rebuild_where
 
 _F32 = np.dtype(np.float32)
 # The dots the compiling backend runs natively: `keep(instr) -> bool`, or None (widen all).
@@ -54,10 +54,7 @@ def _narrow_dot(instr) -> bool:
 
 def widen_half_dots(module: ir.Module) -> ir.Module:
     """Rewrite every bfloat16/float16 dot of `module` (see the module docstring)."""
-    for comp in list(module.computations.values()):
-        if any(_narrow_dot(i) for i in comp.instructions):
-            rebuild(module, comp, _Widener)
-    return module
+    return rebuild_where(module, _narrow_dot, _Widener)
 
 
 class _Widener(Copier):
