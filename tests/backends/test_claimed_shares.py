@@ -133,8 +133,9 @@ def test_two_shares_a_thread_match_static_shares(case, monkeypatch):
 
 
 def _hold_worker(p):
-    """Give worker 1 of pool `p` a task that blocks it until the returned event is set (and
-    the callback object, to keep alive until then)."""
+    """Give worker 1 of pool `p` a task that blocks it until the returned event is set. A
+    native worker runs the blocker through a C callback, which must outlive the task: `p`
+    holds it until the fixture closes the pool, which waits for every task."""
     started, release = threading.Event(), threading.Event()
 
     def blocker(*_):
@@ -144,10 +145,10 @@ def _hold_worker(p):
         p._tasks[0].put((blocker, None, None, 1, 2, None, None, None))
         callback = None
     else:      # a native worker: post a C callback to its mailbox, as `try_run` posts
-        callback = _SEG_CFUNC(blocker)
+        callback = p.held = _SEG_CFUNC(blocker)
         p._native[1](p._boxes[0], pool._address(callback), 0, 0, 1, 2, 0)
     assert started.wait(30)
-    return release, callback
+    return release
 
 
 @pytest.fixture(params=["native", "python"])
@@ -157,7 +158,9 @@ def workers(request, monkeypatch):
     if request.param == "native" and p._native is None:
         pytest.skip("no futex on this system: the pool runs Python workers only")
     monkeypatch.setattr(pool, "_instance", p)
-    return p
+    yield p
+    # Its workers' late tasks read what the pool object keeps alive: stop them first.
+    p.close()
 
 
 @pytest.mark.parametrize("case", ["mlp-b64", "sort"])
@@ -167,7 +170,7 @@ def test_a_worker_that_never_starts_leaves_the_work_to_the_caller(case, workers,
         f, flags = _compiled(fn, args, True, monkeypatch)
         assert all(flags)
         want = _leaves(f(*args))
-        release, _callback = _hold_worker(workers)
+        release = _hold_worker(workers)
         result = []
         try:
             # With static shares this call would wait at its first barrier until the worker
@@ -189,3 +192,16 @@ def test_a_worker_that_never_starts_leaves_the_work_to_the_caller(case, workers,
                 np.testing.assert_array_equal(g, w)
     for g, w in zip(result[0], want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_a_closed_pool_stops_its_workers_after_their_tasks(workers):
+    # (A pool made apart from the process's must stop its workers before it is dropped.)
+    release = _hold_worker(workers)
+    closer = threading.Thread(target=workers.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive(), "close returned while a worker still ran a task"
+    release.set()
+    closer.join(30)
+    assert not closer.is_alive() and workers._workers
+    assert not any(t.is_alive() for t in workers._workers)

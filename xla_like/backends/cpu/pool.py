@@ -111,6 +111,7 @@ class ThreadPool:
         self._tasks = []      # Python workers: their queues
         self._boxes = []      # native workers: their mailboxes (`cpu.workers`)
         self._alive = []      # what a native worker's last task points at
+        self._workers = []    # the threads
         self.grow(size)
 
     def grow(self, size):
@@ -127,14 +128,39 @@ class ThreadPool:
             else:
                 self._tasks.append(queue.SimpleQueue())
                 target, args = self._work, (k,)
-            threading.Thread(target=target, args=args, daemon=True,
-                             name=f"jitcore-cpu-{k + 1}").start()
+            worker = threading.Thread(target=target, args=args, daemon=True,
+                                      name=f"jitcore-cpu-{k + 1}")
+            worker.start()
+            self._workers.append(worker)
         self.size = max(self.size, size)
+
+    def close(self):
+        """Stop this pool's workers once every task posted to them is done, and wait for their
+        threads to end. The process's pool lives as long as the process; a pool made apart
+        from it (a test's) must be closed before it is dropped: a late worker's task reads the
+        barrier block and tables this object keeps alive (`_alive`, the task tuples)."""
+        with self._owner:
+            if self.size == 1:
+                return                              # closed already, or never had workers
+            if self._native is not None:
+                _, post, _wait_done = self._native
+                for box in self._boxes:
+                    post(box, 0, 0, 0, 0, 0, 0)     # no function: `jc_worker` returns
+            else:
+                for tasks in self._tasks:
+                    tasks.put(None)
+            for worker in self._workers:           # (each ends after its tasks before)
+                worker.join()
+            self.size = 1
+            self._boxes, self._tasks, self._alive = [], [], []
 
     def _work(self, k):
         tasks = self._tasks[k]
         while True:
-            fn, ptrs, externs, tid, nthreads, counter, done, _alive = tasks.get()
+            task = tasks.get()
+            if task is None:
+                return
+            fn, ptrs, externs, tid, nthreads, counter, done, _alive = task
             try:
                 fn(ptrs, externs, tid, nthreads, counter)
             finally:
