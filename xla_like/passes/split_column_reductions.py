@@ -18,32 +18,45 @@ number of threads. A max or min is exact either way; a sum adds the two halves' 
 last, a different order from one pass over all rows (equal within float rounding, as any other
 sum order; each half still sums in 128-row tiles).
 
+An argmax or argmin splits the same way, with its first pass giving each half's best row; the
+second reads the two candidates' values back (a gather of two elements per column, not another
+pass over the rows) and keeps the second half's only where it is strictly better, or where it
+is the first NaN: NumPy's answer, the first best row (`_pick_rows`).
+
 Bucketed programs are left alone: their leading sizes are capacities whose true extent the
 planner bounds per kernel, which a reshape of that axis would hide.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ops import dtypes
-from ops.reduction import reduce_max_p, reduce_min_p, reduce_sum_p
-from ops.core import bind
+from ops.core import ShapedArray, bind
 from ops.dims import Dim
-from ops.shape import reshape
+from ops.elementwise import add, and_, eq, gt, iota, lt, mul, ne, or_, select
+from ops.indexing import gather
+from ops.reduction import argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_sum_p
+from ops.shape import broadcast_in_dim, concatenate, reshape, slice as slice_
 
 from .. import ir
 from .rebuild import Copier, rebuild_where
 
 MIN_BYTES = 8 << 20
 _PRIMS = {"reduce_sum": reduce_sum_p, "reduce_max": reduce_max_p, "reduce_min": reduce_min_p}
+_ARGS = {"argmax": (argmax_p, gt), "argmin": (argmin_p, lt)}
 
 
 def _splits(instr) -> bool:
-    if instr.opcode not in _PRIMS:
+    if instr.opcode not in _PRIMS and instr.opcode not in _ARGS:
         return False
     x = instr.operands[0]
     dims = x.shape.dims
     if len(dims) < 2 or any(type(d) is Dim for d in dims):
         return False
-    axes = sorted({a % len(dims) for a in instr.attrs["axes"]})
+    if instr.opcode in _ARGS:
+        axes = [instr.attrs["axis"] % len(dims)]
+    else:
+        axes = sorted({a % len(dims) for a in instr.attrs["axes"]})
     n = dims[0]
     # (Not 16-bit floats: their sums accumulate in float32 and round once, which two halves
     # rounded each would not.)
@@ -65,6 +78,45 @@ class _Splitter(Copier):
             return self.copy(instr, values)
         (x,) = values
         dims = instr.operands[0].shape.dims
+        if instr.opcode in _ARGS:
+            return self._split_arg(instr, x, dims)
         prim = _PRIMS[instr.opcode]
         halves = reshape(x, new_sizes=(2, dims[0] // 2) + tuple(dims[1:]))
         return bind(prim, bind(prim, halves, axes=(1,)), axes=(0,))
+
+    def _split_arg(self, instr, x, dims):
+        prim, better = _ARGS[instr.opcode]
+        it = instr.attrs["index_dtype"]
+        n, half = dims[0], dims[0] // 2
+        m = int(np.prod(dims[1:]))
+        flat = reshape(x, new_sizes=(n, m))
+        # Each half's best row, then its row in x: `half` added to the second half's.
+        best = bind(prim, reshape(flat, new_sizes=(2, half, m)), axis=1, index_dtype=it)
+        offset = mul(iota(dtype=it, shape=(2, m), dimension=0), self._full(half, it, (2, m)))
+        rows = add(best, offset)
+        cols = iota(dtype=it, shape=(2, m), dimension=1)
+        at = concatenate(reshape(rows, new_sizes=(2, m, 1)), reshape(cols, new_sizes=(2, m, 1)),
+                         dimension=2)
+        vals = gather(flat, at, axes=(0, 1), mode="promise_in_bounds")
+        first, second = (_row(vals, h, m) for h in (0, 1))
+        out = _pick_rows(first, second, _row(rows, 0, m), _row(rows, 1, m), better,
+                         dtypes.kind(instr.operands[0].shape.dtype) == "f")
+        return reshape(out, new_sizes=tuple(dims[1:]))
+
+    def _full(self, value, dtype, shape):
+        c = self.wrap(self.trace.constant(np.array(value, dtype), ShapedArray((), dtype)))
+        return broadcast_in_dim(c, shape=shape, broadcast_dimensions=())
+
+
+def _row(v, h, m):
+    """Row h of a (2, m) value, as (m,)."""
+    return reshape(slice_(v, start_indices=(h, 0), limit_indices=(h + 1, m)), new_sizes=(m,))
+
+
+def _pick_rows(v0, v1, r0, r1, better, floats):
+    """The first half's row r0 unless the second half's value v1 is strictly better, or is
+    NaN where v0 is not (the first NaN wins, as in NumPy): ties keep the earlier row."""
+    second = better(v1, v0)
+    if floats:
+        second = or_(second, and_(ne(v1, v1), eq(v0, v0)))
+    return select(second, r1, r0)
