@@ -70,13 +70,20 @@ class _Entry:
 
 def _leaf_sigs(leaves, name):
     """(signature tuple, values) of a call's flattened arguments: the hot path's loop, with
-    NumPy arrays, the common case, handled inline."""
+    NumPy arrays and host Arrays (a training step's parameters), the common cases, inline."""
     sigs, vals = [], []
     for x in leaves:
-        if type(x) is np.ndarray:
+        t = type(x)
+        if t is np.ndarray:
             sigs.append((x.shape, x.dtype, False))
             vals.append(x)
             continue
+        if t is Array:
+            v = x._value
+            if v is not None:      # (None: on a GPU, or deleted; `_sig_array` says which)
+                sigs.append((v.shape, v.dtype, x.weak_type))
+                vals.append(v)
+                continue
         sg, v = (LEAF_SIG.get(type(x)) or sig_fallback(x, name))(x)
         sigs.append(sg)
         vals.append(v)
