@@ -31,11 +31,11 @@ from __future__ import annotations
 import numpy as np
 
 from ops import dtypes
-from ops.core import ShapedArray, bind
+from ops.core import PRIMITIVES, ShapedArray, bind
 from ops.dims import Dim
 from ops.elementwise import add, and_, eq, gt, iota, lt, mul, ne, or_, select
 from ops.indexing import gather
-from ops.reduction import argmax_p, argmin_p, reduce_max_p, reduce_min_p, reduce_sum_p
+from ops.reduction import reduce_max_p, reduce_min_p, reduce_sum_p
 from ops.shape import broadcast_in_dim, concatenate, reshape, slice as slice_
 
 from .. import ir
@@ -43,17 +43,27 @@ from .rebuild import Copier, rebuild_where
 
 MIN_BYTES = 8 << 20
 _PRIMS = {"reduce_sum": reduce_sum_p, "reduce_max": reduce_max_p, "reduce_min": reduce_min_p}
-_ARGS = {"argmax": (argmax_p, gt), "argmin": (argmin_p, lt)}
+
+
+def _arg_reduction(instr):
+    """(primitive, comparison by which a later candidate wins) of an arg reduction, from its
+    traits: the identity a never-winning position holds is the lowest value for an argmax
+    (larger wins), the highest for an argmin; else None."""
+    prim = PRIMITIVES.get(instr.opcode)
+    if prim is None or not prim.arg_reduction:
+        return None
+    return prim, gt if prim.reduction == "lowest" else lt
 
 
 def _splits(instr) -> bool:
-    if instr.opcode not in _PRIMS and instr.opcode not in _ARGS:
+    arg = _arg_reduction(instr)
+    if instr.opcode not in _PRIMS and arg is None:
         return False
     x = instr.operands[0]
     dims = x.shape.dims
     if len(dims) < 2 or any(type(d) is Dim for d in dims):
         return False
-    if instr.opcode in _ARGS:
+    if arg is not None:
         axes = [instr.attrs["axis"] % len(dims)]
     else:
         axes = sorted({a % len(dims) for a in instr.attrs["axes"]})
@@ -78,14 +88,14 @@ class _Splitter(Copier):
             return self.copy(instr, values)
         (x,) = values
         dims = instr.operands[0].shape.dims
-        if instr.opcode in _ARGS:
+        if _arg_reduction(instr) is not None:
             return self._split_arg(instr, x, dims)
         prim = _PRIMS[instr.opcode]
         halves = reshape(x, new_sizes=(2, dims[0] // 2) + tuple(dims[1:]))
         return bind(prim, bind(prim, halves, axes=(1,)), axes=(0,))
 
     def _split_arg(self, instr, x, dims):
-        prim, better = _ARGS[instr.opcode]
+        prim, better = _arg_reduction(instr)
         it = instr.attrs["index_dtype"]
         n, half = dims[0], dims[0] // 2
         m = int(np.prod(dims[1:]))
