@@ -30,6 +30,7 @@ from .elementwise import convert_value
 from ..plan.kernel_shapes import column_layout, flat_ok, gemm_layout, is_reduction, outer_rank
 from .reduce import emit_column_reduction
 from .prefetch import row_prefetcher
+from .tiles import TileReads, emit_tiled, plan_tiles
 from .row_scratch import fill_row_scratch, plan_row_scratch
 from .emitter import (BF16, F16, F32, I64, Buffer, ElementEmitter, counted_loop,
                            i64, round_bf16, storage_type, to_memory, to_register, value_type)
@@ -72,8 +73,11 @@ class _WindowEmitter(ElementEmitter):
     def __init__(self, *args, shifts=None, **kw):
         super().__init__(*args, **kw)
         self.shifts = shifts or {}
+        self.tile_reads = TileReads()     # a transposing nest's tile buffers (`llvm.tiles`)
 
     def load(self, buf, index):
+        if id(buf) in self.tile_reads.active:
+            return self.tile_reads.load(self.b, buf, index)
         shift = self.shifts.get(id(buf))
         if shift is None or buf.size == 0:
             return super().load(buf, index)
@@ -160,20 +164,31 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
             return Kernel(fn, 1, False, False)
 
         prefetch = row_prefetcher(em, comp, dims)
+        tiles = plan_tiles(comp, dims, limits) if prefetch is None else None
+
+        def element(idx):
+            em.push_scope()
+            store_element(b, out, idx, em.value(comp.root, idx))
+            em.pop_scope()
 
         def nest(idx):
             d = len(idx)
+            if tiles is not None and d == len(dims) - 2:   # (transposing: `llvm.tiles`)
+                emit_tiled(b, em, tiles, inputs, idx, i64(0), i64(dims[d]), i64(dims[-1]),
+                           element)
+                return
             if d == len(dims) - 1 and prefetch is not None:
                 prefetch(idx)
             if d == len(dims):
-                em.push_scope()
-                store_element(b, out, idx, em.value(comp.root, idx))
-                em.pop_scope()
+                element(idx)
                 return
             counted_loop(b, i64(0), limits.get(d, i64(dims[d])), lambda i: nest(idx + [i]),
                          name=f"d{d}")
 
-        counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
+        if tiles is not None and len(dims) == 2:
+            emit_tiled(b, em, tiles, inputs, [], lo, hi, i64(dims[1]), element)
+        else:
+            counted_loop(b, lo, hi, lambda i0: nest([i0]), name="d0")
         b.ret_void()
         return Kernel(fn, dims[0], True, False)
     columns = column_layout(comp) if out_window is None and not strides else None
