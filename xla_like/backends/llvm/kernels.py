@@ -75,9 +75,12 @@ class _WindowEmitter(ElementEmitter):
         self.shifts = shifts or {}
         self.tile_reads = TileReads()     # a transposing nest's tile buffers (`llvm.tiles`)
 
+    def _op_transpose(self, instr, index):
+        if id(instr) in self.tile_reads.active:
+            return self.tile_reads.load(self.b, instr, index)
+        return (yield from super()._op_transpose(instr, index))
+
     def load(self, buf, index):
-        if id(buf) in self.tile_reads.active:
-            return self.tile_reads.load(self.b, buf, index)
         shift = self.shifts.get(id(buf))
         if shift is None or buf.size == 0:
             return super().load(buf, index)

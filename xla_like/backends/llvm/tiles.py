@@ -8,9 +8,10 @@ of it. `x.T + 1` of a 4096 x 4096 float32 ran at a tenth of a plain copy's speed
 Walked in square tiles, a tile's input lines could serve all of its rows, but rows a
 power of two apart fall in the same L1 set: 32 input lines and 32 output lines 16 KiB apart
 do not fit a 12-way set, and the tiles alone gained less than 2x. So where the transposed
-value is a parameter read nowhere else, each tile first copies its block of the parameter
-row by row (contiguous reads) into a stack buffer of 16 KiB at most, and the tile's
-elements read the buffer (`TileReads`): the strided reads then hit a block in L1.
+value is a parameter, each tile first copies its block of the parameter row by row
+(contiguous reads) into a stack buffer of 16 KiB at most, and the transpose's elements read
+the buffer (`TileReads`): the strided reads then hit a block in L1. Direct reads of the same
+parameter (`x.T + x`) read it where it is, contiguous in the tile's rows.
 
 Tiled are the last two output axes, when a transpose computes the kernel's whole index space
 (its shape is the output's) and reads the input's contiguous axis along the second-to-last
@@ -34,12 +35,18 @@ MIN_BYTES = 256 << 10
 
 
 class TilePlan:
-    """How a loop nest is tiled: `param`, the parameter copied into a tile buffer (None: the
-    tiles read the operand where it is); `side`, elements per tile side."""
+    """How a loop nest is tiled: `transpose`, the transpose of a parameter whose elements the
+    tiles read from a buffer (None: the tiles read the operand where it is); `side`, elements
+    per tile side."""
 
-    def __init__(self, param, side):
-        self.param = param
+    def __init__(self, transpose, side):
+        self.transpose = transpose
         self.side = side
+
+    @property
+    def param(self):
+        """The parameter number copied into the tile buffer, or None."""
+        return None if self.transpose is None else self.transpose.operands[0].attrs["index"]
 
 
 def plan_tiles(comp, dims, limits):
@@ -57,30 +64,31 @@ def plan_tiles(comp, dims, limits):
         if x.shape.size * x.shape.dtype.itemsize < MIN_BYTES:
             continue
         perm = list(instr.attrs["permutation"])
-        if perm == swap:
-            readers = [i for i in comp.instructions if x in i.operands]
-            buffered = (x.opcode == ir.PARAMETER and readers == [instr]
-                        and x.shape.dtype.kind != "c")
-            if buffered and x.shape.dtype.itemsize > 4:
+        if perm == swap and x.opcode == ir.PARAMETER and x.shape.dtype.kind != "c":
+            if x.shape.dtype.itemsize > 4:
                 side = TILE
-            return TilePlan(x.attrs["index"] if buffered else None, side)
+            return TilePlan(instr, side)
         if perm[-2] == r - 1 and perm[-1] != r - 1:
             return TilePlan(None, side)
     return None
 
 
 class TileReads:
-    """The emitter's reads of a tiled parameter while a tile's elements are computed: the
-    kernel's `_WindowEmitter.load` asks `offset` for buffers in `active`."""
+    """The buffered transpose's elements while a tile's elements are computed: the kernel's
+    `_WindowEmitter._op_transpose` reads the transposes in `active` here. (Other reads of the
+    same parameter, `x.T + x`, still read it where it is.)"""
 
     def __init__(self):
-        self.active = {}     # id(Buffer) -> (tile pointer, side, first row, first column)
+        self.active = {}     # id(transpose) -> (tile pointer, side, first row, first column)
 
-    def load(self, b, buf, index):
-        ptr, side, j0, i0 = self.active[id(buf)]
-        off = b.add(b.mul(b.sub(index[-2], j0), i64(side)), b.sub(index[-1], i0))
-        v = b.load(b.gep(ptr, [off], inbounds=True), align=buf.shape.dtype.itemsize)
-        return to_register(b, v, buf.shape.dtype)
+    def load(self, b, transpose, index):
+        """Element `index` of `transpose` (out[.., i, j] = x[.., j, i]) from the buffer, which
+        holds x[.., j0:, i0:] row by row."""
+        ptr, side, j0, i0 = self.active[id(transpose)]
+        off = b.add(b.mul(b.sub(index[-1], j0), i64(side)), b.sub(index[-2], i0))
+        dtype = transpose.shape.dtype
+        v = b.load(b.gep(ptr, [off], inbounds=True), align=dtype.itemsize)
+        return to_register(b, v, dtype)
 
 
 def emit_tiled(b, em, plan, inputs, lead, lo, hi, n, element):
@@ -117,7 +125,7 @@ def emit_tiled(b, em, plan, inputs, lead, lo, hi, n, element):
                         b.store(v, b.gep(tile, [b.add(row, b.sub(i, i0))], inbounds=True))
                     counted_loop(b, i0, i1, one, name="ci")
                 counted_loop(b, j0, j1, copy, name="cj")
-                em.tile_reads.active[id(src)] = (tile, plan.side, j0, i0)
+                em.tile_reads.active[id(plan.transpose)] = (tile, plan.side, j0, i0)
             counted_loop(b, i0, i1, lambda i: counted_loop(
                 b, j0, j1, lambda j: element(lead + [i, j]), name="tj"), name="ti")
             em.tile_reads.active.clear()
