@@ -39,7 +39,7 @@ def _check(f, ref, *args):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int8", "bool"])
 def test_a_transposed_parameter_is_copied_through_tiles(dtype):
-    x = RNG.normal(size=(613, 1031)) * 50
+    x = RNG.normal(size=(1100, 1031)) * 50
     x = (x > 0) if dtype == "bool" else x.astype(jnp.dtype(dtype))
     assert x.nbytes >= tiles.MIN_BYTES
     assert _buffered(lambda a: a.T, x) == [True]
@@ -49,8 +49,8 @@ def test_a_transposed_parameter_is_copied_through_tiles(dtype):
 
 
 def test_swapaxes_of_a_batch_and_sums_with_other_operands():
-    x = RNG.normal(size=(3, 250, 330)).astype(np.float32)
-    y = RNG.normal(size=(3, 330, 250)).astype(np.float32)
+    x = RNG.normal(size=(4, 250, 330)).astype(np.float32)
+    y = RNG.normal(size=(4, 330, 250)).astype(np.float32)
     f = lambda a, b: jnp.swapaxes(a, 1, 2) + b       # noqa: E731
     assert _buffered(f, x, y) == [True]
     _check(f, lambda a, b: np.swapaxes(a, 1, 2) + b, x, y)
@@ -72,7 +72,7 @@ def test_a_parameter_read_directly_too_and_computed_transposes():
 
 
 def test_small_and_untransposed_kernels_keep_their_loop_nest():
-    small = RNG.normal(size=(200, 300)).astype(np.float32)          # 234 KiB
+    small = RNG.normal(size=(400, 600)).astype(np.float32)          # 938 KiB
     head = RNG.normal(size=(8, 128, 4, 64)).astype(np.float32)      # the last axis stays last
     for f, x in [(lambda a: a.T + 1, small),
                  (lambda a: jnp.transpose(a, (0, 2, 1, 3)) * 2, head)]:
