@@ -167,7 +167,9 @@ def emit_fusion(module, name, comp: ir.Computation, math, in_place=None,
             return Kernel(fn, 1, False, False)
 
         prefetch = row_prefetcher(em, comp, dims)
-        tiles = plan_tiles(comp, dims, limits) if prefetch is None else None
+        # (Not for a GEMM epilogue's blocks: their buffers hold one block of rows.)
+        tiles = plan_tiles(comp, dims, limits) \
+            if prefetch is None and window is None and out_window is None else None
 
         def element(idx):
             em.push_scope()
