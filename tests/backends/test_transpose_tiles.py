@@ -78,3 +78,19 @@ def test_small_and_untransposed_kernels_keep_their_loop_nest():
                  (lambda a: jnp.transpose(a, (0, 2, 1, 3)) * 2, head)]:
         assert _tiled(f, x) == [False]
     _check(lambda a: a.T + 1, lambda a: a.T + np.float32(1), small)
+
+
+def test_tiled_kernels_in_a_loop_body_and_under_a_bucket():
+    x = RNG.normal(size=(600, 600)).astype(np.float32)
+
+    def body(c, _):
+        return c.T * 0.5 + 1.0, None
+    f = lambda a: jitcore.lax.scan(body, a, None, length=3)[0]     # noqa: E731
+    want = x
+    for _ in range(3):
+        want = want.T * np.float32(0.5) + np.float32(1.0)
+    _check(f, lambda a: want, x)
+    g = jitcore.jit(lambda a: a.T + 1.0, dynamic_axes={0: 0})   # run-time extents: no tiles
+    for n in (600, 700):
+        y = RNG.normal(size=(n, 600)).astype(np.float32)
+        np.testing.assert_array_equal(np.asarray(g(y)), y.T + np.float32(1.0))
