@@ -60,12 +60,11 @@ class Array(metaclass=_ArrayMeta):
         # (promotion, broadcasting, the primitive's rules).
         try:
             return self._aval
-        except AttributeError:
-            pass
-        v = self._value
-        v = self._meta() if v is None else v
-        a = self._aval = ShapedArray(v.shape, v.dtype, self.weak_type)
-        return a
+        except AttributeError:   # the first ask: the slot is unset until now
+            v = self._value
+            v = self._meta() if v is None else v
+            a = self._aval = ShapedArray(v.shape, v.dtype, self.weak_type)
+            return a
 
     @property
     def shape(self):

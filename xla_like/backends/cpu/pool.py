@@ -143,7 +143,7 @@ class ThreadPool:
             if self.size == 1:
                 return                              # closed already, or never had workers
             if self._native is not None:
-                _, post, _wait_done = self._native
+                post = self._native[1]
                 for box in self._boxes:
                     post(box, 0, 0, 0, 0, 0, 0)     # no function: `jc_worker` returns
             else:
