@@ -334,6 +334,48 @@ def test_least_recently_used_files_are_evicted_over_the_cap(cache_dir):
     assert sum(p.stat().st_size for p in kept) <= cap
 
 
+def _stores(n, tag, size=300):
+    """n direct stores of distinct keys, each about `size` bytes of object code."""
+    for i in range(n):
+        key = disk_cache.key(f"{tag}-{i}", "test", {})
+        assert disk_cache.store(key, {}, bytes(size), "text")
+
+
+def test_stores_keep_a_running_total_instead_of_listing_the_directory(cache_dir, monkeypatch):
+    listings = []
+    original = disk_cache._entries
+    monkeypatch.setattr(disk_cache, "_entries", lambda dfd: listings.append(1) or original(dfd))
+    now = [0.0]
+    monkeypatch.setattr(disk_cache, "_clock", lambda: now[0])
+    _stores(40, "a")
+    assert len(listings) == 1          # the first store lists it; the next 39 add up
+    assert len(files(cache_dir)) == 40
+    _stores(disk_cache._RESCAN_STORES, "b")
+    assert len(listings) == 2          # listed again after _RESCAN_STORES stores
+    now[0] += disk_cache._RESCAN_SECONDS
+    _stores(1, "c")
+    assert len(listings) == 3          # and once _RESCAN_SECONDS have passed
+
+
+def test_the_cap_holds_with_the_running_total(cache_dir, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(disk_cache, "_clock", lambda: now[0])
+    _stores(1, "one")
+    one = files(cache_dir)[0].stat().st_size
+    cap = 5 * one + one // 2
+    with config.override(cache_max_bytes=cap):
+        for i in range(12):            # one process alone: never over the cap after a store
+            _stores(1, f"s{i}")
+            kept = files(cache_dir)
+            assert sum(p.stat().st_size for p in kept) <= cap and len(kept) == min(i + 2, 5)
+        # Files another process writes are counted at the next listing (here: time passing).
+        for i, p in enumerate(files(cache_dir)):
+            (cache_dir / f"{'f' * 63}{i}.jco").write_bytes(p.read_bytes())
+        now[0] += disk_cache._RESCAN_SECONDS
+        _stores(1, "after")
+        assert sum(p.stat().st_size for p in files(cache_dir)) <= cap
+
+
 def test_clear_cache_empties_memory_and_disk(cache_dir, llvm_runs):
     f = jc.jit(lambda x: x ** 2 + 1)
     f(np.arange(5.0))

@@ -6,10 +6,8 @@ object code, the optimized LLVM text and plain JSON metadata. Nothing read here 
 run before it has been checked byte for byte (and the backend checks the object code itself,
 `cpu.object_check`, before linking it).
 
-One file per key, `<sha256 hex>.jco`, in a directory private to the user:
-
-    magic (8 bytes) | format version (u32) | sha256 of the payload (32) | payload length (u64)
-    payload: metadata length (u32) | metadata (JSON) | object code | optimized LLVM text (zlib)
+One file per key, `<sha256 hex>.jco`, in a directory private to the user; its layout and the
+checks of its bytes are in `cache_file`.
 
 Whoever can write to the directory or a file in it can make this process run their code, so:
 
@@ -26,7 +24,8 @@ A file that fails any check, or is truncated, corrupted or foreign (bad magic, a
 another key), is reported (one line under JITCORE_DEBUG), removed, and the program recompiled.
 Files are written to a temporary file created exclusively (0o600) in the directory, fsynced and
 renamed over the final name, so a reader (in any process) sees a whole file or none. Least
-recently used files (mtime, touched on each hit) go when the directory grows past its cap.
+recently used files (mtime, touched on each hit) go when the directory grows past its cap (a
+running total, recounted from a listing now and then: see `_evict_after_store`).
 
 Settings (`cache`, `cache_dir`, `cache_max_bytes`, `debug`, and `memory_cache_max_bytes`, which
 `memory_cap` passes on to the backends' in-memory caches of code) come from the settings table,
@@ -43,21 +42,17 @@ import os
 import re
 import secrets
 import stat
-import struct
 import threading
 import time
-import zlib
 
 from ..settings import settings as _table
+from .cache_file import FORMAT_VERSION, HEADER_SIZE, Entry, Rejected, decode
+from .cache_file import encode as _encode
+from .cache_file import parse_header as _parse_header
 
-MAGIC = b"JCOBJ\x00\r\n"   # the \r\n catches files mangled by a text-mode copy
-FORMAT_VERSION = 2
 SUFFIX = ".jco"
-_HEADER = struct.Struct("<8sI32sQ")
-_META_LEN = struct.Struct("<I")
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_SECONDS = 3600     # a temporary file this old belongs to a process that died
-_ZLIB_MAX_RATIO = 1032         # no zlib stream inflates more: a larger claimed size is a lie
 _KEY = re.compile(r"[0-9a-f]{64}\Z")
 
 # Without these (not POSIX), files cannot be opened relative to a checked directory handle, and
@@ -81,22 +76,6 @@ AFTER_DIRECTORY_CHECK = None
 
 _version = "unknown"
 _refused: set = set()      # directories already reported as unusable
-
-
-class Entry:
-    """A loaded cache file: the metadata, the object code and the optimized LLVM text."""
-
-    __slots__ = ("meta", "obj", "text", "path")
-
-    def __init__(self, meta, obj, text, path):
-        self.meta = meta
-        self.obj = obj
-        self.text = text
-        self.path = path
-
-
-class Rejected(Exception):
-    """A cache file that must not be used (the message says why)."""
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -299,75 +278,9 @@ def _file_name(key_hex: str) -> str:
     return key_hex + SUFFIX
 
 
-# --- the file format ----------------------------------------------------------------------------
-
 def encode(key_hex: str, meta: dict, obj: bytes, text: str) -> bytes:
-    raw_text = text.encode()
-    packed_text = zlib.compress(raw_text, 6)
-    meta = dict(meta, key=key_hex, format=FORMAT_VERSION, producer_version=_version,
-                object_size=len(obj), text_size=len(packed_text), text_bytes=len(raw_text),
-                text_sha256=hashlib.sha256(raw_text).hexdigest())
-    meta_bytes = json.dumps(meta, sort_keys=True).encode()
-    payload = b"".join([_META_LEN.pack(len(meta_bytes)), meta_bytes, obj, packed_text])
-    digest = hashlib.sha256(payload).digest()
-    return _HEADER.pack(MAGIC, FORMAT_VERSION, digest, len(payload)) + payload
-
-
-def _parse_header(data):
-    """(payload checksum, payload length) from a file's first bytes; raises Rejected."""
-    if len(data) == 0:
-        raise Rejected("empty file")
-    if len(data) < _HEADER.size:
-        raise Rejected(f"truncated ({len(data)} bytes, shorter than the header)")
-    magic, version, digest, length = _HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise Rejected("not a jitcore cache file (bad magic)")
-    if version != FORMAT_VERSION:
-        raise Rejected(f"format version {version}, this jitcore reads {FORMAT_VERSION}")
-    return digest, length
-
-
-def decode(data: bytes, key_hex: str):
-    """(metadata, object code, optimized text) of a file's bytes; raises Rejected."""
-    digest, length = _parse_header(data)
-    payload = memoryview(data)[_HEADER.size:]
-    if len(payload) != length:
-        raise Rejected(f"truncated or padded (payload {len(payload)} bytes, header says "
-                       f"{length})")
-    if hashlib.sha256(payload).digest() != digest:
-        raise Rejected("corrupted (payload checksum mismatch)")
-    if length < _META_LEN.size:
-        raise Rejected("no metadata")
-    (meta_len,) = _META_LEN.unpack_from(payload)
-    end = _META_LEN.size + meta_len
-    try:
-        meta = json.loads(bytes(payload[_META_LEN.size:end]))
-    except ValueError:
-        raise Rejected("unreadable metadata") from None
-    if not isinstance(meta, dict):
-        raise Rejected("unreadable metadata")
-    if meta.get("key") != key_hex:
-        raise Rejected("written for another key (a foreign file)")
-    obj_size, text_size, text_bytes = (meta.get(k) for k in
-                                       ("object_size", "text_size", "text_bytes"))
-    if not all(type(n) is int and n >= 0 for n in (obj_size, text_size, text_bytes)) or \
-            end + obj_size + text_size != length:
-        raise Rejected("section sizes do not add up")
-    if text_bytes > _ZLIB_MAX_RATIO * text_size + 64:
-        raise Rejected(f"LLVM text claims {text_bytes} bytes, more than {text_size} packed "
-                       f"bytes can hold")
-    obj = bytes(payload[end:end + obj_size])
-    try:   # bounded: a corrupted stream cannot inflate past what the metadata says
-        inflate = zlib.decompressobj()
-        raw = inflate.decompress(payload[end + obj_size:], text_bytes)
-        text = raw.decode() if len(raw) == text_bytes and inflate.eof else None
-    except (zlib.error, UnicodeDecodeError):
-        text = None
-    if text is None:
-        raise Rejected("unreadable LLVM text")
-    if hashlib.sha256(raw).hexdigest() != meta.get("text_sha256"):
-        raise Rejected("LLVM text checksum mismatch")
-    return meta, obj, text
+    """A cache file's bytes, naming this process's version as its producer."""
+    return _encode(key_hex, meta, obj, text, _version)
 
 
 # --- load, store, evict, clear --------------------------------------------------------------------
@@ -422,10 +335,10 @@ def _read_entry(dfd, name, settings) -> bytes:
         why = _unsafe_file(st)
         if why:
             raise Rejected(why)
-        header = _read_exactly(fd, _HEADER.size)
+        header = _read_exactly(fd, HEADER_SIZE)
         _, length = _parse_header(header)
-        size = _HEADER.size + length
-        if size > max(int(settings.cache_max_bytes), 0) + _HEADER.size:
+        size = HEADER_SIZE + length
+        if size > max(int(settings.cache_max_bytes), 0) + HEADER_SIZE:
             raise Rejected(f"larger ({size} bytes) than the cache's cap")
         if st.st_size != size:
             raise Rejected(f"truncated or padded ({st.st_size} bytes, the header says {size})")
@@ -497,14 +410,44 @@ def store(key_hex: str, meta: dict, obj: bytes, text: str) -> bool:
             return False
         _after_check(folder)
         try:
-            _write_new(dfd, name, encode(key_hex, meta, obj, text))
+            data = encode(key_hex, meta, obj, text)
+            _write_new(dfd, name, data)
         except OSError as e:
             _report(settings, f"cannot write {os.path.join(folder, name)}: {e.strerror or e}")
             return False
         stats["stores"] += 1
         _note(key_hex)
-        _evict_in(dfd, int(settings.cache_max_bytes))
+        _evict_after_store(dfd, len(data), int(settings.cache_max_bytes))
     return True
+
+
+# Eviction needs the directory's total size, and listing the directory at every store made a
+# store cost O(files in it): a test run's thousands of compiles spent a sixth of their time
+# there. Each process keeps a running total per directory instead, and lists it again when that
+# total would pass the cap, after _RESCAN_STORES stores or after _RESCAN_SECONDS: files written
+# by other processes are counted within that, and one process alone is never over its cap.
+_RESCAN_STORES = 64
+_RESCAN_SECONDS = 10.0
+_clock = time.monotonic
+_sizes_lock = threading.Lock()
+_sizes: dict = {}   # (st_dev, st_ino) -> [bytes, stores since the listing, time of the listing]
+
+
+def _evict_after_store(dfd, nbytes, max_bytes):
+    ident = _ident(dfd)
+    with _sizes_lock:
+        known = _sizes.get(ident)
+        if known is not None and known[0] + nbytes <= max_bytes \
+                and known[1] < _RESCAN_STORES and _clock() - known[2] < _RESCAN_SECONDS:
+            known[0] += nbytes
+            known[1] += 1
+            return
+    _evict_in(dfd, max_bytes)
+
+
+def _ident(dfd):
+    st = os.fstat(dfd)
+    return st.st_dev, st.st_ino
 
 
 def _write_new(dfd, name, data):
@@ -583,11 +526,11 @@ def evict(folder: str, max_bytes: int):
 
 
 def _evict_in(dfd, max_bytes):
+    """Evicts down to `max_bytes` from a fresh listing, which restarts the running total."""
+    listed_at = _clock()
     entries = _entries(dfd)
     total = sum(size for _, size, _ in entries)
-    if total <= max_bytes:
-        return
-    for _, size, name in sorted(entries):
+    for _, size, name in sorted(entries) if total > max_bytes else ():
         try:
             os.unlink(name, dir_fd=dfd)
             stats["evicted"] += 1
@@ -596,6 +539,8 @@ def _evict_in(dfd, max_bytes):
         total -= size
         if total <= max_bytes:
             break
+    with _sizes_lock:
+        _sizes[_ident(dfd)] = [total, 0, listed_at]
 
 
 def clear(memory: bool = True):
@@ -604,6 +549,8 @@ def clear(memory: bool = True):
     if memory:
         for fn in ON_CLEAR:
             fn()
+    with _sizes_lock:
+        _sizes.clear()
     with _directory(_table, create=False) as (_, dfd):
         if dfd is None:
             return
