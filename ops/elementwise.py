@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import dtypes
-from .autodiff import (add_any, defbatch_elementwise, defjvp, defnondiff, defvjp, full_like,
+from .autodiff import (defbatch_elementwise, defjvp, defnondiff, defvjp, full_like,
                        is_float, move_batch_to_front, zeros_like_aval)
 from .core import MathRoutine, Primitive, ShapedArray, get_aval
 from .errors import DtypeError, ShapeError
@@ -387,7 +387,7 @@ defelementwise(integer_pow_p)
 _diag(integer_pow_p, lambda g, ans, x, *, y:
       None if y == 0 else mul(g, mul(_c(x, y), integer_pow(x, y=y - 1))))
 
-# --- select and clamp ----------------------------------------------------------------------
+# --- select (clamp is in ops/clamp.py) ----------------------------------------------------------------------
 
 select_p = Primitive("select", "elementwise")
 
@@ -426,90 +426,6 @@ defvjp(select_p, None,
        lambda ct, ans, pred, t, f: select(pred, ct, zeros_like_aval(get_aval(t))),
        lambda ct, ans, pred, t, f: select(pred, zeros_like_aval(get_aval(f)), ct))
 defbatch_elementwise(select_p)
-
-clamp_p = Primitive("clamp", "elementwise")
-
-
-def _clamp_rule(lo, x, hi):
-    check_kinds("clamp", x, NUM)
-    for name, b in (("min", lo), ("max", hi)):
-        if b.dtype != x.dtype:
-            raise DtypeError(f"clamp: {name} {b.str_short()} must have the operand's dtype "
-                             f"{x.str_short()}")
-        if b.shape not in ((), x.shape):
-            raise ShapeError(f"clamp: {name} {b.str_short()} must be a scalar or have the "
-                             f"operand's shape {x.str_short()}")
-    return x
-
-
-clamp_p.abstract_eval = _clamp_rule
-clamp_p.impl = lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi).astype(x.dtype)
-defelementwise(clamp_p, cheap=True)
-
-
-def _to_shape_of(b, x):
-    # A scalar bound broadcast to the operand's shape (bounds may be scalars, tangents too).
-    shape = get_aval(x).shape
-    return b if get_aval(b).shape == shape else _broadcast(b, shape, ())
-
-
-def _clamp_masks(lo, x, hi):
-    """Where each of (min, operand, max) receives the derivative, as JAX decides it: the
-    operand strictly inside (min, max), min where it is above the operand (and below max), max
-    where it is below the operand. Ties give no derivative to anyone."""
-    lo, hi = _to_shape_of(lo, x), _to_shape_of(hi, x)
-    return (and_(gt(lo, x), lt(lo, hi)), and_(gt(x, lo), lt(x, hi)), lt(hi, x))
-
-
-def _clamp_jvp(primals, tangents):
-    ans = clamp(*primals)
-    if not is_float(ans) or all(t is None for t in tangents):
-        return ans, None
-    x = primals[1]
-    zero = zeros_like_aval(get_aval(x))
-    out = None
-    for mask, t in zip(_clamp_masks(*primals), tangents):
-        if t is not None:
-            out = add_any(out, select(mask, _to_shape_of(t, x), zero))
-    return ans, out
-
-
-def _clamp_vjp(cts, ans, primals):
-    if cts is None or not is_float(primals[1]):
-        return (None, None, None)
-    x = primals[1]
-    zero = zeros_like_aval(get_aval(x))
-    out = []
-    for mask, p in zip(_clamp_masks(*primals), primals):
-        ct = select(mask, cts, zero)
-        # A scalar bound got the derivative of every element it clamped: sum them.
-        if get_aval(p).shape != get_aval(x).shape:
-            ct = _sum_all(ct)
-        out.append(ct)
-    return tuple(out)
-
-
-def _clamp_batch(args, batched, size):
-    if not any(batched):
-        return clamp(*args), False
-    lo, x, hi = args
-    x = move_batch_to_front(x, batched[1], size)
-    full = get_aval(x).shape
-
-    def bound(b, is_batched):
-        shape = get_aval(b).shape
-        if not is_batched:
-            # An unbatched scalar bound stays a scalar: clamp accepts one for any operand.
-            return b if not shape else move_batch_to_front(b, False, size)
-        # A batched bound: (size,) from a scalar one, else already the operand's shape.
-        return b if shape == full else _broadcast(b, full, (0,))
-
-    return clamp(bound(lo, batched[0]), x, bound(hi, batched[2])), True
-
-
-clamp_p.jvp = _clamp_jvp
-clamp_p.vjp = _clamp_vjp
-clamp_p.batch = _clamp_batch
 
 # --- convert_element_type ------------------------------------------------------------------
 
@@ -627,8 +543,9 @@ for _name, _p in list(globals().items()):
         globals()[_name[:-2] + ("_" if keyword.iskeyword(_name[:-2]) else "")] = as_function(_p)
 del _name, _p
 
-# The complex parts (`real`, `imag`, `conj`, `complex`) are defined beside this module and
-# belong to its namespace too (abs's rules above call them). Imported last: their rules call
-# this module's functions.
+# The complex parts (`real`, `imag`, `conj`, `complex`) and `clamp` are defined beside this
+# module and belong to its namespace too (abs's rules above call them). Imported last: their
+# rules call this module's functions.
 from .complex_elementwise import (complex, complex_p, conj, conj_p, imag,  # noqa: E402,F401
                                   imag_p, real, real_p)
+from .clamp import clamp, clamp_p   # noqa: E402,F401
