@@ -518,7 +518,8 @@ def test_half_conversion_routines_for_cpus_without_f16c():
 
     from xla_like.backends import cpu
     from xla_like.backends.cpu import runtime as cpu_runtime
-    from xla_like.backends.llvm.emitter import counted_loop, i64
+    from xla_like.backends.llvm.emitter import i64
+    from xla_like.backends.llvm.loops import counted_loop
 
     if platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("the generic target below is x86-64")

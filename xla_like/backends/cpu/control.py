@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from ..llvm.emitter import I8, I64, entry_alloca, i64
+from ..llvm.emitter import I8, I64, i64
+from ..llvm.loops import entry_alloca
 
 _I8P = ll.PointerType(I8)
 
@@ -327,7 +328,7 @@ def _emit_while(em, plan, step):
 
 
 def _emit_scan(em, plan, step):
-    from ..llvm.emitter import counted_loop
+    from ..llvm.loops import counted_loop
     b = em.b
     (body,) = step.subs
     at = step.instr.attrs

@@ -34,7 +34,8 @@ from llvmlite import ir as ll
 
 from ops.fft import smooth_length
 
-from ..llvm.emitter import counted_loop, i64
+from ..llvm.emitter import i64
+from ..llvm.loops import counted_loop
 from . import fft_kernels as kernels
 from .matrix_loops import real_type
 

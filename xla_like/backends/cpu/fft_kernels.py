@@ -31,7 +31,8 @@ import math
 
 from llvmlite import ir as ll
 
-from ..llvm.emitter import counted_loop, i64
+from ..llvm.emitter import i64
+from ..llvm.loops import counted_loop
 
 
 def function(mod, spec, rt):

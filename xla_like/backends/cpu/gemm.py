@@ -27,7 +27,8 @@ from llvmlite import ir as ll
 
 from ..llvm.kernels import emit_fusion
 from ..plan.kernel_shapes import gemm_layout
-from ..llvm.emitter import I64, counted_loop, i64
+from ..llvm.emitter import I64, i64
+from ..llvm.loops import counted_loop
 from . import gemm_update, small_gemm
 
 

@@ -26,7 +26,8 @@ from llvmlite import ir as ll
 from ops.core import PRIMITIVES
 
 from ... import ir
-from ..llvm.emitter import I1, I8, I32, I64, counted_loop, entry_alloca, i64
+from ..llvm.emitter import I1, I8, I32, I64, i64
+from ..llvm.loops import counted_loop, entry_alloca
 from ..plan.planner import Plan
 from . import bf16_dot, fft
 from . import matrix_loops as loops

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from ..llvm.emitter import F32, F64, I1, I32, counted_loop, entry_alloca, i64, intrinsic
+from ..llvm.emitter import F32, F64, I1, I32, i64, intrinsic
+from ..llvm.loops import counted_loop, entry_alloca
 
 SMALL_N = 8   # matrices up to this size (both dims) take the inline path
 

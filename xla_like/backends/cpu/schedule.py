@@ -176,7 +176,7 @@ def apply_kernel(fn, name: str, unroll: bool = True):
 
 def loop_hints(fn, count: int = 0, unroll: bool = True):
     """Loop metadata on each back edge of `fn` (the unconditional branch
-    `llvm.emitter.close_loop` ends a body with, to a `.header` block):
+    `llvm.loops.close_loop` ends a body with, to a `.header` block):
     `llvm.loop.interleave.count` = `count` (when set) asks the loop vectorizer to interleave
     each loop `count` times (only innermost loops are vectorized; LLVM ignores it on the
     others); `unroll=False` adds `llvm.loop.unroll.disable`. An elementwise or copy kernel

@@ -15,8 +15,9 @@ from llvmlite import ir as ll
 from ops.dtypes import kind as _kind
 
 from ..llvm.kernels import delinearize
-from ..llvm.emitter import (BF16, F16, F32, F64, I32, I64, ElementEmitter, close_loop, const,
-                           counted_loop, entry_alloca, i64, open_loop, round_bf16, value_type)
+from ..llvm.emitter import (BF16, F16, F32, F64, I32, I64, ElementEmitter, const, i64, round_bf16,
+                            value_type)
+from ..llvm.loops import close_loop, counted_loop, entry_alloca, open_loop
 from ..llvm.reduce import combine_values, initial_value, operand_index
 
 BLOCK = 256                 # threads per block of every kernel (a multiple of the warp)

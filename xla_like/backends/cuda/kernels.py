@@ -41,8 +41,9 @@ from .blocks import (BLOCK, WARP, DeviceEmitter, DeviceKernel, Reducer, barrier,
                           block_reduce, grid_loop, shared_array, shared_slot, sreg,
                           strided_loop)
 from ..llvm.elementwise import convert_value
-from ..llvm.emitter import (BF16, F16, F32, I8, I64, Buffer, entry_alloca, i64, round_bf16,
-                            storage_type, to_memory, to_register, value_type)
+from ..llvm.emitter import (BF16, F16, F32, I8, I64, Buffer, i64, round_bf16, storage_type,
+                            to_memory, to_register, value_type)
+from ..llvm.loops import entry_alloca
 
 TILE = 16                   # dot output tile edge; BLOCK == TILE * TILE
 BLOCK_ROW_MIN = 64          # shorter trailing reductions run one row per thread

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from ..llvm.emitter import BF16, F16, F32, I16, I32, entry_alloca, i64, round_bf16, to_memory
+from ..llvm.emitter import BF16, F16, F32, I16, I32, i64, round_bf16, to_memory
+from ..llvm.loops import entry_alloca
 from ..plan.kernel_shapes import gemm_layout
 from .blocks import DeviceKernel, barrier, grid_loop, shared_array, shared_slot, sreg, \
     strided_loop

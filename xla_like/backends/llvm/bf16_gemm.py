@@ -35,7 +35,8 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from ..plan.kernel_shapes import gemm_layout
-from .emitter import F32, I8, I16, I32, I64, counted_loop, entry_alloca, i64
+from .emitter import F32, I8, I16, I32, I64, i64
+from .loops import counted_loop, entry_alloca
 from .half import BFLOAT
 
 # Micro-tile: MR rows by NR = 16 * NV columns.

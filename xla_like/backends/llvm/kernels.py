@@ -32,8 +32,9 @@ from .reduce import emit_column_reduction
 from .prefetch import row_prefetcher
 from .tiles import TileReads, emit_tiled, plan_tiles
 from .row_scratch import fill_row_scratch, plan_row_scratch
-from .emitter import (BF16, F16, F32, I64, Buffer, ElementEmitter, counted_loop,
-                           i64, round_bf16, storage_type, to_memory, to_register, value_type)
+from .emitter import (BF16, F16, F32, I64, Buffer, ElementEmitter, i64, round_bf16, storage_type,
+                      to_memory, to_register, value_type)
+from .loops import counted_loop
 
 
 

@@ -10,9 +10,9 @@ from llvmlite import ir as ll
 
 from ops.dtypes import kind as _kind
 
-from .emitter import (BF16, F16, F32, I1, I8, I32, I64, close_loop, const, counted_loop,
-                      entry_alloca, i64, intrinsic, open_loop, round_bf16, to_memory,
-                      value_type)
+from .emitter import (BF16, F16, F32, I1, I8, I32, I64, const, i64, intrinsic, round_bf16,
+                      to_memory, value_type)
+from .loops import close_loop, counted_loop, entry_alloca, open_loop
 
 REASSOC = ("reassoc",)
 

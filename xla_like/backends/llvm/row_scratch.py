@@ -23,7 +23,8 @@ from llvmlite import ir as ll
 
 from ops.core import PRIMITIVES
 
-from .emitter import ElementEmitter, counted_loop, entry_alloca, i64, value_type
+from .emitter import ElementEmitter, i64, value_type
+from .loops import counted_loop, entry_alloca
 
 # Scratch rows above this many bytes (all spilled values of a kernel together) are not used:
 # the stack of a worker thread is finite, and a row past L2 no longer stays in cache anyway.

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir as ll
 
-from .emitter import F64, I64, counted_loop, entry_alloca, i64, storage_type
+from .emitter import F64, I64, i64, storage_type
+from .loops import counted_loop, entry_alloca
 from .sort import Phase, _Var, _fn
 
 BLOCK = 256

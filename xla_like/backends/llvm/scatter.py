@@ -20,8 +20,8 @@ from llvmlite import ir as ll
 from ops.core import PRIMITIVES
 
 from .kernels import Kernel, declare_kernel
-from .emitter import (BF16, F16, F32, I8, I64, counted_loop, i64, round_bf16, storage_type,
-                      to_memory, to_register)
+from .emitter import BF16, F16, F32, I8, I64, i64, round_bf16, storage_type, to_memory, to_register
+from .loops import counted_loop
 
 _I8P = ll.PointerType(I8)
 

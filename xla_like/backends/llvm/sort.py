@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from llvmlite import ir as ll
 
-from .emitter import I1, I8, I32, I64, counted_loop, entry_alloca, i64
+from .emitter import I1, I8, I32, I64, i64
+from .loops import counted_loop, entry_alloca
 
 _I8P = ll.PointerType(I8)
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 from llvmlite import ir as ll
 
 from ... import ir
-from .emitter import counted_loop, entry_alloca, i64, storage_type, to_register
+from .emitter import i64, storage_type, to_register
+from .loops import counted_loop, entry_alloca
 
 # Elements per tile side: 64 where a buffered tile takes 16 KiB or less (4-byte elements and
 # smaller), else 32. On the measuring Zen 4, 4096^2 float32 `x.T + 1` took 29, 12 and 11.5 ms
