@@ -10,6 +10,7 @@ from ._dtypes import *  # noqa: F401,F403
 from ._creation import *  # noqa: F401,F403
 from ._ufuncs import *  # noqa: F401,F403
 from ._reductions import *  # noqa: F401,F403
+from ._nan_reductions import *  # noqa: F401,F403
 from ._shape import *  # noqa: F401,F403
 from ._linalg import *  # noqa: F401,F403
 from ._sorting import *  # noqa: F401,F403
